@@ -1,0 +1,7 @@
+package main
+
+import "errors"
+
+func runConvert(env *cliEnv, args []string) error {
+	return errors.New("convert: not implemented yet")
+}

@@ -1,0 +1,7 @@
+package main
+
+import "errors"
+
+func runDemoClip(env *cliEnv, args []string) error {
+	return errors.New("democlip: not implemented yet")
+}
