@@ -20,7 +20,8 @@ say() { printf 'setup: %s\n' "$*"; }
 apt_packages=(
 	libopencv-dev pkg-config
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav gstreamer1.0-tools
-	ffmpeg xvfb xauth imagemagick
+	ffmpeg xvfb xauth imagemagick x11-utils
+	chromium fonts-dejavu-core
 )
 if [ "${RPSCAM_SKIP_APT:-0}" != 1 ]; then
 	missing=()
