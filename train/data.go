@@ -1,0 +1,239 @@
+// Package train turns labelled hand photos into the rpscam gesture model: it
+// lists the training sources, splits them without leaks, augments images
+// towards what a webcam sees, caches backbone features, trains the softmax
+// head and records what it did.
+package train
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Labels is the class order of every rpscam model.
+var Labels = []string{"rock", "paper", "scissors"}
+
+// ClassIndex returns the index of label in Labels, or -1.
+func ClassIndex(label string) int {
+	for i, l := range Labels {
+		if l == label {
+			return i
+		}
+	}
+	return -1
+}
+
+// Grouping names how a source's files are grouped so that near-duplicates
+// (renders of one hand model, frames of one clip) land on one side of a split.
+type Grouping string
+
+const (
+	// GroupNone puts every file in its own group.
+	GroupNone Grouping = "file"
+	// GroupCGIModel groups the TFDS renders by hand model: "rock03-117.jpg" -> "rock03".
+	GroupCGIModel Grouping = "cgi-model"
+	// GroupClip groups the sxsw crops by video clip or photo session.
+	GroupClip Grouping = "clip"
+)
+
+// Source is one folder of class sub-folders used for training.
+type Source struct {
+	Name     string   // short name used in records and --leave-out, e.g. "sxsw"
+	Dir      string   // holds rock/, paper/, scissors/
+	Grouping Grouping // how near-duplicates are grouped
+	// HoldOut reserves a fixed, seed-independent part of the source (chosen by
+	// HeldOut on the file name) as a test set that training never sees. Used
+	// for sources without an upstream test split.
+	HoldOut bool
+	// Background says what the augmenter may replace: "white" (CGI renders),
+	// "green" (green-screen photos) or "" (real scenes: keep).
+	Background string
+}
+
+// DefaultSources are the training sources under the shared data root.
+func DefaultSources(shared string) []Source {
+	return []Source{
+		{Name: "cgi", Dir: filepath.Join(shared, "data", "rps-cgi", "train"), Grouping: GroupCGIModel, Background: "white"},
+		{Name: "drgfreeman", Dir: filepath.Join(shared, "data", "rps-real", "drgfreeman"), Grouping: GroupNone, HoldOut: true, Background: "green"},
+		{Name: "sxsw", Dir: filepath.Join(shared, "data", "rps-real", "sxsw", "train"), Grouping: GroupClip},
+	}
+}
+
+// HoldOutPercent is the share of a HoldOut source reserved for testing.
+const HoldOutPercent = 20
+
+// HeldOut reports whether the file belongs to the fixed test part of a
+// HoldOut source. It hashes the base name only, so the choice does not
+// depend on the seed, the machine or where the data lives; rpscam eval
+// --heldout applies the same rule.
+func HeldOut(path string) bool {
+	sum := sha256.Sum256([]byte(filepath.Base(path)))
+	return binary.BigEndian.Uint32(sum[:4])%100 < HoldOutPercent
+}
+
+// Example is one labelled image.
+type Example struct {
+	Path   string
+	Class  int    // index into Labels
+	Source string // Source.Name
+	Group  string // near-duplicate group, unique across sources
+	BG     string // Source.Background
+}
+
+var imageExt = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".bmp": true, ".webp": true}
+
+// ListDir lists the images in dir's class folders (rock, paper, scissors),
+// sorted by path. A missing class folder is an error naming the layout.
+func ListDir(dir string) ([]Example, error) {
+	var out []Example
+	for ci, label := range Labels {
+		cd := filepath.Join(dir, label)
+		entries, err := os.ReadDir(cd)
+		if err != nil {
+			return nil, fmt.Errorf("reading class folder: %w (expected %s to hold rock/, paper/ and scissors/ folders of images)", err, dir)
+		}
+		for _, e := range entries {
+			if e.IsDir() || !imageExt[strings.ToLower(filepath.Ext(e.Name()))] {
+				continue
+			}
+			out = append(out, Example{Path: filepath.Join(cd, e.Name()), Class: ci})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no images (.jpg, .png, ...) in %s/{rock,paper,scissors}", dir)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// List lists a source, assigning groups; held-out files are returned
+// separately when the source has HoldOut set.
+func (s Source) List() (train, heldOut []Example, err error) {
+	all, err := ListDir(s.Dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("source %s: %w", s.Name, err)
+	}
+	for _, ex := range all {
+		ex.Source = s.Name
+		ex.BG = s.Background
+		ex.Group = s.Name + "/" + GroupKey(s.Grouping, ex.Path)
+		if s.HoldOut && HeldOut(ex.Path) {
+			heldOut = append(heldOut, ex)
+			continue
+		}
+		train = append(train, ex)
+	}
+	return train, heldOut, nil
+}
+
+var (
+	cgiModelRe  = regexp.MustCompile(`^(.*?)-\d+$`)
+	roboflowRe  = regexp.MustCompile(`(_(jpg|jpeg|png))*\.rf\.[0-9a-f]+.*$`)
+	splitPrefix = regexp.MustCompile(`^(training|testing|train|test|valid)__(rock|paper|scissors)\.`)
+	frameRe     = regexp.MustCompile(`^(.*[A-Za-z_].*?)-\d+$`)
+	sessionRe   = regexp.MustCompile(`^((Photo-on|Screen-Shot|Screen-Recording)-.*?)-at-`)
+	timestampRe = regexp.MustCompile(`^(.*-)(\d{13})$`)
+)
+
+// GroupKey returns the near-duplicate group of a file under a grouping.
+func GroupKey(g Grouping, path string) string {
+	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	switch g {
+	case GroupCGIModel:
+		if m := cgiModelRe.FindStringSubmatch(stem); m != nil {
+			return m[1]
+		}
+		return stem
+	case GroupClip:
+		return clipKey(stem)
+	default:
+		return stem
+	}
+}
+
+// clipKey reduces an sxsw (Roboflow export) file name to its clip or
+// session: the Roboflow suffix goes (variants of one source image), then the
+// frame number of a video ("IMG_7043_MOV-113" -> "IMG_7043_MOV"), photo
+// sessions keep only their date, and egohands millisecond timestamps are
+// bucketed into 100-second windows.
+func clipKey(stem string) string {
+	s := splitPrefix.ReplaceAllString(stem, "")
+	s = roboflowRe.ReplaceAllString(s, "")
+	if m := sessionRe.FindStringSubmatch(s); m != nil {
+		return m[1]
+	}
+	if m := timestampRe.FindStringSubmatch(s); m != nil {
+		ms, _ := strconv.ParseInt(m[2], 10, 64)
+		return m[1] + strconv.FormatInt(ms/100000, 10)
+	}
+	if m := frameRe.FindStringSubmatch(s); m != nil {
+		return m[1]
+	}
+	return s
+}
+
+// Split divides examples into training and validation parts by group, so
+// that no group straddles them. About valFraction of each source's groups
+// (at least one when the source has two or more) go to validation, chosen by
+// a shuffle seeded with seed; the result does not depend on input order.
+func Split(examples []Example, valFraction float64, seed uint64) (trainSet, valSet []Example, err error) {
+	if valFraction < 0 || valFraction >= 1 {
+		return nil, nil, fmt.Errorf("validation fraction %v out of range: use a value in [0, 1)", valFraction)
+	}
+	bySource := map[string]map[string]bool{}
+	for _, ex := range examples {
+		if bySource[ex.Source] == nil {
+			bySource[ex.Source] = map[string]bool{}
+		}
+		bySource[ex.Source][ex.Group] = true
+	}
+	sources := make([]string, 0, len(bySource))
+	for s := range bySource {
+		sources = append(sources, s)
+	}
+	sort.Strings(sources)
+	valGroups := map[string]bool{}
+	for si, s := range sources {
+		groups := make([]string, 0, len(bySource[s]))
+		for g := range bySource[s] {
+			groups = append(groups, g)
+		}
+		sort.Strings(groups)
+		rng := rand.New(rand.NewPCG(seed, uint64(si)+1))
+		rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
+		n := int(float64(len(groups))*valFraction + 0.5)
+		if n == 0 && valFraction > 0 && len(groups) >= 2 {
+			n = 1
+		}
+		for _, g := range groups[:n] {
+			valGroups[g] = true
+		}
+	}
+	for _, ex := range examples {
+		if valGroups[ex.Group] {
+			valSet = append(valSet, ex)
+		} else {
+			trainSet = append(trainSet, ex)
+		}
+	}
+	if len(trainSet) == 0 {
+		return nil, nil, errors.New("split left no training examples: lower the validation fraction or add data")
+	}
+	return trainSet, valSet, nil
+}
+
+// Shuffle returns a copy of examples in an order fixed by seed.
+func Shuffle(examples []Example, seed uint64) []Example {
+	out := append([]Example(nil), examples...)
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}

@@ -1,0 +1,135 @@
+package train
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestGroupKey(t *testing.T) {
+	cases := []struct {
+		g          Grouping
+		path, want string
+	}{
+		{GroupCGIModel, "x/rock/rock03-117.jpg", "rock03"},
+		{GroupCGIModel, "x/rock/rock07-k03-001.jpg", "rock07-k03"},
+		{GroupNone, "x/rock/0NDYNEoDui7o64gU.jpg", "0NDYNEoDui7o64gU"},
+		{GroupClip, "training__paper.IMG_7043_MOV-113_jpg.rf.f4057849b1b8856836b2f21799e8b08c_00564.jpg", "IMG_7043_MOV"},
+		{GroupClip, "testing__scissors.IMG_7077_MOV-166_jpg.rf.d8eb9de84daa67e6838bb0e8877de14e_00822.jpg", "IMG_7077_MOV"},
+		{GroupClip, "training__rock.0003_png.rf.9bcfca705d67775d244ac7f85110d31d_01009.jpg", "0003"},
+		{GroupClip, "training__paper.Photo-on-2-16-22-at-10-21-AM_jpg.rf.12b5b01671e264b981dc63e5_00525.jpg", "Photo-on-2-16-22"},
+		{GroupClip, "training__paper.Screen-Shot-2022-02-08-at-1-00-12-PM_png.rf.8e643b51a03b6f2f_00667.jpg", "Screen-Shot-2022-02-08"},
+		{GroupClip, "testing__rock.egohands-public-1624298527625_png_jpg.rf.2f584b07e584c3ae4d7_00471.jpg", "egohands-public-16242985"},
+		{GroupClip, "training__paper.20220216_222108_jpg.rf.431f3ae6208bbe89da15a40af12a7d74_01197.jpg", "20220216_222108"},
+	}
+	for _, c := range cases {
+		if got := GroupKey(c.g, c.path); got != c.want {
+			t.Errorf("GroupKey(%s, %s) = %q, want %q", c.g, c.path, got, c.want)
+		}
+	}
+}
+
+// tree makes dir/{rock,paper,scissors}/<name>.jpg empty files.
+func tree(t *testing.T, names map[string][]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for class, files := range names {
+		if err := os.MkdirAll(filepath.Join(dir, class), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(dir, class, f), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+func TestSplitKeepsGroupsTogetherAndIsDeterministic(t *testing.T) {
+	var rock, paper, scissors []string
+	for m := 1; m <= 6; m++ {
+		for k := 0; k < 5; k++ {
+			rock = append(rock, "rock0"+string(rune('0'+m))+"-00"+string(rune('0'+k))+".jpg")
+			paper = append(paper, "paper0"+string(rune('0'+m))+"-00"+string(rune('0'+k))+".jpg")
+			scissors = append(scissors, "scissors0"+string(rune('0'+m))+"-00"+string(rune('0'+k))+".jpg")
+		}
+	}
+	dir := tree(t, map[string][]string{"rock": rock, "paper": paper, "scissors": scissors, "notes": {"x.txt"}})
+	src := Source{Name: "cgi", Dir: dir, Grouping: GroupCGIModel}
+	all, held, err := src.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 90 || len(held) != 0 {
+		t.Fatalf("listed %d (+%d held out), want 90 (+0)", len(all), len(held))
+	}
+	tr, val, err := Split(all, 0.25, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 18 groups of 5: 25% -> 5 groups (rounded from 4.5) in validation.
+	if len(val) != 25 || len(tr) != 65 {
+		t.Fatalf("split %d/%d, want 65/25", len(tr), len(val))
+	}
+	side := map[string]bool{}
+	for _, ex := range val {
+		side[ex.Group] = true
+	}
+	for _, ex := range tr {
+		if side[ex.Group] {
+			t.Fatalf("group %s straddles the split", ex.Group)
+		}
+	}
+	// Same seed, shuffled input: same split. Another seed: another split.
+	tr2, _, _ := Split(Shuffle(all, 7), 0.25, 42)
+	set := func(xs []Example) map[string]bool {
+		m := map[string]bool{}
+		for _, x := range xs {
+			m[x.Path] = true
+		}
+		return m
+	}
+	a, b := set(tr), set(tr2)
+	for p := range a {
+		if !b[p] {
+			t.Fatalf("split with seed 42 differs when the input order changes (%s)", p)
+		}
+	}
+	_, val3, _ := Split(all, 0.25, 43)
+	same := true
+	for _, ex := range val3 {
+		if !side[ex.Group] {
+			same = false
+		}
+	}
+	if same {
+		t.Error("seeds 42 and 43 gave the same validation groups")
+	}
+}
+
+func TestHoldOutIsFixedShareByName(t *testing.T) {
+	var names []string
+	for i := 0; i < 1000; i++ {
+		names = append(names, filepath.Join("a", string(rune('a'+i%26))+string(rune('a'+i/26%26))+string(rune('a'+i/676))+".jpg"))
+	}
+	n := 0
+	for _, p := range names {
+		if HeldOut(p) {
+			n++
+		}
+		if HeldOut(p) != HeldOut(filepath.Join("/elsewhere", filepath.Base(p))) {
+			t.Fatalf("HeldOut(%s) depends on the folder", p)
+		}
+	}
+	if n < 150 || n > 250 {
+		t.Errorf("%d of 1000 held out, want about %d%%", n, HoldOutPercent)
+	}
+}
+
+func TestListDirErrorsNameTheLayout(t *testing.T) {
+	dir := tree(t, map[string][]string{"rock": {"a.jpg"}})
+	if _, err := ListDir(dir); err == nil {
+		t.Fatal("want an error for missing paper/ and scissors/")
+	}
+}

@@ -1,0 +1,170 @@
+package train
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestHeadGradientMatchesNumerical compares LossAndGrad's analytic gradient
+// with central differences, with per-example weights and a dropout mask.
+func TestHeadGradientMatchesNumerical(t *testing.T) {
+	h, err := NewHead(5, 3, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := Batch{Weight: []float32{1, 0.5, 2, 1}}
+	var keep [][]float32
+	for n := 0; n < 4; n++ {
+		x := make([]float32, 5)
+		m := make([]float32, 5)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+			m[i] = 2 // kept, scaled by 1/(1-0.5)
+			if i == n {
+				m[i] = 0 // dropped
+			}
+		}
+		b.X = append(b.X, x)
+		b.Y = append(b.Y, n%3)
+		keep = append(keep, m)
+	}
+	g := &Gradients{W: make([]float32, 15), B: make([]float32, 3)}
+	h.LossAndGrad(b, keep, g)
+	scratch := &Gradients{W: make([]float32, 15), B: make([]float32, 3)}
+	check := func(name string, p []float32, analytic []float32) {
+		for i := range p {
+			const eps = 1e-2
+			orig := p[i]
+			p[i] = orig + eps
+			lp := h.LossAndGrad(b, keep, scratch)
+			p[i] = orig - eps
+			lm := h.LossAndGrad(b, keep, scratch)
+			p[i] = orig
+			num := (lp - lm) / (2 * eps)
+			if d := math.Abs(num - float64(analytic[i])); d > 1e-3*math.Max(1, math.Abs(num)) {
+				t.Errorf("%s[%d]: analytic %.6f, numerical %.6f", name, i, analytic[i], num)
+			}
+		}
+	}
+	check("W", h.W, g.W)
+	check("B", h.B, g.B)
+}
+
+// separable makes n points per class around three well-separated centres.
+func separable(n, dim int, seed uint64) Batch {
+	rng := rand.New(rand.NewPCG(seed, 9))
+	var b Batch
+	for c := 0; c < 3; c++ {
+		for k := 0; k < n; k++ {
+			x := make([]float32, dim)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * 0.3)
+			}
+			x[c] += 3
+			b.X = append(b.X, x)
+			b.Y = append(b.Y, c)
+		}
+	}
+	return b
+}
+
+func TestFitSeparableReaches100PercentAndLossFalls(t *testing.T) {
+	trainSet, valSet := separable(40, 16, 1), separable(10, 16, 2)
+	h, err := NewHead(16, 3, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l0, _ := h.Evaluate(trainSet)
+	var batches int
+	hist, err := Fit(h, trainSet, valSet, FitConfig{Epochs: 30, BatchSize: 64, LearningRate: 0.01, Dropout: 0.2, Patience: 5, Seed: 4,
+		OnBatch: func(_, _, _ int) { batches++ }}, func() float64 { return 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batches != 2*len(hist) { // 120 examples in batches of 64
+		t.Errorf("%d batches over %d epochs, want 2 per epoch", batches, len(hist))
+	}
+	last := hist[len(hist)-1]
+	l1, acc := h.Evaluate(trainSet)
+	_, vacc := h.Evaluate(valSet)
+	if acc != 1 || vacc != 1 {
+		t.Errorf("accuracy train %.3f val %.3f, want 1", acc, vacc)
+	}
+	if !(l1 < l0/4) {
+		t.Errorf("loss %.4f -> %.4f, want it to fall by 4x", l0, l1)
+	}
+	if hist[0].Loss <= last.Loss {
+		t.Errorf("epoch loss %.4f -> %.4f did not fall", hist[0].Loss, last.Loss)
+	}
+}
+
+func TestFitSameSeedSameWeights(t *testing.T) {
+	trainSet := separable(20, 8, 1)
+	run := func() *Head {
+		h, _ := NewHead(8, 3, 3)
+		if _, err := Fit(h, trainSet, Batch{}, FitConfig{Epochs: 3, BatchSize: 16, LearningRate: 0.01, Dropout: 0.5, Seed: 11}, func() float64 { return 0 }); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	a, b := run(), run()
+	for i := range a.W {
+		if a.W[i] != b.W[i] {
+			t.Fatalf("W[%d] differs between runs with one seed: %v vs %v", i, a.W[i], b.W[i])
+		}
+	}
+}
+
+func TestFitEarlyStoppingRestoresBest(t *testing.T) {
+	// Validation labels are the opposite of training: val loss rises as
+	// training proceeds, so the first epoch is best and is restored.
+	trainSet := separable(30, 4, 1)
+	valSet := separable(5, 4, 2)
+	for i := range valSet.Y {
+		valSet.Y[i] = (valSet.Y[i] + 1) % 3
+	}
+	h, _ := NewHead(4, 3, 3)
+	var snap *Head
+	hist, err := Fit(h, trainSet, valSet, FitConfig{Epochs: 50, BatchSize: 8, LearningRate: 0.05, Patience: 2, Seed: 1,
+		OnEpoch: func(s EpochStats) {
+			if s.Best {
+				snap = h.Clone()
+			}
+		}}, func() float64 { return 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := hist[len(hist)-1]
+	if len(hist) >= 50 || !last.StoppedEarly || !last.Restored {
+		t.Fatalf("ran %d epochs, stopped early %v restored %v; want an early stop with restore", len(hist), last.StoppedEarly, last.Restored)
+	}
+	for i := range h.W {
+		if h.W[i] != snap.W[i] {
+			t.Fatal("weights after early stopping are not those of the best epoch")
+		}
+	}
+}
+
+func TestFitRejectsBadInput(t *testing.T) {
+	h, _ := NewHead(4, 3, 1)
+	cases := map[string]struct {
+		b   Batch
+		cfg FitConfig
+	}{
+		"empty":      {Batch{}, FitConfig{Epochs: 1, BatchSize: 1, LearningRate: 1}},
+		"width":      {Batch{X: [][]float32{{1}}, Y: []int{0}}, FitConfig{Epochs: 1, BatchSize: 1, LearningRate: 1}},
+		"class":      {Batch{X: [][]float32{{1, 2, 3, 4}}, Y: []int{5}}, FitConfig{Epochs: 1, BatchSize: 1, LearningRate: 1}},
+		"dropout":    {Batch{X: [][]float32{{1, 2, 3, 4}}, Y: []int{0}}, FitConfig{Epochs: 1, BatchSize: 1, LearningRate: 1, Dropout: 1}},
+		"batch size": {Batch{X: [][]float32{{1, 2, 3, 4}}, Y: []int{0}}, FitConfig{Epochs: 1, LearningRate: 1}},
+	}
+	for name, c := range cases {
+		if _, err := Fit(h, c.b, Batch{}, c.cfg, func() float64 { return 0 }); err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
+	if _, err := NewHead(0, 3, 1); err == nil {
+		t.Error("NewHead(0, 3): want an error")
+	}
+}
