@@ -1,0 +1,181 @@
+package serve
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// VideoRecorder is a Recording that writes the annotated frames it is fed
+// to a new video file in a directory each time it is started. Feed it every
+// annotated frame with WriteFrame; it drops them while not recording.
+type VideoRecorder struct {
+	dir    string
+	fps    float64
+	codecs []string // fourccs to try in order: the first one OpenCV can open wins
+	ext    string
+	now    func() time.Time
+
+	mu     sync.Mutex
+	active bool
+	path   string
+	writer *gocv.VideoWriter
+	size   image.Point
+	frames int
+	err    error // the first write error of the running recording
+}
+
+// RecorderOption configures a VideoRecorder.
+type RecorderOption func(*VideoRecorder) error
+
+// WithContainer sets the file extension and the fourcc codes to try in order,
+// e.g. WithContainer(".avi", "MJPG"). The default is ".mp4" with H.264
+// ("avc1"), falling back to MPEG-4 part 2 ("mp4v") when OpenCV lacks H.264.
+func WithContainer(ext string, fourccs ...string) RecorderOption {
+	return func(r *VideoRecorder) error {
+		if ext == "" || ext[0] != '.' {
+			return fmt.Errorf("serve: container extension %q must start with a dot, e.g. \".mp4\"", ext)
+		}
+		if len(fourccs) == 0 {
+			return errors.New("serve: WithContainer needs at least one fourcc, e.g. \"avc1\"")
+		}
+		for _, c := range fourccs {
+			if len(c) != 4 {
+				return fmt.Errorf("serve: fourcc %q must be exactly 4 characters, e.g. \"avc1\", \"mp4v\", \"MJPG\"", c)
+			}
+		}
+		r.ext, r.codecs = ext, fourccs
+		return nil
+	}
+}
+
+// NewVideoRecorder records into dir (created if missing) at fps frames per
+// second, which should be the rate frames are fed at so that playback runs in
+// real time.
+func NewVideoRecorder(dir string, fps float64, opts ...RecorderOption) (*VideoRecorder, error) {
+	if dir == "" {
+		return nil, errors.New("serve: recording directory is empty: pass a directory, e.g. --record-dir recordings")
+	}
+	if !(fps > 0 && fps <= 1000) {
+		return nil, fmt.Errorf("serve: recording frame rate %v: pass the source's frames per second (e.g. 30)", fps)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("serve: creating recording directory: %w: pass a writable --record-dir", err)
+	}
+	r := &VideoRecorder{dir: dir, fps: fps, codecs: []string{"avc1", "mp4v"}, ext: ".mp4", now: time.Now}
+	for _, o := range opts {
+		if err := o(r); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Start begins a new recording and returns the path its file will have. The
+// file is created when the first frame arrives, sized to that frame.
+func (r *VideoRecorder) Start() (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.active {
+		return r.path, fmt.Errorf("%w to %s", ErrRecordingActive, r.path)
+	}
+	base := "rpscam-" + r.now().Format("20060102-150405")
+	path := filepath.Join(r.dir, base+r.ext)
+	for i := 2; fileExists(path); i++ {
+		path = filepath.Join(r.dir, fmt.Sprintf("%s-%d%s", base, i, r.ext))
+	}
+	r.active, r.path, r.frames, r.err, r.size = true, path, 0, nil, image.Point{}
+	return path, nil
+}
+
+// Active reports whether a recording is running.
+func (r *VideoRecorder) Active() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.active
+}
+
+// WriteFrame appends frame to the running recording and does nothing when
+// none runs. Frames of another size than the first (after a source
+// reconnects at a new resolution) are scaled to the first one's size, since
+// a video file has one frame size. The caller keeps ownership of frame.
+func (r *VideoRecorder) WriteFrame(frame gocv.Mat) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.active {
+		return nil
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if frame.Empty() || frame.Type() != gocv.MatTypeCV8UC3 {
+		return fmt.Errorf("serve: recording needs 8-bit BGR frames (CV_8UC3), got %v %dx%d", frame.Type(), frame.Cols(), frame.Rows())
+	}
+	if r.writer == nil {
+		w, err := r.open(frame.Cols(), frame.Rows())
+		if err != nil {
+			r.err = err
+			return err
+		}
+		r.writer, r.size = w, image.Pt(frame.Cols(), frame.Rows())
+	}
+	if frame.Cols() != r.size.X || frame.Rows() != r.size.Y {
+		scaled := gocv.NewMat()
+		defer scaled.Close()
+		gocv.Resize(frame, &scaled, r.size, 0, 0, gocv.InterpolationArea)
+		frame = scaled
+	}
+	if err := r.writer.Write(frame); err != nil {
+		r.err = fmt.Errorf("serve: writing %s: %w", r.path, err)
+		return r.err
+	}
+	r.frames++
+	return nil
+}
+
+func (r *VideoRecorder) open(width, height int) (*gocv.VideoWriter, error) {
+	for _, codec := range r.codecs {
+		w, err := gocv.VideoWriterFile(r.path, codec, r.fps, width, height, true)
+		if err != nil {
+			continue
+		}
+		if w.IsOpened() {
+			return w, nil
+		}
+		_ = w.Close()
+		_ = os.Remove(r.path) // a failed backend may leave an empty file
+	}
+	return nil, fmt.Errorf("serve: OpenCV could not open %s with any of the codecs %v: install OpenCV with FFmpeg or GStreamer support, or record to .avi with MJPG", r.path, r.codecs)
+}
+
+// Stop finalizes the running recording and returns its path and frame count.
+func (r *VideoRecorder) Stop() (string, int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.active {
+		return r.path, r.frames, ErrRecordingInactive
+	}
+	r.active = false
+	err := r.err
+	if r.writer != nil {
+		// Close writes the container's index; without it the file does not play.
+		if cerr := r.writer.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("serve: finalizing %s: %w", r.path, cerr)
+		}
+		r.writer = nil
+	} else if err == nil {
+		err = fmt.Errorf("serve: no frame arrived while recording, so %s was not written: check that the source delivers frames (/healthz)", r.path)
+	}
+	return r.path, r.frames, err
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
