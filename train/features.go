@@ -1,0 +1,308 @@
+package train
+
+import (
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"image"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"gocv.io/x/gocv"
+)
+
+// FeatureRunner runs the backbone on batches of preprocessed images
+// (infer.BatchRunner satisfies it).
+type FeatureRunner interface {
+	// Run takes n images of uint8 NHWC pixels and returns n*OutputDim() features.
+	Run(images []uint8, n int) ([]float32, error)
+	OutputDim() int
+}
+
+// Preprocessor is the live path's crop/resize/colour step
+// (infer.Preprocessor satisfies it).
+type Preprocessor interface {
+	IntoUint8(bgr gocv.Mat, roi image.Rectangle, dst []uint8) error
+	Size() int
+	Close() error
+}
+
+// ImageReader decodes a file into a 3-channel BGR Mat (capture.ReadImage).
+type ImageReader func(path string) (gocv.Mat, error)
+
+// Extractor computes backbone features of training views: view 0 of every
+// image is the image as the camera path sees it, views 1.. are augmented.
+type Extractor struct {
+	Runner       FeatureRunner
+	NewPre       func() (Preprocessor, error) // one per worker goroutine
+	Read         ImageReader
+	Augment      *Augmenter
+	Batch        int
+	Cache        *Cache // nil disables caching
+	AugSeed      uint64
+	Progress     io.Writer
+	Terminal     bool
+	ProgressName string
+}
+
+// FeatureSet is feature vectors with their labels and origins.
+type FeatureSet struct {
+	X        [][]float32
+	Y        []int
+	Examples []Example // the example each row came from
+	Views    []int     // the view index of each row
+}
+
+// Batch returns the set as a training batch with the given per-row weights.
+func (f FeatureSet) Batch(weight func(Example) float32) Batch {
+	b := Batch{X: f.X, Y: f.Y}
+	if weight != nil {
+		b.Weight = make([]float32, len(f.X))
+		for i, ex := range f.Examples {
+			b.Weight[i] = weight(ex)
+		}
+	}
+	return b
+}
+
+type job struct {
+	ex   Example
+	view int
+	key  string
+}
+
+// Features returns the features of views 0..views-1 of each example (view 0
+// only when views is 1), from the cache where present.
+func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) {
+	if views < 1 {
+		return FeatureSet{}, fmt.Errorf("views %d: want 1 or more (1 = no augmentation)", views)
+	}
+	if views > 1 && e.Augment == nil {
+		return FeatureSet{}, errors.New("augmented views need an Augmenter")
+	}
+	dim := e.Runner.OutputDim()
+	var out FeatureSet
+	var todo []job
+	rows := map[string]int{}
+	for _, ex := range examples {
+		for v := 0; v < views; v++ {
+			key, err := e.Cache.key(ex.Path, v, e.AugSeed)
+			if err != nil {
+				return FeatureSet{}, err
+			}
+			row := len(out.X)
+			out.X = append(out.X, nil)
+			out.Y = append(out.Y, ex.Class)
+			out.Examples = append(out.Examples, ex)
+			out.Views = append(out.Views, v)
+			if vec, ok := e.Cache.get(key); ok && len(vec) == dim {
+				out.X[row] = vec
+				continue
+			}
+			rows[key] = row
+			todo = append(todo, job{ex: ex, view: v, key: key})
+		}
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
+	name := e.ProgressName
+	if name == "" {
+		name = "features"
+	}
+	prog := NewProgress(e.Progress, name, len(todo), e.Terminal)
+	batch := max(e.Batch, 1)
+	type prepared struct {
+		jobs []job
+		pix  []uint8
+		err  error
+	}
+	ready := make(chan prepared, 2)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	stop := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		defer close(ready)
+		pre, err := e.NewPre()
+		if err != nil {
+			ready <- prepared{err: err}
+			return
+		}
+		defer pre.Close()
+		size := pre.Size()
+		for start := 0; start < len(todo); start += batch {
+			js := todo[start:min(start+batch, len(todo))]
+			p := prepared{jobs: js, pix: make([]uint8, len(js)*size)}
+			for i, j := range js {
+				if p.err = e.view(pre, j, p.pix[i*size:(i+1)*size]); p.err != nil {
+					break
+				}
+			}
+			select {
+			case ready <- p:
+			case <-stop:
+				return
+			}
+			if p.err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	done := 0
+	prog.Update(0)
+	for p := range ready {
+		if p.err != nil {
+			return FeatureSet{}, p.err
+		}
+		feats, err := e.Runner.Run(p.pix, len(p.jobs))
+		if err != nil {
+			return FeatureSet{}, fmt.Errorf("backbone: %w", err)
+		}
+		for i, j := range p.jobs {
+			vec := feats[i*dim : (i+1)*dim : (i+1)*dim]
+			out.X[rows[j.key]] = vec
+			e.Cache.put(j.key, vec)
+		}
+		done += len(p.jobs)
+		prog.Update(done)
+	}
+	if err := e.Cache.Save(); err != nil {
+		return FeatureSet{}, err
+	}
+	return out, nil
+}
+
+// view decodes, augments (view > 0) and preprocesses one job into dst.
+func (e *Extractor) view(pre Preprocessor, j job, dst []uint8) error {
+	img, err := e.Read(j.ex.Path)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	if j.view == 0 {
+		return pre.IntoUint8(img, image.Rectangle{}, dst)
+	}
+	aug, err := e.Augment.Apply(img, j.ex.BG, NewRand(e.AugSeed, pathHash(j.ex.Path), uint64(j.view)))
+	if err != nil {
+		return fmt.Errorf("%s: %w", j.ex.Path, err)
+	}
+	defer aug.Close()
+	return pre.IntoUint8(aug, image.Rectangle{}, dst)
+}
+
+// pathHash identifies a file by its base name and class folder, so a view's
+// randomness does not depend on where the data set is mounted.
+func pathHash(path string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path)))
+	return h.Sum64()
+}
+
+// Cache keeps backbone features on disk (models/cache/, ignored by git) so
+// the slow part of training runs once. Entries are keyed by the backbone's
+// checksum, the augmentation recipe and seed, the view, and the file's
+// name, size and modification time: changing any of them recomputes.
+type Cache struct {
+	path    string
+	prefix  string
+	mu      sync.Mutex
+	entries map[string][]float32
+	dirty   bool
+}
+
+// OpenCache opens (or starts) the cache file for one backbone and one
+// augmentation recipe under dir.
+func OpenCache(dir, backboneSHA256 string, aug AugmentConfig) (*Cache, error) {
+	recipe, _ := json.Marshal(aug)
+	sum := sha256.Sum256(append([]byte(backboneSHA256+"\x00"), recipe...))
+	id := hex.EncodeToString(sum[:8])
+	c := &Cache{path: filepath.Join(dir, "features-"+id+".gob"), prefix: id, entries: map[string][]float32{}}
+	f, err := os.Open(c.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("feature cache: %w", err)
+	}
+	defer f.Close()
+	if err := gob.NewDecoder(f).Decode(&c.entries); err != nil {
+		// A damaged cache is only lost time: start afresh.
+		c.entries = map[string][]float32{}
+	}
+	return c, nil
+}
+
+// Len is the number of cached vectors.
+func (c *Cache) Len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+func (c *Cache) key(path string, view int, augSeed uint64) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", path, err)
+	}
+	return fmt.Sprintf("%s|%d|%d|v%d|s%d", path, st.Size(), st.ModTime().UnixNano(), view, augSeed), nil
+}
+
+func (c *Cache) get(key string) ([]float32, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.entries[key]
+	return v, ok
+}
+
+func (c *Cache) put(key string, v []float32) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries[key] = v
+	c.dirty = true
+}
+
+// Save writes the cache if it changed, atomically.
+func (c *Cache) Save() error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dirty {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+		return fmt.Errorf("feature cache: %w", err)
+	}
+	tmp := c.path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("feature cache: %w", err)
+	}
+	if err := gob.NewEncoder(f).Encode(c.entries); err != nil {
+		f.Close()
+		return fmt.Errorf("feature cache: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("feature cache: %w", err)
+	}
+	c.dirty = false
+	return os.Rename(tmp, c.path)
+}
