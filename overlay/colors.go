@@ -1,0 +1,79 @@
+package overlay
+
+import (
+	"image/color"
+	"strings"
+)
+
+// Colours are 0xRRGGBB constants so that they are true constants, usable by
+// other front ends (the web page, the model card) that must show a gesture in
+// the same colour as the video does.
+const (
+	// RockRGB is the colour of the "rock" class: warm orange.
+	RockRGB = 0xFF8A3D
+	// PaperRGB is the colour of the "paper" class: green.
+	PaperRGB = 0x3DDC84
+	// ScissorsRGB is the colour of the "scissors" class: violet.
+	ScissorsRGB = 0xB07CFF
+
+	// UncertainRGB is the muted grey of the big label when the prediction
+	// is marked uncertain, so that nobody reads a guess as an answer.
+	UncertainRGB = 0x9AA0A6
+	// ROIRGB is the colour of the region-of-interest box: cyan, which none of
+	// the class colours is close to.
+	ROIRGB = 0x00E5FF
+	// RecordingRGB is the red of the recording dot and the "REC" text.
+	RecordingRGB = 0xFF3B30
+	// StatusRGB is the amber text of the status banner ("reconnecting...").
+	StatusRGB = 0xFFC107
+
+	// PanelRGB is the tint blended behind the text; PanelOpacity is how much
+	// of it covers the picture (the rest of the picture shows through).
+	PanelRGB     = 0x101418
+	PanelOpacity = 0.62
+
+	// trackRGB is the unfilled part of a probability bar.
+	trackRGB = 0x3A4047
+	// textRGB and dimTextRGB are for the top class's row and the others.
+	textRGB    = 0xF5F7FA
+	dimTextRGB = 0xB8BEC6
+	// outlineRGB edges the ROI box so it shows on light and dark pictures.
+	outlineRGB = 0x000000
+)
+
+// palette colours classes other than rock, paper and scissors, by their
+// index in the label list; the colours are chosen away from the three class
+// colours, the ROI cyan and the recording red.
+var palette = [...]uint32{
+	0xFFD54F, // yellow
+	0xF06292, // pink
+	0x4DB6AC, // teal
+	0x7986CB, // indigo
+	0xA1887F, // brown
+	0xAED581, // lime
+	0x4FC3F7, // sky
+	0xE57373, // salmon
+}
+
+// rgb turns a 0xRRGGBB constant into the opaque colour gocv drawing takes.
+func rgb(hex uint32) color.RGBA {
+	return color.RGBA{R: uint8(hex >> 16), G: uint8(hex >> 8), B: uint8(hex), A: 255}
+}
+
+// ClassColor is the colour a class is drawn in: the fixed colour for rock,
+// paper and scissors (matched case-insensitively), otherwise a palette colour
+// picked by the class's index in the label list.
+func ClassColor(label string, index int) color.RGBA {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "rock":
+		return rgb(RockRGB)
+	case "paper":
+		return rgb(PaperRGB)
+	case "scissors", "scissor":
+		return rgb(ScissorsRGB)
+	}
+	if index < 0 {
+		index = -index
+	}
+	return rgb(palette[index%len(palette)])
+}
