@@ -1,7 +1,188 @@
 package main
 
-import "errors"
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rpscam/rpscam/model"
+)
 
 func runConvert(env *cliEnv, args []string) error {
-	return errors.New("convert: not implemented yet")
+	fs := newFlagSet(env, "convert", "[flags]",
+		"rpscam convert                                  # default weights -> models/mobilenet_v2_backbone.onnx",
+		"rpscam convert --weights slim --out /tmp/slim.onnx",
+		"rpscam convert --imagenet-head --out /tmp/mobilenet_v2_imagenet.onnx   # 1001-class model, to check the conversion",
+		"RPSCAM_SHARED=/data/shared rpscam convert")
+	w := addWeightsFlags(fs)
+	out := fs.String("out", "models/mobilenet_v2_backbone.onnx", "ONNX file to write")
+	imagenet := fs.Bool("imagenet-head", false, "attach the file's 1001-class ImageNet classifier (output \"probabilities\")")
+	labelsPath := fs.String("labels", "", "ImageNet labels for --imagenet-head (default <shared>/models/mobilenet_v2/imagenet_labels.txt)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	b, err := w.load(nil)
+	if err != nil {
+		return err
+	}
+	var head *model.Params
+	if *imagenet {
+		p := *labelsPath
+		if p == "" {
+			p = filepath.Join(filepath.Dir(b.Source.Path), "imagenet_labels.txt")
+		}
+		labels, err := readLines(p)
+		if err != nil {
+			return usagef("reading ImageNet labels: %v (pass --labels)", err)
+		}
+		if head, err = b.ImageNetParams(labels); err != nil {
+			return err
+		}
+	}
+	m, err := model.BuildONNX(b, head, map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name})
+	if err != nil {
+		return err
+	}
+	if err := writeModel(*out, m); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "convert: %s (%s, sha256 %s…) -> %s: %d layers, %d parameters, outputs %s\n",
+		b.Source.File, b.Source.Weights.Name, b.Source.SHA256[:12], *out, len(b.Layers), b.ParamCount(), outputNames(m.Graph.Outputs))
+	return nil
+}
+
+// weightsFlags are the flags convert and export share to pick the TFLite file.
+type weightsFlags struct {
+	tflite, weights, shared *string
+}
+
+func addWeightsFlags(fs interface {
+	String(name, value, usage string) *string
+}) *weightsFlags {
+	names := make([]string, 0, 2)
+	for _, w := range model.KnownWeights() {
+		names = append(names, fmt.Sprintf("%s (%s)", w.Name, w.File))
+	}
+	return &weightsFlags{
+		tflite:  fs.String("tflite", "", "MobileNet-v2 TFLite file (default: <shared>/models/mobilenet_v2/ file chosen by --weights)"),
+		weights: fs.String("weights", "", "which known weights to use: "+strings.Join(names, " or ")+"; default "+model.WeightsTF2.Name),
+		shared:  fs.String("shared", "", "shared data folder (default $RPSCAM_SHARED, else ../shared next to the repository)"),
+	}
+}
+
+// load reads the chosen TFLite file. want, when set, is the weights the
+// caller needs (those the params were trained on).
+func (f *weightsFlags) load(want *model.Weights) (*model.Backbone, error) {
+	path := *f.tflite
+	if path != "" && *f.weights != "" {
+		return nil, usagef("pass --tflite or --weights, not both")
+	}
+	if path == "" {
+		w := model.WeightsTF2
+		if want != nil {
+			w = *want
+		}
+		if *f.weights != "" {
+			var err error
+			if w, err = model.WeightsByName(*f.weights); err != nil {
+				return nil, usageError{err}
+			}
+		}
+		dir, err := convertSharedDir(*f.shared)
+		if err != nil {
+			return nil, err
+		}
+		path = model.DefaultTFLitePath(dir, w)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, usagef("TFLite weights %s: %v (set --tflite, --shared or RPSCAM_SHARED)", path, errors.Unwrap(err))
+	}
+	b, err := model.LoadBackbone(path)
+	if errors.Is(err, model.ErrUnknownFile) {
+		return nil, usageError{err}
+	}
+	if err == nil && want != nil && b.Source.Weights.Name != want.Name {
+		return nil, usagef("the params were trained on %s features but %s is %s: drop --tflite/--weights or retrain", want.Name, path, b.Source.Weights.Name)
+	}
+	return b, err
+}
+
+// convertSharedDir resolves the shared data folder: the flag, then
+// $RPSCAM_SHARED, then a ../shared beside the repository found by walking up
+// from the working directory and the executable.
+func convertSharedDir(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if env := os.Getenv("RPSCAM_SHARED"); env != "" {
+		return env, nil
+	}
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if exe, err := os.Executable(); err == nil {
+		starts = append(starts, filepath.Dir(exe))
+	}
+	for _, dir := range starts {
+		for {
+			cand := filepath.Join(dir, "..", "shared")
+			if st, err := os.Stat(filepath.Join(cand, "models", "mobilenet_v2")); err == nil && st.IsDir() {
+				return filepath.Clean(cand), nil
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", usagef("shared data folder not found (no ../shared/models/mobilenet_v2 above the working directory): pass --shared DIR or set RPSCAM_SHARED")
+}
+
+// writeModel marshals m and writes it atomically, creating the folder.
+func writeModel(path string, m interface{ Marshal() ([]byte, error) }) error {
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func readLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, strings.TrimRight(sc.Text(), "\r"))
+	}
+	return lines, sc.Err()
 }
