@@ -10,7 +10,7 @@
 //	"/dev/video2", "/dev/v4l/..." V4L2 device path    -> V4L2
 //	"rtsp://", "rtmp://", "http(s)://", "udp://", ... -> FFmpeg
 //	"... ! ... ! appsink"         GStreamer pipeline  -> GStreamer
-//	anything else                 video file path     -> FFmpeg (falling back to OpenCV's choice)
+//	anything else                 video file path     -> FFmpeg
 //
 // Cameras are asked for the requested size, frame rate and (optionally) MJPG,
 // with a driver buffer of one frame; [Info] reports what the driver actually

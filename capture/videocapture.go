@@ -29,13 +29,10 @@ func openVideoCapture(spec Spec, cfg config) (*gocv.VideoCapture, error) {
 	case GStreamer:
 		vc, err = gocv.VideoCaptureFileWithAPI(spec.Raw, gocv.VideoCaptureGstreamer)
 	case File:
+		// FFmpeg only: OpenCV's automatic choice would also hand a corrupt
+		// file to GStreamer and the image-sequence reader, which fail the
+		// same way but flood stderr.
 		vc, err = gocv.VideoCaptureFileWithAPI(spec.Path, gocv.VideoCaptureFFmpeg)
-		if err != nil || !vc.IsOpened() {
-			// FFmpeg reads nearly everything; OpenCV's own choice covers the
-			// rest (image sequences, its built-in MJPEG reader).
-			closeCapture(vc)
-			vc, err = gocv.VideoCaptureFile(spec.Path)
-		}
 	}
 	if err != nil || vc == nil || !vc.IsOpened() {
 		closeCapture(vc)
@@ -205,8 +202,11 @@ func (r *vcReader) info(first gocv.Mat) Info {
 			info.FrameCount = int(n)
 		}
 	}
-	if codec := r.vc.CodecString(); isPrintableFourCC(codec) {
-		info.Codec = codec
+	// GStreamer has no FOURCC property and warns on every query.
+	if r.spec.Kind != GStreamer {
+		if codec := r.vc.CodecString(); isPrintableFourCC(codec) {
+			info.Codec = codec
+		}
 	}
 	return info
 }
