@@ -1,0 +1,383 @@
+package infer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/rpscam/rpscam/internal/ort"
+)
+
+// runner owns one ONNX Runtime session with fixed-size input and output
+// tensors. Running it only refills the input tensor's Go-side buffer and calls
+// into ONNX Runtime, so nothing is allocated per run.
+type runner struct {
+	session  *onnxruntime.AdvancedSession
+	input    onnxruntime.Value
+	inU8     []uint8   // input tensor data when Element == Uint8
+	inF32    []float32 // input tensor data when Element == Float32
+	output   *onnxruntime.Tensor[float32]
+	outDim   int // output elements per image
+	provider string
+}
+
+func (r *runner) close() {
+	if r.session != nil {
+		r.session.Destroy()
+		r.session = nil
+	}
+	if r.input != nil {
+		r.input.Destroy()
+		r.input = nil
+	}
+	if r.output != nil {
+		r.output.Destroy()
+		r.output = nil
+	}
+}
+
+// inspected is what a model file declares, checked against what infer needs.
+type inspected struct {
+	contract  Contract
+	batchDim  int64 // the input's declared batch size; -1 when symbolic
+	outShape  onnxruntime.Shape
+	outPerImg int
+}
+
+const expectedInput = "one input tensor of rank 4, uint8 or float32, NHWC [N,H,W,3] or NCHW [N,3,H,W] (or 1 channel) with fixed H and W"
+
+// inspect checks modelPath is an ONNX classifier infer can feed and builds its
+// contract. output names the output to read ("" picks "probabilities", else
+// the first output); labels are required only when needLabels is set.
+func inspect(modelPath, output string, needLabels bool) (*inspected, error) {
+	modelErr := func(problem, expected string) error {
+		return &ModelError{Path: modelPath, Problem: problem, Expected: expected}
+	}
+	st, err := os.Stat(modelPath)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, modelErr("file does not exist", "the path of an .onnx model file")
+		}
+		return nil, modelErr(err.Error(), "a readable .onnx model file")
+	}
+	if st.IsDir() {
+		return nil, modelErr("is a directory", "the path of an .onnx model file inside it")
+	}
+	opts, err := onnxruntime.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("infer: creating session options: %w", err)
+	}
+	defer opts.Destroy()
+	// The inspection session is thrown away: skip graph optimisation.
+	if err := opts.SetGraphOptimizationLevel(onnxruntime.GraphOptimizationLevelDisableAll); err != nil {
+		return nil, fmt.Errorf("infer: setting graph optimisation level: %w", err)
+	}
+	ins, outs, err := onnxruntime.GetInputOutputInfoWithOptions(modelPath, opts)
+	if err != nil {
+		return nil, modelErr("ONNX Runtime cannot load it: "+ortReason(err), "an ONNX model file (ModelProto) using standard ai.onnx operators")
+	}
+	if len(ins) != 1 {
+		names := make([]string, len(ins))
+		for i := range ins {
+			names[i] = ins[i].Name
+		}
+		return nil, modelErr(fmt.Sprintf("has %d inputs %v", len(ins), names), expectedInput)
+	}
+	in := ins[0]
+	if in.OrtValueType != onnxruntime.ONNXTypeTensor {
+		return nil, modelErr(fmt.Sprintf("input %q is a %s, not a tensor", in.Name, in.OrtValueType), expectedInput)
+	}
+	dims := in.Dimensions
+	if len(dims) != 4 {
+		return nil, modelErr(fmt.Sprintf("input %q has rank %d, shape %v", in.Name, len(dims), dims), expectedInput)
+	}
+	c := Contract{InputName: in.Name}
+	switch in.DataType {
+	case onnxruntime.TensorElementDataTypeUint8:
+		c.Element = Uint8
+	case onnxruntime.TensorElementDataTypeFloat:
+		c.Element = Float32
+	default:
+		return nil, modelErr(fmt.Sprintf("input %q has element type %s", in.Name, elemName(in.DataType)), expectedInput)
+	}
+	if dims[0] != -1 && dims[0] < 1 {
+		return nil, modelErr(fmt.Sprintf("input %q has batch dimension %d", in.Name, dims[0]), "a batch dimension of 1 or a symbolic one")
+	}
+
+	meta, err := readMetadata(modelPath, opts)
+	if err != nil {
+		return nil, modelErr("reading its metadata: "+ortReason(err), "an ONNX model file whose metadata_props ONNX Runtime can read")
+	}
+	if c.Layout, err = parseLayout(meta[KeyInputLayout], dims); err != nil {
+		return nil, modelErr(err.Error(), expectedInput)
+	}
+	ci := c.Layout.channelIndex()
+	c.Channels = int(dims[ci])
+	if c.Channels != 3 && c.Channels != 1 {
+		return nil, modelErr(fmt.Sprintf("input %q shape %v has %d channels at the %s channel position", in.Name, dims, dims[ci], c.Layout), expectedInput)
+	}
+	hi, wi := 1, 2
+	if c.Layout == NCHW {
+		hi, wi = 2, 3
+	}
+	if dims[hi] < 1 || dims[wi] < 1 {
+		return nil, modelErr(fmt.Sprintf("input %q shape %v has a symbolic height or width", in.Name, dims), "fixed H and W in the input shape, e.g. [N,224,224,3]")
+	}
+	c.Height, c.Width = int(dims[hi]), int(dims[wi])
+	if c.Color, err = parseColor(meta[KeyInputColor]); err != nil {
+		return nil, modelErr(err.Error(), "RGB or BGR")
+	}
+	if c.Element == Float32 {
+		if c.Scale, err = parsePerChannel(KeyInputScale, meta[KeyInputScale], 1.0/255); err != nil {
+			return nil, modelErr(err.Error(), "e.g. input_scale=0.0078431 or 0.0171,0.0175,0.0174")
+		}
+		if c.Offset, err = parsePerChannel(KeyInputOffset, meta[KeyInputOffset], 0); err != nil {
+			return nil, modelErr(err.Error(), "e.g. input_offset=-1 or -2.118,-2.036,-1.804")
+		}
+	}
+	if c.OutputKind, err = parseOutputKind(meta[KeyOutputKind]); err != nil {
+		return nil, modelErr(err.Error(), "probabilities or logits")
+	}
+
+	var outInfo *onnxruntime.InputOutputInfo
+	names := make([]string, len(outs))
+	for i := range outs {
+		names[i] = outs[i].Name
+	}
+	switch {
+	case output != "":
+		if i := slices.Index(names, output); i >= 0 {
+			outInfo = &outs[i]
+		} else {
+			return nil, modelErr(fmt.Sprintf("has no output %q (outputs: %s)", output, strings.Join(names, ", ")), "one of the model's output names")
+		}
+	case slices.Contains(names, ProbabilitiesName):
+		outInfo = &outs[slices.Index(names, ProbabilitiesName)]
+	case len(outs) > 0:
+		outInfo = &outs[0]
+	default:
+		return nil, modelErr("has no outputs", "a float32 output [N,classes]")
+	}
+	c.OutputName = outInfo.Name
+	const expectedOutput = "a float32 output tensor [N,K] (or [N,K,1,1]) with a fixed K"
+	if outInfo.OrtValueType != onnxruntime.ONNXTypeTensor || outInfo.DataType != onnxruntime.TensorElementDataTypeFloat {
+		return nil, modelErr(fmt.Sprintf("output %q is %s", outInfo.Name, outInfo.String()), expectedOutput)
+	}
+	od := outInfo.Dimensions
+	if len(od) < 2 {
+		return nil, modelErr(fmt.Sprintf("output %q has shape %v", outInfo.Name, od), expectedOutput)
+	}
+	perImg := int64(1)
+	for i, d := range od[1:] {
+		if d < 1 {
+			return nil, modelErr(fmt.Sprintf("output %q shape %v has a symbolic dimension %d", outInfo.Name, od, i+1), expectedOutput)
+		}
+		perImg *= d
+	}
+
+	if v, ok := meta[KeyLabels]; ok {
+		if c.Labels, err = parseLabelList(v); err != nil {
+			return nil, modelErr(err.Error(), "comma-separated class names in output order")
+		}
+		c.LabelSource = "metadata"
+	} else {
+		for _, p := range labelFileCandidates(modelPath) {
+			labels, err := readLabelFile(p)
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, modelErr(err.Error(), "one class name per line")
+			}
+			c.Labels, c.LabelSource = labels, p
+			break
+		}
+	}
+	if needLabels {
+		cands := labelFileCandidates(modelPath)
+		if c.Labels == nil {
+			return nil, modelErr("has no class labels",
+				fmt.Sprintf("metadata %q with comma-separated class names, or a labels file %s or %s with one name per line", KeyLabels, cands[0], cands[1]))
+		}
+		if int64(len(c.Labels)) != perImg {
+			return nil, modelErr(fmt.Sprintf("output %q has %d classes (shape %v) but %d labels from %s (%s)",
+				outInfo.Name, perImg, od, len(c.Labels), c.LabelSource, strings.Join(c.Labels, ",")),
+				"as many labels as classes in the output")
+		}
+		if od[len(od)-1] != perImg {
+			return nil, modelErr(fmt.Sprintf("output %q shape %v does not end in its class count", outInfo.Name, od), expectedOutput)
+		}
+	}
+	return &inspected{contract: c, batchDim: dims[0], outShape: od, outPerImg: int(perImg)}, nil
+}
+
+// readMetadata returns the model's metadata_props.
+func readMetadata(modelPath string, opts *onnxruntime.SessionOptions) (map[string]string, error) {
+	md, err := onnxruntime.GetModelMetadataWithOptions(modelPath, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer md.Destroy()
+	keys, err := md.GetCustomMetadataMapKeys()
+	if err != nil {
+		return nil, err
+	}
+	meta := make(map[string]string, len(keys))
+	for _, k := range keys {
+		v, ok, err := md.LookupCustomMetadataMap(k)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			meta[k] = v
+		}
+	}
+	return meta, nil
+}
+
+// newRunner makes the tensors for batch images and a session reading
+// spec.contract.OutputName, on the device the options ask for.
+func newRunner(modelPath string, spec *inspected, batch int, o options) (*runner, error) {
+	c := spec.contract
+	r := &runner{outDim: spec.outPerImg}
+	var inShape onnxruntime.Shape
+	if c.Layout == NCHW {
+		inShape = onnxruntime.NewShape(int64(batch), int64(c.Channels), int64(c.Height), int64(c.Width))
+	} else {
+		inShape = onnxruntime.NewShape(int64(batch), int64(c.Height), int64(c.Width), int64(c.Channels))
+	}
+	var err error
+	switch c.Element {
+	case Uint8:
+		var t *onnxruntime.Tensor[uint8]
+		if t, err = onnxruntime.NewEmptyTensor[uint8](inShape); err == nil {
+			r.input, r.inU8 = t, t.GetData()
+		}
+	case Float32:
+		var t *onnxruntime.Tensor[float32]
+		if t, err = onnxruntime.NewEmptyTensor[float32](inShape); err == nil {
+			r.input, r.inF32 = t, t.GetData()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("infer: creating input tensor %v: %w", inShape, err)
+	}
+	outShape := spec.outShape.Clone()
+	outShape[0] = int64(batch)
+	if r.output, err = onnxruntime.NewEmptyTensor[float32](outShape); err != nil {
+		r.close()
+		return nil, fmt.Errorf("infer: creating output tensor %v: %w", outShape, err)
+	}
+	if err := r.openSession(modelPath, c, o); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *runner) openSession(modelPath string, c Contract, o options) error {
+	create := func(cuda bool) (*onnxruntime.AdvancedSession, error) {
+		so, err := onnxruntime.NewSessionOptions()
+		if err != nil {
+			return nil, err
+		}
+		defer so.Destroy()
+		if o.threads > 0 {
+			if err := so.SetIntraOpNumThreads(o.threads); err != nil {
+				return nil, err
+			}
+		}
+		if cuda {
+			cudaOpts, err := onnxruntime.NewCUDAProviderOptions()
+			if err != nil {
+				return nil, err
+			}
+			defer cudaOpts.Destroy()
+			if err := so.AppendExecutionProviderCUDA(cudaOpts); err != nil {
+				return nil, err
+			}
+		}
+		return onnxruntime.NewAdvancedSession(modelPath, []string{c.InputName}, []string{c.OutputName},
+			[]onnxruntime.Value{r.input}, []onnxruntime.Value{r.output}, so)
+	}
+	if o.device != DeviceCPU {
+		reason := ""
+		if provs, err := AvailableProviders(o.library); err == nil && !slices.Contains(provs, "CUDAExecutionProvider") {
+			reason = "this ONNX Runtime build has no CUDA execution provider"
+		} else if missing := missingCUDAProviderLib(o.library); missing != "" {
+			// Checked here because ONNX Runtime would otherwise print its
+			// own multi-line error to stderr before failing.
+			reason = missing + " not found beside " + o.library
+		} else if s, err := create(true); err != nil {
+			reason = ortReason(err)
+		} else {
+			r.session, r.provider = s, "CUDA"
+			return nil
+		}
+		if o.device == DeviceCUDA {
+			return fmt.Errorf("infer: %w: %s: use --device cpu, or --device auto to fall back to the CPU", ErrCUDAUnavailable, reason)
+		}
+		if o.logf != nil {
+			o.logf(fmt.Sprintf("infer: CUDA unavailable (%s); using CPU", reason))
+		}
+	}
+	s, err := create(false)
+	if err != nil {
+		return &ModelError{Path: modelPath, Problem: "ONNX Runtime cannot create a session: " + ortReason(err), Expected: "a model ONNX Runtime " + ort.Version + " can run on the CPU"}
+	}
+	r.session, r.provider = s, "CPU"
+	return nil
+}
+
+// initRuntime loads the ONNX Runtime library the options name and records
+// its resolved path in o.library.
+func initRuntime(o *options) error {
+	lib, err := ort.FindLibrary(o.library)
+	if err != nil {
+		return err
+	}
+	if _, err = ort.Init(lib); err != nil {
+		return err
+	}
+	o.library = lib
+	return nil
+}
+
+// missingCUDAProviderLib names the first provider library the CUDA execution
+// provider needs that is not in the ONNX Runtime library's folder, where ONNX
+// Runtime looks for it; "" when both are there.
+func missingCUDAProviderLib(lib string) string {
+	for _, name := range []string{"libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so"} {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(lib), name)); err != nil {
+			return name
+		}
+	}
+	return ""
+}
+
+// ortReason shortens an onnxruntime_go error to its first line, without the
+// Go wrapper prefixes that say nothing to a user.
+func ortReason(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"Error loading temporary session: ", "Error creating C session from file: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	msg = strings.TrimSpace(msg)
+	if len(msg) > 240 {
+		msg = msg[:240] + "..."
+	}
+	return msg
+}
+
+func elemName(t onnxruntime.TensorElementDataType) string {
+	s := t.String()
+	return strings.ToLower(strings.TrimPrefix(s, "ONNX_TENSOR_ELEMENT_DATA_TYPE_"))
+}
