@@ -37,7 +37,7 @@ func (p Prediction) validate() error {
 // PredictionJSON is the wire form of a prediction in /api/prediction and
 // /api/events. Field names are a public API: add, never rename.
 type PredictionJSON struct {
-	Seq           uint64             `json:"seq"`       // the server's frame sequence number, monotonic across source reconnects
+	Seq           uint64             `json:"seq"`        // the server's frame sequence number, monotonic across source reconnects
 	SourceSeq     uint64             `json:"source_seq"` // the pipeline's own frame number
 	Label         string             `json:"label"`
 	Confidence    float32            `json:"confidence"`
