@@ -1,0 +1,158 @@
+package parts_test
+
+import (
+	"context"
+	"image"
+	"path/filepath"
+	"testing"
+
+	"gocv.io/x/gocv"
+
+	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/overlay"
+	"github.com/rpscam/rpscam/pipeline"
+	"github.com/rpscam/rpscam/pipeline/parts"
+	"github.com/rpscam/rpscam/pipeline/tinymodel"
+)
+
+// primaries paints frame i red, green or blue (BGR scalars) in turn.
+func primaries(seq int, m *gocv.Mat) {
+	c := [3]gocv.Scalar{gocv.NewScalar(0, 0, 255, 0), gocv.NewScalar(0, 255, 0, 0), gocv.NewScalar(255, 0, 0, 0)}[seq%3]
+	m.SetTo(c)
+}
+
+func loadTiny(t testing.TB) *infer.Classifier {
+	t.Helper()
+	if _, err := ort.FindLibrary(""); err != nil {
+		t.Skipf("ONNX Runtime library not installed (%v)", err)
+	}
+	path := filepath.Join(t.TempDir(), "tiny.onnx")
+	if err := tinymodel.WriteMeanColour(path, 8); err != nil {
+		t.Fatal(err)
+	}
+	cls, err := infer.Load(path, infer.WithDevice(infer.DeviceCPU), infer.WithThreads(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cls.Close() })
+	return cls
+}
+
+// TestRealPartsPredictEveryFrame runs capture's fake file source through the
+// real ONNX classifier (the tiny mean-colour model) and the real overlay:
+// every frame comes out in order with the class of its colour, and the
+// overlay has drawn the ROI box.
+func TestRealPartsPredictEveryFrame(t *testing.T) {
+	cls := loadTiny(t)
+	src := capture.NewFake(640, 480, 12, primaries)
+	defer src.Close()
+	drawer := overlay.NewDrawer()
+	defer drawer.Close()
+	ann := parts.NewAnnotator(drawer, 8, 8)
+	ann.SetRecording(true)
+	var labels []string
+	var probs [][]float32
+	var roiPixel []gocv.Vecb
+	roi := infer.CentreSquare(640, 480)
+	sink := pipeline.SinkFunc(func(a *pipeline.Annotated) error {
+		labels = append(labels, a.Decision.Label)
+		probs = append(probs, append([]float32(nil), a.Probs...))
+		// The ROI outline's right edge, halfway down (the panel darkens the left).
+		roiPixel = append(roiPixel, a.Mat.GetVecbAt(roi.Min.Y+roi.Dy()/2, roi.Max.X))
+		return nil
+	})
+	p, err := pipeline.New(parts.Source(src), parts.Classifier(cls), pipeline.WithAnnotator(ann), pipeline.WithSinks(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Frames != 12 || len(labels) != 12 {
+		t.Fatalf("frames %d, sink saw %d, want 12", st.Frames, len(labels))
+	}
+	for i, l := range labels {
+		if want := tinymodel.Labels[i%3]; l != want {
+			t.Errorf("frame %d: %q, want %q", i, l, want)
+		}
+		if probs[i][i%3] != 1 {
+			t.Errorf("frame %d: probs %v, want exactly 1 for class %d", i, probs[i], i%3)
+		}
+	}
+	want := roiColour()
+	for i, px := range roiPixel {
+		if px[0] != want[0] || px[1] != want[1] || px[2] != want[2] {
+			t.Fatalf("frame %d: ROI edge pixel %v, want the overlay's ROI colour %v", i, px, want)
+		}
+	}
+	if st.Stages[pipeline.StageInference].P50 <= 0 || st.Stages[pipeline.StagePreprocess].P50 <= 0 {
+		t.Fatalf("the classifier's timings did not reach the stats: %+v", st.Stages)
+	}
+}
+
+// roiColour is overlay.ROIRGB as a BGR pixel.
+func roiColour() [3]uint8 {
+	c := overlay.ROIRGB
+	return [3]uint8{uint8(c), uint8(c >> 8), uint8(c >> 16)}
+}
+
+// TestExplicitROIIsWhatIsClassified paints the ROI green on red frames.
+func TestExplicitROIIsWhatIsClassified(t *testing.T) {
+	cls := loadTiny(t)
+	roi := image.Rect(100, 20, 150, 70)
+	src := capture.NewFake(160, 120, 3, func(seq int, m *gocv.Mat) {
+		m.SetTo(gocv.NewScalar(0, 0, 255, 0))
+		r := m.Region(roi)
+		r.SetTo(gocv.NewScalar(0, 255, 0, 0))
+		r.Close()
+	})
+	defer src.Close()
+	var labels []string
+	p, err := pipeline.New(parts.Source(src), parts.Classifier(cls), pipeline.WithROI(roi),
+		pipeline.WithSinks(pipeline.SinkFunc(func(a *pipeline.Annotated) error {
+			labels = append(labels, a.Decision.Label)
+			return nil
+		})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range labels {
+		if l != "paper" {
+			t.Fatalf("frame %d: %q, want paper (the green ROI)", i, l)
+		}
+	}
+	if len(labels) != 3 {
+		t.Fatalf("%d frames, want 3", len(labels))
+	}
+}
+
+func TestLiveSourceDropsAreReported(t *testing.T) {
+	cls := loadTiny(t)
+	src := capture.NewFakeLive(64, 48, 1000, primaries)
+	defer src.Close()
+	slow := pipeline.SinkFunc(func(a *pipeline.Annotated) error {
+		// A consumer slower than the 1000 fps source: waiting for the source
+		// to produce several frames makes it drop them deterministically.
+		for before := src.Stats().Dropped; src.Stats().Dropped < before+2; {
+			gocv.WaitKey(1) // a 1 ms sleep that does not need a window
+		}
+		return nil
+	})
+	p, err := pipeline.New(parts.Source(src), parts.Classifier(cls), pipeline.WithMaxFrames(5), pipeline.WithSinks(slow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Frames != 5 || st.Dropped < 8 {
+		t.Fatalf("frames %d dropped %d: want 5 frames and at least 8 drops reported", st.Frames, st.Dropped)
+	}
+}

@@ -1,0 +1,60 @@
+// Package tinymodel writes tiny ONNX classifiers with known weights, shaped
+// like rpscam's real export (uint8 NHWC RGB input named "image", softmax
+// output named "probabilities", labels in the metadata), so tests of
+// everything downstream of the model can assert exact predictions.
+package tinymodel
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/rpscam/rpscam/internal/onnx"
+)
+
+// Labels are the classes of the mean-colour model, in output order: a red
+// frame is rock, green paper, blue scissors.
+var Labels = [3]string{"rock", "paper", "scissors"}
+
+// Gain scales the mean channel values into logits: logits = Gain * [R, G, B]
+// means (0..255). A solid primary colour gives a logit gap of 25.5, so its
+// class has probability 1 in float32.
+const Gain = 0.1
+
+// MeanColour returns the model: Cast -> ReduceMean over H and W ->
+// MatMul(Gain * identity) -> Softmax. size is the input's height and width.
+func MeanColour(size int) onnx.Model {
+	w := []float32{Gain, 0, 0, 0, Gain, 0, 0, 0, Gain}
+	return onnx.Model{
+		ProducerName: "rpscam-tinymodel",
+		Metadata: map[string]string{
+			"labels":       Labels[0] + "," + Labels[1] + "," + Labels[2],
+			"input_layout": "NHWC",
+			"input_color":  "RGB",
+		},
+		Graph: onnx.Graph{
+			Name: "mean_colour",
+			Nodes: []onnx.Node{
+				{Name: "cast", Op: "Cast", Inputs: []string{"image"}, Outputs: []string{"x"}, Attrs: []onnx.Attr{onnx.AttrInt("to", int64(onnx.Float32))}},
+				{Name: "mean", Op: "ReduceMean", Inputs: []string{"x"}, Outputs: []string{"features"}, Attrs: []onnx.Attr{onnx.AttrInts("axes", 1, 2), onnx.AttrInt("keepdims", 0)}},
+				{Name: "head", Op: "MatMul", Inputs: []string{"features", "w"}, Outputs: []string{"logits"}},
+				{Name: "softmax", Op: "Softmax", Inputs: []string{"logits"}, Outputs: []string{"probabilities"}, Attrs: []onnx.Attr{onnx.AttrInt("axis", 1)}},
+			},
+			Initializers: []onnx.Tensor{{Name: "w", Type: onnx.Float32, Dims: []int64{3, 3}, Float: w}},
+			Inputs:       []onnx.ValueInfo{{Name: "image", Type: onnx.Uint8, Dims: []onnx.Dim{{Param: "N"}, {Value: int64(size)}, {Value: int64(size)}, {Value: 3}}}},
+			Outputs:      []onnx.ValueInfo{{Name: "probabilities", Type: onnx.Float32, Dims: []onnx.Dim{{Param: "N"}, {Value: 3}}}},
+		},
+	}
+}
+
+// WriteMeanColour writes MeanColour(size) to path.
+func WriteMeanColour(path string, size int) error {
+	if size < 1 {
+		return fmt.Errorf("tinymodel: size %d: want at least 1 pixel", size)
+	}
+	m := MeanColour(size)
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
