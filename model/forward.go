@@ -89,7 +89,7 @@ func (b *Backbone) forward(x *nn.Tensor, keep bool) ([]*nn.Tensor, error) {
 // BuildONNX can make the full 1001-class network for verification. labels
 // are the 1001 lines of imagenet_labels.txt; only the text before the first
 // comma is kept ("tench, Tinca tinca" -> "tench") because the labels
-// metadata is comma-separated.
+// metadata is comma-separated, and a repeated name gets "#<class index>".
 func (b *Backbone) ImageNetParams(labels []string) (*Params, error) {
 	if b.ImageNet == nil {
 		return nil, fmt.Errorf("%s has no ImageNet classifier", b.Source.File)
@@ -99,10 +99,18 @@ func (b *Backbone) ImageNetParams(labels []string) (*Params, error) {
 		return nil, fmt.Errorf("%d ImageNet labels for %d classes: pass the 1001 lines of imagenet_labels.txt", len(labels), classes)
 	}
 	short := make([]string, len(labels))
+	seen := map[string]bool{}
 	for i, l := range labels {
 		if j := strings.IndexByte(l, ','); j >= 0 {
 			l = l[:j]
 		}
+		l = strings.TrimSpace(l)
+		// Two ImageNet classes share a first name (crane the bird and the
+		// machine; maillot): the class index keeps them apart.
+		if seen[l] {
+			l = fmt.Sprintf("%s#%d", l, i)
+		}
+		seen[l] = true
 		short[i] = l
 	}
 	// The 1x1 convolution's OHWI weights [1001,1,1,1280] are already the

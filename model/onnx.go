@@ -23,6 +23,7 @@ const (
 	MetaNormalization = "normalization"
 	MetaSourceWeights = "source_weights" // "<file name> sha256:<hex>"
 	MetaProducer      = "producer"       // "rpscam"
+	MetaOutputKind    = "output_kind"    // "probabilities": the output is already a softmax
 	// MetaBackboneWeights names the Weights (tf2 or slim) the features come
 	// from; a head trained on one must not be exported on the other.
 	MetaBackboneWeights = "backbone_weights"
@@ -127,8 +128,10 @@ func BuildONNX(b *Backbone, head *Params, meta map[string]string) (*onnx.Model, 
 	md[MetaInputColor] = "RGB"
 	if head != nil {
 		md[MetaLabels] = strings.Join(head.Labels, ",")
+		md[MetaOutputKind] = "probabilities"
 	} else {
 		delete(md, MetaLabels)
+		delete(md, MetaOutputKind)
 	}
 	return &onnx.Model{
 		Graph:        g.graph,
