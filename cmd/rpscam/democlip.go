@@ -1,7 +1,229 @@
 package main
 
-import "errors"
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gocv.io/x/gocv"
+
+	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/sink"
+)
+
+// demoClasses are shown in this order, over and over.
+var demoClasses = [3]string{"rock", "paper", "scissors"}
+
+// demoSets are the test splits the clip draws from, in turn: real hands
+// first, then the CGI renders the original tutorial used.
+var demoSets = [2]string{"data/rps-real/sxsw/test", "data/rps-cgi/test"}
 
 func runDemoClip(env *cliEnv, args []string) error {
-	return errors.New("democlip: not implemented yet")
+	return exitError(demoClip(env, args))
+}
+
+func demoClip(env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "democlip", "--out FILE [flags]",
+		"rpscam democlip --out out/demo.mp4",
+		"rpscam democlip --out out/demo.mp4 --per-image 15 --size 1280x720 --images 60",
+		"RPSCAM_SHARED=/data/shared rpscam democlip --out /tmp/demo.avi")
+	out := fs.StringP("out", "o", "out/demo.mp4", "video to write (.mp4: H.264; .avi: MJPG)")
+	shared := fs.String("shared", "", "the shared data folder (default $RPSCAM_SHARED, else ../shared beside the repository)")
+	perImage := fs.Int("per-image", 12, "frames each photo is held for")
+	size := fs.String("size", "640x480", "frame size WxH")
+	images := fs.Int("images", 48, "photos in the clip (rock, paper, scissors in turn)")
+	fps := fs.Float64("fps", 30, "frame rate of the clip")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	w, h, err := parseSize(*size)
+	if err != nil {
+		return err
+	}
+	if *perImage < 1 || *images < 1 || !(*fps > 0 && *fps <= 240) {
+		return usagef("--per-image and --images must be at least 1, --fps in (0, 240]")
+	}
+	dir, err := sharedDir(*shared)
+	if err != nil {
+		return err
+	}
+	picks, err := pickDemoImages(dir, *images)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return fmt.Errorf("creating the output folder: %w", err)
+	}
+	rec, err := sink.NewRecorder(*out, *fps, w, h)
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	truthPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".truth.csv"
+	truthFile, err := os.Create(truthPath)
+	if err != nil {
+		return fmt.Errorf("writing the ground truth: %w", err)
+	}
+	defer truthFile.Close()
+	truth := csv.NewWriter(truthFile)
+	truth.Write([]string{"frame", "label", "image"})
+
+	frame := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8UC3)
+	defer frame.Close()
+	n := 0
+	for _, p := range picks {
+		img, err := capture.ReadImage(p.Path)
+		if err != nil {
+			return err
+		}
+		for k := 0; k < *perImage; k++ {
+			renderDemoFrame(img, &frame, n)
+			if err := rec.Write(frame); err != nil {
+				img.Close()
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p.Path)
+			truth.Write([]string{strconv.Itoa(n), p.Class, rel})
+			n++
+		}
+		img.Close()
+	}
+	truth.Flush()
+	if err := truth.Error(); err != nil {
+		return fmt.Errorf("writing %s: %w", truthPath, err)
+	}
+	if err := rec.Close(); err != nil {
+		return fmt.Errorf("finishing %s: %w", *out, err)
+	}
+	fmt.Fprintf(env.stdout, "wrote %s: %d frames (%d photos x %d), %dx%d at %.4g fps, %s; ground truth per frame in %s\n",
+		rec.Path(), rec.Frames(), len(picks), *perImage, w, h, *fps, rec.Codec(), truthPath)
+	return nil
+}
+
+// pickDemoImages chooses n photos: classes in turn, test sets in turn (one
+// round of three classes from each), photos spread evenly over each sorted
+// class folder so the clip shows many people and backgrounds. The choice
+// depends only on the folder contents.
+func pickDemoImages(dir string, n int) ([]capture.LabeledImage, error) {
+	lists := map[string][]capture.LabeledImage{}
+	for _, set := range demoSets {
+		for _, class := range demoClasses {
+			folder := filepath.Join(dir, set, class)
+			imgs, err := capture.ListImages(folder)
+			if err != nil {
+				return nil, fmt.Errorf("democlip needs %s from the shared data: %w (point --shared or $RPSCAM_SHARED at the folder holding data/)", filepath.Join(set, class), err)
+			}
+			sort.Slice(imgs, func(i, j int) bool { return imgs[i].Path < imgs[j].Path })
+			for i := range imgs {
+				imgs[i].Class = class
+			}
+			lists[set+"/"+class] = imgs
+		}
+	}
+	rounds := (n + 2) / 3
+	out := make([]capture.LabeledImage, 0, n)
+	for i := 0; i < n; i++ {
+		round := i / 3
+		set := demoSets[round%len(demoSets)]
+		class := demoClasses[i%3]
+		l := lists[set+"/"+class]
+		// The k-th visit of this set spreads over the list with a stride
+		// coprime to nothing in particular: evenly spaced, starting off-centre.
+		visits := (rounds + len(demoSets) - 1) / len(demoSets)
+		k := round / len(demoSets)
+		idx := (len(l)*(2*k+1)/(2*visits) + 7*k) % len(l)
+		out = append(out, l[idx])
+	}
+	return out, nil
+}
+
+// renderDemoFrame draws photo img onto frame as a hand-held camera would see
+// it: scaled to about 80% of the frame height, centred on a dark background,
+// with a slow zoom and pan (sub-pixel, so it moves smoothly) that continue
+// across photo changes like one continuous shot.
+func renderDemoFrame(img gocv.Mat, frame *gocv.Mat, n int) {
+	fw, fh := float64(frame.Cols()), float64(frame.Rows())
+	iw, ih := float64(img.Cols()), float64(img.Rows())
+	t := float64(n)
+	target := fh * (0.80 + 0.04*math.Sin(2*math.Pi*t/97))
+	k := target / math.Max(iw, ih)
+	dx := 0.03*fw*math.Sin(2*math.Pi*t/71) + 0.01*fw*math.Sin(2*math.Pi*t/23)
+	dy := 0.02*fh*math.Sin(2*math.Pi*t/53+1) + 0.006*fh*math.Sin(2*math.Pi*t/17)
+	tx := (fw-k*iw)/2 + dx
+	ty := (fh-k*ih)/2 + dy
+	m := gocv.NewMatWithSize(2, 3, gocv.MatTypeCV64F)
+	defer m.Close()
+	m.SetDoubleAt(0, 0, k)
+	m.SetDoubleAt(0, 2, tx)
+	m.SetDoubleAt(1, 1, k)
+	m.SetDoubleAt(1, 2, ty)
+	gocv.WarpAffineWithParams(img, frame, m, image.Pt(frame.Cols(), frame.Rows()), gocv.InterpolationLinear, gocv.BorderConstant, demoBackground)
+}
+
+// demoBackground is the letterbox colour, a dark neutral grey.
+var demoBackground = color.RGBA{R: 40, G: 40, B: 44}
+
+// parseSize reads "WxH".
+func parseSize(s string) (int, int, error) {
+	ws, hs, ok := strings.Cut(strings.ToLower(s), "x")
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	if !ok || err1 != nil || err2 != nil || w < 16 || h < 16 || w > 7680 || h > 4320 {
+		return 0, 0, usagef("--size %q: want WIDTHxHEIGHT between 16x16 and 7680x4320, e.g. 640x480", s)
+	}
+	return w, h, nil
+}
+
+// errNoShared is wrapped when the shared data folder cannot be found.
+var errNoShared = errors.New("shared data folder not found")
+
+// sharedDir finds the shared data folder: the flag, then $RPSCAM_SHARED,
+// then ../shared beside the repository root (found from the working
+// directory or the executable).
+func sharedDir(flag string) (string, error) {
+	check := func(p, from string) (string, error) {
+		if st, err := os.Stat(p); err != nil || !st.IsDir() {
+			return "", fmt.Errorf("%w: %s %q is not a folder", errNoShared, from, p)
+		}
+		return p, nil
+	}
+	if flag != "" {
+		return check(flag, "--shared")
+	}
+	if env := os.Getenv("RPSCAM_SHARED"); env != "" {
+		return check(env, "$RPSCAM_SHARED")
+	}
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if exe, err := os.Executable(); err == nil {
+		starts = append(starts, filepath.Dir(exe))
+	}
+	for _, dir := range starts {
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				if p, err := check(filepath.Join(filepath.Dir(dir), "shared"), "../shared beside the repository"); err == nil {
+					return p, nil
+				}
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", fmt.Errorf("%w: pass --shared DIR or set RPSCAM_SHARED (the folder holding data/rps-real and data/rps-cgi)", errNoShared)
 }

@@ -1,6 +1,318 @@
 package main
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/pipeline"
+	"github.com/rpscam/rpscam/pipeline/parts"
+	"github.com/rpscam/rpscam/sink"
+)
+
+// This file holds runLive and the pieces live, record, bench and classify
+// share: the model and source flags, finding the model, and classifyEnvError.
+
+// defaultModel is where scripts/setup.sh puts the trained model, relative to
+// the working directory or the repository root.
+const defaultModel = "models/rps_mobilenetv2.onnx"
+
+// errModelMissing is wrapped when the default model is not where setup puts it.
+var errModelMissing = errors.New("model not found")
+
+// classifyEnvError reports errors that are the machine's or the user's setup
+// rather than a failure of the work (exit code 2): no camera or unreadable
+// source, no display, no model, an unusable model file, no CUDA when cuda was
+// required, no ONNX Runtime library.
+func classifyEnvError(err error) bool {
+	var modelErr *infer.ModelError
+	return errors.Is(err, ort.ErrLibrary) ||
+		errors.Is(err, capture.ErrSourceUnavailable) ||
+		errors.Is(err, infer.ErrCUDAUnavailable) ||
+		errors.Is(err, sink.ErrNoDisplay) ||
+		errors.Is(err, errModelMissing) ||
+		errors.Is(err, errNoShared) ||
+		errors.As(err, &modelErr)
+}
+
+// exitError turns environment errors into usage errors so they exit with
+// code 2 whatever common.go's isEnvironmentError knows about.
+func exitError(err error) error {
+	if err != nil && classifyEnvError(err) {
+		var u usageError
+		if !errors.As(err, &u) {
+			return usageError{err}
+		}
+	}
+	return err
+}
+
+// modelFlags are the flags every model-running subcommand takes.
+type modelFlags struct {
+	model     string
+	device    string
+	ortLib    string
+	threads   int
+	roi       string
+	smooth    string
+	threshold float64
+	fs        *pflag.FlagSet
+}
+
+func addModelFlags(fs *pflag.FlagSet, withSmoothing bool) *modelFlags {
+	f := &modelFlags{fs: fs}
+	fs.StringVar(&f.model, "model", defaultModel, "ONNX classifier (default found in the working directory or the repository above the executable)")
+	fs.StringVar(&f.device, "device", "auto", "where inference runs: cpu, cuda or auto (CUDA when it works, else CPU)")
+	fs.StringVar(&f.ortLib, "ort-lib", "", "ONNX Runtime shared library (default $"+ort.EnvVar+", then .deps/ from scripts/setup.sh)")
+	fs.IntVar(&f.threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per physical core)")
+	fs.StringVar(&f.roi, "roi", "", "region to classify as x,y,w,h in pixels (default: the centred square)")
+	if withSmoothing {
+		fs.StringVar(&f.smooth, "smooth", "auto", "smooth predictions over frames: off, ema:ALPHA, majority:N, or auto (ema:0.5 for live sources, off for files)")
+	}
+	fs.Float64Var(&f.threshold, "threshold", 0.6, "below this confidence the label shows as uncertain (0..1)")
+	return f
+}
+
+// check validates the flags that can be checked before opening anything.
+func (f *modelFlags) check() (image.Rectangle, infer.Device, error) {
+	var roi image.Rectangle
+	dev, err := infer.ParseDevice(f.device)
+	if err != nil {
+		return roi, dev, usageError{err}
+	}
+	if f.roi != "" {
+		if roi, err = infer.ParseROI(f.roi); err != nil {
+			return roi, dev, usageError{err}
+		}
+	}
+	if f.threads < 0 {
+		return roi, dev, usagef("--threads %d is negative: use 0 for ONNX Runtime's default or a positive count", f.threads)
+	}
+	if !(f.threshold >= 0 && f.threshold <= 1) {
+		return roi, dev, usagef("--threshold %v is outside 0..1", f.threshold)
+	}
+	if f.smooth != "" && f.smooth != "auto" {
+		if _, err := infer.ParseSmoothing(f.smooth); err != nil {
+			return roi, dev, usageError{err}
+		}
+	}
+	return roi, dev, nil
+}
+
+// smoother returns the smoother the flags ask for; "auto" smooths live
+// sources only, so a file's frames are judged one by one. nil means off.
+func (f *modelFlags) smoother(live bool) (pipeline.Smoother, string, error) {
+	spec := f.smooth
+	if spec == "" || spec == "auto" {
+		spec = "off"
+		if live {
+			spec = "ema:0.5"
+		}
+	}
+	if spec == "off" || spec == "none" {
+		return nil, "off", nil
+	}
+	s, err := infer.ParseSmoothing(spec)
+	if err != nil {
+		return nil, spec, usageError{err}
+	}
+	return s, spec, nil
+}
+
+// load finds the model and loads it on the requested device.
+func (f *modelFlags) load(env *cliEnv, dev infer.Device) (*infer.Classifier, string, error) {
+	path, err := resolveModel(f.model, f.fs.Changed("model"))
+	if err != nil {
+		return nil, "", err
+	}
+	cls, err := infer.Load(path,
+		infer.WithLibrary(f.ortLib),
+		infer.WithDevice(dev),
+		infer.WithThreads(f.threads),
+		infer.WithLogger(func(msg string) { fmt.Fprintln(env.stderr, "rpscam:", msg) }))
+	if err != nil {
+		return nil, path, err
+	}
+	return cls, path, nil
+}
+
+// resolveModel returns the model path to load. A path the user gave is used
+// as given; the default is looked for in the working directory, then in the
+// directories above the executable (a binary built into bin/ of the repo).
+func resolveModel(path string, explicit bool) (string, error) {
+	if explicit || filepath.IsAbs(path) {
+		if _, err := os.Stat(path); err != nil {
+			return "", usagef("--model %s: %v", path, errors.Unwrap(err))
+		}
+		return path, nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		for dir := filepath.Dir(exe); ; {
+			p := filepath.Join(dir, path)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", fmt.Errorf("%w: %s is not in the working directory or above the executable: run scripts/setup.sh to build it, or pass --model path/to/model.onnx", errModelMissing, path)
+}
+
+// sourceFlags choose and configure the video source.
+type sourceFlags struct {
+	input    string
+	width    int
+	height   int
+	fps      float64
+	mjpg     bool
+	realtime bool
+}
+
+func addSourceFlags(fs *pflag.FlagSet, defaultInput string) *sourceFlags {
+	f := &sourceFlags{}
+	fs.StringVarP(&f.input, "input", "i", defaultInput, "camera index (0), device (/dev/video2), video file, rtsp:// or http:// URL, or GStreamer pipeline ending in appsink")
+	fs.IntVar(&f.width, "width", 0, "ask the camera for this frame width (0: its default)")
+	fs.IntVar(&f.height, "height", 0, "ask the camera for this frame height (0: its default)")
+	fs.Float64Var(&f.fps, "fps", 0, "ask the camera for this frame rate (0: its default)")
+	fs.BoolVar(&f.mjpg, "mjpg", false, "ask the camera for MJPG (needed by most USB webcams for 720p/1080p at full rate)")
+	fs.BoolVar(&f.realtime, "realtime", false, "read a video file at its own frame rate, dropping frames when behind, like a camera")
+	return f
+}
+
+func (f *sourceFlags) open() (capture.Source, error) {
+	if f.input == "" {
+		return nil, usagef("--input is empty: give a camera index, file, URL or GStreamer pipeline")
+	}
+	if (f.width == 0) != (f.height == 0) || f.width < 0 || f.height < 0 {
+		return nil, usagef("--width %d --height %d: give both, positive, or neither", f.width, f.height)
+	}
+	var opts []capture.Option
+	if f.width > 0 {
+		opts = append(opts, capture.WithSize(f.width, f.height))
+	}
+	if f.fps != 0 {
+		opts = append(opts, capture.WithFPS(f.fps))
+	}
+	opts = append(opts, capture.WithMJPG(f.mjpg), capture.WithRealtime(f.realtime))
+	src, err := capture.Open(f.input, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return src, nil
+}
+
+// session is everything a pipeline command opens, closed together.
+type session struct {
+	src       capture.Source
+	cls       *infer.Classifier
+	modelPath string
+	info      capture.Info
+	roi       image.Rectangle
+	smoother  pipeline.Smoother
+	smoothing string
+}
+
+// openSession checks the flags, loads the model and opens the source.
+func openSession(env *cliEnv, mf *modelFlags, sf *sourceFlags) (*session, error) {
+	roi, dev, err := mf.check()
+	if err != nil {
+		return nil, err
+	}
+	cls, path, err := mf.load(env, dev)
+	if err != nil {
+		return nil, err
+	}
+	src, err := sf.open()
+	if err != nil {
+		cls.Close()
+		return nil, err
+	}
+	s := &session{src: src, cls: cls, modelPath: path, info: src.Info(), roi: roi}
+	if !roi.Empty() {
+		if err := infer.CheckROI(roi, s.info.Width, s.info.Height); err != nil {
+			s.close()
+			return nil, usagef("--roi: %v", err)
+		}
+	}
+	if s.smoother, s.smoothing, err = mf.smoother(s.info.Live); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *session) close() {
+	s.src.Close()
+	s.cls.Close()
+}
+
+// options are the pipeline options every command shares.
+func (s *session) options(mf *modelFlags) []pipeline.Option {
+	return []pipeline.Option{
+		pipeline.WithROI(s.roi),
+		pipeline.WithSmoother(s.smoother),
+		pipeline.WithThreshold(float32(mf.threshold)),
+	}
+}
+
+func (s *session) pipelineSource() pipeline.Source { return parts.Source(s.src) }
+
+// describe is one line about the source and model, printed at start.
+func (s *session) describe() string {
+	kind := "file"
+	if s.info.Live {
+		kind = "live"
+	}
+	return fmt.Sprintf("%s (%s, %dx%d @ %.4g fps), model %s on %s, smoothing %s",
+		s.info.Spec, kind, s.info.Width, s.info.Height, s.info.FPS, s.modelPath, s.cls.Provider(), s.smoothing)
+}
+
+// progress prints a one-line status to w about once a second.
+type progress struct {
+	w    interface{ Write([]byte) (int, error) }
+	last time.Time
+	verb string
+}
+
+func (p *progress) Consume(a *pipeline.Annotated) error {
+	if now := time.Now(); now.Sub(p.last) >= time.Second {
+		p.last = now
+		fmt.Fprintf(p.w, "\r%s %d frames, %.1f fps, %s %.0f%%   ", p.verb, a.Index+1, a.FPS, a.Decision.Label, 100*a.Decision.Confidence)
+	}
+	return nil
+}
+
+// signalContext is cancelled by SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return notifyContext(context.Background())
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}
 
 func runLive(env *cliEnv, args []string) error {
 	return errors.New("live: not implemented yet")

@@ -1,7 +1,159 @@
 package main
 
-import "errors"
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rpscam/rpscam/overlay"
+	"github.com/rpscam/rpscam/pipeline"
+	"github.com/rpscam/rpscam/pipeline/parts"
+	"github.com/rpscam/rpscam/sink"
+)
 
 func runRecord(env *cliEnv, args []string) error {
-	return errors.New("record: not implemented yet")
+	return exitError(record(env, args))
+}
+
+func record(env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "record", "--input SOURCE --output FILE [flags]",
+		"rpscam record --input 0 --output demo.mp4 --duration 30s",
+		"rpscam record --input out/demo.mp4 --output out/demo-annotated.mp4",
+		"rpscam record --input 'videotestsrc num-buffers=300 ! videoconvert ! appsink' --output test.avi",
+		"rpscam record --input rtsp://camera.local/stream --output door.mp4 --frames 900 --smooth majority:5")
+	sf := addSourceFlags(fs, "0")
+	mf := addModelFlags(fs, true)
+	output := fs.StringP("output", "o", "", "annotated video to write: .mp4 (H.264, else MPEG-4), .avi (MJPG), .mkv")
+	duration := fs.Duration("duration", 0, "stop after this long, e.g. 30s (0: until the source ends or Ctrl-C)")
+	frames := fs.Int("frames", 0, "stop after this many frames (0: no limit)")
+	quiet := fs.BoolP("quiet", "q", false, "no progress line")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q: the source goes in --input", fs.Args())
+	}
+	if *output == "" {
+		return usagef("--output is required: the video file to write, e.g. --output demo.mp4")
+	}
+	if *duration < 0 || *frames < 0 {
+		return usagef("--duration and --frames must not be negative")
+	}
+
+	ctx, stop := signalContext()
+	defer stop()
+	s, err := openSession(env, mf, sf)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	rec, err := sink.NewRecorder(*output, s.info.FPS, s.info.Width, s.info.Height)
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	drawer := overlay.NewDrawer()
+	defer drawer.Close()
+	inW, inH := s.cls.InputSize()
+	ann := parts.NewAnnotator(drawer, inW, inH)
+	ann.SetRecording(true)
+
+	sinks := []pipeline.Sink{recorderSink(rec)}
+	if !*quiet {
+		sinks = append(sinks, &progress{w: env.stderr, verb: "recording:"})
+	}
+	counts := &labelCounts{}
+	sinks = append(sinks, counts)
+	opts := append(s.options(mf), pipeline.WithAnnotator(ann), pipeline.WithSinks(sinks...), pipeline.WithMaxFrames(*frames))
+	p, err := pipeline.New(s.pipelineSource(), parts.Classifier(s.cls), opts...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "recording %s to %s (%s)\n", s.describe(), rec.Path(), rec.Codec())
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	start := time.Now()
+	st, runErr := p.Run(ctx)
+	elapsed := time.Since(start)
+	closeErr := rec.Close()
+	if !*quiet {
+		fmt.Fprintln(env.stderr)
+	}
+	why := "source ended"
+	switch {
+	case runErr != nil:
+		why = "failed"
+	case st.Interrupted && *duration > 0 && elapsed >= *duration:
+		why = "duration reached"
+	case st.Interrupted:
+		why = "interrupted"
+	case *frames > 0 && st.Frames == *frames:
+		why = "frame limit reached"
+	}
+	fmt.Fprintf(env.stdout, "recorded %s: %s, %dx%d at %.4g fps\n", rec.Path(), rec.Codec(), s.info.Width, s.info.Height, rec.FPS())
+	fmt.Fprintf(env.stdout, "frames processed: %d\nframes written: %d\nframes dropped by the source: %d\n", st.Frames, rec.Frames(), st.Dropped)
+	fmt.Fprintf(env.stdout, "time: %.1fs (%s), %.1f fps end to end\n", elapsed.Seconds(), why, st.FPS)
+	fmt.Fprintf(env.stdout, "predictions: %s\n", counts.String(s.cls.Labels()))
+	if runErr != nil {
+		return runErr
+	}
+	if closeErr != nil {
+		return fmt.Errorf("finishing %s: %w", rec.Path(), closeErr)
+	}
+	return nil
+}
+
+// recorderSink writes each annotated frame to rec.
+func recorderSink(rec *sink.Recorder) pipeline.Sink {
+	return pipeline.SinkFunc(func(a *pipeline.Annotated) error { return rec.Write(a.Mat) })
+}
+
+// labelCounts tallies the decisions, for the summary.
+type labelCounts struct {
+	n         map[int]int
+	uncertain int
+	total     int
+}
+
+func (c *labelCounts) Consume(a *pipeline.Annotated) error {
+	if c.n == nil {
+		c.n = map[int]int{}
+	}
+	c.total++
+	if a.Decision.Uncertain {
+		c.uncertain++
+		return nil
+	}
+	c.n[a.Decision.Top]++
+	return nil
+}
+
+func (c *labelCounts) String(labels []string) string {
+	if c.total == 0 {
+		return "none"
+	}
+	var parts []string
+	for i, l := range labels {
+		parts = append(parts, fmt.Sprintf("%s %d", l, c.n[i]))
+	}
+	parts = append(parts, fmt.Sprintf("uncertain %d", c.uncertain))
+	return strings.Join(parts, ", ")
+}
+
+// notifyContext is cancelled by SIGINT (Ctrl-C) or SIGTERM. A second signal
+// kills the process the default way, for a user whose source hangs.
+func notifyContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // restore default handling: the next Ctrl-C ends the process
+	}()
+	return ctx, stop
 }
