@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/rpscam/rpscam/internal/onnx"
@@ -22,6 +24,9 @@ func runExport(env *cliEnv, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if _, err := os.Stat(*params); err != nil {
+		return usagef("params %s: %v (rpscam train writes it; or pass --params)", *params, errors.Unwrap(err))
 	}
 	p, err := model.ReadParams(*params)
 	if err != nil {

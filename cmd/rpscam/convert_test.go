@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rpscam/rpscam/model"
+)
+
+func convertShared(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("RPSCAM_SHARED")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared")
+	}
+	if _, err := os.Stat(model.DefaultTFLitePath(dir, model.WeightsTF2)); err != nil {
+		t.Skipf("shared weights not available: %v", err)
+	}
+	return dir
+}
+
+func TestConvertAndExportCommands(t *testing.T) {
+	shared := convertShared(t)
+	tmp := t.TempDir()
+	var out, errs bytes.Buffer
+	env := &cliEnv{stdout: &out, stderr: &errs}
+
+	backbone := filepath.Join(tmp, "sub", "backbone.onnx")
+	if code := run(env, []string{"convert", "--shared", shared, "--out", backbone}); code != exitOK {
+		t.Fatalf("convert exit %d: %s", code, errs.String())
+	}
+	if !strings.Contains(out.String(), "2206816 parameters") || !strings.Contains(out.String(), "(tf2,") {
+		t.Fatalf("convert output %q", out.String())
+	}
+	if st, err := os.Stat(backbone); err != nil || st.Size() < 8_000_000 {
+		t.Fatalf("backbone file: %v", err)
+	}
+
+	p := &model.Params{Labels: []string{"rock", "paper", "scissors"}, HeadW: make([]float32, 3*model.FeatureSize), HeadB: []float32{1, 2, 3},
+		Meta: map[string]string{model.MetaBackboneWeights: "slim"}}
+	paramsPath := filepath.Join(tmp, "head.params")
+	if err := model.WriteParams(paramsPath, p); err != nil {
+		t.Fatal(err)
+	}
+	onnxPath := filepath.Join(tmp, "rps.onnx")
+	out.Reset()
+	if code := run(env, []string{"export", "--shared", shared, "--params", paramsPath, "--out", onnxPath, "--meta", "note=x"}); code != exitOK {
+		t.Fatalf("export exit %d: %s", code, errs.String())
+	}
+	// The params say slim, so export must have used the slim file.
+	if !strings.Contains(out.String(), model.WeightsSlim.File) || !strings.Contains(out.String(), "rock,paper,scissors") {
+		t.Fatalf("export output %q", out.String())
+	}
+	errs.Reset()
+	if code := run(env, []string{"export", "--shared", shared, "--params", paramsPath, "--weights", "tf2", "--out", onnxPath}); code != exitUsage ||
+		!strings.Contains(errs.String(), "trained on slim") {
+		t.Fatalf("mismatched weights: exit %d, %q", code, errs.String())
+	}
+	errs.Reset()
+	if code := run(env, []string{"export", "--params", filepath.Join(tmp, "missing.params"), "--out", onnxPath}); code != exitUsage ||
+		!strings.Contains(errs.String(), "rpscam train") {
+		t.Fatalf("missing params: exit %d, %q", code, errs.String())
+	}
+	errs.Reset()
+	if code := run(env, []string{"convert", "--shared", filepath.Join(tmp, "nowhere")}); code != exitUsage || !strings.Contains(errs.String(), "RPSCAM_SHARED") {
+		t.Fatalf("missing shared: exit %d, %q", code, errs.String())
+	}
+	if code := run(env, []string{"convert", "--weights", "bogus", "--shared", shared}); code != exitUsage {
+		t.Fatalf("bad --weights: exit %d", code)
+	}
+}
