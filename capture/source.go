@@ -20,11 +20,11 @@ type Frame struct {
 type Info struct {
 	Spec       string  `json:"spec"`
 	Kind       Kind    `json:"kind"`
-	Width      int     `json:"width"`  // of the first frame
-	Height     int     `json:"height"` // of the first frame
-	FPS        float64 `json:"fps"`    // as the backend reports it; 0 when unknown
-	Live       bool    `json:"live"`   // frames are grabbed continuously and only the newest kept
-	FrameCount int     `json:"frame_count"` // files: CAP_PROP_FRAME_COUNT; -1 when unknown or endless
+	Width      int     `json:"width"`             // of the first frame
+	Height     int     `json:"height"`            // of the first frame
+	FPS        float64 `json:"fps"`               // as the backend reports it; 0 when unknown
+	Live       bool    `json:"live"`              // frames are grabbed continuously and only the newest kept
+	FrameCount int     `json:"frame_count"`       // files: CAP_PROP_FRAME_COUNT; -1 when unknown or endless
 	Backend    string  `json:"backend,omitempty"` // the OpenCV backend in use: V4L2, FFMPEG, GSTREAMER, ...
 	Codec      string  `json:"codec,omitempty"`   // FOURCC the backend reports, when it reports one
 }

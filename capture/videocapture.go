@@ -262,7 +262,7 @@ func openFailureReason(spec Spec) string {
 	case Device:
 		return devNodeReason(spec.Path, "device "+spec.Path)
 	case File:
-		return fmt.Sprintf("OpenCV cannot open %s as a video (corrupt, truncated, or not a video format FFmpeg knows)", spec.Path)
+		return "FFmpeg cannot read it as a video: it is corrupt, truncated, or not a video format"
 	case URL:
 		return "FFmpeg could not connect to the stream or read its header"
 	case GStreamer:
