@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // newTestServer serves a fresh hub with httptest.
@@ -69,11 +69,11 @@ func TestNewServerRejectsBadOptions(t *testing.T) {
 		t.Error("NewServer(nil) accepted")
 	}
 	for name, o := range map[string]Option{
-		"stall":      WithStallTimeout(0),
-		"write":      WithWriteTimeout(-time.Second),
-		"clients":    WithMaxClients(0),
-		"recording":  WithRecording(nil),
-		"logger":     WithLogger(nil),
+		"stall":     WithStallTimeout(0),
+		"write":     WithWriteTimeout(-time.Second),
+		"clients":   WithMaxClients(0),
+		"recording": WithRecording(nil),
+		"logger":    WithLogger(nil),
 	} {
 		if _, err := NewServer(hub, o); err == nil {
 			t.Errorf("%s: bad option accepted", name)
