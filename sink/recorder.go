@@ -1,0 +1,308 @@
+// Package sink is where annotated frames go: a video file (Recorder) or a
+// desktop window (Window).
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"gocv.io/x/gocv"
+)
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("sink: recorder is closed")
+
+// codecsByExt lists, per file extension, the fourccs tried in order. H.264
+// (avc1) plays everywhere; mp4v is the fallback an OpenCV without an H.264
+// encoder still has; MJPG is what AVI players expect and is always built in.
+var codecsByExt = map[string][]string{
+	".mp4": {"avc1", "mp4v"},
+	".mov": {"avc1", "mp4v"},
+	".avi": {"MJPG"},
+	".mkv": {"avc1", "MJPG"},
+}
+
+func supportedExts() string {
+	exts := make([]string, 0, len(codecsByExt))
+	for e := range codecsByExt {
+		exts = append(exts, e)
+	}
+	sort.Strings(exts)
+	return strings.Join(exts, ", ")
+}
+
+const (
+	// defaultFPS replaces a missing or absurd frame rate: a container needs
+	// a positive rate, 0 or negative is what an unknown camera rate looks
+	// like, and anything above maxFPS is a timestamp bug upstream (one over
+	// a near-zero frame interval), not a real camera. 30 is what webcams
+	// deliver.
+	defaultFPS = 30
+	maxFPS     = 1000
+
+	// maxSide bounds the frame size; bigger is a caller bug, not a video.
+	maxSide = 16384
+
+	// statEvery is how often, in frames, Write checks that the output
+	// file is still there; a stat costs microseconds, so every 10 frames
+	// reports a deleted or unmounted output within a third of a second at
+	// 30 FPS.
+	statEvery = 10
+)
+
+type recorderOptions struct {
+	fourcc string
+}
+
+// RecorderOption configures NewRecorder.
+type RecorderOption func(*recorderOptions)
+
+// WithFourCC forces the codec, a four-character code such as "avc1", "mp4v"
+// or "MJPG", instead of the one chosen by the file extension. NewRecorder
+// fails if code is not four characters or the writer does not open with it.
+func WithFourCC(code string) RecorderOption {
+	return func(o *recorderOptions) { o.fourcc = code }
+}
+
+// Recorder writes frames to a video file. Its methods are safe for
+// concurrent use, so Close may be called from a signal handler while another
+// goroutine writes.
+type Recorder struct {
+	mu     sync.Mutex
+	writer *gocv.VideoWriter
+	path   string
+	codec  string
+	fps    float64
+	size   image.Point
+	frames int
+	err    error // sticky: once set, every Write returns it
+	closed bool
+	file   os.FileInfo // the output as it was at open, to spot replacement
+
+	converted gocv.Mat // grey/BGRA frames turned to BGR
+	resized   gocv.Mat // frames of another size scaled to size
+}
+
+// NewRecorder opens a video file for w x h frames at fps frames per second.
+// The codec follows the extension: .mp4 and .mov try H.264 (avc1) then
+// MPEG-4 (mp4v), .avi uses MJPG, .mkv tries avc1 then MJPG. An existing file
+// is overwritten. fps <= 0 or above 1000 means 30.
+func NewRecorder(path string, fps float64, w, h int, opts ...RecorderOption) (*Recorder, error) {
+	var o recorderOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if path == "" {
+		return nil, errors.New("sink: recorder path is empty; give a file name such as out.mp4")
+	}
+	if w <= 0 || h <= 0 || w > maxSide || h > maxSide {
+		return nil, fmt.Errorf("sink: recorder frame size %dx%d is invalid; width and height must be 1 to %d", w, h, maxSide)
+	}
+	ext := strings.ToLower(filepath.Ext(path))
+	codecs, ok := codecsByExt[ext]
+	if !ok {
+		return nil, fmt.Errorf("sink: cannot record to %s: extension %q is not supported; use one of %s", path, ext, supportedExts())
+	}
+	if o.fourcc != "" {
+		if err := checkFourCC(o.fourcc); err != nil {
+			return nil, err
+		}
+		codecs = []string{o.fourcc}
+	}
+	if fps <= 0 || fps > maxFPS || math.IsNaN(fps) {
+		fps = defaultFPS
+	}
+	if err := checkWritableDir(path); err != nil {
+		return nil, err
+	}
+
+	for _, codec := range codecs {
+		vw, err := gocv.VideoWriterFile(path, codec, fps, w, h, true)
+		if err != nil {
+			continue
+		}
+		if !vw.IsOpened() {
+			vw.Close()
+			continue
+		}
+		r := &Recorder{writer: vw, path: path, codec: codec, fps: fps, size: image.Pt(w, h)}
+		// FFmpeg creates the file on open; a backend that creates it
+		// lazily gets its identity recorded on the first check instead.
+		r.file, _ = os.Stat(path)
+		return r, nil
+	}
+	return nil, fmt.Errorf("sink: could not open a video writer for %s with codec %s: this OpenCV build has no encoder for it; try another extension (%s) or WithFourCC",
+		path, strings.Join(codecs, " or "), supportedExts())
+}
+
+// checkFourCC accepts four printable ASCII characters, the only thing
+// OpenCV can turn into a fourcc.
+func checkFourCC(code string) error {
+	if len(code) != 4 {
+		return fmt.Errorf("sink: fourcc %q must be exactly 4 characters, such as avc1, mp4v or MJPG", code)
+	}
+	for i := 0; i < len(code); i++ {
+		if code[i] < 0x20 || code[i] > 0x7e {
+			return fmt.Errorf("sink: fourcc %q has a non-printable character; use a code such as avc1, mp4v or MJPG", code)
+		}
+	}
+	return nil
+}
+
+// checkWritableDir makes sure the file can be created before OpenCV tries:
+// OpenCV's writer reports a failed open with no reason at all.
+func checkWritableDir(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("sink: cannot record to %s: directory %s does not exist; create it first", path, dir)
+	case err != nil:
+		return fmt.Errorf("sink: cannot record to %s: %v", path, err)
+	case !st.IsDir():
+		return fmt.Errorf("sink: cannot record to %s: %s is not a directory", path, dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("sink: cannot record to %s: it is a directory; give a file name inside it", path)
+	}
+	probe, err := os.CreateTemp(dir, ".rpscam-write-check-*")
+	if err != nil {
+		return fmt.Errorf("sink: cannot record to %s: directory %s is not writable: %v", path, dir, err)
+	}
+	name := probe.Name()
+	probe.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("sink: cannot record to %s: could not remove the write check file %s: %v", path, name, err)
+	}
+	return nil
+}
+
+// Write appends one frame. Frames of another size are scaled to the
+// recorder's size; grey and BGRA frames are converted to BGR. Once the output
+// has failed, Write returns the same error for every later frame.
+func (r *Recorder) Write(img gocv.Mat) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	if r.err != nil {
+		return r.err
+	}
+	frame, err := r.prepare(img)
+	if err != nil {
+		return err
+	}
+	if err := r.writer.Write(frame); err != nil {
+		r.err = fmt.Errorf("sink: recording %s failed after %d frames: %w", r.path, r.frames, err)
+		return r.err
+	}
+	r.frames++
+	if r.frames == 1 || r.frames%statEvery == 0 {
+		if err := r.checkFile(); err != nil {
+			r.err = err
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare returns img as an 8-bit BGR frame of the recorder's size, using
+// the scratch Mats when it needs converting.
+func (r *Recorder) prepare(img gocv.Mat) (gocv.Mat, error) {
+	if img.Empty() {
+		return img, fmt.Errorf("sink: empty frame given to the recorder for %s; skip frames that failed to decode", r.path)
+	}
+	frame := img
+	switch img.Type() {
+	case gocv.MatTypeCV8UC3:
+	case gocv.MatTypeCV8UC1, gocv.MatTypeCV8UC4:
+		if r.converted.Ptr() == nil {
+			r.converted = gocv.NewMat()
+		}
+		code := gocv.ColorGrayToBGR
+		if img.Type() == gocv.MatTypeCV8UC4 {
+			code = gocv.ColorBGRAToBGR
+		}
+		gocv.CvtColor(img, &r.converted, code)
+		frame = r.converted
+	default:
+		return img, fmt.Errorf("sink: frame of Mat type %v cannot be recorded; give 8-bit BGR, grey or BGRA", img.Type())
+	}
+	if frame.Cols() != r.size.X || frame.Rows() != r.size.Y {
+		if r.resized.Ptr() == nil {
+			r.resized = gocv.NewMat()
+		}
+		gocv.Resize(frame, &r.resized, r.size, 0, 0, gocv.InterpolationArea)
+		frame = r.resized
+	}
+	return frame, nil
+}
+
+// checkFile reports an output that vanished or was replaced: OpenCV keeps
+// "writing" into a deleted file without a word, and the recording is lost.
+func (r *Recorder) checkFile() error {
+	st, err := os.Stat(r.path)
+	if err != nil {
+		return fmt.Errorf("sink: recording %s: the output file is gone after %d frames (deleted, or its disk unmounted): %v", r.path, r.frames, err)
+	}
+	if r.file == nil {
+		r.file = st
+		return nil
+	}
+	if !os.SameFile(r.file, st) {
+		return fmt.Errorf("sink: recording %s: the output file was replaced by another file after %d frames; record to a path nothing else writes", r.path, r.frames)
+	}
+	return nil
+}
+
+// Frames is how many frames have been written.
+func (r *Recorder) Frames() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.frames
+}
+
+// Codec is the fourcc the file is written with.
+func (r *Recorder) Codec() string { return r.codec }
+
+// Path is the output file.
+func (r *Recorder) Path() string { return r.path }
+
+// FPS is the frame rate written into the file (30 when NewRecorder was given
+// a missing or absurd rate).
+func (r *Recorder) FPS() float64 { return r.fps }
+
+// Close finishes the file (the container index is written here, so a file
+// not closed may not play); a recording that got no frame is removed. It is idempotent and safe to call from any
+// goroutine, including a signal handler's, while another one writes. It
+// returns the error that stopped the recording, if any.
+func (r *Recorder) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.writer.Close()
+	r.writer = nil
+	if r.frames == 0 && r.err == nil {
+		// A container with no frames does not play; leave nothing
+		// rather than a broken file.
+		os.Remove(r.path)
+	}
+	if r.converted.Ptr() != nil {
+		r.converted.Close()
+	}
+	if r.resized.Ptr() != nil {
+		r.resized.Close()
+	}
+	return r.err
+}
