@@ -158,3 +158,29 @@ func TestStallAfter(t *testing.T) {
 		t.Errorf("Read after the stall point: %v, want DeadlineExceeded", err)
 	}
 }
+
+func TestCloseUnblocksLiveRead(t *testing.T) {
+	src := capture.NewFakeLive(8, 8, 0.5, nil)
+	_, release, err := src.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := src.Read(context.Background()) // the next frame is 2 s away
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, capture.ErrClosed) {
+			t.Errorf("Read blocked across Close returned %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not unblock a waiting Read")
+	}
+}

@@ -160,6 +160,8 @@ func (s *liveSource) Read(ctx context.Context) (Frame, func(), error) {
 		s.mu.Unlock()
 		select {
 		case <-s.ready:
+		case <-s.stop: // closed: the loop returns ErrClosed
+		case <-s.exited: // ended: the loop returns the error
 		case <-ctx.Done():
 			return Frame{}, nil, ctx.Err()
 		case <-stall:

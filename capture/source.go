@@ -50,7 +50,12 @@ type Source interface {
 }
 
 // Open opens the source that s names (see ParseSpec) and reads its first
-// frame, so an *OpenError here means no frame will come.
+// frame, so a nil error means frames flow and an *OpenError means none will.
+// Opening blocks while the backend connects: for an unreachable URL that is
+// FFmpeg's own timeout (30 s by default in OpenCV).
+//
+// Read is meant for one consumer goroutine; Stats, Info and Close may be
+// called from any goroutine.
 func Open(s string, opts ...Option) (Source, error) {
 	spec, err := ParseSpec(s)
 	if err != nil {

@@ -327,6 +327,7 @@ func BenchmarkFileRead640x480(b *testing.B) {
 	const n = 60
 	path := writeClip(b, b.TempDir(), "bench.avi", "MJPG", n, 640, 480)
 	ctx := context.Background()
+	b.ReportAllocs() // Go allocations only; Mats are pooled
 	b.ResetTimer()
 	frames := 0
 	for frames < b.N {

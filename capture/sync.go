@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -33,7 +34,7 @@ type syncSource struct {
 	nextSeq uint64
 	done    error // terminal error, returned by every later Read
 	closed  bool
-	read    uint64
+	read    atomic.Uint64 // atomic so Stats need not wait for a decode in progress
 }
 
 func newSyncSource(r frameReader, pool *matPool, info Info, first gocv.Mat, firstTime time.Time) *syncSource {
@@ -70,17 +71,13 @@ func (s *syncSource) Read(ctx context.Context) (Frame, func(), error) {
 		got = slot{mat: m, seq: s.nextSeq, time: time.Now()}
 		s.nextSeq++
 	}
-	s.read++
+	s.read.Add(1)
 	return Frame{Mat: got.mat, Seq: got.seq, Time: got.time}, s.pool.releaser(got.mat), nil
 }
 
 func (s *syncSource) Info() Info { return s.info }
 
-func (s *syncSource) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return Stats{Read: s.read}
-}
+func (s *syncSource) Stats() Stats { return Stats{Read: s.read.Load()} }
 
 func (s *syncSource) Close() error {
 	s.mu.Lock()
