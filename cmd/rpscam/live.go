@@ -5,16 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/pipeline/parts"
 	"github.com/rpscam/rpscam/sink"
@@ -315,5 +318,156 @@ func joinNonEmpty(sep string, parts ...string) string {
 }
 
 func runLive(env *cliEnv, args []string) error {
-	return errors.New("live: not implemented yet")
+	return exitError(live(env, args))
+}
+
+func live(env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "live", "[flags]",
+		"rpscam live                                  # laptop camera 0",
+		"rpscam live --input /dev/video2 --width 1280 --height 720 --fps 30 --mjpg",
+		"rpscam live --input out/demo.mp4 --realtime  # rehearse on a clip at its own pace",
+		"rpscam live --roi 208,128,224,224 --smooth majority:5 --threshold 0.7",
+		"keys: q or Esc quit, space pause, r start/stop recording, s snapshot PNG")
+	sf := addSourceFlags(fs, "0")
+	mf := addModelFlags(fs, true)
+	saveDir := fs.String("save-dir", ".", "folder for recordings (r) and snapshots (s)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q: the source goes in --input", fs.Args())
+	}
+	// Before anything touches OpenCV's GUI: without a display Qt aborts the
+	// whole process, so this is the only chance to say what to do instead.
+	if err := sink.DisplayAvailable(); err != nil {
+		return err
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	s, err := openSession(env, mf, sf)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	win, err := sink.NewWindow("rpscam", s.info.Width, s.info.Height)
+	if err != nil {
+		return err
+	}
+	defer win.Close()
+	drawer := overlay.NewDrawer()
+	defer drawer.Close()
+	inW, inH := s.cls.InputSize()
+	ann := parts.NewAnnotator(drawer, inW, inH)
+	ws := &windowSink{env: env, ctx: ctx, win: win, ann: ann, dir: *saveDir, fps: s.info.FPS}
+	defer ws.stopRecording()
+	opts := append(s.options(mf), pipeline.WithAnnotator(ann), pipeline.WithSinks(ws))
+	p, err := pipeline.New(s.pipelineSource(), parts.Classifier(s.cls), opts...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "live: %s\nkeys: q/Esc quit, space pause, r record, s snapshot\n", s.describe())
+	st, err := p.Run(ctx)
+	ws.stopRecording()
+	fmt.Fprintf(env.stdout, "frames processed: %d, dropped by the source: %d, %.1f fps\n", st.Frames, st.Dropped, st.FPS)
+	return err
+}
+
+// Key codes as OpenCV's WaitKey reports them (low byte).
+const (
+	keyEsc   = 27
+	keySpace = ' '
+)
+
+// windowSink shows frames and handles the keys. Pausing blocks in Consume,
+// which holds the pipeline back: a file waits where it is, a camera keeps
+// only its newest frame (and counts the rest as dropped).
+type windowSink struct {
+	env *cliEnv
+	ctx context.Context
+	win *sink.Window
+	ann *parts.Annotator
+	dir string
+	fps float64
+	rec *sink.Recorder
+}
+
+func (w *windowSink) Consume(a *pipeline.Annotated) error {
+	if w.rec != nil {
+		if err := w.rec.Write(a.Mat); err != nil {
+			fmt.Fprintf(w.env.stderr, "rpscam: recording stopped: %v\n", err)
+			w.stopRecording()
+		}
+	}
+	return w.handle(a, w.win.Show(a.Mat))
+}
+
+func (w *windowSink) handle(a *pipeline.Annotated, key int) error {
+	if w.win.UserClosed() {
+		return pipeline.ErrStop
+	}
+	switch key & 0xff {
+	case 'q', 'Q', keyEsc:
+		return pipeline.ErrStop
+	case 'r', 'R':
+		if w.rec != nil {
+			w.stopRecording()
+			return nil
+		}
+		path := filepath.Join(w.dir, "rpscam-"+time.Now().Format("20060102-150405")+".mp4")
+		rec, err := sink.NewRecorder(path, w.fps, a.Mat.Cols(), a.Mat.Rows())
+		if err != nil {
+			fmt.Fprintf(w.env.stderr, "rpscam: cannot record: %v\n", err)
+			return nil
+		}
+		w.rec = rec
+		w.ann.SetRecording(true)
+		fmt.Fprintf(w.env.stderr, "recording to %s (r to stop)\n", path)
+	case 's', 'S':
+		path := filepath.Join(w.dir, "rpscam-"+time.Now().Format("20060102-150405.000")+".png")
+		if gocv.IMWrite(path, a.Mat) {
+			fmt.Fprintf(w.env.stderr, "snapshot %s\n", path)
+		} else {
+			fmt.Fprintf(w.env.stderr, "rpscam: could not write snapshot %s\n", path)
+		}
+	case keySpace:
+		return w.pause(a)
+	}
+	return nil
+}
+
+// pause shows the current frame with a "paused" banner until space (resume)
+// or a quit key, the window closing or Ctrl-C.
+func (w *windowSink) pause(a *pipeline.Annotated) error {
+	frozen := a.Mat.Clone()
+	defer frozen.Close()
+	gocv.PutText(&frozen, "PAUSED - space to resume", image.Pt(12, frozen.Rows()-16), gocv.FontHersheySimplex, 0.7, color.RGBA{255, 255, 255, 0}, 2)
+	for {
+		if w.ctx.Err() != nil || w.win.UserClosed() {
+			return pipeline.ErrStop
+		}
+		switch w.win.Show(frozen) & 0xff {
+		case keySpace:
+			return nil
+		case 'q', 'Q', keyEsc:
+			return pipeline.ErrStop
+		case 's', 'S':
+			if err := w.handle(a, 's'); err != nil {
+				return err
+			}
+		}
+		time.Sleep(15 * time.Millisecond)
+	}
+}
+
+func (w *windowSink) stopRecording() {
+	if w.rec == nil {
+		return
+	}
+	err := w.rec.Close()
+	fmt.Fprintf(w.env.stderr, "recorded %d frames to %s\n", w.rec.Frames(), w.rec.Path())
+	if err != nil {
+		fmt.Fprintf(w.env.stderr, "rpscam: finishing %s: %v\n", w.rec.Path(), err)
+	}
+	w.rec = nil
+	w.ann.SetRecording(false)
 }

@@ -62,7 +62,6 @@ type Annotator struct {
 	drawer    *overlay.Drawer
 	square    bool // the model's input is square, so its default ROI is CentreSquare
 	recording atomic.Bool
-	paused    atomic.Bool
 }
 
 // NewAnnotator draws with d. inputW and inputH are the model's input size
@@ -75,18 +74,11 @@ func NewAnnotator(d *overlay.Drawer, inputW, inputH int) *Annotator {
 // SetRecording turns the REC indicator on or off (any goroutine).
 func (a *Annotator) SetRecording(on bool) { a.recording.Store(on) }
 
-// SetPaused shows "paused" in the status banner (any goroutine).
-func (a *Annotator) SetPaused(on bool) { a.paused.Store(on) }
-
 // Annotate draws the overlay for frame a.
 func (a *Annotator) Annotate(img *gocv.Mat, f *pipeline.Annotated) error {
 	roi := f.ROI
 	if roi.Empty() && a.square {
 		roi = infer.CentreSquare(img.Cols(), img.Rows())
-	}
-	status := f.Status
-	if a.paused.Load() {
-		status = "paused (space to resume)"
 	}
 	return a.drawer.Draw(img, overlay.State{
 		Labels:     f.Labels,
@@ -98,6 +90,6 @@ func (a *Annotator) Annotate(img *gocv.Mat, f *pipeline.Annotated) error {
 		InferMs:    float64(f.Timings[pipeline.StageInference].Microseconds()) / 1000,
 		ROI:        roi,
 		Recording:  a.recording.Load(),
-		Status:     status,
+		Status:     f.Status,
 	})
 }
