@@ -28,7 +28,7 @@ func checkNoMatLeak(t *testing.T, name string, fn func(t *testing.T)) {
 	})
 }
 
-func TestNoMatLeaks(t *testing.T) {
+func TestMatProfileNoLeaks(t *testing.T) {
 	dir := t.TempDir()
 	clip := writeClip(t, dir, "clip.avi", "MJPG", 30, 320, 240)
 
