@@ -30,8 +30,10 @@ var (
 	// quantized to int8 with one scale per output channel. Its dequantized
 	// weights are the float weights (those of the TF-Hub feature vector the
 	// TensorFlow transfer-learning tutorial used) rounded to at most half a
-	// per-channel step; the TF-slim file's single per-tensor scale leaves
-	// small-magnitude channels (common in depthwise layers) with few levels.
+	// per-channel step. Measured on the files: the quantization step is a
+	// median 2.4% (conv) and 2.2% (depthwise) of each output channel's RMS
+	// weight here, against 5.9% and 11% (worst depthwise channel: 3.2x its
+	// RMS) with the TF-slim file's single per-tensor scale.
 	WeightsTF2 = Weights{
 		Name:   "tf2",
 		File:   "tf2_mobilenet_v2_1.0_224_ptq.tflite",
