@@ -383,11 +383,19 @@ func BenchmarkRecorderWrite640x480(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer r.Close()
-			img := gocv.NewMatWithSize(480, 640, gocv.MatTypeCV8UC3)
+			// A camera-like frame: smooth colour blobs (random noise
+			// would measure the encoder's worst case, not a webcam),
+			// with a square that moves so frames differ.
+			small := gocv.NewMatWithSize(12, 16, gocv.MatTypeCV8UC3)
+			defer small.Close()
+			gocv.RandU(&small, gocv.NewScalar(0, 0, 0, 0), gocv.NewScalar(255, 255, 255, 0))
+			img := gocv.NewMat()
 			defer img.Close()
-			gocv.RandU(&img, gocv.NewScalar(0, 0, 0, 0), gocv.NewScalar(255, 255, 255, 0))
+			gocv.Resize(small, &img, image.Pt(640, 480), 0, 0, gocv.InterpolationCubic)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
+				x := (i * 7) % 560
+				gocv.Rectangle(&img, image.Rect(x, 200, x+80, 280), orange, -1)
 				if err := r.Write(img); err != nil {
 					b.Fatal(err)
 				}
