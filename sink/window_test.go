@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -319,9 +320,16 @@ func tryXvfb(t *testing.T, xvfb string) (string, bool) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	// SIGTERM lets Xvfb remove its socket and lock file (a killed one
+	// leaves them behind and the display number stays taken).
 	stop := func() {
-		cmd.Process.Kill()
-		<-exited
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
 	}
 	env := map[string]string{"DISPLAY": display}
 	deadline := time.Now().Add(15 * time.Second)
