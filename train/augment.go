@@ -71,10 +71,10 @@ func NewAugmenter(cfg AugmentConfig) (*Augmenter, error) {
 // Apply returns a new square BGR image: a random view of src (3-channel BGR).
 // background says what src's background is ("white", "green" or "" for a
 // real scene that is kept). All randomness comes from rng, so one seed gives
-// one view. The caller closes the result.
+// one view. The caller closes the result; on error there is nothing to close.
 func (a *Augmenter) Apply(src gocv.Mat, background string, rng *rand.Rand) (gocv.Mat, error) {
 	if src.Empty() || src.Channels() != 3 || src.Type() != gocv.MatTypeCV8UC3 {
-		return gocv.NewMat(), fmt.Errorf("augment: want a non-empty 8-bit 3-channel BGR image, got %dx%d with %d channels", src.Cols(), src.Rows(), src.Channels())
+		return gocv.Mat{}, fmt.Errorf("augment: want a non-empty 8-bit 3-channel BGR image, got %dx%d with %d channels", src.Cols(), src.Rows(), src.Channels())
 	}
 	c := a.cfg
 	side := min(src.Cols(), src.Rows())
@@ -85,7 +85,7 @@ func (a *Augmenter) Apply(src gocv.Mat, background string, rng *rand.Rand) (gocv
 	pix, err := view.DataPtrUint8()
 	if err != nil {
 		view.Close()
-		return gocv.NewMat(), fmt.Errorf("augment: %w", err)
+		return gocv.Mat{}, fmt.Errorf("augment: %w", err)
 	}
 	a.colour(view, pix, rng)
 	if rng.Float64() < c.BlurP {
@@ -104,13 +104,13 @@ func (a *Augmenter) Apply(src gocv.Mat, background string, rng *rand.Rand) (gocv
 		buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, view, []int{gocv.IMWriteJpegQuality, q})
 		if err != nil {
 			view.Close()
-			return gocv.NewMat(), fmt.Errorf("augment: JPEG encode: %w", err)
+			return gocv.Mat{}, fmt.Errorf("augment: JPEG encode: %w", err)
 		}
 		dec, err := gocv.IMDecode(buf.GetBytes(), gocv.IMReadColor)
 		buf.Close()
 		view.Close()
 		if err != nil {
-			return gocv.NewMat(), fmt.Errorf("augment: JPEG decode: %w", err)
+			return gocv.Mat{}, fmt.Errorf("augment: JPEG decode: %w", err)
 		}
 		view = dec
 	}

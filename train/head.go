@@ -181,14 +181,19 @@ type FitConfig struct {
 
 // EpochStats is one epoch's line in the Keras-like log.
 type EpochStats struct {
-	Epoch                  int // 1-based
-	Loss, Accuracy         float64
-	ValLoss, ValAccuracy   float64 // NaN without validation data
-	Best                   bool    // the best validation loss so far
-	Seconds                float64
-	LearningRate           float64
-	TrainN, ValN, Epochs   int
-	StoppedEarly, Restored bool
+	Epoch        int     `json:"epoch"` // 1-based
+	Epochs       int     `json:"-"`
+	Loss         float64 `json:"loss"`
+	Accuracy     float64 `json:"accuracy"`
+	ValLoss      float64 `json:"val_loss"`       // NaN without validation data
+	ValAccuracy  float64 `json:"val_accuracy"`   // NaN without validation data
+	Best         bool    `json:"best,omitempty"` // the best monitored loss so far
+	Seconds      float64 `json:"seconds"`
+	LearningRate float64 `json:"-"`
+	TrainN       int     `json:"-"`
+	ValN         int     `json:"-"`
+	StoppedEarly bool    `json:"stopped_early,omitempty"`
+	Restored     bool    `json:"restored_best,omitempty"`
 }
 
 // Evaluate returns the weighted mean loss and accuracy of h on b.

@@ -1,7 +1,170 @@
 package main
 
-import "errors"
+import (
+	"encoding/json"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/train"
+	"github.com/rpscam/rpscam/train/evaluate"
+)
 
 func runEval(env *cliEnv, args []string) error {
-	return errors.New("eval: not implemented yet")
+	fs := newFlagSet(env, "eval", "--data DIR [--data DIR ...] [flags]",
+		"rpscam eval --data ../shared/data/rps-cgi/test",
+		"rpscam eval --data ../shared/data/rps-real/sxsw/test --json out/sxsw.json --confusion out/sxsw-confusion.png",
+		"rpscam eval --data ../shared/data/rps-real/drgfreeman --heldout   # only the files training never sees")
+	var dirs []string
+	fs.StringArrayVar(&dirs, "data", nil, "folder holding rock/ paper/ scissors/ (class folders may sit deeper, e.g. DIR/test/rock); repeatable")
+	modelPath := fs.String("model", "models/rps_mobilenetv2.onnx", "ONNX model to evaluate")
+	heldOut := fs.Bool("heldout", false, "keep only the files rpscam train holds out of hold-out sources (drgfreeman's fixed 20%)")
+	jsonOut := fs.String("json", "", "write the report as one JSON object to this file (\"-\" for stdout)")
+	confusion := fs.String("confusion", "", "write the confusion matrix as a PNG")
+	worst := fs.Int("worst", 10, "how many of the most confident mistakes to list")
+	samples := fs.Int("samples", 9, "how many tutorial-style \"Actual / Predicted\" lines to print")
+	batch := fs.Int("batch", 16, "images per ONNX Runtime call")
+	threads := fs.Int("threads", 2, "ONNX Runtime threads")
+	ortLib := fs.String("ort-lib", "", "ONNX Runtime library (default $ONNXRUNTIME_SHARED_LIBRARY_PATH, else the setup location)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if len(dirs) == 0 {
+		return usagef("no --data folder: pass one or more folders of rock/ paper/ scissors/ images")
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q (folders go after --data)", fs.Args())
+	}
+	if *batch < 1 {
+		return usagef("--batch %d: want 1 or more", *batch)
+	}
+	if _, err := os.Stat(*modelPath); err != nil {
+		return usagef("model %s: %v (run scripts/setup.sh or rpscam train, or pass --model)", *modelPath, err)
+	}
+	runner, err := infer.LoadBatchRunner(*modelPath, infer.ProbabilitiesName, *batch, infer.WithThreads(*threads), infer.WithLibrary(*ortLib))
+	if err != nil {
+		return err
+	}
+	defer runner.Close()
+	contract := runner.Contract()
+	labels := contract.Labels
+	if len(labels) == 0 {
+		labels = train.Labels
+	}
+	index := map[string]int{}
+	for i, l := range labels {
+		index[l] = i
+	}
+	imgs, err := capture.ListImages(dirs...)
+	if err != nil {
+		return usageError{err}
+	}
+	type item struct {
+		path  string
+		class int
+	}
+	var items []item
+	for _, im := range imgs {
+		if *heldOut && !train.HeldOut(im.Path) {
+			continue
+		}
+		c, ok := index[im.Class]
+		if !ok {
+			return usagef("%s is in folder %q, which is not one of the model's classes (%s): put images in class folders", im.Path, im.Class, strings.Join(labels, ", "))
+		}
+		items = append(items, item{im.Path, c})
+	}
+	if len(items) == 0 {
+		return usagef("no labelled images left in %s", strings.Join(dirs, ", "))
+	}
+	// The live path's preprocessing, the same code as infer.Classifier.
+	pre, err := infer.NewPreprocessor(contract)
+	if err != nil {
+		return err
+	}
+	defer pre.Close()
+	size := pre.Size()
+	prog := train.NewProgress(env.stderr, "eval", len(items), isTerminal(env.stderr))
+	preds := make([]evaluate.Prediction, 0, len(items))
+	buf := make([]uint8, *batch*size)
+	k := runner.OutputDim()
+	for start := 0; start < len(items); start += *batch {
+		part := items[start:min(start+*batch, len(items))]
+		for i, it := range part {
+			img, err := capture.ReadImage(it.path)
+			if err != nil {
+				return err
+			}
+			err = pre.IntoUint8(img, image.Rectangle{}, buf[i*size:(i+1)*size])
+			img.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", it.path, err)
+			}
+		}
+		probs, err := runner.Run(buf[:len(part)*size], len(part))
+		if err != nil {
+			return err
+		}
+		for i, it := range part {
+			preds = append(preds, evaluate.Prediction{Path: it.path, Actual: it.class, Probs: probs[i*k : (i+1)*k]})
+		}
+		prog.Update(start + len(part))
+	}
+	rep, err := evaluate.Score(labels, preds, *worst)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "model %s on %s%s: %d images\n\n", *modelPath, strings.Join(dirs, ", "), map[bool]string{true: " (held-out part)"}[*heldOut], rep.N)
+	rep.WriteText(env.stdout)
+	if *samples > 0 {
+		fmt.Fprintf(env.stdout, "\n%s", evaluate.SampleLines(labels, sampleSpread(preds, *samples), *samples))
+	}
+	if *confusion != "" {
+		if err := os.MkdirAll(filepath.Dir(*confusion), 0o755); err != nil {
+			return err
+		}
+		if err := rep.WriteConfusionPNG(*confusion, filepath.Base(dirs[0])); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "\nconfusion matrix: %s\n", *confusion)
+	}
+	if *jsonOut != "" {
+		type jsonReport struct {
+			evaluate.Report
+			Model   string   `json:"model"`
+			Data    []string `json:"data"`
+			HeldOut bool     `json:"heldout_only"`
+		}
+		data, err := json.MarshalIndent(jsonReport{Report: rep, Model: *modelPath, Data: dirs, HeldOut: *heldOut}, "", "  ")
+		if err != nil {
+			return err
+		}
+		data = append(data, '\n')
+		if *jsonOut == "-" {
+			_, err = env.stdout.Write(data)
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(*jsonOut), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(*jsonOut, data, 0o644)
+	}
+	return nil
+}
+
+// sampleSpread picks n predictions spread evenly over the list, so the
+// sample lines show every class rather than the first folder's files.
+func sampleSpread(preds []evaluate.Prediction, n int) []evaluate.Prediction {
+	if n >= len(preds) {
+		return preds
+	}
+	out := make([]evaluate.Prediction, n)
+	for i := range out {
+		out[i] = preds[i*len(preds)/n]
+	}
+	return out
 }

@@ -1,7 +1,344 @@
 package main
 
-import "errors"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/model"
+	"github.com/rpscam/rpscam/train"
+)
 
 func runTrain(env *cliEnv, args []string) error {
-	return errors.New("train: not implemented yet")
+	fs := newFlagSet(env, "train", "[flags]",
+		"rpscam train                                    # default sources and recipe -> models/rps_head.params, models/rps_mobilenetv2.onnx",
+		"rpscam train --seed 7 --views 2                 # another split and fewer augmented views",
+		"rpscam train --source mine=~/rps-photos         # add a folder of rock/ paper/ scissors/ photos",
+		"rpscam train --only-sources --source mine=~/rps-photos --source sxsw=../shared/data/rps-real/sxsw/train",
+		"rpscam train --leave-out sxsw                   # leave-one-source-out check; writes no model")
+	shared := fs.String("shared", "", "shared data folder (default $RPSCAM_SHARED, else ../shared)")
+	var sources []string
+	fs.StringArrayVar(&sources, "source", nil, "add a training folder NAME=DIR (or DIR) holding rock/ paper/ scissors/ (repeatable)")
+	only := fs.Bool("only-sources", false, "train on the --source folders only, not the default CGI + drgfreeman + sxsw/train")
+	def := train.DefaultConfig(nil)
+	seed := fs.Uint64("seed", def.Seed, "seed for the split, initialisation, shuffling and dropout")
+	augSeed := fs.Uint64("aug-seed", 1, "seed for the augmented views (part of the feature-cache key)")
+	views := fs.Int("views", def.Views, "views per training image: 1 clean + N-1 augmented")
+	valFrac := fs.Float64("val-fraction", def.ValFraction, "share of each source's groups (hand models, clips) held for validation")
+	leaveOut := fs.String("leave-out", "", "keep this source out of training and report accuracy on it (writes no model)")
+	epochs := fs.Int("epochs", def.Fit.Epochs, "maximum epochs (early stopping usually ends sooner)")
+	batch := fs.Int("batch", def.Fit.BatchSize, "batch size")
+	lr := fs.Float64("lr", def.Fit.LearningRate, "Adam learning rate")
+	dropout := fs.Float64("dropout", def.Fit.Dropout, "dropout rate on the 1280 features")
+	wd := fs.Float64("weight-decay", def.Fit.WeightDecay, "L2 weight decay on the head")
+	patience := fs.Int("patience", def.Fit.Patience, "early stopping: epochs without a better val_loss (0 = off)")
+	mode := fs.String("mode", "head", "head: frozen backbone, cached features, dense head (fine-tuning is not implemented yet)")
+	backbonePath := fs.String("backbone", "models/mobilenet_v2_backbone.onnx", "feature-extractor ONNX (made by rpscam convert; built here if missing)")
+	cacheDir := fs.String("cache", "models/cache", "feature cache folder")
+	paramsOut := fs.String("params-out", "models/rps_head.params", "trained parameters to write")
+	recordOut := fs.String("record", "models/training-record.json", "training record to write")
+	onnxOut := fs.String("out", "models/rps_mobilenetv2.onnx", "assembled model to write (\"\" to skip)")
+	curve := fs.String("curve", "out/training-curve.png", "training-curve PNG (\"\" to skip)")
+	threads := fs.Int("threads", 2, "ONNX Runtime threads")
+	ortLib := fs.String("ort-lib", "", "ONNX Runtime library (default $ONNXRUNTIME_SHARED_LIBRARY_PATH, else the setup location)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if *mode != "head" {
+		return usagef("--mode %q: only \"head\" is implemented (frozen backbone, cached features)", *mode)
+	}
+	if *views < 1 || *views > 32 {
+		return usagef("--views %d: want 1..32", *views)
+	}
+	began := time.Now()
+
+	// Sources.
+	var srcs []train.Source
+	if !*only {
+		dir, err := convertSharedDir(*shared)
+		if err != nil {
+			return err
+		}
+		srcs = train.DefaultSources(dir)
+	}
+	for _, s := range sources {
+		name, dir, ok := strings.Cut(s, "=")
+		if !ok {
+			dir, name = s, filepath.Base(filepath.Clean(s))
+		}
+		srcs = append(srcs, train.Source{Name: name, Dir: dir, Grouping: train.GroupNone})
+	}
+	if len(srcs) == 0 {
+		return usagef("no training sources: drop --only-sources or add --source NAME=DIR")
+	}
+
+	// Backbone: the TFLite weights (for the summary and export) and the
+	// feature-extractor ONNX (built from them if missing).
+	wf := &weightsFlags{tflite: new(string), weights: new(string), shared: shared}
+	b, err := wf.load(nil)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(*backbonePath); errors.Is(err, os.ErrNotExist) {
+		m, err := model.BuildONNX(b, nil, map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name})
+		if err != nil {
+			return err
+		}
+		if err := writeModel(*backbonePath, m); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stderr, "train: built %s from %s\n", *backbonePath, b.Source.File)
+	}
+	backboneSHA, err := fileSHA256(*backbonePath)
+	if err != nil {
+		return err
+	}
+	runner, err := infer.LoadBatchRunner(*backbonePath, infer.FeaturesName, 32, infer.WithThreads(*threads), infer.WithLibrary(*ortLib))
+	if err != nil {
+		return err
+	}
+	defer runner.Close()
+	contract := runner.Contract()
+
+	augCfg := train.DefaultAugment()
+	aug, err := train.NewAugmenter(augCfg)
+	if err != nil {
+		return err
+	}
+	cache, err := train.OpenCache(*cacheDir, backboneSHA, augCfg)
+	if err != nil {
+		return err
+	}
+	ex := &train.Extractor{
+		Runner:   runner,
+		NewPre:   func() (train.Preprocessor, error) { return infer.NewPreprocessor(contract) },
+		Read:     capture.ReadImage,
+		Augment:  aug,
+		Batch:    32,
+		Cache:    cache,
+		AugSeed:  *augSeed,
+		Progress: env.stderr,
+		Terminal: isTerminal(env.stderr),
+	}
+	cfg := train.Config{Sources: srcs, ValFraction: *valFrac, Seed: *seed, Views: *views, LeaveOut: *leaveOut,
+		Fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience}}
+
+	headParams := len(train.Labels)*model.FeatureSize + len(train.Labels)
+	printSummary(env.stdout, b.ParamCount(), headParams, *dropout)
+
+	out, err := train.Run(cfg, ex, env.stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "validation (clean views): loss %.4f accuracy %.4f", out.ValLoss, out.ValAccuracy)
+	for _, s := range sortedKeys(out.ValBySource) {
+		fmt.Fprintf(env.stdout, "  %s %.4f", s, out.ValBySource[s])
+	}
+	fmt.Fprintf(env.stdout, "\ntime: features %s, fit %s, total %s\n", out.FeatureTime.Round(time.Second), out.FitTime.Round(100*time.Millisecond), time.Since(began).Round(time.Second))
+	if *curve != "" {
+		if err := os.MkdirAll(filepath.Dir(*curve), 0o755); err != nil {
+			return err
+		}
+		if err := train.WriteCurvePNG(*curve, out.History); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "training curve: %s\n", *curve)
+	}
+	if out.LeftOut != nil {
+		fmt.Fprintf(env.stdout, "left-out source %s: accuracy %.4f on %d images; recall", out.LeftOut.Source, out.LeftOut.Accuracy, out.LeftOut.N)
+		for c, r := range out.LeftOut.Recall {
+			fmt.Fprintf(env.stdout, " %s %.4f", train.Labels[c], r)
+		}
+		fmt.Fprintln(env.stdout, "\n(--leave-out is a check: no parameters, record or model written)")
+		return nil
+	}
+
+	// Parameters, record, model.
+	date := time.Now().UTC().Format(time.RFC3339)
+	var srcDesc []string
+	for _, s := range out.Sources {
+		srcDesc = append(srcDesc, fmt.Sprintf("%s:%d", s.Name, s.Train+s.Validation))
+	}
+	meta := map[string]string{
+		model.MetaBackboneWeights: b.Source.Weights.Name,
+		"training_date":           date,
+		"training_data":           strings.Join(srcDesc, ","),
+		"training_recipe":         fmt.Sprintf("head-only: frozen MobileNet-v2, %d views/image, dropout %g, Adam lr %g, batch %d, wd %g, seed %d", *views, *dropout, *lr, *batch, *wd, *seed),
+		"validation_accuracy":     strconv.FormatFloat(out.ValAccuracy, 'f', 4, 64),
+		"validation_loss":         strconv.FormatFloat(out.ValLoss, 'f', 4, 64),
+	}
+	params := &model.Params{Labels: train.Labels, HeadW: out.Head.W, HeadB: out.Head.B, Meta: meta}
+	if err := model.WriteParams(*paramsOut, params); err != nil {
+		return err
+	}
+	paramsSHA, err := fileSHA256(*paramsOut)
+	if err != nil {
+		return err
+	}
+	rec := trainingRecord{
+		Date: date, Mode: "head", Seed: *seed, AugSeed: *augSeed, Views: *views, ValFraction: *valFrac,
+		Fit:     recordFit{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience},
+		Augment: augCfg, Sources: out.Sources, HoldOutPercent: train.HoldOutPercent,
+		Backbone:       recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name, ONNXSHA256: backboneSHA},
+		Summary:        recordSummary{Total: b.ParamCount() + headParams, Trainable: headParams, Frozen: b.ParamCount()},
+		History:        out.History,
+		Validation:     recordVal{Loss: out.ValLoss, Accuracy: out.ValAccuracy, BySource: out.ValBySource},
+		TrainVectors:   out.TrainExamples,
+		Seconds:        recordTimes{Features: out.FeatureTime.Seconds(), Fit: out.FitTime.Seconds(), Total: time.Since(began).Seconds()},
+		Params:         recordParams{Path: *paramsOut, SHA256: paramsSHA},
+		Reproduce:      fmt.Sprintf("rpscam train --seed %d --aug-seed %d --views %d", *seed, *augSeed, *views),
+		Tolerance:      "same machine and library: identical parameters; other CPUs or ONNX Runtime builds change features in the last float bits, giving head weights within 1e-3 and the same test accuracies within 0.3 points",
+		GoVersion:      runtime.Version(),
+		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
+		Command:        "rpscam train " + strings.Join(args, " "),
+		SharedLicenses: "rps-cgi: CC BY 2.0 (Laurence Moroney); drgfreeman: CC BY-SA 4.0 (Julien de la Bruere-Terreault); sxsw: CDLA-Sharing-1.0 (Roboflow Universe); MobileNet-v2: Apache-2.0",
+	}
+	if err := writeJSON(*recordOut, rec); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "wrote %s (sha256 %s…) and %s\n", *paramsOut, paramsSHA[:12], *recordOut)
+	if *onnxOut != "" {
+		m, err := model.BuildONNX(b, params, nil)
+		if err != nil {
+			return err
+		}
+		if err := writeModel(*onnxOut, m); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "wrote %s: measure it with rpscam eval --data ../shared/data/rps-cgi/test\n", *onnxOut)
+	}
+	return nil
+}
+
+// printSummary prints the tutorial's model summary.
+func printSummary(w io.Writer, frozen, head int, dropout float64) {
+	fmt.Fprintf(w, "Model: \"rps_mobilenetv2\"\n%s\n%-36s %-16s %12s\n%s\n", strings.Repeat("_", 66), "Layer (type)", "Output Shape", "Param #", strings.Repeat("=", 66))
+	fmt.Fprintf(w, "%-36s %-16s %12s\n", "mobilenet_v2_1.00_224 (frozen)", "(None, 1280)", commas(frozen))
+	fmt.Fprintf(w, "%-36s %-16s %12s\n", fmt.Sprintf("dropout (Dropout %.2g)", dropout), "(None, 1280)", "0")
+	fmt.Fprintf(w, "%-36s %-16s %12s\n", "dense (Dense, softmax)", "(None, 3)", commas(head))
+	fmt.Fprintf(w, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", strings.Repeat("=", 66), commas(frozen+head), commas(head), commas(frozen), strings.Repeat("_", 66))
+}
+
+func commas(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+type trainingRecord struct {
+	Date           string               `json:"date"`
+	Command        string               `json:"command"`
+	Reproduce      string               `json:"reproduce"`
+	Tolerance      string               `json:"tolerance"`
+	Mode           string               `json:"mode"`
+	Seed           uint64               `json:"seed"`
+	AugSeed        uint64               `json:"aug_seed"`
+	Views          int                  `json:"views"`
+	ValFraction    float64              `json:"val_fraction"`
+	HoldOutPercent int                  `json:"held_out_percent"`
+	Fit            recordFit            `json:"fit"`
+	Augment        train.AugmentConfig  `json:"augment"`
+	Sources        []train.SourceCounts `json:"sources"`
+	Backbone       recordBackbone       `json:"backbone"`
+	Summary        recordSummary        `json:"model_summary"`
+	TrainVectors   int                  `json:"train_feature_vectors"`
+	Validation     recordVal            `json:"validation"`
+	History        []train.EpochStats   `json:"history"`
+	Seconds        recordTimes          `json:"seconds"`
+	Params         recordParams         `json:"params"`
+	GoVersion      string               `json:"go_version"`
+	Host           string               `json:"host"`
+	SharedLicenses string               `json:"data_licenses"`
+}
+
+type recordFit struct {
+	Epochs       int     `json:"max_epochs"`
+	BatchSize    int     `json:"batch_size"`
+	LearningRate float64 `json:"learning_rate"`
+	Dropout      float64 `json:"dropout"`
+	WeightDecay  float64 `json:"weight_decay"`
+	Patience     int     `json:"patience"`
+}
+type recordBackbone struct {
+	File       string `json:"tflite_file"`
+	SHA256     string `json:"tflite_sha256"`
+	Weights    string `json:"weights"`
+	ONNXSHA256 string `json:"onnx_sha256"`
+}
+type recordSummary struct {
+	Total     int `json:"total_params"`
+	Trainable int `json:"trainable_params"`
+	Frozen    int `json:"non_trainable_params"`
+}
+type recordVal struct {
+	Loss     float64            `json:"loss"`
+	Accuracy float64            `json:"accuracy"`
+	BySource map[string]float64 `json:"accuracy_by_source"`
+}
+type recordTimes struct {
+	Features float64 `json:"features"`
+	Fit      float64 `json:"fit"`
+	Total    float64 `json:"total"`
+}
+type recordParams struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func fileSHA256(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func sortedKeys(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
 }

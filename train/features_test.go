@@ -1,0 +1,143 @@
+package train
+
+import (
+	"errors"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// meanRunner is a fake backbone: one feature per channel, the channel mean.
+type meanRunner struct{ calls, images int }
+
+func (r *meanRunner) OutputDim() int { return 3 }
+func (r *meanRunner) Run(px []uint8, n int) ([]float32, error) {
+	r.calls++
+	r.images += n
+	per := len(px) / n
+	out := make([]float32, 3*n)
+	for i := 0; i < n; i++ {
+		for j := 0; j < per; j++ {
+			out[3*i+j%3] += float32(px[i*per+j]) / float32(per/3)
+		}
+	}
+	return out, nil
+}
+
+// resizePre is a stand-in for infer.Preprocessor: 8x8 BGR -> RGB bytes.
+type resizePre struct{ m gocv.Mat }
+
+func (p *resizePre) Size() int { return 8 * 8 * 3 }
+func (p *resizePre) Close() error {
+	return p.m.Close()
+}
+func (p *resizePre) IntoUint8(bgr gocv.Mat, _ image.Rectangle, dst []uint8) error {
+	gocv.Resize(bgr, &p.m, image.Pt(8, 8), 0, 0, gocv.InterpolationArea)
+	gocv.CvtColor(p.m, &p.m, gocv.ColorBGRToRGB)
+	b, err := p.m.DataPtrUint8()
+	if err != nil {
+		return err
+	}
+	copy(dst, b)
+	return nil
+}
+
+func writeSolid(t *testing.T, path string, c color.RGBA) {
+	t.Helper()
+	img := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(float64(c.B), float64(c.G), float64(c.R), 0), 40, 60, gocv.MatTypeCV8UC3)
+	defer img.Close()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !gocv.IMWrite(path, img) {
+		t.Fatalf("writing %s", path)
+	}
+}
+
+func readBGR(path string) (gocv.Mat, error) {
+	m := gocv.IMRead(path, gocv.IMReadColor)
+	if m.Empty() {
+		m.Close()
+		return gocv.NewMat(), errors.New("cannot read " + path)
+	}
+	return m, nil
+}
+
+func TestExtractorViewsAndCache(t *testing.T) {
+	dir := t.TempDir()
+	writeSolid(t, filepath.Join(dir, "rock", "a.png"), color.RGBA{R: 200, G: 10, B: 10})
+	writeSolid(t, filepath.Join(dir, "paper", "b.png"), color.RGBA{R: 10, G: 200, B: 10})
+	writeSolid(t, filepath.Join(dir, "scissors", "c.png"), color.RGBA{R: 10, G: 10, B: 200})
+	exs, err := ListDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aug, err := NewAugmenter(DefaultAugment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cacheDir := filepath.Join(dir, "cache")
+	newEx := func(r *meanRunner) *Extractor {
+		c, err := OpenCache(cacheDir, "backbone-sha", DefaultAugment())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Extractor{Runner: r, NewPre: func() (Preprocessor, error) { return &resizePre{m: gocv.NewMat()}, nil },
+			Read: readBGR, Augment: aug, Batch: 2, Cache: c, AugSeed: 1}
+	}
+	r1 := &meanRunner{}
+	f, err := newEx(r1).Features(exs, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.X) != 9 || r1.images != 9 || r1.calls != 5 {
+		t.Fatalf("%d vectors from %d images in %d calls, want 9 in 5 batches of <= 2", len(f.X), r1.images, r1.calls)
+	}
+	// View 0 is the clean image: exact channel means in RGB order.
+	for i, ex := range f.Examples {
+		if f.Views[i] != 0 {
+			continue
+		}
+		want := [3]float32{10, 10, 10}
+		want[ex.Class] = 200
+		for k := 0; k < 3; k++ {
+			if d := f.X[i][k] - want[k]; d > 0.5 || d < -0.5 {
+				t.Errorf("%s view 0 feature %v, want %v", ex.Path, f.X[i], want)
+			}
+		}
+	}
+	// A second extractor over the same cache computes nothing and returns the same vectors.
+	r2 := &meanRunner{}
+	g, err := newEx(r2).Features(exs, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.calls != 0 {
+		t.Errorf("cached run called the backbone %d times", r2.calls)
+	}
+	for i := range f.X {
+		for k := range f.X[i] {
+			if f.X[i][k] != g.X[i][k] {
+				t.Fatalf("cached vector %d differs", i)
+			}
+		}
+	}
+	// Touching a file invalidates its entries only.
+	if err := os.Chtimes(exs[0].Path, f0time(), f0time()); err != nil {
+		t.Fatal(err)
+	}
+	r3 := &meanRunner{}
+	if _, err := newEx(r3).Features(exs, 3); err != nil {
+		t.Fatal(err)
+	}
+	if r3.images != 3 {
+		t.Errorf("after touching one file, %d images recomputed, want its 3 views", r3.images)
+	}
+}
+
+func f0time() (t time.Time) { return time.Unix(1_600_000_000, 0) }
