@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"gocv.io/x/gocv"
+
 	"github.com/rpscam/rpscam/capture"
 )
 
@@ -346,4 +348,42 @@ func BenchmarkFileRead640x480(b *testing.B) {
 		src.Close()
 	}
 	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "frames/s")
+}
+
+// OpenCV hands 4:2:0 GStreamer frames over raw, as one tall grey plane;
+// capture must turn them into BGR of the right size and colour.
+func TestGStreamerPixelFormats(t *testing.T) {
+	const solidRed = "videotestsrc num-buffers=2 pattern=solid-color foreground-color=0xffff0000"
+	for _, tt := range []struct {
+		format string
+		want   [3]uint8
+		tol    int
+	}{
+		{"BGR", [3]uint8{0, 0, 255}, 0},
+		{"I420", [3]uint8{0, 0, 255}, 6},
+		{"NV12", [3]uint8{0, 0, 255}, 6},
+		{"YV12", [3]uint8{0, 0, 255}, 6},
+		{"GRAY8", [3]uint8{63, 63, 63}, 20}, // luma of pure red, expanded to three channels
+	} {
+		src, err := capture.Open(solidRed + " ! video/x-raw,format=" + tt.format + ",width=64,height=48 ! appsink")
+		if err != nil {
+			if errors.Is(err, capture.ErrSourceUnavailable) && tt.format == "BGR" {
+				t.Skipf("no GStreamer backend: %v", err)
+			}
+			t.Errorf("%s: %v", tt.format, err)
+			continue
+		}
+		f, release, err := src.Read(context.Background())
+		if err != nil {
+			t.Errorf("%s: %v", tt.format, err)
+		} else {
+			if f.Mat.Cols() != 64 || f.Mat.Rows() != 48 || f.Mat.Type() != gocv.MatTypeCV8UC3 {
+				t.Errorf("%s: frame %dx%d %v, want 64x48 8UC3", tt.format, f.Mat.Cols(), f.Mat.Rows(), f.Mat.Type())
+			} else if got := centrePixel(f.Mat); !near(got, tt.want, tt.tol) {
+				t.Errorf("%s: centre pixel %v, want %v ±%d", tt.format, got, tt.want, tt.tol)
+			}
+			release()
+		}
+		src.Close()
+	}
 }

@@ -83,10 +83,14 @@ type vcReader struct {
 	scratch gocv.Mat // conversion target for grey or BGRA frames; swapped into the pool
 	frames  uint64
 	finite  bool // a URL with a known frame count: its end is an end, not a loss
+	planar  planarYUV
 }
 
 func newVCReader(vc *gocv.VideoCapture, spec Spec) *vcReader {
 	r := &vcReader{vc: vc, spec: spec, scratch: gocv.NewMat()}
+	if spec.Kind == GStreamer {
+		r.planar = pipelineYUV(spec.Raw)
+	}
 	if spec.Kind == URL && vc.Get(gocv.VideoCaptureFrameCount) > 0 {
 		r.finite = true
 	}
@@ -115,11 +119,50 @@ func (r *vcReader) next(stop <-chan struct{}, dst *gocv.Mat) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	if r.planar.ok && dst.Channels() == 1 {
+		if dst.Rows()%3 != 0 {
+			return fmt.Errorf("capture: %s %q: %s frame of %d rows is not 3/2 of an image height", r.spec.Kind, r.spec.Raw, r.planar.name, dst.Rows())
+		}
+		gocv.CvtColor(*dst, &r.scratch, r.planar.code)
+		*dst, r.scratch = r.scratch, *dst
+	}
 	if err := toBGR(dst, &r.scratch); err != nil {
 		return fmt.Errorf("capture: %s %q: %w", r.spec.Kind, r.spec.Raw, err)
 	}
 	r.frames++
 	return nil
+}
+
+// planarYUV is a 4:2:0 format OpenCV's GStreamer backend hands over raw, as
+// one channel of 3/2 the image height, indistinguishable by shape from grey.
+type planarYUV struct {
+	ok   bool
+	name string
+	code gocv.ColorConversionCode
+}
+
+// pipelineYUV reads the pixel format a pipeline's last caps give appsink:
+// only the pipeline text says whether a one-channel frame is grey or YUV.
+func pipelineYUV(pipeline string) planarYUV {
+	i := strings.LastIndex(pipeline, "format=")
+	if i < 0 {
+		return planarYUV{}
+	}
+	v := strings.TrimPrefix(pipeline[i+len("format="):], "(string)")
+	if end := strings.IndexAny(v, " ,!;"); end >= 0 {
+		v = v[:end]
+	}
+	switch v = strings.ToUpper(strings.Trim(v, `"`)); v {
+	case "I420", "IYUV":
+		return planarYUV{true, v, gocv.ColorYUVToBGRIYUV}
+	case "YV12":
+		return planarYUV{true, v, gocv.ColorYUVToBGRYV12}
+	case "NV12":
+		return planarYUV{true, v, gocv.ColorYUVToBGRNV12}
+	case "NV21":
+		return planarYUV{true, v, gocv.ColorYUVToBGRNV21}
+	}
+	return planarYUV{}
 }
 
 // toBGR converts m in place to 3-channel 8-bit BGR, using scratch and
