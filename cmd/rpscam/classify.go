@@ -1,7 +1,154 @@
 package main
 
-import "errors"
+import (
+	"encoding/json"
+	"fmt"
+	"image"
+	"strings"
+
+	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/pipeline"
+)
+
+// classifiedImage is one image's result, as --json writes it.
+type classifiedImage struct {
+	Path          string             `json:"path"`
+	Actual        string             `json:"actual,omitempty"` // the class folder, when there is one
+	Predicted     string             `json:"predicted"`
+	Confidence    float32            `json:"confidence"`
+	Uncertain     bool               `json:"uncertain"`
+	Correct       *bool              `json:"correct,omitempty"`
+	Probabilities map[string]float32 `json:"probabilities"`
+}
+
+type classifyReport struct {
+	Model    string            `json:"model"`
+	Provider string            `json:"provider"`
+	Images   []classifiedImage `json:"images"`
+	Skipped  []skippedImage    `json:"skipped"`
+	// Labelled counts images in class folders; Accuracy is Correct/Labelled.
+	Labelled int     `json:"labelled"`
+	Correct  int     `json:"correct"`
+	Accuracy float64 `json:"accuracy,omitempty"`
+}
+
+type skippedImage struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
 
 func runClassify(env *cliEnv, args []string) error {
-	return errors.New("classify: not implemented yet")
+	return exitError(classify(env, args))
+}
+
+func classify(env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "classify", "[flags] IMAGE|FOLDER...",
+		"rpscam classify hand1.jpg hand2.png",
+		"rpscam classify ../shared/data/rps-cgi/test          # class folders: prints Actual/Predicted and the accuracy",
+		"rpscam classify --json photos/ > results.json",
+		"rpscam classify --roi 0,0,300,300 --threshold 0.8 shot.png")
+	mf := addModelFlags(fs, false)
+	asJSON := fs.Bool("json", false, "write one JSON object with every result on stdout")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("give at least one image file or folder, e.g. rpscam classify hand.jpg")
+	}
+	roi, dev, err := mf.check()
+	if err != nil {
+		return err
+	}
+	imgs, err := capture.ListImages(fs.Args()...)
+	if err != nil {
+		return usageError{err}
+	}
+	cls, path, err := mf.load(env, dev)
+	if err != nil {
+		return err
+	}
+	defer cls.Close()
+	labels := cls.Labels()
+	known := map[string]bool{}
+	for _, l := range labels {
+		known[l] = true
+	}
+	rep := classifyReport{Model: path, Provider: cls.Provider(), Images: []classifiedImage{}, Skipped: []skippedImage{}}
+	for _, li := range imgs {
+		img, err := capture.ReadImage(li.Path)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "rpscam: skipping %s: %v\n", li.Path, err)
+			rep.Skipped = append(rep.Skipped, skippedImage{li.Path, err.Error()})
+			continue
+		}
+		if !roi.Empty() && !roi.In(image.Rect(0, 0, img.Cols(), img.Rows())) {
+			fmt.Fprintf(env.stderr, "rpscam: skipping %s: --roi lies outside its %dx%d pixels\n", li.Path, img.Cols(), img.Rows())
+			rep.Skipped = append(rep.Skipped, skippedImage{li.Path, "roi outside the image"})
+			img.Close()
+			continue
+		}
+		res, err := cls.Classify(img, roi)
+		img.Close()
+		if err != nil {
+			fmt.Fprintf(env.stderr, "rpscam: skipping %s: %v\n", li.Path, err)
+			rep.Skipped = append(rep.Skipped, skippedImage{li.Path, err.Error()})
+			continue
+		}
+		d := pipeline.Decide(res.Probs, labels, float32(mf.threshold))
+		ci := classifiedImage{Path: li.Path, Predicted: d.Label, Confidence: d.Confidence, Uncertain: d.Uncertain, Probabilities: map[string]float32{}}
+		for i, l := range labels {
+			ci.Probabilities[l] = res.Probs[i]
+		}
+		// A folder name is a class only when the model knows it: photos/2024/
+		// is not a class.
+		if known[li.Class] {
+			ci.Actual = li.Class
+			ok := li.Class == d.Label
+			ci.Correct = &ok
+			rep.Labelled++
+			if ok {
+				rep.Correct++
+			}
+		}
+		rep.Images = append(rep.Images, ci)
+		if !*asJSON {
+			printClassified(env, &ci, labels)
+		}
+	}
+	if rep.Labelled > 0 {
+		rep.Accuracy = float64(rep.Correct) / float64(rep.Labelled)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		if rep.Labelled > 0 {
+			fmt.Fprintf(env.stdout, "Accuracy: %.1f%% (%d of %d)\n", 100*rep.Accuracy, rep.Correct, rep.Labelled)
+		}
+		if len(rep.Skipped) > 0 {
+			fmt.Fprintf(env.stdout, "Skipped: %d unreadable image(s)\n", len(rep.Skipped))
+		}
+	}
+	if len(rep.Images) == 0 {
+		return fmt.Errorf("none of the %d image(s) could be classified", len(imgs))
+	}
+	return nil
+}
+
+func printClassified(env *cliEnv, ci *classifiedImage, labels []string) {
+	var probs []string
+	for _, l := range labels {
+		probs = append(probs, fmt.Sprintf("%s %.3f", l, ci.Probabilities[l]))
+	}
+	verdict := ci.Predicted
+	if ci.Uncertain {
+		verdict += " (uncertain)"
+	}
+	fmt.Fprintf(env.stdout, "%s: %s %.1f%%  [%s]\n", ci.Path, verdict, 100*ci.Confidence, strings.Join(probs, ", "))
+	if ci.Actual != "" {
+		fmt.Fprintf(env.stdout, "  Actual: %s  Predicted: %s\n", ci.Actual, ci.Predicted)
+	}
 }
