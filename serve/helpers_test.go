@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -22,26 +23,46 @@ var labelBGR = map[string]gocv.Scalar{
 	"scissors": gocv.NewScalar(180, 80, 150, 0), // purple
 }
 
-// drawFrame paints a synthetic annotated frame the way the pipeline would:
-// a background, a stand-in hand shape for the label and the label banner.
+// drawFrame paints a synthetic annotated frame the way the pipeline would: a
+// backdrop, a stand-in hand making the gesture, and the label banner in the
+// label's colour (so a decoded frame shows which label it carries).
 func drawFrame(label string, seq uint64, w, h int) gocv.Mat {
-	m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(38, 32, 28, 0), h, w, gocv.MatTypeCV8UC3)
+	m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(52, 44, 38, 0), h, w, gocv.MatTypeCV8UC3)
 	c := labelBGR[label]
 	col := color.RGBA{uint8(c.Val3), uint8(c.Val2), uint8(c.Val1), 255}
-	cx, cy, r := w/2, h/2+h/16, h/4
-	switch label {
-	case "rock":
-		gocv.Circle(&m, image.Pt(cx, cy), r, col, -1)
-	case "paper":
-		gocv.Rectangle(&m, image.Rect(cx-r, cy-r-r/3, cx+r, cy+r), col, -1)
-	case "scissors":
-		gocv.Line(&m, image.Pt(cx, cy+r), image.Pt(cx-r, cy-r), col, r/3)
-		gocv.Line(&m, image.Pt(cx, cy+r), image.Pt(cx+r, cy-r), col, r/3)
+	skin := color.RGBA{226, 180, 150, 255}
+	u := h / 24 // layout unit
+	cx, cy := w/2, h*5/8
+	// Palm.
+	gocv.Circle(&m, image.Pt(cx, cy), 4*u, skin, -1)
+	finger := func(angleDeg float64, length int) {
+		a := angleDeg * math.Pi / 180
+		end := image.Pt(cx+int(float64(length)*math.Sin(a)), cy-int(float64(length)*math.Cos(a)))
+		gocv.Line(&m, image.Pt(cx, cy), end, skin, 2*u)
 	}
+	switch label {
+	case "rock": // knuckles of a closed fist
+		for i := -3; i <= 3; i += 2 {
+			gocv.Circle(&m, image.Pt(cx+i*u*6/5, cy-4*u), u*3/2, skin, -1)
+		}
+		finger(-80, 5*u)
+	case "paper": // five spread fingers
+		for _, a := range []float64{-34, -14, 3, 20} {
+			finger(a, 10*u)
+		}
+		finger(-75, 7*u)
+	case "scissors": // index and middle finger in a V
+		finger(-16, 10*u)
+		finger(16, 10*u)
+		gocv.Circle(&m, image.Pt(cx+3*u, cy-3*u), u*3/2, skin, -1)
+	}
+	// Detection-style box around the hand, and the banner.
+	gocv.Rectangle(&m, image.Rect(cx-8*u, cy-12*u, cx+8*u, cy+5*u), col, max(2, u/4))
 	gocv.Rectangle(&m, image.Rect(0, 0, w, h/8), col, -1)
 	scale := float64(h) / 480
-	gocv.PutText(&m, label+" 93%", image.Pt(w/40, h/11), gocv.FontHersheyDuplex, 1.3*scale, color.RGBA{255, 255, 255, 255}, max(1, int(2*scale)))
-	gocv.PutText(&m, "#"+itoa(seq), image.Pt(w-w/6, h/11), gocv.FontHersheySimplex, 0.8*scale, color.RGBA{255, 255, 255, 255}, 1)
+	white := color.RGBA{255, 255, 255, 255}
+	gocv.PutText(&m, label+" 90%", image.Pt(w/40, h/11), gocv.FontHersheyDuplex, 1.3*scale, white, max(1, int(2*scale)))
+	gocv.PutText(&m, "#"+itoa(seq), image.Pt(w-w/6, h/11), gocv.FontHersheySimplex, 0.8*scale, white, max(1, int(1.5*scale)))
 	return m
 }
 

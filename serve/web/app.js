@@ -3,7 +3,6 @@
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  const icons = { rock: "✊", paper: "✋", scissors: "✌️" };
   const colors = { rock: "var(--rock)", paper: "var(--paper)", scissors: "var(--scissors)" };
   const barEls = new Map();
   let classesKey = "";
@@ -40,7 +39,9 @@
     const el = $("label");
     el.textContent = label;
     el.classList.toggle("uncertain", !!p.uncertain);
-    $("label-icon").textContent = icons[label] || "❔";
+    const icon = $("label-icon");
+    icon.textContent = p.uncertain || !p.label ? "?" : label.charAt(0).toUpperCase();
+    icon.style.background = (!p.uncertain && colors[label]) || "var(--other)";
     $("confidence").textContent = (p.confidence * 100).toFixed(0) + "%";
     let top = "";
     let best = -1;
@@ -70,14 +71,22 @@
     es.onerror = () => setStatus(false, "connecting…"); // EventSource reconnects by itself
   }
 
-  // The <img> stream ends when the server restarts; reload it until it is back.
+  // The <img> stream ends when the server restarts; reload it until it is
+  // back. A multipart image fires no load event per frame, so recovery is
+  // seen by its natural size coming back.
   function watchStream() {
     const img = $("stream");
     const down = $("stream-down");
-    img.addEventListener("load", () => { down.hidden = true; });
+    let check = 0;
     img.addEventListener("error", () => {
       down.hidden = false;
-      setTimeout(() => { img.src = "/stream.mjpg?t=" + Date.now(); }, 2000);
+      clearInterval(check);
+      setTimeout(() => {
+        img.src = "/stream.mjpg?t=" + Date.now();
+        check = setInterval(() => {
+          if (img.naturalWidth > 0) { down.hidden = true; clearInterval(check); }
+        }, 250);
+      }, 2000);
     });
   }
 
@@ -87,7 +96,7 @@
     const btn = $("record");
     btn.disabled = !r.available;
     btn.classList.toggle("active", r.active);
-    btn.textContent = r.active ? "■ Stop recording" : "● Record";
+    btn.lastChild.textContent = r.active ? "Stop recording" : "Record";
     $("rec-badge").hidden = !r.active;
     if (!r.available) {
       $("rec-msg").textContent = "recording off: start serve with --record-dir";

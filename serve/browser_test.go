@@ -1,0 +1,212 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// findChromium returns a Chromium/Chrome binary: $RPSCAM_CHROMIUM, else the
+// first of the usual names on $PATH.
+func findChromium() string {
+	if p := os.Getenv("RPSCAM_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestPageInHeadlessChromium loads the page in a real browser and checks that
+// the MJPEG <img> decodes, the label follows the stream, and the record
+// buttons work. Set RPSCAM_SERVE_SCREENSHOT=path.png to save a screenshot
+// (docs/serve.png is made this way).
+func TestPageInHeadlessChromium(t *testing.T) {
+	chromium := findChromium()
+	if chromium == "" {
+		t.Skip("no chromium on $PATH (set RPSCAM_CHROMIUM to a Chromium or Chrome binary to run the browser test)")
+	}
+	rec, err := NewVideoRecorder(t.TempDir(), 15, WithContainer(".avi", "MJPG"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, s, ts := newTestServer(t, WithRecording(rec))
+
+	// The publisher plays a source whose gesture changes every 15 frames (1 s at 15 FPS).
+	pubCtx, stopPublishing := context.WithCancel(context.Background())
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := uint64(1); pubCtx.Err() == nil; i++ {
+			label := testLabels[(i/15)%3]
+			m := drawFrame(label, i, 640, 480)
+			p := testPrediction(label, i)
+			p.FPS = 0 // let the hub measure it
+			s.ObserveFrame(FrameStats{Stages: map[string]time.Duration{"infer": 7 * time.Millisecond}})
+			err := rec.WriteFrame(m)
+			if err == nil {
+				err = hub.Publish(m, p)
+			}
+			m.Close()
+			if err != nil {
+				if err != ErrHubClosed {
+					t.Error(err)
+				}
+				return
+			}
+			sleepCtx(pubCtx, time.Second/15)
+		}
+	}()
+	defer func() { stopPublishing(); <-published }()
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 760),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+	}
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
+	defer cancelBrowser()
+	// The first Do starts the browser, which lives as long as that call's
+	// context: so no timeout on it, only on the steps after it.
+	if err := chromedp.Do(browser, chromedp.EmulateViewport(1280, 760), chromedp.Navigate(ts.URL+"/")); err != nil {
+		t.Fatalf("loading the page in %s: %v", chromium, err)
+	}
+	ctx, cancelTimeout := context.WithTimeout(browser, 90*time.Second)
+	defer cancelTimeout()
+
+	natural, err := chromedp.Run(ctx, chromedp.Poll[[]int](
+		`(() => { const i = document.getElementById("stream"); return i.naturalWidth > 0 && [i.naturalWidth, i.naturalHeight]; })()`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		t.Fatalf("the stream <img> never decoded a frame: %v", err)
+	}
+	if !slices.Equal(natural, []int{640, 480}) {
+		t.Fatalf("stream natural size %v, want [640 480]", natural)
+	}
+
+	// The label must follow the stream: read one, then wait for another.
+	first, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`(() => { const l = document.getElementById("label").textContent; return l !== "waiting" && l; })()`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Fatalf("no prediction reached the page: %v", err)
+	}
+	second, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`(() => { const l = document.getElementById("label").textContent; return l !== `+jsString(first)+` && l; })()`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Fatalf("label stayed %q while the stream changed gesture: %v", first, err)
+	}
+	if !slices.Contains(testLabels, first) || !slices.Contains(testLabels, second) {
+		t.Fatalf("labels %q then %q, want gestures", first, second)
+	}
+	t.Logf("label went %s -> %s", first, second)
+
+	bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#bars .bar").length`))
+	if err != nil || bars != 3 {
+		t.Fatalf("%d probability bars (%v), want 3", bars, err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("status").textContent === "live"`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("status pill never said live: %v", err)
+	}
+	fps, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("fps")))
+	if err != nil || fps == "–" || fps == "" {
+		t.Fatalf("FPS shows %q (%v), want a number", fps, err)
+	}
+
+	// Record for about a second through the button.
+	if err := chromedp.Do(ctx,
+		chromedp.WaitEnabled(chromedp.ID("record")),
+		chromedp.Click(chromedp.ID("record")),
+		chromedp.WaitVisible(chromedp.CSS(".btn-rec.active")),
+		chromedp.Sleep(time.Second),
+		chromedp.Click(chromedp.ID("record")),
+	); err != nil {
+		t.Fatalf("record buttons: %v", err)
+	}
+	recMsg, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`(() => { const m = document.getElementById("rec-msg").textContent; return m.startsWith("saved") && m; })()`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil {
+		t.Fatalf("page never confirmed the saved recording: %v", err)
+	}
+	if !strings.Contains(recMsg, ".avi") || !strings.Contains(recMsg, "frames") || rec.Active() {
+		t.Fatalf("after stop the page says %q (recorder active %v)", recMsg, rec.Active())
+	}
+	t.Logf("page: %s", recMsg)
+
+	// Screenshot at a "paper" moment, so the picture is the same every run.
+	if err := chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[chromedp.Void](`document.getElementById("rec-msg").textContent = ""`)(ctx, tg)
+			return err
+		}),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Poll[bool](`document.getElementById("label").textContent === "paper"`,
+				chromedp.WithPollingTimeout(10*time.Second))(ctx, tg)
+			return err
+		}),
+		chromedp.Sleep(300*time.Millisecond),
+	); err != nil {
+		t.Fatalf("preparing the screenshot: %v", err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != 1280 || b.Dy() != 760 {
+		t.Fatalf("screenshot is %v, want the 1280x760 viewport", b)
+	}
+	if out := os.Getenv("RPSCAM_SERVE_SCREENSHOT"); out != "" {
+		if err := os.WriteFile(out, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s", out)
+	}
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('"')
+	return b.String()
+}
