@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rpscam/rpscam/internal/tflite"
 	"github.com/rpscam/rpscam/model"
 )
 
@@ -104,7 +105,8 @@ func (f *weightsFlags) load(want *model.Weights) (*model.Backbone, error) {
 		return nil, usagef("TFLite weights %s: %v (set --tflite, --shared or RPSCAM_SHARED)", path, errors.Unwrap(err))
 	}
 	b, err := model.LoadBackbone(path)
-	if errors.Is(err, model.ErrUnknownFile) {
+	if errors.Is(err, model.ErrUnknownFile) || errors.Is(err, tflite.ErrFormat) {
+		// The wrong file was named: the user's to fix, like a bad flag.
 		return nil, usageError{err}
 	}
 	if err == nil && want != nil && b.Source.Weights.Name != want.Name {
