@@ -79,7 +79,8 @@ func inspect(modelPath, output string, needLabels bool) (*inspected, error) {
 	}
 	ins, outs, err := onnxruntime.GetInputOutputInfoWithOptions(modelPath, opts)
 	if err != nil {
-		return nil, modelErr("ONNX Runtime cannot load it: "+ortReason(err), "an ONNX model file (ModelProto) using standard ai.onnx operators")
+		reason := strings.TrimSpace(strings.TrimPrefix(ortReason(err), "Load model from "+modelPath+" failed:"))
+		return nil, modelErr("ONNX Runtime cannot load it: "+reason, "an ONNX model file (ModelProto) using standard ai.onnx operators")
 	}
 	if len(ins) != 1 {
 		names := make([]string, len(ins))
@@ -114,6 +115,9 @@ func inspect(modelPath, output string, needLabels bool) (*inspected, error) {
 		return nil, modelErr("reading its metadata: "+ortReason(err), "an ONNX model file whose metadata_props ONNX Runtime can read")
 	}
 	if c.Layout, err = parseLayout(meta[KeyInputLayout], dims); err != nil {
+		if _, declared := meta[KeyInputLayout]; declared {
+			return nil, modelErr(err.Error(), "metadata input_layout NHWC or NCHW (or none, to infer it from the input shape)")
+		}
 		return nil, modelErr(err.Error(), expectedInput)
 	}
 	ci := c.Layout.channelIndex()
