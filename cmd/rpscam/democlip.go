@@ -122,7 +122,7 @@ func pickDemoImages(dir string, n int) ([]capture.LabeledImage, error) {
 			folder := filepath.Join(dir, set, class)
 			imgs, err := capture.ListImages(folder)
 			if err != nil {
-				return nil, fmt.Errorf("democlip needs %s from the shared data: %w (point --shared or $RPSCAM_SHARED at the folder holding data/)", filepath.Join(set, class), err)
+				return nil, fmt.Errorf("%w: democlip needs %s: %v (point --shared or $RPSCAM_SHARED at the folder holding data/)", errNoShared, filepath.Join(set, class), err)
 			}
 			sort.Slice(imgs, func(i, j int) bool { return imgs[i].Path < imgs[j].Path })
 			for i := range imgs {

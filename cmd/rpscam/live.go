@@ -214,11 +214,11 @@ func (f *sourceFlags) open() (capture.Source, error) {
 		opts = append(opts, capture.WithFPS(f.fps))
 	}
 	opts = append(opts, capture.WithMJPG(f.mjpg), capture.WithRealtime(f.realtime))
-	src, err := capture.Open(f.input, opts...)
+	spec, err := capture.ParseSpec(f.input)
 	if err != nil {
-		return nil, err
+		return nil, usageError{err} // a typo or a file that is not there
 	}
-	return src, nil
+	return capture.OpenSpec(spec, opts...)
 }
 
 // session is everything a pipeline command opens, closed together.
