@@ -2,6 +2,8 @@ package infer
 
 import (
 	"image"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -58,4 +60,29 @@ func BenchmarkPreprocess640x480(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkBackboneFeatures runs the real MobileNet-v2 backbone (written by
+// `rpscam convert` to models/; skipped when it has not been built) on one
+// 224x224 image per op: the CPU inference cost the live path pays per frame.
+func BenchmarkBackboneFeatures(b *testing.B) {
+	requireORT(b)
+	path := filepath.Join("..", "models", "mobilenet_v2_backbone.onnx")
+	if _, err := os.Stat(path); err != nil {
+		b.Skipf("%s not built (run rpscam convert): %v", path, err)
+	}
+	r, err := LoadBatchRunner(path, FeaturesName, 1, WithDevice(DeviceCPU))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	img := make([]uint8, 224*224*3)
+	for i := range img {
+		img[i] = uint8(i * 7)
+	}
+	for b.Loop() {
+		if _, err := r.Run(img, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

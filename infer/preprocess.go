@@ -22,7 +22,10 @@ type Preprocessor struct {
 }
 
 // NewPreprocessor checks the parts of c that preprocessing uses (Width,
-// Height, Channels, Layout, Color) and makes the reusable Mats.
+// Height, Channels, Layout, Color) and makes the reusable Mats. Pass the
+// Contract of a loaded Classifier or BatchRunner, which has the defaults
+// filled in; a hand-made Contract used with IntoFloat32 must set Scale (a zero
+// Scale maps every pixel to Offset).
 func NewPreprocessor(c Contract) (*Preprocessor, error) {
 	if c.Width < 1 || c.Height < 1 {
 		return nil, fmt.Errorf("infer: preprocessor input size %dx%d: width and height must be positive", c.Width, c.Height)

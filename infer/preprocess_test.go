@@ -144,11 +144,8 @@ func TestPreprocessResizeAndFrameTypes(t *testing.T) {
 
 // A grey model gets BT.601 luma.
 func TestPreprocessGreyModel(t *testing.T) {
-	p := newPre(t, Contract{Width: 3, Height: 3, Channels: 1, Layout: NCHW})
+	p := newPre(t, Contract{Width: 3, Height: 3, Channels: 1, Layout: NCHW, Scale: [3]float32{1, 1, 1}})
 	dst := make([]float32, p.Size())
-	c := p.c
-	c.Scale = [3]float32{1, 1, 1}
-	p.c = c
 	if err := p.IntoFloat32(solidFrame(t, 9, 9, 0, 0, 255), image.Rectangle{}, dst); err != nil {
 		t.Fatal(err)
 	}
