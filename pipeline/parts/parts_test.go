@@ -156,3 +156,38 @@ func TestLiveSourceDropsAreReported(t *testing.T) {
 		t.Fatalf("frames %d dropped %d: want 5 frames and at least 8 drops reported", st.Frames, st.Dropped)
 	}
 }
+
+// BenchmarkPipeline640x480 runs b.N frames of 640x480 through the real
+// tiny model and the real overlay, reporting end-to-end frames per second;
+// the model is trivial, so this measures the pipeline's own overhead
+// (frame hand-off, preprocessing, overlay).
+func BenchmarkPipeline640x480(b *testing.B) {
+	if _, err := ort.FindLibrary(""); err != nil {
+		b.Skipf("ONNX Runtime library not installed (%v)", err)
+	}
+	path := filepath.Join(b.TempDir(), "tiny.onnx")
+	if err := tinymodel.WriteMeanColour(path, 224); err != nil {
+		b.Fatal(err)
+	}
+	cls, err := infer.Load(path, infer.WithDevice(infer.DeviceCPU), infer.WithThreads(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cls.Close()
+	src := capture.NewFake(640, 480, b.N, nil)
+	defer src.Close()
+	drawer := overlay.NewDrawer()
+	defer drawer.Close()
+	p, err := pipeline.New(parts.Source(src), parts.Classifier(cls), pipeline.WithAnnotator(parts.NewAnnotator(drawer, 224, 224)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	st, err := p.Run(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(st.FPS, "fps")
+	b.ReportMetric(float64(st.Stages[pipeline.StagePreprocess].P50.Microseconds())/1000, "preprocess-p50-ms")
+	b.ReportMetric(float64(st.Stages[pipeline.StageOverlay].P50.Microseconds())/1000, "overlay-p50-ms")
+}
