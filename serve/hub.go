@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -76,7 +77,7 @@ func NewHub(opts ...HubOption) (*Hub, error) {
 
 // Publish encodes annotated as JPEG once, makes it the newest frame and wakes
 // the viewers. It never waits for a viewer. The caller keeps ownership of
-// annotated and may reuse it as soon as Publish returns. Publishing also clears
+// annotated and of p's slices, and may reuse them as soon as Publish returns. Publishing also clears
 // any status set with SetStatus: a frame is proof the source flows again.
 func (h *Hub) Publish(annotated gocv.Mat, p Prediction) error {
 	if err := p.validate(); err != nil {
@@ -112,6 +113,9 @@ func (h *Hub) Publish(annotated gocv.Mat, p Prediction) error {
 	}
 	published := h.now()
 
+	// Callers such as the pipeline reuse their slices after Publish returns.
+	p.Labels = slices.Clone(p.Labels)
+	p.Probs = slices.Clone(p.Probs)
 	f := &Frame{
 		JPEG:       jpeg,
 		Width:      annotated.Cols(),

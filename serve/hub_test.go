@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +20,16 @@ func TestPublishEncodesTheFrameOnceAsJPEG(t *testing.T) {
 	// Solid BGR (0, 0, 255) is pure red in RGB.
 	red := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(0, 0, 255, 0), 48, 64, gocv.MatTypeCV8UC3)
 	defer red.Close()
-	if err := h.Publish(red, testPrediction("rock", 7)); err != nil {
+	p := testPrediction("rock", 7)
+	p.Labels = slices.Clone(testLabels)
+	if err := h.Publish(red, p); err != nil {
 		t.Fatal(err)
 	}
+	p.Probs[0], p.Labels[0] = 0.5, "reused"
 	f := h.Latest()
+	if f.Prediction.Probs[0] != 0.9 || f.Prediction.Labels[0] != "rock" {
+		t.Fatalf("published prediction follows the caller's slices: %v %v", f.Prediction.Labels, f.Prediction.Probs)
+	}
 	if f == nil || f.Seq != 1 || f.Width != 64 || f.Height != 48 || f.Prediction.Seq != 7 {
 		t.Fatalf("Latest = %+v, want seq 1, 64x48, prediction seq 7", f)
 	}
@@ -34,7 +41,7 @@ func TestPublishEncodesTheFrameOnceAsJPEG(t *testing.T) {
 	if r>>8 < 240 || g>>8 > 15 || b>>8 > 15 {
 		t.Fatalf("centre pixel RGB = %d,%d,%d, want about 255,0,0", r>>8, g>>8, b>>8)
 	}
-	// The caller may reuse its Mat: the published bytes must not change.
+	// The caller may reuse its Mat and slices: the published frame must not change.
 	before := string(f.JPEG)
 	red.SetTo(gocv.NewScalar(255, 0, 0, 0))
 	if string(h.Latest().JPEG) != before {
