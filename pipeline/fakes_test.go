@@ -140,3 +140,50 @@ func (r *recordingSink) Consume(a *Annotated) error {
 	}
 	return nil
 }
+
+// stagedMeanColour is meanColourClassifier split in two: Preprocess writes
+// the ROI's mean B, G, R into the 3-byte input, Infer turns it into
+// probabilities. It records which goroutine-facing calls happened.
+type stagedMeanColour struct {
+	meanColourClassifier
+	preFailAt   int // Preprocess fails on this call (0 = never)
+	inferFailAt int // Infer fails on this call (0 = never)
+	preCalls    int
+	inferCalls  int
+	beforeInfer func(call int)
+}
+
+func (c *stagedMeanColour) InputBytes() int { return 3 }
+
+func (c *stagedMeanColour) Preprocess(bgr gocv.Mat, roi image.Rectangle, dst []byte) error {
+	call := c.preCalls
+	c.preCalls++
+	if c.preFailAt > 0 && call == c.preFailAt {
+		return errors.New("fake preprocess broke")
+	}
+	img := bgr
+	if !roi.Empty() {
+		img = bgr.Region(roi)
+		defer img.Close()
+	}
+	m := img.Mean()
+	dst[0], dst[1], dst[2] = byte(m.Val1), byte(m.Val2), byte(m.Val3)
+	return nil
+}
+
+func (c *stagedMeanColour) Infer(in []byte) (Prediction, error) {
+	call := c.inferCalls
+	c.inferCalls++
+	if c.beforeInfer != nil {
+		c.beforeInfer(call)
+	}
+	if c.inferFailAt > 0 && call == c.inferFailAt {
+		return Prediction{}, errors.New("fake inference broke")
+	}
+	sum := float32(in[0]) + float32(in[1]) + float32(in[2])
+	if sum == 0 {
+		sum = 1
+	}
+	c.probs = append(c.probs[:0], float32(in[2])/sum, float32(in[1])/sum, float32(in[0])/sum)
+	return Prediction{Probs: c.probs, Preprocess: time.Hour /* ignored */, Inference: time.Microsecond}, nil
+}

@@ -55,6 +55,24 @@ func TestNoMatLeaks(t *testing.T) {
 			}
 			return nil
 		}},
+		{"staged, to the end", func() error {
+			p, err := New(&fakeSource{w: 64, h: 48, n: 25}, &stagedMeanColour{}, WithAnnotator(annotate), WithSinks(newRecordingSink()), WithROI(image.Rect(8, 8, 40, 40)), WithQueueDepth(2))
+			if err != nil {
+				return err
+			}
+			_, err = p.Run(context.Background())
+			return err
+		}},
+		{"staged, inference failure", func() error {
+			p, err := New(&fakeSource{w: 64, h: 48, n: -1}, &stagedMeanColour{inferFailAt: 4}, WithAnnotator(annotate), WithQueueDepth(3))
+			if err != nil {
+				return err
+			}
+			if _, err := p.Run(context.Background()); err == nil {
+				t.Error("staged inference failure: want an error")
+			}
+			return nil
+		}},
 		{"cancel", func() error {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

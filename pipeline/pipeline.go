@@ -101,6 +101,23 @@ type Classifier interface {
 	Labels() []string
 }
 
+// StagedClassifier is a Classifier that can split its work in two, so the
+// pipeline runs preprocessing in its own stage, overlapping the inference of
+// the previous frame, instead of in series with it. Preprocess and Infer are
+// called from different goroutines, each always from the same one, and
+// concurrently with each other.
+type StagedClassifier interface {
+	Classifier
+	// InputBytes is the size of one preprocessed frame.
+	InputBytes() int
+	// Preprocess writes roi of bgr (zero: the default crop), prepared for
+	// the model, into dst (InputBytes long).
+	Preprocess(bgr gocv.Mat, roi image.Rectangle, dst []byte) error
+	// Infer runs the model on a prepared frame. Prediction.Preprocess is
+	// ignored: the pipeline measures the Preprocess call itself.
+	Infer(input []byte) (Prediction, error)
+}
+
 // Smoother stabilises probabilities over time (EMA, majority vote). Update
 // returns the smoothed distribution; the pipeline copies it at once, so it
 // may be a reused buffer.
@@ -392,6 +409,7 @@ type job struct {
 	release  func()
 	index    int
 	readDone time.Time
+	input    []byte // the prepared frame, with a StagedClassifier
 	raw      []float32
 	probs    []float32
 	decision Decision
@@ -411,7 +429,10 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 	stageCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	toInfer := make(chan *job, p.cfg.queueDepth)
+	// captured feeds preprocessing when the classifier is a
+	// StagedClassifier, else inference directly (toInfer == captured).
+	captured := make(chan *job, p.cfg.queueDepth)
+	toInfer := captured
 	toOutput := make(chan *job, p.cfg.queueDepth)
 	var (
 		wg                    sync.WaitGroup
@@ -422,10 +443,10 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 		dropCounter, hasDrops = p.src.(DropCounter)
 	)
 
-	wg.Add(2)
+	wg.Add(2)   // capture and inference; preprocessing adds itself
 	go func() { // capture
 		defer wg.Done()
-		defer close(toInfer)
+		defer close(captured)
 		for i := 0; p.cfg.maxFrames == 0 || i < p.cfg.maxFrames; i++ {
 			t0 := time.Now()
 			f, release, err := p.src.Read(stageCtx)
@@ -443,7 +464,7 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 			j := &job{frame: f, release: release, index: i, readDone: time.Now()}
 			j.t[StageCapture] = j.readDone.Sub(t0)
 			select {
-			case toInfer <- j:
+			case captured <- j:
 			case <-stageCtx.Done():
 				release()
 				captureEndedByCancel = true
@@ -452,18 +473,73 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 		}
 	}()
 
+	// setInferErr records the first failure of preprocessing or inference
+	// and stops the run; later frames are released unprocessed.
+	var inferErrOnce sync.Once
+	setInferErr := func(err error) {
+		inferErrOnce.Do(func() {
+			inferErr = err
+			inferFailed.Store(true)
+			cancel()
+		})
+	}
+
+	// With a StagedClassifier, preprocessing gets its own goroutine between
+	// capture and inference. Its input buffers circulate through free: one
+	// per frame that can be between the two stages (in each stage and in the
+	// channel), so steady state allocates none.
+	staged, isStaged := p.cls.(StagedClassifier)
+	var free chan []byte
+	if isStaged {
+		prepared := make(chan *job, p.cfg.queueDepth)
+		free = make(chan []byte, p.cfg.queueDepth+2)
+		for i := 0; i < cap(free); i++ {
+			free <- make([]byte, staged.InputBytes())
+		}
+		toInfer = prepared
+		wg.Add(1)
+		go func() { // preprocess
+			defer wg.Done()
+			defer close(prepared)
+			for j := range captured {
+				if inferFailed.Load() {
+					j.release()
+					continue
+				}
+				j.input = <-free // returned by the inference stage, which never blocks on us
+				t0 := time.Now()
+				if err := staged.Preprocess(j.frame.Mat, p.cfg.roi, j.input); err != nil {
+					free <- j.input
+					setInferErr(fmt.Errorf("frame %d: preprocess: %w", j.frame.Seq, err))
+					j.release()
+					continue
+				}
+				j.t[StagePreprocess] = time.Since(t0)
+				prepared <- j
+			}
+		}()
+	}
+
 	go func() { // classify, smooth, decide
 		defer wg.Done()
 		defer close(toOutput)
 		for j := range toInfer {
-			if inferFailed.Load() {
-				j.release()
-				continue
+			var err error
+			if !inferFailed.Load() {
+				if isStaged {
+					err = p.infer(staged, j)
+				} else {
+					err = p.classify(j)
+				}
 			}
-			if err := p.classify(j); err != nil {
-				inferErr = fmt.Errorf("frame %d: %w", j.frame.Seq, err)
-				inferFailed.Store(true)
-				cancel()
+			if j.input != nil {
+				free <- j.input // cannot block: there are exactly cap(free) buffers
+				j.input = nil
+			}
+			if err != nil {
+				setInferErr(fmt.Errorf("frame %d: %w", j.frame.Seq, err))
+			}
+			if err != nil || inferFailed.Load() {
 				j.release()
 				continue
 			}
@@ -493,9 +569,25 @@ func (p *Pipeline) classify(j *job) error {
 	if err != nil {
 		return fmt.Errorf("classify: %w", err)
 	}
-	t0 := time.Now()
 	j.t[StagePreprocess] = pred.Preprocess
 	j.t[StageInference] = pred.Inference
+	p.postprocess(j, pred)
+	return nil
+}
+
+func (p *Pipeline) infer(staged StagedClassifier, j *job) error {
+	pred, err := staged.Infer(j.input)
+	if err != nil {
+		return fmt.Errorf("infer: %w", err)
+	}
+	j.t[StageInference] = pred.Inference
+	p.postprocess(j, pred)
+	return nil
+}
+
+// postprocess copies, smooths and decides.
+func (p *Pipeline) postprocess(j *job, pred Prediction) {
+	t0 := time.Now()
 	j.raw = append(j.raw[:0], pred.Probs...)
 	smoothed := j.raw
 	if p.cfg.smoother != nil {
@@ -504,7 +596,6 @@ func (p *Pipeline) classify(j *job) error {
 	j.probs = append(j.probs[:0], smoothed...)
 	j.decision = Decide(j.probs, p.labels, p.cfg.threshold)
 	j.t[StagePostprocess] = time.Since(t0)
-	return nil
 }
 
 // output annotates and hands each frame to the sinks, releases it and keeps

@@ -402,3 +402,103 @@ func TestStageNames(t *testing.T) {
 		t.Fatalf("stage names %v, want %v", names, want)
 	}
 }
+
+func TestStagedClassifierEveryFrameInOrder(t *testing.T) {
+	for _, depth := range []int{1, 3} {
+		src := &fakeSource{w: 64, h: 48, n: 31}
+		cls := &stagedMeanColour{}
+		sink := newRecordingSink()
+		p, err := New(src, cls, WithSinks(sink), WithQueueDepth(depth))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := p.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Frames != 31 || cls.preCalls != 31 || cls.inferCalls != 31 || cls.calls != 0 {
+			t.Fatalf("depth %d: frames %d, preprocess %d, infer %d, Classify %d: want 31/31/31/0", depth, st.Frames, cls.preCalls, cls.inferCalls, cls.calls)
+		}
+		want := []string{"red", "green", "blue"}
+		for i, l := range sink.labels {
+			if sink.seqs[i] != uint64(i) || l != want[i%3] {
+				t.Fatalf("depth %d frame %d: seq %d label %q, want %d %q", depth, i, sink.seqs[i], l, i, want[i%3])
+			}
+		}
+		if p50 := st.Stages[StagePreprocess].P50; p50 <= 0 || p50 >= time.Hour {
+			t.Fatalf("preprocess p50 %v: want the pipeline's own measurement, not the Prediction's", p50)
+		}
+		if st.Stages[StageInference].P50 != time.Microsecond {
+			t.Fatalf("inference p50 %v, want the reported 1µs", st.Stages[StageInference].P50)
+		}
+		checkReleased(t, src)
+	}
+}
+
+func TestStagedClassifierFailures(t *testing.T) {
+	cases := []struct {
+		name string
+		cls  *stagedMeanColour
+		want string
+	}{
+		{"preprocess", &stagedMeanColour{preFailAt: 5}, "frame 5: preprocess: fake preprocess broke"},
+		{"infer", &stagedMeanColour{inferFailAt: 6}, "frame 6: infer: fake inference broke"},
+	}
+	for _, c := range cases {
+		src := &fakeSource{w: 16, h: 16, n: -1}
+		p, err := New(src, c.cls, WithQueueDepth(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.Run(context.Background())
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+		checkReleased(t, src)
+	}
+}
+
+// TestPreprocessOverlapsInference: Infer on frame i waits until Preprocess
+// has finished frame i+1, which a serial classifier could never do.
+func TestPreprocessOverlapsInference(t *testing.T) {
+	const n = 5
+	prepared := make([]chan struct{}, n+1)
+	for i := range prepared {
+		prepared[i] = make(chan struct{})
+	}
+	cls := &stagedMeanColour{}
+	cls.beforeInfer = func(call int) {
+		if call+1 >= n {
+			return
+		}
+		select {
+		case <-prepared[call+1]:
+		case <-time.After(10 * time.Second): // deadlock detection only
+			t.Errorf("inference of frame %d never overlapped the preprocessing of frame %d", call, call+1)
+		}
+	}
+	inner := &fakeSource{w: 16, h: 16, n: n}
+	wrapped := &preprocessSignal{stagedMeanColour: cls, done: prepared}
+	p, err := New(inner, wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Run(context.Background())
+	if err != nil || st.Frames != n {
+		t.Fatalf("frames %d err %v", st.Frames, err)
+	}
+	checkReleased(t, inner)
+}
+
+type preprocessSignal struct {
+	*stagedMeanColour
+	done []chan struct{}
+	n    int
+}
+
+func (p *preprocessSignal) Preprocess(bgr gocv.Mat, roi image.Rectangle, dst []byte) error {
+	err := p.stagedMeanColour.Preprocess(bgr, roi, dst)
+	close(p.done[p.n])
+	p.n++
+	return err
+}

@@ -12,8 +12,11 @@ package parts
 
 import (
 	"context"
+	"fmt"
 	"image"
+	"math"
 	"sync/atomic"
+	"time"
 
 	"gocv.io/x/gocv"
 
@@ -92,4 +95,113 @@ func (a *Annotator) Annotate(img *gocv.Mat, f *pipeline.Annotated) error {
 		Recording:  a.recording.Load(),
 		Status:     f.Status,
 	})
+}
+
+// Staged is an ONNX classifier split into its two steps, preprocessing
+// (infer.Preprocessor: crop, resize, colour order) and inference
+// (infer.BatchRunner with batch 1), so the pipeline runs them in separate
+// stages: the preprocessing of frame n+1 then overlaps the model run of
+// frame n instead of adding to it. It satisfies pipeline.StagedClassifier.
+type Staged struct {
+	path   string
+	pre    *infer.Preprocessor
+	run    *infer.BatchRunner
+	labels []string
+	logits bool
+	w, h   int
+}
+
+// LoadStaged loads the model at path with the same options and the same
+// metadata contract as infer.Load; its labels are required.
+func LoadStaged(path string, opts ...infer.Option) (*Staged, error) {
+	run, err := infer.LoadBatchRunner(path, "", 1, opts...)
+	if err != nil {
+		return nil, err
+	}
+	c := run.Contract()
+	if len(c.Labels) == 0 || len(c.Labels) != run.OutputDim() {
+		run.Close()
+		return nil, &infer.ModelError{Path: path,
+			Problem:  fmt.Sprintf("has %d outputs per image but %d labels", run.OutputDim(), len(c.Labels)),
+			Expected: fmt.Sprintf("metadata %q with one comma-separated class name per output, or a labels file beside the model", infer.KeyLabels)}
+	}
+	pre, err := infer.NewPreprocessor(c)
+	if err != nil {
+		run.Close()
+		return nil, err
+	}
+	return &Staged{path: path, pre: pre, run: run, labels: c.Labels, logits: c.OutputKind == infer.Logits, w: c.Width, h: c.Height}, nil
+}
+
+// Labels are the class names in output order.
+func (s *Staged) Labels() []string { return append([]string(nil), s.labels...) }
+
+// InputSize is the model's input width and height.
+func (s *Staged) InputSize() (w, h int) { return s.w, s.h }
+
+// Provider is "CUDA" or "CPU".
+func (s *Staged) Provider() string { return s.run.Provider() }
+
+// InputBytes is the size of one preprocessed frame (H*W*C uint8).
+func (s *Staged) InputBytes() int { return s.pre.Size() }
+
+// Preprocess writes roi of bgr (zero: the model's centre crop) into dst.
+func (s *Staged) Preprocess(bgr gocv.Mat, roi image.Rectangle, dst []byte) error {
+	return s.pre.IntoUint8(bgr, roi, dst)
+}
+
+// Infer runs the model on a preprocessed frame.
+func (s *Staged) Infer(input []byte) (pipeline.Prediction, error) {
+	t0 := time.Now()
+	out, err := s.run.Run(input, 1)
+	if err != nil {
+		return pipeline.Prediction{}, err
+	}
+	d := time.Since(t0)
+	if s.logits {
+		softmax(out)
+	}
+	return pipeline.Prediction{Probs: out, Inference: d}, nil
+}
+
+// Classify does both steps in series, for callers outside a pipeline.
+func (s *Staged) Classify(bgr gocv.Mat, roi image.Rectangle) (pipeline.Prediction, error) {
+	buf := make([]byte, s.InputBytes())
+	t0 := time.Now()
+	if err := s.Preprocess(bgr, roi, buf); err != nil {
+		return pipeline.Prediction{}, err
+	}
+	pre := time.Since(t0)
+	p, err := s.Infer(buf)
+	p.Preprocess = pre
+	return p, err
+}
+
+// Close releases the session and the preprocessing Mats.
+func (s *Staged) Close() error {
+	err := s.run.Close()
+	if perr := s.pre.Close(); err == nil {
+		err = perr
+	}
+	return err
+}
+
+// softmax turns logits into probabilities in place.
+func softmax(v []float32) {
+	if len(v) == 0 {
+		return
+	}
+	m := v[0]
+	for _, x := range v {
+		m = max(m, x)
+	}
+	var sum float64
+	for i, x := range v {
+		e := math.Exp(float64(x - m))
+		v[i] = float32(e)
+		sum += e
+	}
+	for i := range v {
+		v[i] = float32(float64(v[i]) / sum)
+	}
 }

@@ -2,8 +2,10 @@ package parts_test
 
 import (
 	"context"
+	"errors"
 	"image"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -190,4 +192,93 @@ func BenchmarkPipeline640x480(b *testing.B) {
 	b.ReportMetric(st.FPS, "fps")
 	b.ReportMetric(float64(st.Stages[pipeline.StagePreprocess].P50.Microseconds())/1000, "preprocess-p50-ms")
 	b.ReportMetric(float64(st.Stages[pipeline.StageOverlay].P50.Microseconds())/1000, "overlay-p50-ms")
+}
+
+// TestStagedMatchesClassifier runs frames of mixed colours through Staged,
+// as the pipeline's two stages, and compares with infer.Classifier on the
+// same frames: the same probabilities, for a softmax model and for a logits
+// model (where Staged applies the softmax).
+func TestStagedMatchesClassifier(t *testing.T) {
+	if _, err := ort.FindLibrary(""); err != nil {
+		t.Skipf("ONNX Runtime library not installed (%v)", err)
+	}
+	for _, kind := range []string{"softmax", "logits"} {
+		m := tinymodel.MeanColour(8)
+		if kind == "logits" {
+			m = tinymodel.MeanColourLogits(8)
+		}
+		path := filepath.Join(t.TempDir(), kind+".onnx")
+		if err := tinymodel.Write(path, m); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := infer.Load(path, infer.WithDevice(infer.DeviceCPU))
+		if err != nil {
+			t.Fatal(err)
+		}
+		staged, err := parts.LoadStaged(path, infer.WithDevice(infer.DeviceCPU))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Mixed colours give probabilities away from 0 and 1.
+		draw := func(seq int, m *gocv.Mat) {
+			m.SetTo(gocv.NewScalar(float64(seq*7%60), float64(seq*13%50), float64(seq*5%40), 0))
+		}
+		src := capture.NewFake(96, 64, 9, draw)
+		var got [][]float32
+		p, err := pipeline.New(parts.Source(src), staged, pipeline.WithSinks(pipeline.SinkFunc(func(a *pipeline.Annotated) error {
+			got = append(got, append([]float32(nil), a.Probs...))
+			return nil
+		})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 9 {
+			t.Fatalf("%s: %d frames, want 9", kind, len(got))
+		}
+		frame := gocv.NewMatWithSize(64, 96, gocv.MatTypeCV8UC3)
+		for i, probs := range got {
+			draw(i, &frame)
+			want, err := ref.Classify(frame, image.Rectangle{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum float32
+			for k := range probs {
+				sum += probs[k]
+				if d := probs[k] - want.Probs[k]; d > 1e-6 || d < -1e-6 {
+					t.Fatalf("%s frame %d: staged %v, classifier %v", kind, i, probs, want.Probs)
+				}
+			}
+			if sum < 0.9999 || sum > 1.0001 || probs[0] > 0.99 {
+				t.Fatalf("%s frame %d: probs %v: want a spread distribution summing to 1", kind, i, probs)
+			}
+		}
+		frame.Close()
+		src.Close()
+		staged.Close()
+		ref.Close()
+	}
+}
+
+func TestLoadStagedErrors(t *testing.T) {
+	if _, err := ort.FindLibrary(""); err != nil {
+		t.Skipf("ONNX Runtime library not installed (%v)", err)
+	}
+	m := tinymodel.MeanColour(8)
+	delete(m.Metadata, "labels")
+	path := filepath.Join(t.TempDir(), "nolabels.onnx")
+	if err := tinymodel.Write(path, m); err != nil {
+		t.Fatal(err)
+	}
+	_, err := parts.LoadStaged(path, infer.WithDevice(infer.DeviceCPU))
+	var me *infer.ModelError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), "0 labels") {
+		t.Fatalf("model without labels: %v, want a *infer.ModelError about labels", err)
+	}
+	if _, err := parts.LoadStaged(filepath.Join(t.TempDir(), "none.onnx")); !errors.As(err, &me) {
+		t.Fatalf("missing model: %v", err)
+	}
 }

@@ -51,7 +51,22 @@ func WriteMeanColour(path string, size int) error {
 	if size < 1 {
 		return fmt.Errorf("tinymodel: size %d: want at least 1 pixel", size)
 	}
+	return Write(path, MeanColour(size))
+}
+
+// MeanColourLogits is MeanColour without the softmax: its output (still
+// named "probabilities") holds logits, and its metadata says so
+// (output_kind=logits), so a consumer must apply the softmax itself.
+func MeanColourLogits(size int) onnx.Model {
 	m := MeanColour(size)
+	m.Graph.Nodes = m.Graph.Nodes[:len(m.Graph.Nodes)-1]
+	m.Graph.Nodes[len(m.Graph.Nodes)-1].Outputs = []string{"probabilities"}
+	m.Metadata["output_kind"] = "logits"
+	return m
+}
+
+// Write writes m to path.
+func Write(path string, m onnx.Model) error {
 	data, err := m.Marshal()
 	if err != nil {
 		return err
