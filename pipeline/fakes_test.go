@@ -187,3 +187,29 @@ func (c *stagedMeanColour) Infer(in []byte) (Prediction, error) {
 	c.probs = append(c.probs[:0], float32(in[2])/sum, float32(in[1])/sum, float32(in[0])/sum)
 	return Prediction{Probs: c.probs, Preprocess: time.Hour /* ignored */, Inference: time.Microsecond}, nil
 }
+
+// liveFake is a fakeSource that says it is live and records, at each Read,
+// how many Classify calls had completed.
+type liveFake struct {
+	*fakeSource
+	completed *atomic.Int64
+	seen      []int64
+}
+
+func (l *liveFake) Live() bool { return true }
+
+func (l *liveFake) Read(ctx context.Context) (Frame, func(), error) {
+	l.seen = append(l.seen, l.completed.Load())
+	return l.fakeSource.Read(ctx)
+}
+
+// countingClassifier counts completed Classify calls.
+type countingClassifier struct {
+	meanColourClassifier
+	completed atomic.Int64
+}
+
+func (c *countingClassifier) Classify(bgr gocv.Mat, roi image.Rectangle) (Prediction, error) {
+	defer c.completed.Add(1)
+	return c.meanColourClassifier.Classify(bgr, roi)
+}

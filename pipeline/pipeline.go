@@ -3,8 +3,8 @@
 // channels, so that decoding frame n+1 and drawing/encoding frame n-1 overlap
 // with the inference of frame n.
 //
-//	Source.Read ──chan──▶ Classifier.Classify + smoothing + decision ──chan──▶ Annotator.Annotate + Sink.Consume…
-//	 (goroutine)              (goroutine)                                        (the goroutine that called Run)
+//	Source.Read ─chan─▶ [Preprocess ─chan─▶] Classify or Infer, smoothing, decision ─chan─▶ Annotate, Sink.Consume…
+//	 (goroutine)         (goroutine)          (goroutine)                                     (the goroutine that called Run)
 //
 // The last stage runs on the goroutine that calls Run, so a GUI sink (an
 // OpenCV window, which Qt wants driven from one thread) can be used from the
@@ -17,10 +17,18 @@
 // sink has consumed it (or when the run is abandoned). The Annotator draws on
 // that Mat in place: no copy is made between capture and output.
 //
-// Channels hold at most QueueDepth frames each (default 1). A file source is
-// therefore read only as fast as inference goes (backpressure: every frame is
-// processed, in order), and a live source, which keeps only the newest frame
-// and counts the ones it overwrites, never has stale frames queued.
+// A file source is read ahead: channels hold up to QueueDepth frames each
+// (default 1), so decoding overlaps inference, and the file is read only as
+// fast as inference goes (backpressure: every frame is processed, in order).
+// A live source (LiveSource reporting true: a camera keeps only its newest
+// frame and counts the ones it overwrites) is read only when the next stage
+// asks for a frame, through unbuffered channels, so what is classified is at
+// most one inference old, never a queue of stale frames.
+//
+// A classifier that implements StagedClassifier gets a fourth stage:
+// preprocessing (crop, resize, colour conversion) runs in its own goroutine,
+// overlapping the model run of the previous frame, into input buffers that
+// circulate between the two stages without allocation.
 //
 // # Consumers
 //
@@ -77,6 +85,16 @@ type Frame struct {
 // capture.Source satisfies this through a small adapter (see cmd/rpscam).
 type Source interface {
 	Read(ctx context.Context) (Frame, func(), error)
+}
+
+// LiveSource is implemented by sources that can report whether they are
+// live: a camera or stream whose Read returns the newest frame. From a live
+// source the pipeline reads a frame only when the next stage is ready for
+// it (and hands frames on through unbuffered channels), so no frame waits
+// in a queue growing stale: what is classified is what the camera sees now.
+// A file is read ahead, so decoding overlaps the other stages.
+type LiveSource interface {
+	Live() bool
 }
 
 // DropCounter is implemented by sources that drop frames (a live camera keeps
@@ -430,9 +448,15 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 	defer cancel()
 
 	// captured feeds preprocessing when the classifier is a
-	// StagedClassifier, else inference directly (toInfer == captured).
-	captured := make(chan *job, p.cfg.queueDepth)
-	toInfer := captured
+	// StagedClassifier, else inference directly.
+	ls, isLive := p.src.(LiveSource)
+	pull := isLive && ls.Live()
+	handOff := p.cfg.queueDepth // frames each channel before inference holds
+	if pull {
+		handOff = 0
+	}
+	captured := make(chan *job, handOff)
+	demand := make(chan struct{}) // pull mode: the next stage asks for a frame
 	toOutput := make(chan *job, p.cfg.queueDepth)
 	var (
 		wg                    sync.WaitGroup
@@ -448,6 +472,14 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 		defer wg.Done()
 		defer close(captured)
 		for i := 0; p.cfg.maxFrames == 0 || i < p.cfg.maxFrames; i++ {
+			if pull {
+				select {
+				case <-demand:
+				case <-stageCtx.Done():
+					captureEndedByCancel = true
+					return
+				}
+			}
 			t0 := time.Now()
 			f, release, err := p.src.Read(stageCtx)
 			if err != nil {
@@ -473,6 +505,22 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 		}
 	}()
 
+	// receiveCaptured is how the stage after capture takes the next frame;
+	// in pull mode it first asks for one. Capture sends only on demand, so
+	// a receive that wins the select means capture has ended.
+	receiveCaptured := func() (*job, bool) {
+		if pull {
+			select {
+			case demand <- struct{}{}:
+			case j, ok := <-captured:
+				return j, ok
+			}
+		}
+		j, ok := <-captured
+		return j, ok
+	}
+	receiveForInference := receiveCaptured
+
 	// setInferErr records the first failure of preprocessing or inference
 	// and stops the run; later frames are released unprocessed.
 	var inferErrOnce sync.Once
@@ -491,17 +539,24 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 	staged, isStaged := p.cls.(StagedClassifier)
 	var free chan []byte
 	if isStaged {
-		prepared := make(chan *job, p.cfg.queueDepth)
+		prepared := make(chan *job, handOff)
 		free = make(chan []byte, p.cfg.queueDepth+2)
 		for i := 0; i < cap(free); i++ {
 			free <- make([]byte, staged.InputBytes())
 		}
-		toInfer = prepared
+		receiveForInference = func() (*job, bool) {
+			j, ok := <-prepared
+			return j, ok
+		}
 		wg.Add(1)
 		go func() { // preprocess
 			defer wg.Done()
 			defer close(prepared)
-			for j := range captured {
+			for {
+				j, ok := receiveCaptured()
+				if !ok {
+					return
+				}
 				if inferFailed.Load() {
 					j.release()
 					continue
@@ -523,7 +578,11 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 	go func() { // classify, smooth, decide
 		defer wg.Done()
 		defer close(toOutput)
-		for j := range toInfer {
+		for {
+			j, ok := receiveForInference()
+			if !ok {
+				return
+			}
 			var err error
 			if !inferFailed.Load() {
 				if isStaged {

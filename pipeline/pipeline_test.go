@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -501,4 +502,91 @@ func (p *preprocessSignal) Preprocess(bgr gocv.Mat, roi image.Rectangle, dst []b
 	close(p.done[p.n])
 	p.n++
 	return err
+}
+
+// TestLiveSourceReadOnDemand: from a live source, frame k is read only after
+// the classifier has finished frame k-1, so no frame waits in a queue while
+// the camera moves on. (A file source is read ahead instead.)
+func TestLiveSourceReadOnDemand(t *testing.T) {
+	cls := &countingClassifier{}
+	src := &liveFake{fakeSource: &fakeSource{w: 16, h: 16, n: 12}, completed: &cls.completed}
+	sink := newRecordingSink()
+	p, err := New(src, cls, WithSinks(sink), WithQueueDepth(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Run(context.Background())
+	if err != nil || st.Frames != 12 {
+		t.Fatalf("frames %d err %v", st.Frames, err)
+	}
+	for k, done := range src.seen {
+		if k < 12 && done < int64(k) {
+			t.Fatalf("frame %d was read when only %d classifications had finished: read ahead of demand (reads saw %v)", k, done, src.seen)
+		}
+	}
+	checkReleased(t, src.fakeSource)
+
+	// The same source, not live, is read ahead: some frame is read before
+	// the classification of the one before it has finished. With a
+	// classifier that waits for the read of the next frame, that is certain.
+	var reads atomic.Int64
+	ahead := &meanColourClassifier{}
+	file := &countingSource{fakeSource: &fakeSource{w: 16, h: 16, n: 6}, reads: &reads}
+	ahead.before = func(call int) {
+		for deadline := time.Now().Add(10 * time.Second); reads.Load() < int64(call+2) && call+2 <= 6; {
+			if time.Now().After(deadline) {
+				t.Errorf("file source was not read ahead of classify %d", call)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	p, err = New(file, ahead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := p.Run(context.Background()); err != nil || st.Frames != 6 {
+		t.Fatalf("file: frames %d err %v", st.Frames, err)
+	}
+}
+
+type countingSource struct {
+	*fakeSource
+	reads *atomic.Int64
+}
+
+func (c *countingSource) Read(ctx context.Context) (Frame, func(), error) {
+	f, r, err := c.fakeSource.Read(ctx)
+	if err == nil {
+		c.reads.Add(1)
+	}
+	return f, r, err
+}
+
+func TestLiveStagedAndCancel(t *testing.T) {
+	var completed atomic.Int64
+	src := &liveFake{fakeSource: &fakeSource{w: 16, h: 16, n: -1}, completed: &completed}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := newRecordingSink()
+	sink.hook = func(a *Annotated) {
+		if a.Index == 9 {
+			cancel()
+		}
+	}
+	p, err := New(src, &stagedMeanColour{}, WithSinks(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Run(ctx)
+	if err != nil || !st.Interrupted || st.Frames < 10 || st.Frames != len(sink.seqs) {
+		t.Fatalf("stats %+v err %v sink %d", st, err, len(sink.seqs))
+	}
+	want := []string{"red", "green", "blue"}
+	for i, l := range sink.labels {
+		if l != want[i%3] {
+			t.Fatalf("frame %d %q", i, l)
+		}
+	}
+	checkReleased(t, src.fakeSource)
 }

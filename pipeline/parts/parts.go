@@ -39,14 +39,29 @@ func (s *CaptureSource) Read(ctx context.Context) (pipeline.Frame, func(), error
 	return pipeline.Frame(f), release, err
 }
 
+// Live reports whether the source is a camera, stream or realtime file, which
+// the pipeline reads only on demand.
+func (s *CaptureSource) Live() bool { return s.src.Info().Live }
+
 // Dropped is the source's count of frames overwritten before they were read.
 func (s *CaptureSource) Dropped() uint64 { return s.src.Stats().Dropped }
 
 // InferClassifier is an *infer.Classifier seen as a pipeline.Classifier.
 type InferClassifier struct{ c *infer.Classifier }
 
-// Classifier adapts c. Closing c stays the caller's job.
-func Classifier(c *infer.Classifier) *InferClassifier { return &InferClassifier{c: c} }
+// Classifier adapts c for pipeline.New: an *infer.Classifier is wrapped (it
+// preprocesses and infers in one call); a *Staged is already a
+// pipeline.StagedClassifier and is returned as it is, so the pipeline gives
+// its preprocessing a stage of its own. Closing c stays the caller's job.
+func Classifier[C *infer.Classifier | *Staged](c C) pipeline.Classifier {
+	switch v := any(c).(type) {
+	case *infer.Classifier:
+		return &InferClassifier{c: v}
+	case *Staged:
+		return v
+	}
+	return nil // unreachable: the type set admits only the two cases above
+}
 
 // Classify runs the model on roi of bgr; see infer.Classifier.Classify.
 func (a *InferClassifier) Classify(bgr gocv.Mat, roi image.Rectangle) (pipeline.Prediction, error) {
