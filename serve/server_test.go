@@ -585,8 +585,16 @@ func TestMetrics(t *testing.T) {
 	if v := metricValue(t, fams, "rpscam_source_up", nil).GetGauge().GetValue(); v != 1 {
 		t.Errorf("source_up = %v, want 1", v)
 	}
-	if v := counter("rpscam_client_frames_sent_total", map[string]string{"endpoint": "stream"}); v != 1 {
-		t.Errorf("stream frames sent = %v, want 1", v)
+	// The handler counts a frame as sent after its write returns, which may
+	// be just after the client has read it: wait for the count (never past 1).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		v := metricValue(t, parseMetrics(t, ts.URL), "rpscam_client_frames_sent_total", map[string]string{"endpoint": "stream"}).GetCounter().GetValue()
+		if v == 1 {
+			break
+		}
+		if v > 1 || time.Now().After(deadline) {
+			t.Fatalf("stream frames sent = %v, want 1", v)
+		}
 	}
 	if _, ok := fams["go_goroutines"]; !ok {
 		t.Error("Go runtime metrics missing")

@@ -213,8 +213,10 @@ func rateInterval(r *http.Request, param string) (time.Duration, error) {
 		return 0, nil
 	}
 	rate, err := strconv.ParseFloat(v, 64)
-	if err != nil || rate <= 0 || rate > 1000 {
-		return 0, fmt.Errorf("%s=%q: pass a rate per second between 0 and 1000, e.g. %s=10, or leave it out for every frame", param, v, param)
+	// Written so that NaN fails too; the lower bound keeps the interval
+	// within time.Duration.
+	if err != nil || !(rate >= 0.001 && rate <= 1000) {
+		return 0, fmt.Errorf("%s=%q: pass a rate per second from 0.001 to 1000, e.g. %s=10, or leave it out for every frame", param, v, param)
 	}
 	return time.Duration(float64(time.Second) / rate), nil
 }
