@@ -36,6 +36,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+MJPEGBoundary)
 	noCache(h)
 	rc := http.NewResponseController(w)
+	defer clearDeadline(rc)
 	sent := s.metrics.framesSent.WithLabelValues(endpointStream)
 	skipped := s.metrics.framesSkipped.WithLabelValues(endpointStream)
 
@@ -96,6 +97,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	noCache(h)
 	rc := http.NewResponseController(w)
+	defer clearDeadline(rc)
 	sent := s.metrics.framesSent.WithLabelValues(endpointEvents)
 	skipped := s.metrics.framesSkipped.WithLabelValues(endpointEvents)
 
@@ -205,6 +207,10 @@ func (s *Server) write(rc *http.ResponseController, w io.Writer, chunks ...[]byt
 	}
 	return true
 }
+
+// clearDeadline removes the per-write deadline so that it cannot hit a later
+// request on the same keep-alive connection.
+func clearDeadline(rc *http.ResponseController) { _ = rc.SetWriteDeadline(time.Time{}) }
 
 // rateInterval parses an optional per-viewer rate cap (per second) from the query.
 func rateInterval(r *http.Request, param string) (time.Duration, error) {
