@@ -132,21 +132,35 @@ func (f *modelFlags) smoother(live bool) (pipeline.Smoother, string, error) {
 	return s, spec, nil
 }
 
-// load finds the model and loads it on the requested device.
+// load finds the model and loads it on the requested device, as one
+// classifier for still images.
 func (f *modelFlags) load(env *cliEnv, dev infer.Device) (*infer.Classifier, string, error) {
 	path, err := resolveModel(f.model, f.fs.Changed("model"))
 	if err != nil {
 		return nil, "", err
 	}
-	cls, err := infer.Load(path,
+	cls, err := infer.Load(path, f.inferOptions(env, dev)...)
+	return cls, path, err
+}
+
+// loadStaged is load for video: preprocessing and inference split so the
+// pipeline overlaps them.
+func (f *modelFlags) loadStaged(env *cliEnv, dev infer.Device) (*parts.Staged, string, error) {
+	path, err := resolveModel(f.model, f.fs.Changed("model"))
+	if err != nil {
+		return nil, "", err
+	}
+	cls, err := parts.LoadStaged(path, f.inferOptions(env, dev)...)
+	return cls, path, err
+}
+
+func (f *modelFlags) inferOptions(env *cliEnv, dev infer.Device) []infer.Option {
+	return []infer.Option{
 		infer.WithLibrary(f.ortLib),
 		infer.WithDevice(dev),
 		infer.WithThreads(f.threads),
-		infer.WithLogger(func(msg string) { fmt.Fprintln(env.stderr, "rpscam:", msg) }))
-	if err != nil {
-		return nil, path, err
+		infer.WithLogger(func(msg string) { fmt.Fprintln(env.stderr, "rpscam:", msg) }),
 	}
-	return cls, path, nil
 }
 
 // resolveModel returns the model path to load. A path the user gave is used
@@ -224,7 +238,7 @@ func (f *sourceFlags) open() (capture.Source, error) {
 // session is everything a pipeline command opens, closed together.
 type session struct {
 	src       capture.Source
-	cls       *infer.Classifier
+	cls       *parts.Staged
 	modelPath string
 	info      capture.Info
 	roi       image.Rectangle
@@ -238,7 +252,7 @@ func openSession(env *cliEnv, mf *modelFlags, sf *sourceFlags) (*session, error)
 	if err != nil {
 		return nil, err
 	}
-	cls, path, err := mf.load(env, dev)
+	cls, path, err := mf.loadStaged(env, dev)
 	if err != nil {
 		return nil, err
 	}
