@@ -302,3 +302,27 @@ func TestRecordSIGINTLeavesPlayableFile(t *testing.T) {
 	}
 	t.Logf("interrupted after %d frames", processed)
 }
+
+func TestRecordDuration(t *testing.T) {
+	model := tinyModelFile(t)
+	out := filepath.Join(t.TempDir(), "timed.mkv")
+	code, stdout, stderr := runCmd(t, "record", "--model", model, "--device", "cpu", "-q", "--duration", "1500ms",
+		"--input", "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! appsink",
+		"--output", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, stdout, stderr)
+	}
+	m := regexp.MustCompile(`frames processed: (\d+)\n`).FindStringSubmatch(stdout)
+	if m == nil || !strings.Contains(stdout, "(duration reached)") {
+		t.Fatalf("summary:\n%s", stdout)
+	}
+	processed, _ := strconv.Atoi(m[1])
+	// A 30 fps live source over 1.5 s: some frames, and never more than it
+	// can have produced.
+	if processed < 5 || processed > 50 {
+		t.Fatalf("processed %d frames in 1.5 s of a 30 fps source", processed)
+	}
+	if n := readVideo(t, out, nil); n != processed {
+		t.Fatalf("%s holds %d frames, the summary says %d", out, n, processed)
+	}
+}
