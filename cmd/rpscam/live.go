@@ -74,7 +74,7 @@ type modelFlags struct {
 
 func addModelFlags(fs *pflag.FlagSet, withSmoothing bool) *modelFlags {
 	f := &modelFlags{fs: fs}
-	fs.StringVar(&f.model, "model", defaultModel, "ONNX classifier (default found in the working directory or the repository above the executable)")
+	fs.StringVar(&f.model, "model", defaultModel, "ONNX classifier; the default is looked for in the working directory, then in the folders above the executable")
 	fs.StringVar(&f.device, "device", "auto", "where inference runs: cpu, cuda or auto (CUDA when it works, else CPU)")
 	fs.StringVar(&f.ortLib, "ort-lib", "", "ONNX Runtime shared library (default $"+ort.EnvVar+", then .deps/ from scripts/setup.sh)")
 	fs.IntVar(&f.threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per physical core)")
