@@ -73,6 +73,16 @@ func TestNoMatLeaks(t *testing.T) {
 			}
 			return nil
 		}},
+		{"parallel, failure in one instance", func() error {
+			p, err := New(&fakeSource{w: 64, h: 48, n: -1}, &stagedMeanColour{}, WithParallelClassifiers(&stagedMeanColour{inferFailAt: 3}), WithAnnotator(annotate), WithQueueDepth(2))
+			if err != nil {
+				return err
+			}
+			if _, err := p.Run(context.Background()); err == nil {
+				t.Error("parallel failure: want an error")
+			}
+			return nil
+		}},
 		{"cancel", func() error {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

@@ -283,6 +283,7 @@ type config struct {
 	warmup     int
 	queueDepth int
 	onStatus   func(string)
+	parallel   []Classifier
 }
 
 // Option configures a Pipeline.
@@ -370,6 +371,24 @@ func WithQueueDepth(n int) Option {
 	}
 }
 
+// WithParallelClassifiers adds more instances of the same model, each run
+// on its own goroutine: frames go to whichever instance is free and are put
+// back in order before smoothing. On a machine with few cores, two
+// single-threaded instances keep the CPU busier than one two-threaded
+// instance, whose threads wait for each other whenever decoding or drawing
+// takes a core; the price is that each frame's own inference takes longer.
+func WithParallelClassifiers(cls ...Classifier) Option {
+	return func(c *config) error {
+		for i, x := range cls {
+			if x == nil {
+				return fmt.Errorf("pipeline: WithParallelClassifiers: classifier %d is nil", i)
+			}
+		}
+		c.parallel = append(c.parallel, cls...)
+		return nil
+	}
+}
+
 // WithStatusListener is called (from the goroutine that calls SetStatus)
 // whenever the status message changes.
 func WithStatusListener(f func(status string)) Option {
@@ -380,6 +399,7 @@ func WithStatusListener(f func(status string)) Option {
 type Pipeline struct {
 	src     Source
 	cls     Classifier
+	workers []Classifier // cls and the parallel instances
 	labels  []string
 	cfg     config
 	status  atomic.Pointer[string]
@@ -407,6 +427,16 @@ func New(src Source, cls Classifier, opts ...Option) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline: warm-up of %d frames leaves none of the %d-frame limit to measure", cfg.warmup, cfg.maxFrames)
 	}
 	p := &Pipeline{src: src, cls: cls, labels: cls.Labels(), cfg: cfg}
+	p.workers = append([]Classifier{cls}, cfg.parallel...)
+	staged, isStaged := cls.(StagedClassifier)
+	for i, w := range cfg.parallel {
+		if n := len(w.Labels()); n != len(p.labels) {
+			return nil, fmt.Errorf("pipeline: parallel classifier %d has %d labels, the first has %d: they must be instances of the same model", i, n, len(p.labels))
+		}
+		if ws, ok := w.(StagedClassifier); isStaged && (!ok || ws.InputBytes() != staged.InputBytes()) {
+			return nil, fmt.Errorf("pipeline: parallel classifier %d does not take the first one's %d-byte prepared input: they must be instances of the same model", i, staged.InputBytes())
+		}
+	}
 	empty := ""
 	p.status.Store(&empty)
 	return p, nil
@@ -467,7 +497,7 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 		dropCounter, hasDrops = p.src.(DropCounter)
 	)
 
-	wg.Add(2)   // capture and inference; preprocessing adds itself
+	wg.Add(2)   // capture and sequence; preprocessing adds itself
 	go func() { // capture
 		defer wg.Done()
 		defer close(captured)
@@ -540,7 +570,7 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 	var free chan []byte
 	if isStaged {
 		prepared := make(chan *job, handOff)
-		free = make(chan []byte, p.cfg.queueDepth+2)
+		free = make(chan []byte, handOff+1+len(p.workers)) // one per frame that can be between the stages
 		for i := 0; i < cap(free); i++ {
 			free <- make([]byte, staged.InputBytes())
 		}
@@ -575,34 +605,69 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 		}()
 	}
 
-	go func() { // classify, smooth, decide
+	// Inference: one goroutine per classifier instance, all taking frames
+	// from the same stage; then sequence puts the frames back in capture
+	// order (workers may finish out of order) before smoothing, which must
+	// see them in order.
+	inferred := make(chan *job, len(p.workers))
+	var workersDone sync.WaitGroup
+	workersDone.Add(len(p.workers))
+	for _, cls := range p.workers {
+		go func() {
+			defer workersDone.Done()
+			for {
+				j, ok := receiveForInference()
+				if !ok {
+					return
+				}
+				var err error
+				if !inferFailed.Load() {
+					err = p.infer(cls, j)
+				}
+				if j.input != nil {
+					free <- j.input // cannot block: no more buffers exist than free holds
+					j.input = nil
+				}
+				if err != nil {
+					setInferErr(fmt.Errorf("frame %d: %w", j.frame.Seq, err))
+				}
+				if err != nil || inferFailed.Load() {
+					j.release()
+					continue
+				}
+				inferred <- j // sequence always drains
+			}
+		}()
+	}
+	go func() {
+		workersDone.Wait()
+		close(inferred)
+	}()
+	go func() { // sequence, smooth, decide
 		defer wg.Done()
 		defer close(toOutput)
-		for {
-			j, ok := receiveForInference()
-			if !ok {
-				return
-			}
-			var err error
-			if !inferFailed.Load() {
-				if isStaged {
-					err = p.infer(staged, j)
-				} else {
-					err = p.classify(j)
-				}
-			}
-			if j.input != nil {
-				free <- j.input // cannot block: there are exactly cap(free) buffers
-				j.input = nil
-			}
-			if err != nil {
-				setInferErr(fmt.Errorf("frame %d: %w", j.frame.Seq, err))
-			}
-			if err != nil || inferFailed.Load() {
+		pending := map[int]*job{}
+		next := 0
+		for j := range inferred {
+			if inferFailed.Load() {
 				j.release()
 				continue
 			}
-			toOutput <- j // output always drains, so this cannot block forever
+			pending[j.index] = j
+			for {
+				j, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				p.postprocess(j)
+				toOutput <- j // output always drains, so this cannot block forever
+			}
+		}
+		// Frames after a gap left by a failure are not shown.
+		for _, j := range pending {
+			j.release()
 		}
 	}()
 
@@ -623,31 +688,29 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 	return stats, nil
 }
 
-func (p *Pipeline) classify(j *job) error {
-	pred, err := p.cls.Classify(j.frame.Mat, p.cfg.roi)
-	if err != nil {
-		return fmt.Errorf("classify: %w", err)
+// infer runs one worker's classifier on frame j and keeps a copy of the
+// raw probabilities (the classifier reuses its buffer).
+func (p *Pipeline) infer(cls Classifier, j *job) error {
+	var pred Prediction
+	var err error
+	if staged, ok := cls.(StagedClassifier); ok && j.input != nil {
+		if pred, err = staged.Infer(j.input); err != nil {
+			return fmt.Errorf("infer: %w", err)
+		}
+	} else {
+		if pred, err = cls.Classify(j.frame.Mat, p.cfg.roi); err != nil {
+			return fmt.Errorf("classify: %w", err)
+		}
+		j.t[StagePreprocess] = pred.Preprocess
 	}
-	j.t[StagePreprocess] = pred.Preprocess
 	j.t[StageInference] = pred.Inference
-	p.postprocess(j, pred)
-	return nil
-}
-
-func (p *Pipeline) infer(staged StagedClassifier, j *job) error {
-	pred, err := staged.Infer(j.input)
-	if err != nil {
-		return fmt.Errorf("infer: %w", err)
-	}
-	j.t[StageInference] = pred.Inference
-	p.postprocess(j, pred)
-	return nil
-}
-
-// postprocess copies, smooths and decides.
-func (p *Pipeline) postprocess(j *job, pred Prediction) {
-	t0 := time.Now()
 	j.raw = append(j.raw[:0], pred.Probs...)
+	return nil
+}
+
+// postprocess smooths and decides, in capture order.
+func (p *Pipeline) postprocess(j *job) {
+	t0 := time.Now()
 	smoothed := j.raw
 	if p.cfg.smoother != nil {
 		smoothed = p.cfg.smoother.Update(j.raw)

@@ -590,3 +590,88 @@ func TestLiveStagedAndCancel(t *testing.T) {
 	}
 	checkReleased(t, src.fakeSource)
 }
+
+// orderSmoother records the top class of every distribution it sees.
+type orderSmoother struct{ tops []int }
+
+func (o *orderSmoother) Update(p []float32) []float32 {
+	o.tops = append(o.tops, Decide(p, nil, 0).Top)
+	return p
+}
+
+// TestParallelClassifiersReorder runs two classifier instances. The first
+// holds its first frame until the second has finished a later one, so
+// frames complete out of order; the sink and the smoother must still see
+// capture order, and both instances must have worked.
+func TestParallelClassifiersReorder(t *testing.T) {
+	for _, staged := range []bool{false, true} {
+		secondDone := make(chan struct{})
+		hold := func(call int) { // first instance: hold frame 0
+			if call == 0 {
+				select {
+				case <-secondDone:
+				case <-time.After(10 * time.Second): // deadlock detection only
+					t.Error("the second classifier never ran while the first held a frame")
+				}
+			}
+		}
+		signal := func(call int) { // second instance: it has finished a frame
+			if call == 1 {
+				close(secondDone)
+			}
+		}
+		a, b := &stagedMeanColour{}, &stagedMeanColour{}
+		var first, second Classifier
+		if staged {
+			a.beforeInfer, b.beforeInfer = hold, signal
+			first, second = a, b
+		} else {
+			a.before, b.before = hold, signal
+			first, second = &a.meanColourClassifier, &b.meanColourClassifier
+		}
+		sm := &orderSmoother{}
+		src := &fakeSource{w: 16, h: 16, n: 20}
+		sink := newRecordingSink()
+		p, err := New(src, first, WithParallelClassifiers(second), WithSmoother(sm), WithSinks(sink))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := p.Run(context.Background())
+		if err != nil || st.Frames != 20 {
+			t.Fatalf("staged=%v: frames %d err %v", staged, st.Frames, err)
+		}
+		for i := range sink.seqs {
+			if sink.seqs[i] != uint64(i) || sink.labels[i] != []string{"red", "green", "blue"}[i%3] || sm.tops[i] != i%3 {
+				t.Fatalf("staged=%v frame %d: seq %d label %s, smoother saw class %d: out of order", staged, i, sink.seqs[i], sink.labels[i], sm.tops[i])
+			}
+		}
+		ran := func(c *stagedMeanColour) int {
+			if staged {
+				return c.inferCalls
+			}
+			return c.calls
+		}
+		if ran(a) == 0 || ran(b) < 2 || ran(a)+ran(b) != 20 {
+			t.Fatalf("staged=%v: instances ran %d and %d frames", staged, ran(a), ran(b))
+		}
+		checkReleased(t, src)
+	}
+}
+
+func TestParallelClassifierValidation(t *testing.T) {
+	src := &fakeSource{w: 8, h: 8, n: 1}
+	if _, err := New(src, &stagedMeanColour{}, WithParallelClassifiers(&meanColourClassifier{})); err == nil || !strings.Contains(err.Error(), "prepared input") {
+		t.Fatalf("staged with a plain instance: %v", err)
+	}
+	four := &fourLabels{}
+	if _, err := New(src, &meanColourClassifier{}, WithParallelClassifiers(four)); err == nil || !strings.Contains(err.Error(), "has 4 labels, the first has 3") {
+		t.Fatalf("label mismatch: %v", err)
+	}
+	if _, err := New(src, &meanColourClassifier{}, WithParallelClassifiers(nil)); err == nil {
+		t.Fatal("nil parallel classifier accepted")
+	}
+}
+
+type fourLabels struct{ meanColourClassifier }
+
+func (fourLabels) Labels() []string { return []string{"a", "b", "c", "d"} }
