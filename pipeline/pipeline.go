@@ -649,10 +649,8 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 		pending := map[int]*job{}
 		next := 0
 		for j := range inferred {
-			if inferFailed.Load() {
-				j.release()
-				continue
-			}
+			// Frames inferred before a failure are still shown; the
+			// workers stop sending after it.
 			pending[j.index] = j
 			for {
 				j, ok := pending[next]
