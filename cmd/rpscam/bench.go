@@ -23,7 +23,8 @@ import (
 type benchReport struct {
 	Model    string `json:"model"`
 	Provider string `json:"provider"`
-	Threads  int    `json:"threads"` // as requested; 0 is ONNX Runtime's default
+	Threads  int    `json:"threads"` // per model instance, as requested; 0 is ONNX Runtime's default
+	Workers  int    `json:"workers"` // model instances in the pipeline; the model-only loop uses one
 	Input    string `json:"input"`
 	Source   struct {
 		Width  int     `json:"width"`
@@ -169,6 +170,7 @@ func bench(env *cliEnv, args []string) error {
 		Model:      s.modelPath,
 		Provider:   s.cls.Provider(),
 		Threads:    mf.threads,
+		Workers:    mf.workers,
 		Input:      s.info.Spec,
 		Warmup:     *warmup,
 		Frames:     st.Measured,
@@ -275,7 +277,7 @@ func inferenceOnly(cls *parts.Staged, frame gocv.Mat, roi image.Rectangle, n int
 
 func printBench(env *cliEnv, r *benchReport) {
 	w := env.stdout
-	fmt.Fprintf(w, "model     %s (%s, threads %d)\n", r.Model, r.Provider, r.Threads)
+	fmt.Fprintf(w, "model     %s (%s, threads %d, workers %d)\n", r.Model, r.Provider, r.Threads, r.Workers)
 	fmt.Fprintf(w, "input     %s (%dx%d)\n", r.Input, r.Source.Width, r.Source.Height)
 	if r.Output != "" {
 		fmt.Fprintf(w, "output    %s (%s)\n", r.Output, r.Codec)
