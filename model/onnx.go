@@ -27,7 +27,22 @@ const (
 	// MetaBackboneWeights names the Weights (tf2 or slim) the features come
 	// from; a head trained on one must not be exported on the other.
 	MetaBackboneWeights = "backbone_weights"
+
+	// ActivationName is the output of a trunk graph (see Trunk): one
+	// layer's activation, float32 [N,H,W,C] NHWC.
+	ActivationName = "activation"
 )
+
+// BuildOption changes what BuildONNX writes.
+type BuildOption func(*buildConfig)
+
+type buildConfig struct{ trunk string }
+
+// Trunk ends the graph at the output of the named layer (e.g.
+// "block_15_add", the input of block_16), whose activation becomes the only
+// output, ActivationName, in NHWC. Fine-tuning caches this activation once
+// per training view and trains the layers after it. A trunk takes no head.
+func Trunk(layer string) BuildOption { return func(c *buildConfig) { c.trunk = layer } }
 
 // BuildONNX writes the backbone as an ONNX graph (opset 13) taking uint8
 // NHWC RGB images of any batch size and producing the pooled features; with
@@ -35,11 +50,25 @@ const (
 // head.HeadB), and any fine-tuned layers in head.Layers replace the
 // backbone's. meta is added to the model's metadata, after head.Meta; the
 // interface keys (labels, input_*) are always set by BuildONNX.
-func BuildONNX(b *Backbone, head *Params, meta map[string]string) (*onnx.Model, error) {
+func BuildONNX(b *Backbone, head *Params, meta map[string]string, opts ...BuildOption) (*onnx.Model, error) {
 	if b == nil || len(b.Layers) == 0 {
 		return nil, fmt.Errorf("build ONNX: empty backbone")
 	}
+	var cfg buildConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	layers := b.Layers
+	if cfg.trunk != "" {
+		if head != nil {
+			return nil, fmt.Errorf("build ONNX: a trunk (ending at %s) takes no head", cfg.trunk)
+		}
+		end := b.LayerIndex(cfg.trunk)
+		if end < 0 {
+			return nil, fmt.Errorf("build ONNX: trunk end %q is not a backbone layer (names are Keras', e.g. block_15_add, block_16_project)", cfg.trunk)
+		}
+		layers = layers[:end+1]
+	}
 	if head != nil {
 		if err := head.Validate(); err != nil {
 			return nil, err
@@ -101,6 +130,23 @@ func BuildONNX(b *Backbone, head *Params, meta map[string]string) (*onnx.Model, 
 		}
 	}
 	last := layers[len(layers)-1].Name
+	if cfg.trunk != "" {
+		l := layers[len(layers)-1]
+		g.node("to_nhwc", "Transpose", []string{last}, []string{ActivationName}, onnx.AttrInts("perm", 0, 2, 3, 1))
+		g.graph.Outputs = []onnx.ValueInfo{{Name: ActivationName, Type: onnx.Float32,
+			Dims: []onnx.Dim{n, {Value: int64(l.OutSize)}, {Value: int64(l.OutSize)}, {Value: int64(l.OutChannels)}}}}
+		md := map[string]string{
+			MetaProducer:      "rpscam",
+			MetaSourceWeights: fmt.Sprintf("%s sha256:%s", b.Source.File, b.Source.SHA256),
+			MetaNormalization: "x/127.5-1 (in the graph: feed uint8)",
+			MetaInputSize:     fmt.Sprint(InputSize),
+			"trunk_end":       cfg.trunk,
+		}
+		maps.Copy(md, meta)
+		md[MetaInputLayout], md[MetaInputColor] = "NHWC", "RGB"
+		return &onnx.Model{Graph: g.graph, ProducerName: "rpscam", Metadata: md,
+			DocString: "MobileNet-v2 1.0/224 trunk up to " + cfg.trunk + " from " + b.Source.File + ", dequantized to float32 by rpscam"}, nil
+	}
 	g.node("global_pool", "GlobalAveragePool", []string{last}, []string{"pooled"})
 	g.node("flatten", "Flatten", []string{"pooled"}, []string{FeaturesName}, onnx.AttrInt("axis", 1))
 	features := onnx.ValueInfo{Name: FeaturesName, Type: onnx.Float32, Dims: []onnx.Dim{n, {Value: FeatureSize}}}

@@ -44,7 +44,8 @@ type Extractor struct {
 	Read         ImageReader
 	Augment      *Augmenter
 	Batch        int
-	Cache        *Cache // nil disables caching
+	Cache        VectorCache // nil disables caching
+
 	AugSeed      uint64
 	Progress     io.Writer
 	Terminal     bool
@@ -71,6 +72,26 @@ func (f FeatureSet) Batch(weight func(Example) float32) Batch {
 	return b
 }
 
+// VectorCache keeps per-view vectors across runs: *Cache holds pooled
+// features, *ActivationCache the fine-tuning trunk's activations.
+type VectorCache interface {
+	// Key identifies one view of one file; it changes when the file does.
+	Key(path string, view int, augSeed uint64) (string, error)
+	Get(key string) ([]float32, bool)
+	Put(key string, v []float32)
+	Save() error
+}
+
+// noCache is the VectorCache of an Extractor without one.
+type noCache struct{}
+
+func (noCache) Key(path string, view int, augSeed uint64) (string, error) {
+	return fileKey(path, view, augSeed)
+}
+func (noCache) Get(string) ([]float32, bool) { return nil, false }
+func (noCache) Put(string, []float32)        {}
+func (noCache) Save() error                  { return nil }
+
 type job struct {
 	ex   Example
 	view int
@@ -87,12 +108,16 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 		return FeatureSet{}, errors.New("augmented views need an Augmenter")
 	}
 	dim := e.Runner.OutputDim()
+	cache := e.Cache
+	if cache == nil {
+		cache = noCache{}
+	}
 	var out FeatureSet
 	var todo []job
 	rows := map[string]int{}
 	for _, ex := range examples {
 		for v := 0; v < views; v++ {
-			key, err := e.Cache.key(ex.Path, v, e.AugSeed)
+			key, err := cache.Key(ex.Path, v, e.AugSeed)
 			if err != nil {
 				return FeatureSet{}, err
 			}
@@ -101,7 +126,7 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 			out.Y = append(out.Y, ex.Class)
 			out.Examples = append(out.Examples, ex)
 			out.Views = append(out.Views, v)
-			if vec, ok := e.Cache.get(key); ok && len(vec) == dim {
+			if vec, ok := cache.Get(key); ok && len(vec) == dim {
 				out.X[row] = vec
 				continue
 			}
@@ -169,12 +194,12 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 		for i, j := range p.jobs {
 			vec := feats[i*dim : (i+1)*dim : (i+1)*dim]
 			out.X[rows[j.key]] = vec
-			e.Cache.put(j.key, vec)
+			cache.Put(j.key, vec)
 		}
 		done += len(p.jobs)
 		prog.Update(done)
 	}
-	if err := e.Cache.Save(); err != nil {
+	if err := cache.Save(); err != nil {
 		return FeatureSet{}, err
 	}
 	return out, nil
@@ -250,7 +275,13 @@ func (c *Cache) Len() int {
 	return len(c.entries)
 }
 
-func (c *Cache) key(path string, view int, augSeed uint64) (string, error) {
+// Key identifies one view of one file by name, size, modification time,
+// view index and augmentation seed.
+func (c *Cache) Key(path string, view int, augSeed uint64) (string, error) {
+	return fileKey(path, view, augSeed)
+}
+
+func fileKey(path string, view int, augSeed uint64) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", path, err)
@@ -258,7 +289,8 @@ func (c *Cache) key(path string, view int, augSeed uint64) (string, error) {
 	return fmt.Sprintf("%s|%d|%d|v%d|s%d", path, st.Size(), st.ModTime().UnixNano(), view, augSeed), nil
 }
 
-func (c *Cache) get(key string) ([]float32, bool) {
+// Get returns a cached vector.
+func (c *Cache) Get(key string) ([]float32, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -268,7 +300,8 @@ func (c *Cache) get(key string) ([]float32, bool) {
 	return v, ok
 }
 
-func (c *Cache) put(key string, v []float32) {
+// Put adds a vector (kept in memory until Save).
+func (c *Cache) Put(key string, v []float32) {
 	if c == nil {
 		return
 	}

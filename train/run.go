@@ -70,43 +70,12 @@ func Run(cfg Config, ex *Extractor, log io.Writer) (*Outcome, error) {
 		return nil, fmt.Errorf("views %d: want 1 or more", cfg.Views)
 	}
 	out := &Outcome{ValBySource: map[string]float64{}}
-	var trainEx, valEx, leftEx []Example
-	found := cfg.LeaveOut == ""
-	for _, s := range cfg.Sources {
-		all, held, err := s.List()
-		if err != nil {
-			return nil, err
-		}
-		groups := map[string]bool{}
-		for _, e := range all {
-			groups[e.Group] = true
-		}
-		sc := SourceCounts{Name: s.Name, Dir: s.Dir, Grouping: string(s.Grouping), HeldOut: len(held), Groups: len(groups)}
-		if s.Name == cfg.LeaveOut {
-			found, sc.LeftOut = true, true
-			leftEx = append(leftEx, all...)
-			out.Sources = append(out.Sources, sc)
-			continue
-		}
-		tr, va, err := Split(all, cfg.ValFraction, cfg.Seed)
-		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", s.Name, err)
-		}
-		sc.Train, sc.Validation = len(tr), len(va)
-		out.Sources = append(out.Sources, sc)
-		trainEx = append(trainEx, tr...)
-		valEx = append(valEx, va...)
+	sp, err := SplitSources(cfg, log)
+	if err != nil {
+		return nil, err
 	}
-	if !found {
-		return nil, fmt.Errorf("--leave-out %q names no source (have %s)", cfg.LeaveOut, sourceNames(cfg.Sources))
-	}
-	if len(trainEx) == 0 {
-		return nil, fmt.Errorf("no training images left: check the sources and --leave-out")
-	}
-	trainEx = Shuffle(trainEx, cfg.Seed)
-	for _, sc := range out.Sources {
-		fmt.Fprintf(log, "source %-11s %5d train %4d validation %4d held out %4d groups%s  %s\n", sc.Name, sc.Train, sc.Validation, sc.HeldOut, sc.Groups, map[bool]string{true: " (left out)"}[sc.LeftOut], sc.Dir)
-	}
+	out.Sources = sp.Sources
+	trainEx, valEx, leftEx := sp.Train, sp.Validation, sp.LeftOut
 	start := time.Now()
 	ex.ProgressName = fmt.Sprintf("features (%d images x %d views)", len(trainEx), cfg.Views)
 	trainF, err := ex.Features(trainEx, cfg.Views)
@@ -182,6 +151,56 @@ func Run(cfg Config, ex *Extractor, log io.Writer) (*Outcome, error) {
 		out.LeftOut = score(h, leftF, cfg.LeaveOut)
 	}
 	return out, nil
+}
+
+// Splits are a Config's examples: shuffled training images, validation
+// images and the left-out source's images, with per-source counts.
+type Splits struct {
+	Train, Validation, LeftOut []Example
+	Sources                    []SourceCounts
+}
+
+// SplitSources lists every source and splits it by groups (Split), logging
+// one line per source to log.
+func SplitSources(cfg Config, log io.Writer) (*Splits, error) {
+	sp := &Splits{}
+	found := cfg.LeaveOut == ""
+	for _, s := range cfg.Sources {
+		all, held, err := s.List()
+		if err != nil {
+			return nil, err
+		}
+		groups := map[string]bool{}
+		for _, e := range all {
+			groups[e.Group] = true
+		}
+		sc := SourceCounts{Name: s.Name, Dir: s.Dir, Grouping: string(s.Grouping), HeldOut: len(held), Groups: len(groups)}
+		if s.Name == cfg.LeaveOut {
+			found, sc.LeftOut = true, true
+			sp.LeftOut = append(sp.LeftOut, all...)
+			sp.Sources = append(sp.Sources, sc)
+			continue
+		}
+		tr, va, err := Split(all, cfg.ValFraction, cfg.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", s.Name, err)
+		}
+		sc.Train, sc.Validation = len(tr), len(va)
+		sp.Sources = append(sp.Sources, sc)
+		sp.Train = append(sp.Train, tr...)
+		sp.Validation = append(sp.Validation, va...)
+	}
+	if !found {
+		return nil, fmt.Errorf("--leave-out %q names no source (have %s)", cfg.LeaveOut, sourceNames(cfg.Sources))
+	}
+	if len(sp.Train) == 0 {
+		return nil, fmt.Errorf("no training images left: check the sources and --leave-out")
+	}
+	sp.Train = Shuffle(sp.Train, cfg.Seed)
+	for _, sc := range sp.Sources {
+		fmt.Fprintf(log, "source %-11s %5d train %4d validation %4d held out %4d groups%s  %s\n", sc.Name, sc.Train, sc.Validation, sc.HeldOut, sc.Groups, map[bool]string{true: " (left out)"}[sc.LeftOut], sc.Dir)
+	}
+	return sp, nil
 }
 
 func score(h *Head, f FeatureSet, name string) *Scored {

@@ -1,0 +1,181 @@
+package train
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/rpscam/rpscam/internal/nn"
+)
+
+// ActivationCache keeps the fine-tuning trunk's activations (7x7x160 =
+// 7,840 values per view for the default trunk) on disk as IEEE float16 in
+// one append-only file per trunk and augmentation recipe. A gob map like
+// Cache's would hold 20,000 such vectors as float32 and rewrite them all on
+// every save; appending records and keeping them in memory as float16 halves
+// both, and a run that is interrupted keeps every record it flushed.
+//
+// Record: key length (uint32 LE), key bytes, dim (uint32 LE), dim float16 LE.
+// A truncated last record (a crash mid-write) is dropped on open.
+type ActivationCache struct {
+	path  string
+	mu    sync.Mutex
+	index map[string][]uint16
+	f     *os.File
+	w     *bufio.Writer
+}
+
+// OpenActivationCache opens (or starts) the cache for one trunk model
+// (by its sha256) and one augmentation recipe under dir.
+func OpenActivationCache(dir, trunkSHA256 string, aug AugmentConfig) (*ActivationCache, error) {
+	recipe, _ := json.Marshal(aug)
+	sum := sha256.Sum256(append([]byte(trunkSHA256+"\x00"), recipe...))
+	c := &ActivationCache{path: filepath.Join(dir, "activations-"+hex.EncodeToString(sum[:8])+".f16"), index: map[string][]uint16{}}
+	f, err := os.Open(c.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("activation cache: %w", err)
+	}
+	defer f.Close()
+	valid, err := c.load(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("activation cache %s: %w", c.path, err)
+	}
+	if st, err := f.Stat(); err == nil && st.Size() > valid {
+		// Drop the torn tail so that appends start on a record boundary.
+		if err := os.Truncate(c.path, valid); err != nil {
+			return nil, fmt.Errorf("activation cache: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// load reads records until the end or a torn record, returning the length
+// of the valid prefix.
+func (c *ActivationCache) load(r io.Reader) (int64, error) {
+	var valid int64
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return valid, nil
+		}
+		klen := binary.LittleEndian.Uint32(hdr[:])
+		if klen > 1<<16 {
+			return valid, nil
+		}
+		key := make([]byte, klen)
+		if _, err := io.ReadFull(r, key); err != nil {
+			return valid, nil
+		}
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return valid, nil
+		}
+		dim := binary.LittleEndian.Uint32(hdr[:])
+		if dim > 1<<24 {
+			return valid, nil
+		}
+		raw := make([]byte, 2*dim)
+		if _, err := io.ReadFull(r, raw); err != nil {
+			return valid, nil
+		}
+		v := make([]uint16, dim)
+		for i := range v {
+			v[i] = binary.LittleEndian.Uint16(raw[2*i:])
+		}
+		c.index[string(key)] = v
+		valid += int64(8 + int(klen) + 2*int(dim))
+	}
+}
+
+// Path is the cache file.
+func (c *ActivationCache) Path() string { return c.path }
+
+// Len is the number of cached vectors.
+func (c *ActivationCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.index)
+}
+
+// Key identifies one view of one file (see Cache.Key).
+func (c *ActivationCache) Key(path string, view int, augSeed uint64) (string, error) {
+	return fileKey(path, view, augSeed)
+}
+
+// Get returns the cached activation as float32 (rounded to float16 when stored).
+func (c *ActivationCache) Get(key string) ([]float32, bool) {
+	c.mu.Lock()
+	h, ok := c.index[key]
+	c.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return nn.HalfToFloat32s(h), true
+}
+
+// Put stores v as float16, appending it to the file (flushed by Save).
+// A write error is kept and returned by Save.
+func (c *ActivationCache) Put(key string, v []float32) {
+	h := nn.HalfFromFloat32s(v)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.index[key] = h
+	if c.w == nil {
+		if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+			return
+		}
+		f, err := os.OpenFile(c.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return
+		}
+		c.f, c.w = f, bufio.NewWriterSize(f, 1<<20)
+	}
+	var hdr [4]byte
+	binary.LittleEndian.PutUint32(hdr[:], uint32(len(key)))
+	c.w.Write(hdr[:])
+	c.w.WriteString(key)
+	binary.LittleEndian.PutUint32(hdr[:], uint32(len(h)))
+	c.w.Write(hdr[:])
+	buf := make([]byte, 2*len(h))
+	for i, x := range h {
+		binary.LittleEndian.PutUint16(buf[2*i:], x)
+	}
+	c.w.Write(buf)
+}
+
+// Save flushes appended records to disk.
+func (c *ActivationCache) Save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.w == nil {
+		return nil
+	}
+	if err := c.w.Flush(); err != nil {
+		return fmt.Errorf("activation cache %s: %w (free disk space or pass another --cache)", c.path, err)
+	}
+	return nil
+}
+
+// Close flushes and closes the file.
+func (c *ActivationCache) Close() error {
+	err := c.Save()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f != nil {
+		if cerr := c.f.Close(); err == nil {
+			err = cerr
+		}
+		c.f, c.w = nil, nil
+	}
+	return err
+}
