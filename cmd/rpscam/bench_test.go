@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gocv.io/x/gocv"
 )
 
 func TestBenchJSON(t *testing.T) {
@@ -89,5 +91,44 @@ func TestBenchShortClip(t *testing.T) {
 	}
 	if code, _, stderr := runCmd(t, "bench", "--model", model); code != 2 || !strings.Contains(stderr, "--input is required") {
 		t.Fatalf("bench without --input: exit %d, %s", code, stderr)
+	}
+}
+
+func TestBenchParallelWorkers(t *testing.T) {
+	model := tinyModelFile(t)
+	clip := writeColourClip(t, 40, 320, 240)
+	code, stdout, stderr := runCmd(t, "bench", "--model", model, "--device", "cpu", "--threads", "1", "--workers", "2", "--input", clip,
+		"--warmup", "4", "--frames", "36", "--infer-iters", "20", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r benchReport
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Workers != 2 || r.Threads != 1 || r.Frames != 36 || r.Stages["inference"].P50 <= 0 {
+		t.Fatalf("workers %d threads %d frames %d inference %+v", r.Workers, r.Threads, r.Frames, r.Stages["inference"])
+	}
+	if code, _, stderr := runCmd(t, "bench", "--model", model, "--input", clip, "--workers", "40"); code != 2 || !strings.Contains(stderr, "--workers 40") {
+		t.Fatalf("--workers 40: exit %d %s", code, stderr)
+	}
+	// Two instances, frames still in order: the recorded predictions match
+	// the clip's colour cycle exactly.
+	out := filepath.Join(t.TempDir(), "two.mp4")
+	code, stdout, stderr = runCmd(t, "record", "--model", model, "--device", "cpu", "--threads", "1", "--workers", "2", "--input", clip, "--output", out, "-q")
+	if code != 0 || !strings.Contains(stdout, "predictions: rock 14, paper 13, scissors 13, uncertain 0\n") || !strings.Contains(stdout, "frames processed: 40\n") {
+		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
+	}
+	// The bottom-left corner keeps the source colour: frame i must be
+	// clipColours[i%3], so the file is in capture order.
+	var wrong []int
+	n := readVideo(t, out, func(i int, m gocv.Mat) {
+		c := clipColours[i%3]
+		if !near(m.GetVecbAt(m.Rows()-3, 2), [3]uint8{uint8(c.Val1), uint8(c.Val2), uint8(c.Val3)}, 40) {
+			wrong = append(wrong, i)
+		}
+	})
+	if n != 40 || len(wrong) > 0 {
+		t.Fatalf("%s holds %d frames (want 40); frames out of order: %v", out, n, wrong)
 	}
 }
