@@ -30,6 +30,10 @@
 // overlapping the model run of the previous frame, into input buffers that
 // circulate between the two stages without allocation.
 //
+// WithParallelClassifiers adds more instances of the model, each on its own
+// goroutine, taking frames as they become free; a sequencing step restores
+// capture order before smoothing, so sinks always see frames in order.
+//
 // # Consumers
 //
 // Anything that wants the annotated stream — the video recorder, the window,
