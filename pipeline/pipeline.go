@@ -756,6 +756,7 @@ func (p *Pipeline) output(in <-chan *job, start time.Time, cancel func(), drops 
 		if hasDrops {
 			a.Dropped = drops.Dropped()
 		}
+		a.Timings = j.t // what is known so far: the overlay shows inference time
 		t0 := time.Now()
 		if p.cfg.annotator != nil {
 			if err := p.cfg.annotator.Annotate(&a.Mat, &a); err != nil {

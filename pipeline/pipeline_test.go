@@ -409,7 +409,9 @@ func TestStagedClassifierEveryFrameInOrder(t *testing.T) {
 		src := &fakeSource{w: 64, h: 48, n: 31}
 		cls := &stagedMeanColour{}
 		sink := newRecordingSink()
-		p, err := New(src, cls, WithSinks(sink), WithQueueDepth(depth))
+		var annotatorSaw time.Duration
+		ann := AnnotatorFunc(func(_ *gocv.Mat, a *Annotated) error { annotatorSaw = a.Timings[StageInference]; return nil })
+		p, err := New(src, cls, WithSinks(sink), WithQueueDepth(depth), WithAnnotator(ann))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -431,6 +433,9 @@ func TestStagedClassifierEveryFrameInOrder(t *testing.T) {
 		}
 		if st.Stages[StageInference].P50 != time.Microsecond {
 			t.Fatalf("inference p50 %v, want the reported 1µs", st.Stages[StageInference].P50)
+		}
+		if annotatorSaw != time.Microsecond {
+			t.Fatalf("the annotator saw inference time %v, want 1µs", annotatorSaw)
 		}
 		checkReleased(t, src)
 	}
