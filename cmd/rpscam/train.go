@@ -43,7 +43,8 @@ func runTrain(env *cliEnv, args []string) error {
 	dropout := fs.Float64("dropout", def.Fit.Dropout, "dropout rate on the 1280 features")
 	wd := fs.Float64("weight-decay", def.Fit.WeightDecay, "L2 weight decay on the head")
 	patience := fs.Int("patience", def.Fit.Patience, "early stopping: epochs without a better val_loss (0 = off)")
-	mode := fs.String("mode", "head", "head: frozen backbone, cached features, dense head (fine-tuning is not implemented yet)")
+	mode := fs.String("mode", "head", "head: frozen backbone, cached features, dense head; finetune: also train the last layers (block_16, Conv_1) on cached trunk activations")
+	ft := addFineTuneFlags(fs)
 	backbonePath := fs.String("backbone", "models/mobilenet_v2_backbone.onnx", "feature-extractor ONNX (made by rpscam convert; built here if missing)")
 	cacheDir := fs.String("cache", "models/cache", "feature cache folder")
 	paramsOut := fs.String("params-out", "models/rps_head.params", "trained parameters to write")
@@ -58,8 +59,8 @@ func runTrain(env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
-	if *mode != "head" {
-		return usagef("--mode %q: only \"head\" is implemented (frozen backbone, cached features)", *mode)
+	if *mode != "head" && *mode != "finetune" {
+		return usagef("--mode %q: use head (frozen backbone) or finetune (last layers trained too)", *mode)
 	}
 	if *views < 1 || *views > 32 {
 		return usagef("--views %d: want 1..32", *views)
@@ -102,6 +103,12 @@ func runTrain(env *cliEnv, args []string) error {
 			return err
 		}
 		fmt.Fprintf(env.stderr, "train: built %s from %s\n", *backbonePath, b.Source.File)
+	}
+	if *mode == "finetune" {
+		return runFineTune(env, ft, b, srcs, fineTuneArgs{shared: shared, seed: *seed, augSeed: *augSeed, views: *views, valFrac: *valFrac,
+			leaveOut: *leaveOut, cacheDir: *cacheDir, threads: *threads, ortLib: *ortLib, paramsOut: *paramsOut, recordOut: *recordOut,
+			onnxOut: *onnxOut, curve: *curve, began: began, args: args,
+			fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience}})
 	}
 	backboneSHA, err := fileSHA256(*backbonePath)
 	if err != nil {
@@ -242,29 +249,31 @@ func commas(n int) string {
 }
 
 type trainingRecord struct {
-	Date           string               `json:"date"`
-	Command        string               `json:"command"`
-	Reproduce      string               `json:"reproduce"`
-	Tolerance      string               `json:"tolerance"`
-	Mode           string               `json:"mode"`
-	Seed           uint64               `json:"seed"`
-	AugSeed        uint64               `json:"aug_seed"`
-	Views          int                  `json:"views"`
-	ValFraction    float64              `json:"val_fraction"`
-	HoldOutPercent int                  `json:"held_out_percent"`
-	Fit            recordFit            `json:"fit"`
-	Augment        train.AugmentConfig  `json:"augment"`
-	Sources        []train.SourceCounts `json:"sources"`
-	Backbone       recordBackbone       `json:"backbone"`
-	Summary        recordSummary        `json:"model_summary"`
-	TrainVectors   int                  `json:"train_feature_vectors"`
-	Validation     recordVal            `json:"validation"`
-	History        []train.EpochStats   `json:"history"`
-	Seconds        recordTimes          `json:"seconds"`
-	Params         recordParams         `json:"params"`
-	GoVersion      string               `json:"go_version"`
-	Host           string               `json:"host"`
-	SharedLicenses string               `json:"data_licenses"`
+	Date           string                `json:"date"`
+	Command        string                `json:"command"`
+	Reproduce      string                `json:"reproduce"`
+	Tolerance      string                `json:"tolerance"`
+	Mode           string                `json:"mode"`
+	Seed           uint64                `json:"seed"`
+	AugSeed        uint64                `json:"aug_seed"`
+	Views          int                   `json:"views"`
+	ValFraction    float64               `json:"val_fraction"`
+	HoldOutPercent int                   `json:"held_out_percent"`
+	Fit            recordFit             `json:"fit"`
+	FineTune       *recordFineTune       `json:"finetune,omitempty"`
+	Augment        train.AugmentConfig   `json:"augment"`
+	Sources        []train.SourceCounts  `json:"sources"`
+	Backbone       recordBackbone        `json:"backbone"`
+	Summary        recordSummary         `json:"model_summary"`
+	TrainVectors   int                   `json:"train_feature_vectors"`
+	Validation     recordVal             `json:"validation"`
+	Tests          map[string]recordTest `json:"tests,omitempty"`
+	History        []train.EpochStats    `json:"history"`
+	Seconds        recordTimes           `json:"seconds"`
+	Params         recordParams          `json:"params"`
+	GoVersion      string                `json:"go_version"`
+	Host           string                `json:"host"`
+	SharedLicenses string                `json:"data_licenses"`
 }
 
 type recordFit struct {

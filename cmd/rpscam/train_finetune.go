@@ -1,0 +1,457 @@
+package main
+
+import (
+	"fmt"
+	"github.com/rpscam/rpscam/train/tail"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/model"
+	"github.com/rpscam/rpscam/train"
+	"github.com/spf13/pflag"
+)
+
+type fineTuneFlags struct {
+	trunk    *string
+	trunkAt  *string
+	tests    *bool
+	tune     *string
+	epochs   *int
+	lrHead   *float64
+	lrBody   *float64
+	anchor   *float64
+	patience *int
+}
+
+func addFineTuneFlags(fs *pflag.FlagSet) *fineTuneFlags {
+	return &fineTuneFlags{
+		trunk:    fs.String("trunk", "models/mobilenet_v2_trunk.onnx", "finetune: frozen trunk ONNX up to --trunk-end (built here when missing)"),
+		trunkAt:  fs.String("trunk-end", "block_15_add", "finetune: last frozen layer; its 7x7x160 activation is cached per view"),
+		tests:    fs.Bool("tests", true, "finetune: score the shared test splits (cgi test, sxsw test, drgfreeman held-out) after training"),
+		tune:     fs.String("tune", "conv1", "finetune: layers trained with the head: conv1 (Conv_1) or block16 (block_16 and Conv_1)"),
+		epochs:   fs.Int("ft-epochs", 12, "finetune: maximum fine-tuning epochs (after the head-only warm-up that --epochs bounds)"),
+		lrHead:   fs.Float64("ft-lr-head", 3e-4, "finetune: Adam learning rate of the head while fine-tuning"),
+		lrBody:   fs.Float64("ft-lr", 1e-4, "finetune: Adam learning rate of the pretrained layers"),
+		anchor:   fs.Float64("ft-anchor", 1e-3, "finetune: L2 pull of the fine-tuned weights towards the pretrained ones"),
+		patience: fs.Int("ft-patience", 3, "finetune: epochs without a better val_loss before stopping (0 = off)"),
+	}
+}
+
+type fineTuneArgs struct {
+	shared                               *string
+	seed, augSeed                        uint64
+	views                                int
+	valFrac                              float64
+	leaveOut, cacheDir, ortLib           string
+	threads                              int
+	paramsOut, recordOut, onnxOut, curve string
+	began                                time.Time
+	args                                 []string
+	fit                                  train.FitConfig
+}
+
+func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train.Source, a fineTuneArgs) error {
+	// The trunk: rebuilt whenever it is missing or was cut at another layer.
+	trunkMeta := map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name}
+	m, err := model.BuildONNX(b, nil, trunkMeta, model.Trunk(*ft.trunkAt))
+	if err != nil {
+		return usageError{err}
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if old, err := os.ReadFile(*ft.trunk); err != nil || string(old) != string(data) {
+		if err := os.MkdirAll(filepath.Dir(*ft.trunk), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(*ft.trunk, data, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stderr, "train: built %s (MobileNet-v2 up to %s) from %s\n", *ft.trunk, *ft.trunkAt, b.Source.File)
+	}
+	trunkSHA, err := fileSHA256(*ft.trunk)
+	if err != nil {
+		return err
+	}
+	runner, err := infer.LoadBatchRunner(*ft.trunk, model.ActivationName, 32, infer.WithThreads(a.threads), infer.WithLibrary(a.ortLib))
+	if err != nil {
+		return err
+	}
+	defer runner.Close()
+	contract := runner.Contract()
+	augCfg := train.DefaultAugment()
+	aug, err := train.NewAugmenter(augCfg)
+	if err != nil {
+		return err
+	}
+	cache, err := train.OpenActivationCache(a.cacheDir, trunkSHA, augCfg)
+	if err != nil {
+		return err
+	}
+	defer cache.Close()
+	ex := &train.Extractor{
+		Runner: runner, NewPre: func() (train.Preprocessor, error) { return infer.NewPreprocessor(contract) },
+		Read: capture.ReadImage, Augment: aug, Batch: 32, Cache: cache, AugSeed: a.augSeed,
+		Progress: env.stderr, Terminal: isTerminal(env.stderr),
+	}
+	var tests []train.TestSet
+	if *ft.tests && a.leaveOut == "" {
+		dir, err := convertSharedDir(*a.shared)
+		if err != nil {
+			return err
+		}
+		tests = train.DefaultTestSets(dir)
+	}
+	cfg := train.Config{Sources: srcs, ValFraction: a.valFrac, Seed: a.seed, Views: a.views, LeaveOut: a.leaveOut, Fit: a.fit}
+	acts, err := train.ExtractActivations(cfg, tests, ex, env.stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "activations: %d training vectors, cache %s (%d entries), %s\n", len(acts.Train.X), cache.Path(), cache.Len(), acts.Time.Round(time.Second))
+	return fineTuneFit(env, ft, b, a, acts, trunkSHA, augCfg)
+}
+
+// tuneLayers maps --tune to the backbone layers and tail parameters trained.
+func tuneLayers(tune string) ([]string, []string, error) {
+	switch tune {
+	case "conv1":
+		return []string{"Conv_1"}, append(append([]string{}, tail.Conv1Params...), tail.HeadParams...), nil
+	case "block16":
+		return tail.TailLayers, tail.AllParams, nil
+	}
+	return nil, nil, usagef("--tune %q: use conv1 (Conv_1 + head) or block16 (block_16 + Conv_1 + head)", tune)
+}
+
+func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneArgs, acts *train.Activations, trunkSHA string, augCfg train.AugmentConfig) error {
+	layers, trainable, err := tuneLayers(*ft.tune)
+	if err != nil {
+		return err
+	}
+	p, dims, err := tail.FromBackbone(b, nil, len(train.Labels))
+	if err != nil {
+		return err
+	}
+	if got := len(acts.Train.X[0]); got != dims.Size*dims.Size*dims.In {
+		return usagef("--trunk-end %s gives %d values per view, the tail (block_16) takes %dx%dx%d: use --trunk-end block_15_add", *ft.trunkAt, got, dims.Size, dims.Size, dims.In)
+	}
+	eval, err := tail.NewSession(dims, nil, tail.WithThreads(a.threads))
+	if err != nil {
+		return err
+	}
+	defer eval.Close()
+	sess, err := tail.NewSession(dims, trainable, tail.WithThreads(a.threads))
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	term := isTerminal(env.stderr)
+
+	// 1. Head-only warm-up on the pretrained tail's pooled features, so that
+	// fine-tuning starts from a sensible classifier instead of pushing
+	// random-head gradients into the pretrained layers.
+	fitStart := time.Now()
+	pooledOf := func(name string, fs train.FeatureSet) ([][]float32, error) {
+		prog := train.NewProgress(env.stderr, name, len(fs.X), term)
+		var out [][]float32
+		const chunk = 256
+		for s := 0; s < len(fs.X); s += chunk {
+			part := fs.X[s:min(s+chunk, len(fs.X))]
+			_, pooled, err := tail.PredictPooled(eval, p, part, 64)
+			if err != nil {
+				return nil, err
+			}
+			for i := range part {
+				out = append(out, pooled[i*dims.Features:(i+1)*dims.Features:(i+1)*dims.Features])
+			}
+			prog.Update(s + len(part))
+		}
+		return out, nil
+	}
+	trainPooled, err := pooledOf("pooled features (training views)", acts.Train)
+	if err != nil {
+		return err
+	}
+	valPooled, err := pooledOf("pooled features (validation)", acts.Validation)
+	if err != nil {
+		return err
+	}
+	head, err := train.NewHead(dims.Features, dims.Classes, a.seed)
+	if err != nil {
+		return err
+	}
+	warm := a.fit
+	warm.Seed = a.seed
+	warmHist, err := train.Fit(head, train.Batch{X: trainPooled, Y: acts.Train.Y}, train.Batch{X: valPooled, Y: acts.Validation.Y}, warm,
+		func() float64 { return time.Since(fitStart).Seconds() })
+	if err != nil {
+		return err
+	}
+	last := warmHist[len(warmHist)-1]
+	wl, wa := head.Evaluate(train.Batch{X: valPooled, Y: acts.Validation.Y})
+	fmt.Fprintf(env.stdout, "head warm-up: %d epochs, val_loss %.4f val_accuracy %.4f\n", last.Epoch, wl, wa)
+	trainPooled, valPooled = nil, nil
+	// train.Head.W is [classes][features]; the tail's head is [features][classes].
+	for c := 0; c < dims.Classes; c++ {
+		for f := 0; f < dims.Features; f++ {
+			p[tail.HeadW][f*dims.Classes+c] = head.W[c*dims.Features+f]
+		}
+	}
+	copy(p[tail.HeadB], head.B)
+
+	// 2. Fine-tuning.
+	batches := 0
+	var prog *train.Progress
+	var hist []train.EpochStats
+	epochStart := time.Now()
+	cfg := tail.FitConfig{Trainable: trainable, Epochs: *ft.epochs, BatchSize: a.fit.BatchSize, LRHead: *ft.lrHead, LRBody: *ft.lrBody,
+		Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, AnchorDecay: *ft.anchor, Patience: *ft.patience, Seed: a.seed,
+		OnBatch: func(epoch, batch, n int) {
+			if batch == 1 {
+				prog = train.NewProgress(env.stderr, fmt.Sprintf("fine-tune epoch %d/%d", epoch, *ft.epochs), n, term)
+				batches = n
+			}
+			prog.Update(batch)
+		},
+		OnEpoch: func(s tail.Stats) {
+			secs := time.Since(epochStart).Seconds()
+			epochStart = time.Now()
+			best := ""
+			if s.Best {
+				best = " *"
+			}
+			fmt.Fprintf(env.stdout, "Epoch %d/%d - %.0fs - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f%s\n",
+				s.Epoch, s.Epochs, secs, s.Loss, s.Accuracy, s.ValLoss, s.ValAccuracy, best)
+			if s.Early {
+				fmt.Fprintf(env.stdout, "early stopping: no better val_loss for %d epochs", *ft.patience)
+			}
+			if s.Restored {
+				fmt.Fprintln(env.stdout, "; restored the weights of the best epoch")
+			} else if s.Early {
+				fmt.Fprintln(env.stdout)
+			}
+			hist = append(hist, train.EpochStats{Epoch: s.Epoch, Epochs: s.Epochs, Loss: s.Loss, Accuracy: s.Accuracy, ValLoss: s.ValLoss,
+				ValAccuracy: s.ValAccuracy, Best: s.Best, Seconds: secs, StoppedEarly: s.Early, Restored: s.Restored})
+		}}
+	_ = batches
+	if _, err := tail.Fit(sess, eval, p, tail.Data{X: acts.Train.X, Y: acts.Train.Y}, tail.Data{X: acts.Validation.X, Y: acts.Validation.Y}, cfg); err != nil {
+		return err
+	}
+	fitTime := time.Since(fitStart)
+
+	// 3. Scores.
+	scoreSet := func(fs train.FeatureSet) (float64, float64, []float32, error) {
+		probs, err := tail.Predict(eval, p, fs.X, 64)
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		l, acc := tail.Score(probs, fs.Y, dims.Classes)
+		return l, acc, probs, nil
+	}
+	valLoss, valAcc, valProbs, err := scoreSet(acts.Validation)
+	if err != nil {
+		return err
+	}
+	bySrc := map[string]float64{}
+	counts := map[string][2]int{}
+	for i, ex := range acts.Validation.Examples {
+		c := counts[ex.Source]
+		c[1]++
+		if argmaxF(valProbs[i*dims.Classes:(i+1)*dims.Classes]) == acts.Validation.Y[i] {
+			c[0]++
+		}
+		counts[ex.Source] = c
+	}
+	for s, c := range counts {
+		bySrc[s] = float64(c[0]) / float64(c[1])
+	}
+	fmt.Fprintf(env.stdout, "validation (clean views): loss %.4f accuracy %.4f", valLoss, valAcc)
+	for _, s := range sortedKeys(bySrc) {
+		fmt.Fprintf(env.stdout, "  %s %.4f", s, bySrc[s])
+	}
+	fmt.Fprintln(env.stdout)
+	tests := map[string]recordTest{}
+	report := func(name string, fs train.FeatureSet) error {
+		_, acc, probs, err := scoreSet(fs)
+		if err != nil {
+			return err
+		}
+		rec := recordTest{N: len(fs.Y), Accuracy: acc, Recall: map[string]float64{}}
+		for c, label := range train.Labels {
+			n, right := 0, 0
+			for i, y := range fs.Y {
+				if y == c {
+					n++
+					if argmaxF(probs[i*dims.Classes:(i+1)*dims.Classes]) == c {
+						right++
+					}
+				}
+			}
+			if n > 0 {
+				rec.Recall[label] = float64(right) / float64(n)
+			}
+		}
+		tests[name] = rec
+		fmt.Fprintf(env.stdout, "%s: accuracy %.4f on %d images; recall rock %.3f paper %.3f scissors %.3f\n", name, acc, rec.N, rec.Recall["rock"], rec.Recall["paper"], rec.Recall["scissors"])
+		return nil
+	}
+	for _, name := range acts.TestOrder {
+		if err := report("test "+name, acts.Tests[name]); err != nil {
+			return err
+		}
+	}
+	if a.leaveOut != "" {
+		if err := report("left-out source "+a.leaveOut, acts.LeftOut); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "time: activations %s, fit %s, total %s\n", acts.Time.Round(time.Second), fitTime.Round(time.Second), time.Since(a.began).Round(time.Second))
+		fmt.Fprintln(env.stdout, "(--leave-out is a check: no parameters, record or model written)")
+		return nil
+	}
+	fmt.Fprintf(env.stdout, "time: activations %s, fit %s, total %s\n", acts.Time.Round(time.Second), fitTime.Round(time.Second), time.Since(a.began).Round(time.Second))
+	if a.curve != "" {
+		if err := os.MkdirAll(filepath.Dir(a.curve), 0o755); err != nil {
+			return err
+		}
+		if err := train.WriteCurvePNG(a.curve, hist); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "training curve: %s\n", a.curve)
+	}
+
+	// 4. Parameters, record, model.
+	headW, headB, tuned, err := tail.ToModel(p, dims, layers...)
+	if err != nil {
+		return err
+	}
+	date := time.Now().UTC().Format(time.RFC3339)
+	var srcDesc []string
+	for _, s := range acts.Splits.Sources {
+		srcDesc = append(srcDesc, fmt.Sprintf("%s:%d", s.Name, s.Train+s.Validation))
+	}
+	recipe := fmt.Sprintf("finetune %s: head warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, %d views/image, batch %d, seed %d",
+		*ft.tune, a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, a.views, a.fit.BatchSize, a.seed)
+	meta := map[string]string{
+		model.MetaBackboneWeights: b.Source.Weights.Name,
+		"training_date":           date,
+		"training_data":           strings.Join(srcDesc, ","),
+		"training_recipe":         recipe,
+		"validation_accuracy":     strconv.FormatFloat(valAcc, 'f', 4, 64),
+		"validation_loss":         strconv.FormatFloat(valLoss, 'f', 4, 64),
+	}
+	params := &model.Params{Labels: train.Labels, HeadW: headW, HeadB: headB, Layers: tuned, Meta: meta}
+	// Float16 layer weights keep the committed file small (Conv_1 is 409,600
+	// weights); the round trip changes each weight by at most 2^-11 relative.
+	if err := model.WriteParams(a.paramsOut, params, model.Float16Layers()); err != nil {
+		return err
+	}
+	if params, err = model.ReadParams(a.paramsOut); err != nil {
+		return err
+	}
+	paramsSHA, err := fileSHA256(a.paramsOut)
+	if err != nil {
+		return err
+	}
+	tunedCount := 0
+	for _, lp := range tuned {
+		tunedCount += len(lp.Weights) + len(lp.Bias)
+	}
+	headParams := len(headW) + len(headB)
+	frozen := b.ParamCount() - tunedCount
+	printFineTuneSummary(env.stdout, b, layers, headParams, a.fit.Dropout)
+	rec := trainingRecord{
+		Date: date, Mode: "finetune", Seed: a.seed, AugSeed: a.augSeed, Views: a.views, ValFraction: a.valFrac,
+		Fit: recordFit{Epochs: a.fit.Epochs, BatchSize: a.fit.BatchSize, LearningRate: a.fit.LearningRate, Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, Patience: a.fit.Patience},
+		FineTune: &recordFineTune{Tune: *ft.tune, Layers: layers, TrunkEnd: *ft.trunkAt, TrunkSHA256: trunkSHA, Epochs: *ft.epochs, LRHead: *ft.lrHead, LRLayers: *ft.lrBody,
+			Anchor: *ft.anchor, Patience: *ft.patience, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
+		Augment: augCfg, Sources: acts.Splits.Sources, HoldOutPercent: train.HoldOutPercent,
+		Backbone:     recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name},
+		Summary:      recordSummary{Total: b.ParamCount() + headParams, Trainable: tunedCount + headParams, Frozen: frozen},
+		History:      hist,
+		Validation:   recordVal{Loss: valLoss, Accuracy: valAcc, BySource: bySrc},
+		Tests:        tests,
+		TrainVectors: len(acts.Train.X),
+		Seconds:      recordTimes{Features: acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(a.began).Seconds()},
+		Params:       recordParams{Path: a.paramsOut, SHA256: paramsSHA},
+		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g",
+			*ft.tune, a.seed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor),
+		Tolerance:      "same machine and library: identical parameters; other CPUs or ONNX Runtime builds change activations in the last float bits, giving test accuracies within about 0.3 points",
+		GoVersion:      runtime.Version(),
+		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
+		Command:        "rpscam train " + strings.Join(a.args, " "),
+		SharedLicenses: "rps-cgi: CC BY 2.0 (Laurence Moroney); drgfreeman: CC BY-SA 4.0 (Julien de la Bruere-Terreault); sxsw: CDLA-Sharing-1.0 (Roboflow Universe); MobileNet-v2: Apache-2.0",
+	}
+	if err := writeJSON(a.recordOut, rec); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "wrote %s (sha256 %s…) and %s\n", a.paramsOut, paramsSHA[:12], a.recordOut)
+	if a.onnxOut != "" {
+		m, err := model.BuildONNX(b, params, nil)
+		if err != nil {
+			return err
+		}
+		if err := writeModel(a.onnxOut, m); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "wrote %s: measure it with rpscam eval --data ../shared/data/rps-cgi/test\n", a.onnxOut)
+	}
+	return nil
+}
+
+// printFineTuneSummary prints the model summary with the fine-tuned layers
+// counted as trainable.
+func printFineTuneSummary(w io.Writer, b *model.Backbone, layers []string, head int, dropout float64) {
+	tuned := 0
+	for _, name := range layers {
+		tuned += b.Layers[b.LayerIndex(name)].ParamCount()
+	}
+	frozen := b.ParamCount() - tuned
+	fmt.Fprintf(w, "Model: \"rps_mobilenetv2\" (fine-tuned)\n%s\n%-36s %-16s %12s\n%s\n", strings.Repeat("_", 66), "Layer (type)", "Output Shape", "Param #", strings.Repeat("=", 66))
+	fmt.Fprintf(w, "%-36s %-16s %12s\n", "mobilenet_v2 trunk (frozen)", "", commas(frozen))
+	for _, name := range layers {
+		l := b.Layers[b.LayerIndex(name)]
+		fmt.Fprintf(w, "%-36s %-16s %12s\n", fmt.Sprintf("%s (%s, trainable)", name, l.Kind), fmt.Sprintf("(None, %d, %d, %d)", l.OutSize, l.OutSize, l.OutChannels), commas(l.ParamCount()))
+	}
+	fmt.Fprintf(w, "%-36s %-16s %12s\n", "global_average_pooling2d", "(None, 1280)", "0")
+	fmt.Fprintf(w, "%-36s %-16s %12s\n", fmt.Sprintf("dropout (Dropout %.2g)", dropout), "(None, 1280)", "0")
+	fmt.Fprintf(w, "%-36s %-16s %12s\n", "dense (Dense, softmax)", "(None, 3)", commas(head))
+	fmt.Fprintf(w, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", strings.Repeat("=", 66),
+		commas(frozen+tuned+head), commas(tuned+head), commas(frozen), strings.Repeat("_", 66))
+}
+
+func argmaxF(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+type recordFineTune struct {
+	Tune           string             `json:"tune"`
+	Layers         []string           `json:"layers"`
+	TrunkEnd       string             `json:"trunk_end"`
+	TrunkSHA256    string             `json:"trunk_onnx_sha256"`
+	Epochs         int                `json:"max_epochs"`
+	LRHead         float64            `json:"learning_rate_head"`
+	LRLayers       float64            `json:"learning_rate_layers"`
+	Anchor         float64            `json:"anchor_l2"`
+	Patience       int                `json:"patience"`
+	WarmUp         []train.EpochStats `json:"head_warmup_history"`
+	ParamsEncoding string             `json:"params_encoding"`
+}
+
+type recordTest struct {
+	N        int                `json:"n"`
+	Accuracy float64            `json:"accuracy"`
+	Recall   map[string]float64 `json:"recall"`
+}

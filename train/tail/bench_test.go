@@ -1,0 +1,60 @@
+package tail
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkTrainStep is one training step of batch 64 at MobileNet-v2's
+// tail sizes (block_16 + Conv_1 + head trainable, or Conv_1 + head), and one
+// inference batch; b.N steps, report ms/step and views/s.
+func BenchmarkTrainStep(b *testing.B) {
+	for _, c := range []struct {
+		name      string
+		trainable []string
+	}{
+		{"block16", AllParams},
+		{"conv1", append(append([]string{}, Conv1Params...), HeadParams...)},
+		{"inference", nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			initORT(b)
+			d := MobileNetV2
+			r := rand.New(rand.NewPCG(1, 2))
+			p := Params{}
+			for name, v := range randomParams(r, d) {
+				w := make([]float32, len(v))
+				for i := range v {
+					w[i] = float32(v[i] * 0.05)
+				}
+				p[name] = w
+			}
+			const n = 64
+			batch := Batch{N: n, X: make([]float32, n*d.Size*d.Size*d.In)}
+			for i := range batch.X {
+				batch.X[i] = float32(r.Float64() * 3)
+			}
+			if c.trainable != nil {
+				batch.OneHot, batch.Weight, batch.Mask = make([]float32, n*d.Classes), make([]float32, n), make([]float32, n*d.Features)
+				for i := 0; i < n; i++ {
+					batch.OneHot[i*d.Classes+i%d.Classes], batch.Weight[i] = 1, 1.0/n
+				}
+				for i := range batch.Mask {
+					batch.Mask[i] = 1
+				}
+			}
+			s, err := NewSession(d, c.trainable)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Run(batch, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "views/s")
+		})
+	}
+}

@@ -1,0 +1,281 @@
+package tail
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Data is a set of cached trunk activations (each S*S*In values, NHWC) with labels.
+type Data struct {
+	X [][]float32
+	Y []int
+}
+
+// FitConfig is the fine-tuning recipe.
+type FitConfig struct {
+	Trainable []string // parameters to train (e.g. Conv1Params + HeadParams)
+	Epochs    int      // upper bound; early stopping usually ends sooner
+	BatchSize int
+	// LRHead is Adam's learning rate for the head; LRBody for the
+	// pretrained layers, lower so that fine-tuning adjusts rather than
+	// overwrites what ImageNet taught them.
+	LRHead, LRBody float64
+	Dropout        float64 // on the pooled features
+	WeightDecay    float64 // L2 on the head weights
+	// AnchorDecay pulls fine-tuned weights towards their starting
+	// (pretrained) values: L2 on (w - w0), the "L2-SP" regulariser.
+	AnchorDecay float64
+	Patience    int // epochs without a better validation loss; 0 disables
+	Seed        uint64
+	OnBatch     func(epoch, batch, batches int)
+	OnEpoch     func(Stats)
+}
+
+// Stats is one epoch: training loss and accuracy are running means over
+// the epoch's batches (with dropout), as Keras reports them.
+type Stats struct {
+	Epoch, Epochs         int
+	Loss, Accuracy        float64
+	ValLoss, ValAccuracy  float64
+	Best, Restored, Early bool
+}
+
+// Fit trains p in place on the training data with mini-batch Adam and
+// dropout, evaluating on val after every epoch and keeping the parameters
+// of the epoch with the lowest validation loss. Training runs in sess (a
+// training session for cfg.Trainable), evaluation in eval (an inference
+// session).
+func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]Stats, error) {
+	d := sess.dims
+	if len(trainSet.X) == 0 {
+		return nil, errors.New("tail: no training examples")
+	}
+	if cfg.BatchSize < 1 || cfg.Epochs < 1 || cfg.LRHead <= 0 || cfg.LRBody < 0 {
+		return nil, fmt.Errorf("tail: batch size, epochs and the head learning rate must be positive (got %d, %d, %g)", cfg.BatchSize, cfg.Epochs, cfg.LRHead)
+	}
+	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
+		return nil, fmt.Errorf("tail: dropout rate %g out of range: use [0, 1)", cfg.Dropout)
+	}
+	if !slices.Equal(sess.trainable, cfg.Trainable) {
+		return nil, fmt.Errorf("tail: the session trains %v, the recipe %v", sess.trainable, cfg.Trainable)
+	}
+	per := d.Size * d.Size * d.In
+	for i, x := range trainSet.X {
+		if len(x) != per {
+			return nil, fmt.Errorf("tail: training example %d has %d values, the tail takes %d", i, len(x), per)
+		}
+		if trainSet.Y[i] < 0 || trainSet.Y[i] >= d.Classes {
+			return nil, fmt.Errorf("tail: training example %d has class %d of %d", i, trainSet.Y[i], d.Classes)
+		}
+	}
+	start := p.Clone()
+	opt := newAdam()
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a11))
+	order := make([]int, len(trainSet.X))
+	for i := range order {
+		order[i] = i
+	}
+	bs := cfg.BatchSize
+	batches := (len(order) + bs - 1) / bs
+	b := Batch{X: make([]float32, bs*per), OneHot: make([]float32, bs*d.Classes), Weight: make([]float32, bs), Mask: make([]float32, bs*d.Features)}
+	var hist []Stats
+	best, bestLoss, since := p.Clone(), math.Inf(1), 0
+	if len(val.X) > 0 && cfg.Patience > 0 {
+		// The starting point competes too: fine-tuning that never beats the
+		// warmed-up head on validation ends where it began.
+		probs, err := Predict(eval, p, val.X, bs)
+		if err != nil {
+			return nil, err
+		}
+		bestLoss, _ = Score(probs, val.Y, d.Classes)
+	}
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		var lossSum, right float64
+		for bi := 0; bi < batches; bi++ {
+			idx := order[bi*bs : min((bi+1)*bs, len(order))]
+			n := len(idx)
+			mb := Batch{N: n, X: b.X[:n*per], OneHot: b.OneHot[:n*d.Classes], Weight: b.Weight[:n], Mask: b.Mask[:n*d.Features]}
+			clear(mb.OneHot)
+			for k, i := range idx {
+				copy(mb.X[k*per:], trainSet.X[i])
+				mb.OneHot[k*d.Classes+trainSet.Y[i]] = 1
+				mb.Weight[k] = 1 / float32(n)
+			}
+			scale := float32(1 / (1 - cfg.Dropout))
+			for i := range mb.Mask {
+				mb.Mask[i] = scale
+				if cfg.Dropout > 0 && rng.Float64() < cfg.Dropout {
+					mb.Mask[i] = 0
+				}
+			}
+			res, err := sess.Run(mb, p)
+			if err != nil {
+				return hist, err
+			}
+			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+				return hist, fmt.Errorf("tail: loss is %v at epoch %d batch %d: training diverged; lower the learning rates", res.Loss, epoch, bi+1)
+			}
+			lossSum += res.Loss * float64(n)
+			for k, i := range idx {
+				if argmax(res.Probs[k*d.Classes:(k+1)*d.Classes]) == trainSet.Y[i] {
+					right++
+				}
+			}
+			for _, name := range cfg.Trainable {
+				g := res.Grads[name]
+				lr := cfg.LRBody
+				switch name {
+				case HeadW:
+					lr = cfg.LRHead
+					if cfg.WeightDecay > 0 {
+						for i := range g {
+							g[i] += float32(cfg.WeightDecay) * p[name][i]
+						}
+					}
+				case HeadB:
+					lr = cfg.LRHead
+				default:
+					if cfg.AnchorDecay > 0 {
+						w0 := start[name]
+						for i := range g {
+							g[i] += float32(cfg.AnchorDecay) * (p[name][i] - w0[i])
+						}
+					}
+				}
+				opt.step(name, p[name], g, lr)
+			}
+			opt.t++
+			if cfg.OnBatch != nil {
+				cfg.OnBatch(epoch, bi+1, batches)
+			}
+		}
+		st := Stats{Epoch: epoch, Epochs: cfg.Epochs, Loss: lossSum / float64(len(order)), Accuracy: right / float64(len(order))}
+		st.ValLoss, st.ValAccuracy = math.NaN(), math.NaN()
+		monitor := st.Loss
+		if len(val.X) > 0 {
+			probs, err := Predict(eval, p, val.X, bs)
+			if err != nil {
+				return hist, err
+			}
+			st.ValLoss, st.ValAccuracy = Score(probs, val.Y, d.Classes)
+			monitor = st.ValLoss
+		}
+		if monitor < bestLoss-1e-6 {
+			bestLoss, best, since, st.Best = monitor, p.Clone(), 0, true
+		} else {
+			since++
+		}
+		stop := cfg.Patience > 0 && since >= cfg.Patience
+		if (stop || epoch == cfg.Epochs) && cfg.Patience > 0 && !st.Best {
+			for k, v := range best {
+				copy(p[k], v)
+			}
+			st.Restored = true
+		}
+		st.Early = stop && epoch < cfg.Epochs
+		hist = append(hist, st)
+		if cfg.OnEpoch != nil {
+			cfg.OnEpoch(st)
+		}
+		if stop {
+			break
+		}
+	}
+	return hist, nil
+}
+
+// Predict returns the class probabilities (len(xs)*Classes) of p on xs,
+// run in batches of batch through an inference session.
+func Predict(eval *Session, p Params, xs [][]float32, batch int) ([]float32, error) {
+	probs, _, err := predict(eval, p, xs, batch, false)
+	return probs, err
+}
+
+// PredictPooled is Predict that also returns the pooled features
+// (len(xs)*Features), e.g. to fit a head before fine-tuning.
+func PredictPooled(eval *Session, p Params, xs [][]float32, batch int) (probs, pooled []float32, err error) {
+	return predict(eval, p, xs, batch, true)
+}
+
+func predict(eval *Session, p Params, xs [][]float32, batch int, keepPooled bool) ([]float32, []float32, error) {
+	d := eval.dims
+	per := d.Size * d.Size * d.In
+	batch = max(batch, 1)
+	buf := make([]float32, batch*per)
+	probs := make([]float32, 0, len(xs)*d.Classes)
+	var pooled []float32
+	for s := 0; s < len(xs); s += batch {
+		part := xs[s:min(s+batch, len(xs))]
+		for k, x := range part {
+			if len(x) != per {
+				return nil, nil, fmt.Errorf("tail: example %d has %d values, the tail takes %d", s+k, len(x), per)
+			}
+			copy(buf[k*per:], x)
+		}
+		res, err := eval.Run(Batch{N: len(part), X: buf[:len(part)*per]}, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		probs = append(probs, res.Probs...)
+		if keepPooled {
+			pooled = append(pooled, res.Pooled...)
+		}
+	}
+	return probs, pooled, nil
+}
+
+// Score returns the mean cross-entropy and the accuracy of probs against labels.
+func Score(probs []float32, labels []int, classes int) (loss, acc float64) {
+	if len(labels) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	right := 0
+	for i, y := range labels {
+		row := probs[i*classes : (i+1)*classes]
+		loss -= math.Log(math.Max(float64(row[y]), 1e-12))
+		if argmax(row) == y {
+			right++
+		}
+	}
+	return loss / float64(len(labels)), float64(right) / float64(len(labels))
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// adam is Adam with Keras' defaults (beta1 0.9, beta2 0.999, eps 1e-7),
+// one moment pair per parameter tensor and a learning rate per call.
+type adam struct {
+	t    int
+	m, v map[string][]float64
+}
+
+func newAdam() *adam { return &adam{t: 1, m: map[string][]float64{}, v: map[string][]float64{}} }
+
+func (a *adam) step(name string, w, g []float32, lr float64) {
+	const b1, b2, eps = 0.9, 0.999, 1e-7
+	m, v := a.m[name], a.v[name]
+	if m == nil {
+		m, v = make([]float64, len(w)), make([]float64, len(w))
+		a.m[name], a.v[name] = m, v
+	}
+	c1 := 1 - math.Pow(b1, float64(a.t))
+	c2 := 1 - math.Pow(b2, float64(a.t))
+	for i := range w {
+		gi := float64(g[i])
+		m[i] = b1*m[i] + (1-b1)*gi
+		v[i] = b2*v[i] + (1-b2)*gi*gi
+		w[i] -= float32(lr * (m[i] / c1) / (math.Sqrt(v[i]/c2) + eps))
+	}
+}

@@ -1,0 +1,112 @@
+package tail
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// separable makes examples whose class is the input channel with the
+// largest mean: a problem the tiny tail can learn, so Fit must.
+func separable(r *rand.Rand, d Dims, n int) Data {
+	var out Data
+	per := d.Size * d.Size
+	for i := 0; i < n; i++ {
+		y := i % d.Classes
+		x := make([]float32, per*d.In)
+		for p := 0; p < per; p++ {
+			for c := 0; c < d.In; c++ {
+				v := r.NormFloat64() * 0.5
+				if c == y%d.In {
+					v += 1.5
+				}
+				x[p*d.In+c] = float32(v)
+			}
+		}
+		out.X, out.Y = append(out.X, x), append(out.Y, y)
+	}
+	return out
+}
+
+func TestFitLearnsAndKeepsTheBestEpoch(t *testing.T) {
+	initORT(t)
+	d := tiny
+	r := rand.New(rand.NewPCG(7, 8))
+	p := Params{}
+	for name, v := range randomParams(r, d) {
+		w := make([]float32, len(v))
+		for i := range v {
+			w[i] = float32(v[i] * 0.3)
+		}
+		p[name] = w
+	}
+	trainSet, val := separable(r, d, 90), separable(r, d, 30)
+	sess, err := NewSession(d, AllParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	eval, err := NewSession(d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eval.Close()
+	before, err := Predict(eval, p, val.X, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss0, _ := Score(before, val.Y, d.Classes)
+	batches := 0
+	hist, err := Fit(sess, eval, p, trainSet, val, FitConfig{Trainable: AllParams, Epochs: 40, BatchSize: 16,
+		LRHead: 0.03, LRBody: 0.01, Dropout: 0.1, Patience: 5, Seed: 1,
+		OnBatch: func(epoch, batch, n int) { batches++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(hist) * 6; batches != want {
+		t.Errorf("OnBatch called %d times over %d epochs, want %d (6 batches of 16 per epoch)", batches, len(hist), want)
+	}
+	after, err := Predict(eval, p, val.X, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss1, acc1 := Score(after, val.Y, d.Classes)
+	if loss1 >= loss0 || acc1 < 0.9 {
+		t.Errorf("validation loss %.4f -> %.4f, accuracy %.3f: want a lower loss and >= 0.9", loss0, loss1, acc1)
+	}
+	// The parameters left in p are the best epoch's: their validation loss
+	// is the lowest in the history.
+	bestLoss := hist[0].ValLoss
+	for _, s := range hist {
+		bestLoss = min(bestLoss, s.ValLoss)
+	}
+	if diff := loss1 - bestLoss; diff > 1e-5 || diff < -1e-5 {
+		t.Errorf("final validation loss %.6f, best epoch's %.6f: Fit did not keep the best epoch", loss1, bestLoss)
+	}
+}
+
+func TestFitRejectsBadRecipes(t *testing.T) {
+	initORT(t)
+	sess, err := NewSession(tiny, HeadParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	data := separable(rand.New(rand.NewPCG(1, 1)), tiny, 6)
+	p := Params{}
+	for name, v := range randomParams(rand.New(rand.NewPCG(1, 2)), tiny) {
+		p[name] = make([]float32, len(v))
+	}
+	for _, cfg := range []FitConfig{
+		{Trainable: HeadParams, Epochs: 1, BatchSize: 0, LRHead: 1e-3},
+		{Trainable: HeadParams, Epochs: 1, BatchSize: 2, LRHead: 1e-3, Dropout: 1},
+		{Trainable: AllParams, Epochs: 1, BatchSize: 2, LRHead: 1e-3},
+	} {
+		if _, err := Fit(sess, sess, p, data, Data{}, cfg); err == nil {
+			t.Errorf("Fit accepted %+v", cfg)
+		}
+	}
+	bad := Data{X: [][]float32{make([]float32, 5)}, Y: []int{0}}
+	if _, err := Fit(sess, sess, p, bad, Data{}, FitConfig{Trainable: HeadParams, Epochs: 1, BatchSize: 2, LRHead: 1e-3}); err == nil {
+		t.Error("Fit accepted an example of the wrong size")
+	}
+}
