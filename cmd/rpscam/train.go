@@ -45,7 +45,8 @@ func runTrain(env *cliEnv, args []string) error {
 	patience := fs.Int("patience", def.Fit.Patience, "early stopping: epochs without a better val_loss (0 = off)")
 	mode := fs.String("mode", "head", "head: frozen backbone, cached features, dense head; finetune: also train the last layers (block_16, Conv_1) on cached trunk activations")
 	ft := addFineTuneFlags(fs)
-	backbonePath := fs.String("backbone", "models/mobilenet_v2_backbone.onnx", "feature-extractor ONNX (made by rpscam convert; built here if missing)")
+	backbonePath := fs.String("backbone", "models/mobilenet_v2_backbone.onnx", "feature-extractor ONNX (made by rpscam convert; built here if missing); with --weights slim the default is models/mobilenet_v2_backbone-slim.onnx")
+	weightsName := fs.String("weights", "", "backbone weights: tf2 (default) or slim")
 	cacheDir := fs.String("cache", "models/cache", "feature cache folder")
 	paramsOut := fs.String("params-out", "models/rps_head.params", "trained parameters to write")
 	recordOut := fs.String("record", "models/training-record.json", "training record to write")
@@ -89,10 +90,18 @@ func runTrain(env *cliEnv, args []string) error {
 
 	// Backbone: the TFLite weights (for the summary and export) and the
 	// feature-extractor ONNX (built from them if missing).
-	wf := &weightsFlags{tflite: new(string), weights: new(string), shared: shared}
+	wf := &weightsFlags{tflite: new(string), weights: weightsName, shared: shared}
 	b, err := wf.load(nil)
 	if err != nil {
 		return err
+	}
+	if b.Source.Weights != model.WeightsTF2 {
+		if !fs.Changed("backbone") {
+			*backbonePath = fmt.Sprintf("models/mobilenet_v2_backbone-%s.onnx", b.Source.Weights.Name)
+		}
+		if !fs.Changed("trunk") {
+			*ft.trunk = fmt.Sprintf("models/mobilenet_v2_trunk-%s.onnx", b.Source.Weights.Name)
+		}
 	}
 	if _, err := os.Stat(*backbonePath); errors.Is(err, os.ErrNotExist) {
 		m, err := model.BuildONNX(b, nil, map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name})

@@ -58,6 +58,12 @@ type fineTuneArgs struct {
 }
 
 func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train.Source, a fineTuneArgs) error {
+	if _, _, err := tuneLayers(*ft.tune); err != nil {
+		return err
+	}
+	if *ft.epochs < 1 || *ft.lrHead <= 0 || *ft.lrBody < 0 || *ft.anchor < 0 {
+		return usagef("--ft-epochs %d, --ft-lr-head %g, --ft-lr %g, --ft-anchor %g: epochs and the head rate must be positive, the others non-negative", *ft.epochs, *ft.lrHead, *ft.lrBody, *ft.anchor)
+	}
 	// The trunk: rebuilt whenever it is missing or was cut at another layer.
 	trunkMeta := map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name}
 	m, err := model.BuildONNX(b, nil, trunkMeta, model.Trunk(*ft.trunkAt))

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rpscam/rpscam/model"
+)
+
+func TestTrainRejectsUnknownModes(t *testing.T) {
+	for _, args := range [][]string{
+		{"train", "--mode", "full"},
+		{"train", "--mode", "finetune", "--tune", "everything"},
+		{"train", "--mode", "finetune", "--ft-epochs", "0"},
+		{"train", "--views", "0"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, args)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (usage); stderr: %s", args, code, exitUsage, stderr.String())
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("%v: printed %q before failing", args, stdout.String())
+		}
+	}
+}
+
+// TestFineTuneSummaryCounts checks the tutorial-style summary's trainable and
+// frozen counts for each --tune against the real backbone.
+func TestFineTuneSummaryCounts(t *testing.T) {
+	shared := os.Getenv("RPSCAM_SHARED")
+	if shared == "" {
+		shared = filepath.Join("..", "..", "..", "shared")
+	}
+	path := model.DefaultTFLitePath(shared, model.WeightsTF2)
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("MobileNet-v2 weights not available (%v): set RPSCAM_SHARED", err)
+	}
+	b, err := model.LoadBackbone(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tune, trainable, frozen string
+	}{
+		// Conv_1: 320*1280 + 1280 = 410,880, plus the head's 3,843.
+		{"conv1", "Trainable params: 414,723", "Non-trainable params: 1,795,936"},
+		// block_16: expand 160*960+960, depthwise 9*960+960, project 960*320+320 = 471,680 more.
+		{"block16", "Trainable params: 886,403", "Non-trainable params: 1,324,256"},
+	} {
+		layers, _, err := tuneLayers(c.tune)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		printFineTuneSummary(&out, b, layers, 3843, 0.2)
+		s := out.String()
+		for _, want := range []string{c.trainable, c.frozen, "Total params: 2,210,659"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("--tune %s summary lacks %q:\n%s", c.tune, want, s)
+			}
+		}
+	}
+}
