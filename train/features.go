@@ -39,12 +39,12 @@ type ImageReader func(path string) (gocv.Mat, error)
 // Extractor computes backbone features of training views: view 0 of every
 // image is the image as the camera path sees it, views 1.. are augmented.
 type Extractor struct {
-	Runner       FeatureRunner
-	NewPre       func() (Preprocessor, error) // one per worker goroutine
-	Read         ImageReader
-	Augment      *Augmenter
-	Batch        int
-	Cache        VectorCache // nil disables caching
+	Runner  FeatureRunner
+	NewPre  func() (Preprocessor, error) // one per worker goroutine
+	Read    ImageReader
+	Augment *Augmenter
+	Batch   int
+	Cache   VectorCache // nil disables caching
 
 	AugSeed      uint64
 	Progress     io.Writer
