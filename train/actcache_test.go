@@ -1,0 +1,70 @@
+package train
+
+import (
+	"os"
+	"testing"
+)
+
+func TestActivationCacheRoundTripAndTornTail(t *testing.T) {
+	dir := t.TempDir()
+	c, err := OpenActivationCache(dir, "trunk-sha", DefaultAugment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := []float32{0, 1, -2.5, 1000, 1.0 / 3}
+	b := []float32{6, 5, 4}
+	c.Put("a", a)
+	c.Put("b", b)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A crash mid-record: a few bytes of a third record.
+	f, err := os.OpenFile(c.Path(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{9, 0, 0, 0, 'c'})
+	f.Close()
+
+	c2, err := OpenActivationCache(dir, "trunk-sha", DefaultAugment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.Len() != 2 {
+		t.Fatalf("reopened cache has %d entries, want 2", c2.Len())
+	}
+	got, ok := c2.Get("a")
+	// float16 keeps these exactly except 1/3, which rounds to 0.333252
+	want := []float32{0, 1, -2.5, 1000, 0.33325195}
+	if !ok || len(got) != len(want) {
+		t.Fatalf("Get(a) = %v, %v", got, ok)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("a[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+	// Appending after the torn tail was dropped keeps the file readable.
+	c2.Put("c", []float32{7})
+	if err := c2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c3, err := OpenActivationCache(dir, "trunk-sha", DefaultAugment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := c3.Get("c"); !ok || len(v) != 1 || v[0] != 7 {
+		t.Errorf("Get(c) after reopening = %v, %v", v, ok)
+	}
+	if v, ok := c3.Get("b"); !ok || v[0] != 6 || v[2] != 4 {
+		t.Errorf("Get(b) = %v, %v", v, ok)
+	}
+	// Another trunk is another file.
+	other, err := OpenActivationCache(dir, "other-sha", DefaultAugment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Len() != 0 || other.Path() == c3.Path() {
+		t.Errorf("a different trunk shares the cache file %s", other.Path())
+	}
+}
