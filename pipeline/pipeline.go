@@ -51,7 +51,9 @@
 //
 // Status messages ("reconnecting to rtsp://…") are set with
 // (*Pipeline).SetStatus from any goroutine; they appear in Annotated.Status and
-// are passed to the WithStatusListener callback.
+// are passed to the WithStatusListener callback. While no frame comes (a
+// camera reconnecting), WithIdle keeps the output goroutine's sinks alive: a
+// window redraws its last frame with the status and keeps handling keys.
 //
 // # Statistics
 //
@@ -288,6 +290,8 @@ type config struct {
 	queueDepth int
 	onStatus   func(string)
 	parallel   []Classifier
+	idleEvery  time.Duration
+	onIdle     func(status string) error
 }
 
 // Option configures a Pipeline.
@@ -397,6 +401,22 @@ func WithParallelClassifiers(cls ...Classifier) Option {
 // whenever the status message changes.
 func WithStatusListener(f func(status string)) Option {
 	return func(c *config) error { c.onStatus = f; return nil }
+}
+
+// WithIdle calls f, on the goroutine that called Run (the sinks'), when no
+// frame has come out for every, and again every interval while none does,
+// with the current status line. A window uses it to keep handling keys and
+// to show "reconnecting…" over its last frame while the source is away;
+// without it the window would freeze until frames flow again. f returning
+// ErrStop ends the run cleanly; any other error ends it with that error.
+func WithIdle(every time.Duration, f func(status string) error) Option {
+	return func(c *config) error {
+		if every <= 0 || f == nil {
+			return fmt.Errorf("pipeline: WithIdle(%v, f): want a positive interval and a function", every)
+		}
+		c.idleEvery, c.onIdle = every, f
+		return nil
+	}
 }
 
 // Pipeline is one configured run. Create it with New, run it once with Run.
@@ -735,7 +755,37 @@ func (p *Pipeline) output(in <-chan *job, start time.Time, cancel func(), drops 
 		measureAt  = start
 		lastMeasTo time.Time
 	)
-	for j := range in {
+	next := func() (*job, bool) { j, ok := <-in; return j, ok }
+	if p.cfg.onIdle != nil {
+		idle := time.NewTicker(p.cfg.idleEvery)
+		defer idle.Stop()
+		next = func() (*job, bool) {
+			for {
+				select {
+				case j, ok := <-in:
+					idle.Reset(p.cfg.idleEvery)
+					return j, ok
+				case <-idle.C:
+					if failed != nil || stats.Stopped {
+						continue
+					}
+					if err := p.cfg.onIdle(*p.status.Load()); err != nil {
+						if errors.Is(err, ErrStop) {
+							stats.Stopped = true
+						} else {
+							failed = fmt.Errorf("output, while waiting for a frame: %w", err)
+						}
+						cancel()
+					}
+				}
+			}
+		}
+	}
+	for {
+		j, ok := next()
+		if !ok {
+			break
+		}
 		if failed != nil || stats.Stopped {
 			j.release()
 			continue
