@@ -121,6 +121,29 @@ func (d *Drawer) Draw(img *gocv.Mat, s State) error {
 	return nil
 }
 
+// DrawStatus draws only the status banner onto img, in the same place and
+// style Draw uses, over whatever img shows: a window redraws its last
+// annotated frame with "reconnecting…" while no new frame comes.
+func (d *Drawer) DrawStatus(img *gocv.Mat, status string) error {
+	if d.closed {
+		return ErrClosed
+	}
+	if img == nil || img.Empty() || img.Type() != gocv.MatTypeCV8UC3 {
+		return errors.New("overlay: DrawStatus needs a non-empty 8-bit BGR image")
+	}
+	if status == "" {
+		return nil
+	}
+	w, h := img.Cols(), img.Rows()
+	if !d.haveLayout || d.layout.w != w || d.layout.h != h {
+		d.layout = computeLayout(w, h, d.labels)
+		d.haveLayout = true
+	}
+	d.banner.blend(img, d.layout.banner, PanelRGB, PanelOpacity)
+	d.drawStatus(img, asciiText(status))
+	return nil
+}
+
 func (d *Drawer) drawLabel(img *gocv.Mat, s State) {
 	m := d.layout.m
 	text, colour := noPredictionText, rgb(UncertainRGB)
