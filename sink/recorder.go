@@ -19,6 +19,22 @@ import (
 // ErrClosed is returned by Write after Close.
 var ErrClosed = errors.New("sink: recorder is closed")
 
+// ErrUnwritable is wrapped by the errors NewRecorder and CheckOutput return
+// when the output cannot be created there: a missing or read-only folder, a
+// path that is a folder, an extension no codec writes.
+var ErrUnwritable = errors.New("output cannot be written")
+
+// ErrDiskFull is wrapped by the error Write returns when the output's file
+// system is about to fill up. The recording stops while there is still room
+// for the container's index, so that Close leaves a playable file of every
+// frame written so far: OpenCV's writer reports no error when the disk is
+// full, and an MP4 whose index could not be written does not play at all.
+var ErrDiskFull = errors.New("disk full")
+
+// DefaultDiskReserve is the free space below which a recording stops: room
+// for the index of hours of video and for the frames written between checks.
+const DefaultDiskReserve = 32 << 20
+
 // codecsByExt lists, per file extension, the fourccs tried in order. H.264
 // (avc1) plays everywhere; mp4v is the fallback an OpenCV without an H.264
 // encoder still has; MJPG is what AVI players expect and is always built in.
@@ -58,7 +74,16 @@ const (
 )
 
 type recorderOptions struct {
-	fourcc string
+	fourcc  string
+	reserve int64
+}
+
+// WithDiskReserve stops the recording (Write returns an error wrapping
+// ErrDiskFull) once less than bytes are free on the output's file system,
+// checked every few frames; 0 turns the check off. Default
+// DefaultDiskReserve.
+func WithDiskReserve(bytes int64) RecorderOption {
+	return func(o *recorderOptions) { o.reserve = max(bytes, 0) }
 }
 
 // RecorderOption configures NewRecorder.
@@ -84,7 +109,9 @@ type Recorder struct {
 	frames int
 	err    error // sticky: once set, every Write returns it
 	closed bool
-	file   os.FileInfo // the output as it was at open, to spot replacement
+	// reserve is the free space below which Write stops (0: not checked).
+	reserve int64
+	file    os.FileInfo // the output as it was at open, to spot replacement
 
 	converted gocv.Mat // grey/BGRA frames turned to BGR
 	resized   gocv.Mat // frames of another size scaled to size
@@ -95,20 +122,18 @@ type Recorder struct {
 // MPEG-4 (mp4v), .avi uses MJPG, .mkv tries avc1 then MJPG. An existing file
 // is overwritten. fps <= 0 or above 1000 means 30.
 func NewRecorder(path string, fps float64, w, h int, opts ...RecorderOption) (*Recorder, error) {
-	var o recorderOptions
+	o := recorderOptions{reserve: DefaultDiskReserve}
 	for _, opt := range opts {
-		opt(&o)
-	}
-	if path == "" {
-		return nil, errors.New("sink: recorder path is empty; give a file name such as out.mp4")
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	if w <= 0 || h <= 0 || w > maxSide || h > maxSide {
 		return nil, fmt.Errorf("sink: recorder frame size %dx%d is invalid; width and height must be 1 to %d", w, h, maxSide)
 	}
-	ext := strings.ToLower(filepath.Ext(path))
-	codecs, ok := codecsByExt[ext]
-	if !ok {
-		return nil, fmt.Errorf("sink: cannot record to %s: extension %q is not supported; use one of %s", path, ext, supportedExts())
+	codecs, err := codecsFor(path)
+	if err != nil {
+		return nil, err
 	}
 	if o.fourcc != "" {
 		if err := checkFourCC(o.fourcc); err != nil {
@@ -122,6 +147,10 @@ func NewRecorder(path string, fps float64, w, h int, opts ...RecorderOption) (*R
 	if err := checkWritableDir(path); err != nil {
 		return nil, err
 	}
+	if free := freeBytes(filepath.Dir(path)); o.reserve > 0 && free >= 0 && free < o.reserve {
+		return nil, fmt.Errorf("sink: cannot record to %s: %w: only %s free on its file system, %s needed to start; free some space or record to another disk",
+			path, ErrDiskFull, mib(free), mib(o.reserve))
+	}
 
 	for _, codec := range codecs {
 		vw, err := gocv.VideoWriterFile(path, codec, fps, w, h, true)
@@ -132,7 +161,7 @@ func NewRecorder(path string, fps float64, w, h int, opts ...RecorderOption) (*R
 			vw.Close()
 			continue
 		}
-		r := &Recorder{writer: vw, path: path, codec: codec, fps: fps, size: image.Pt(w, h)}
+		r := &Recorder{writer: vw, path: path, codec: codec, fps: fps, size: image.Pt(w, h), reserve: o.reserve}
 		// FFmpeg creates the file on open; a backend that creates it
 		// lazily gets its identity recorded on the first check instead.
 		r.file, _ = os.Stat(path)
@@ -141,6 +170,37 @@ func NewRecorder(path string, fps float64, w, h int, opts ...RecorderOption) (*R
 	return nil, fmt.Errorf("sink: could not open a video writer for %s with codec %s: this OpenCV build has no encoder for it; try another extension (%s) or WithFourCC",
 		path, strings.Join(codecs, " or "), supportedExts())
 }
+
+// CheckOutput says whether a recording could be written to path (a known
+// extension, an existing writable folder, some free space), without creating
+// it, so a command can refuse before it opens the camera. Errors wrap
+// ErrUnwritable or ErrDiskFull.
+func CheckOutput(path string) error {
+	if _, err := codecsFor(path); err != nil {
+		return err
+	}
+	if err := checkWritableDir(path); err != nil {
+		return err
+	}
+	if free := freeBytes(filepath.Dir(path)); free >= 0 && free < DefaultDiskReserve {
+		return fmt.Errorf("sink: cannot record to %s: %w: only %s free on its file system; free some space or record to another disk", path, ErrDiskFull, mib(free))
+	}
+	return nil
+}
+
+func codecsFor(path string) ([]string, error) {
+	if path == "" {
+		return nil, fmt.Errorf("sink: %w: the recorder path is empty; give a file name such as out.mp4", ErrUnwritable)
+	}
+	ext := strings.ToLower(filepath.Ext(path))
+	codecs, ok := codecsByExt[ext]
+	if !ok {
+		return nil, fmt.Errorf("sink: cannot record to %s: %w: extension %q is not supported; use one of %s", path, ErrUnwritable, ext, supportedExts())
+	}
+	return codecs, nil
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // checkFourCC accepts four printable ASCII characters, the only thing
 // OpenCV can turn into a fourcc.
@@ -163,18 +223,18 @@ func checkWritableDir(path string) error {
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("sink: cannot record to %s: directory %s does not exist; create it first", path, dir)
+		return fmt.Errorf("sink: cannot record to %s: %w: directory %s does not exist; create it first", path, ErrUnwritable, dir)
 	case err != nil:
-		return fmt.Errorf("sink: cannot record to %s: %v", path, err)
+		return fmt.Errorf("sink: cannot record to %s: %w: %v", path, ErrUnwritable, err)
 	case !st.IsDir():
-		return fmt.Errorf("sink: cannot record to %s: %s is not a directory", path, dir)
+		return fmt.Errorf("sink: cannot record to %s: %w: %s is not a directory", path, ErrUnwritable, dir)
 	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return fmt.Errorf("sink: cannot record to %s: it is a directory; give a file name inside it", path)
+		return fmt.Errorf("sink: cannot record to %s: %w: it is a directory; give a file name inside it", path, ErrUnwritable)
 	}
 	probe, err := os.CreateTemp(dir, ".rpscam-write-check-*")
 	if err != nil {
-		return fmt.Errorf("sink: cannot record to %s: directory %s is not writable: %v", path, dir, err)
+		return fmt.Errorf("sink: cannot record to %s: %w: directory %s is not writable (%v); choose another folder or fix its permissions", path, ErrUnwritable, dir, err)
 	}
 	name := probe.Name()
 	probe.Close()
@@ -207,6 +267,10 @@ func (r *Recorder) Write(img gocv.Mat) error {
 	r.frames++
 	if r.frames == 1 || r.frames%statEvery == 0 {
 		if err := r.checkFile(); err != nil {
+			r.err = err
+			return err
+		}
+		if err := r.checkSpace(); err != nil {
 			r.err = err
 			return err
 		}
@@ -259,6 +323,18 @@ func (r *Recorder) checkFile() error {
 	}
 	if !os.SameFile(r.file, st) {
 		return fmt.Errorf("sink: recording %s: the output file was replaced by another file after %d frames; record to a path nothing else writes", r.path, r.frames)
+	}
+	return nil
+}
+
+// checkSpace stops the recording while the container's index still fits.
+func (r *Recorder) checkSpace() error {
+	if r.reserve <= 0 {
+		return nil
+	}
+	if free := freeBytes(filepath.Dir(r.path)); free >= 0 && free < r.reserve {
+		return fmt.Errorf("sink: recording %s stopped after %d frames: %w: only %s left on its file system; the file is kept playable up to here: free some space or record to another disk",
+			r.path, r.frames, ErrDiskFull, mib(free))
 	}
 	return nil
 }
