@@ -5,6 +5,8 @@
 #   bin/rpscam                          go build ./cmd/rpscam, when a Go source is newer
 #   models/mobilenet_v2_backbone.onnx   rpscam convert (features only; used by training)
 #   models/rps_mobilenetv2.onnx         rpscam export, when models/rps_head.params exists
+#                                       (head + any fine-tuned layers, e.g. block_16 and
+#                                       Conv_1 stored as float16, replacing the backbone's)
 #
 # Idempotent: each output is rebuilt only when older than its inputs.
 # Environment: RPSCAM_SHARED (shared folder), RPSCAM_WEIGHTS (tf2 or slim, for

@@ -28,6 +28,8 @@ type fineTuneFlags struct {
 	lrBody   *float64
 	anchor   *float64
 	patience *int
+	smooth   *float64
+	monitor  *string
 }
 
 func addFineTuneFlags(fs *pflag.FlagSet) *fineTuneFlags {
@@ -40,7 +42,9 @@ func addFineTuneFlags(fs *pflag.FlagSet) *fineTuneFlags {
 		lrHead:   fs.Float64("ft-lr-head", 3e-4, "finetune: Adam learning rate of the head while fine-tuning"),
 		lrBody:   fs.Float64("ft-lr", 1e-4, "finetune: Adam learning rate of the pretrained layers"),
 		anchor:   fs.Float64("ft-anchor", 1e-3, "finetune: L2 pull of the fine-tuned weights towards the pretrained ones"),
-		patience: fs.Int("ft-patience", 3, "finetune: epochs without a better val_loss before stopping (0 = off)"),
+		patience: fs.Int("ft-patience", 3, "finetune: epochs without a better monitored validation figure before stopping (0 = off)"),
+		smooth:   fs.Float64("ft-label-smoothing", 0.1, "finetune: label smoothing of the fine-tuning targets"),
+		monitor:  fs.String("ft-monitor", "val_loss", "finetune: validation figure that picks the epoch: val_loss or val_accuracy"),
 	}
 }
 
@@ -60,6 +64,12 @@ type fineTuneArgs struct {
 func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train.Source, a fineTuneArgs) error {
 	if _, _, err := tuneLayers(*ft.tune); err != nil {
 		return err
+	}
+	if *ft.monitor != "val_loss" && *ft.monitor != "val_accuracy" {
+		return usagef("--ft-monitor %q: use val_loss or val_accuracy", *ft.monitor)
+	}
+	if *ft.smooth < 0 || *ft.smooth >= 1 {
+		return usagef("--ft-label-smoothing %g: use 0 (off) up to below 1, e.g. 0.1", *ft.smooth)
 	}
 	if *ft.epochs < 1 || *ft.lrHead <= 0 || *ft.lrBody < 0 || *ft.anchor < 0 {
 		return usagef("--ft-epochs %d, --ft-lr-head %g, --ft-lr %g, --ft-anchor %g: epochs and the head rate must be positive, the others non-negative", *ft.epochs, *ft.lrHead, *ft.lrBody, *ft.anchor)
@@ -211,6 +221,23 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		}
 	}
 	copy(p[tail.HeadB], head.B)
+	// The test splits are scored for the log only: the epoch is chosen on
+	// validation, never on these.
+	testLine := func() {
+		if len(acts.TestOrder) == 0 {
+			return
+		}
+		fmt.Fprint(env.stdout, "  (log only, not used for selection) test accuracy:")
+		for _, name := range acts.TestOrder {
+			fs := acts.Tests[name]
+			if probs, err := tail.Predict(eval, p, fs.X, 64); err == nil {
+				_, acc := tail.Score(probs, fs.Y, dims.Classes)
+				fmt.Fprintf(env.stdout, " %s %.4f", name, acc)
+			}
+		}
+		fmt.Fprintln(env.stdout)
+	}
+	testLine()
 
 	// 2. Fine-tuning.
 	batches := 0
@@ -219,6 +246,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	epochStart := time.Now()
 	cfg := tail.FitConfig{Trainable: trainable, Epochs: *ft.epochs, BatchSize: a.fit.BatchSize, LRHead: *ft.lrHead, LRBody: *ft.lrBody,
 		Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, AnchorDecay: *ft.anchor, Patience: *ft.patience, Seed: a.seed,
+		LabelSmoothing: *ft.smooth, MonitorAccuracy: *ft.monitor == "val_accuracy",
 		OnBatch: func(epoch, batch, n int) {
 			if batch == 1 {
 				prog = train.NewProgress(env.stderr, fmt.Sprintf("fine-tune epoch %d/%d", epoch, *ft.epochs), n, term)
@@ -243,6 +271,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 			} else if s.Early {
 				fmt.Fprintln(env.stdout)
 			}
+			testLine()
 			hist = append(hist, train.EpochStats{Epoch: s.Epoch, Epochs: s.Epochs, Loss: s.Loss, Accuracy: s.Accuracy, ValLoss: s.ValLoss,
 				ValAccuracy: s.ValAccuracy, Best: s.Best, Seconds: secs, StoppedEarly: s.Early, Restored: s.Restored})
 		}}
@@ -304,7 +333,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 				rec.Recall[label] = float64(right) / float64(n)
 			}
 		}
-		tests[name] = rec
+		tests[strings.TrimPrefix(name, "test ")] = rec
 		fmt.Fprintf(env.stdout, "%s: accuracy %.4f on %d images; recall rock %.3f paper %.3f scissors %.3f\n", name, acc, rec.N, rec.Recall["rock"], rec.Recall["paper"], rec.Recall["scissors"])
 		return nil
 	}
@@ -342,8 +371,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	for _, s := range acts.Splits.Sources {
 		srcDesc = append(srcDesc, fmt.Sprintf("%s:%d", s.Name, s.Train+s.Validation))
 	}
-	recipe := fmt.Sprintf("finetune %s: head warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, %d views/image, batch %d, seed %d",
-		*ft.tune, a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, a.views, a.fit.BatchSize, a.seed)
+	recipe := fmt.Sprintf("finetune %s: head warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, label smoothing %g, best %s, %d views/image, batch %d, seed %d",
+		*ft.tune, a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, *ft.monitor, a.views, a.fit.BatchSize, a.seed)
 	meta := map[string]string{
 		model.MetaBackboneWeights: b.Source.Weights.Name,
 		"training_date":           date,
@@ -376,7 +405,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		Date: date, Mode: "finetune", Seed: a.seed, AugSeed: a.augSeed, Views: a.views, ValFraction: a.valFrac,
 		Fit: recordFit{Epochs: a.fit.Epochs, BatchSize: a.fit.BatchSize, LearningRate: a.fit.LearningRate, Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, Patience: a.fit.Patience},
 		FineTune: &recordFineTune{Tune: *ft.tune, Layers: layers, TrunkEnd: *ft.trunkAt, TrunkSHA256: trunkSHA, Epochs: *ft.epochs, LRHead: *ft.lrHead, LRLayers: *ft.lrBody,
-			Anchor: *ft.anchor, Patience: *ft.patience, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
+			Anchor: *ft.anchor, Patience: *ft.patience, LabelSmoothing: *ft.smooth, Monitor: *ft.monitor, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
 		Augment: augCfg, Sources: acts.Splits.Sources, HoldOutPercent: train.HoldOutPercent,
 		Backbone:     recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name},
 		Summary:      recordSummary{Total: b.ParamCount() + headParams, Trainable: tunedCount + headParams, Frozen: frozen},
@@ -386,8 +415,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		TrainVectors: len(acts.Train.X),
 		Seconds:      recordTimes{Features: acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(a.began).Seconds()},
 		Params:       recordParams{Path: a.paramsOut, SHA256: paramsSHA},
-		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g",
-			*ft.tune, a.seed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor),
+		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g --ft-monitor %s --ft-patience %d",
+			*ft.tune, a.seed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, *ft.monitor, *ft.patience),
 		Tolerance:      "same machine and library: identical parameters; other CPUs or ONNX Runtime builds change activations in the last float bits, giving test accuracies within about 0.3 points",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
@@ -452,6 +481,8 @@ type recordFineTune struct {
 	LRLayers       float64            `json:"learning_rate_layers"`
 	Anchor         float64            `json:"anchor_l2"`
 	Patience       int                `json:"patience"`
+	LabelSmoothing float64            `json:"label_smoothing"`
+	Monitor        string             `json:"monitor"`
 	WarmUp         []train.EpochStats `json:"head_warmup_history"`
 	ParamsEncoding string             `json:"params_encoding"`
 }

@@ -28,7 +28,14 @@ type FitConfig struct {
 	// AnchorDecay pulls fine-tuned weights towards their starting
 	// (pretrained) values: L2 on (w - w0), the "L2-SP" regulariser.
 	AnchorDecay float64
-	Patience    int // epochs without a better validation loss; 0 disables
+	// LabelSmoothing mixes each one-hot target with the uniform
+	// distribution: (1-e)·y + e/classes. It keeps the fine-tuned layers from
+	// chasing ever more confident outputs on the training groups.
+	LabelSmoothing float64
+	// MonitorAccuracy selects the epoch by validation accuracy (ties: lower
+	// loss) instead of validation loss.
+	MonitorAccuracy bool
+	Patience        int // epochs without a better monitored value; 0 disables
 	Seed        uint64
 	OnBatch     func(epoch, batch, batches int)
 	OnEpoch     func(Stats)
@@ -59,6 +66,9 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
 		return nil, fmt.Errorf("tail: dropout rate %g out of range: use [0, 1)", cfg.Dropout)
 	}
+	if cfg.LabelSmoothing < 0 || cfg.LabelSmoothing >= 1 {
+		return nil, fmt.Errorf("tail: label smoothing %g out of range: use [0, 1)", cfg.LabelSmoothing)
+	}
 	if !slices.Equal(sess.trainable, cfg.Trainable) {
 		return nil, fmt.Errorf("tail: the session trains %v, the recipe %v", sess.trainable, cfg.Trainable)
 	}
@@ -82,7 +92,14 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 	batches := (len(order) + bs - 1) / bs
 	b := Batch{X: make([]float32, bs*per), OneHot: make([]float32, bs*d.Classes), Weight: make([]float32, bs), Mask: make([]float32, bs*d.Features)}
 	var hist []Stats
-	best, bestLoss, since := p.Clone(), math.Inf(1), 0
+	// better orders (loss, accuracy) results by the monitored quantity.
+	better := func(l, a, bl, ba float64) bool {
+		if cfg.MonitorAccuracy {
+			return a > ba+1e-9 || (math.Abs(a-ba) <= 1e-9 && l < bl-1e-6)
+		}
+		return l < bl-1e-6
+	}
+	best, bestLoss, bestAcc, since := p.Clone(), math.Inf(1), math.Inf(-1), 0
 	if len(val.X) > 0 && cfg.Patience > 0 {
 		// The starting point competes too: fine-tuning that never beats the
 		// warmed-up head on validation ends where it began.
@@ -90,8 +107,9 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 		if err != nil {
 			return nil, err
 		}
-		bestLoss, _ = Score(probs, val.Y, d.Classes)
+		bestLoss, bestAcc = Score(probs, val.Y, d.Classes)
 	}
+	off, on := float32(cfg.LabelSmoothing/float64(d.Classes)), float32(1-cfg.LabelSmoothing+cfg.LabelSmoothing/float64(d.Classes))
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var lossSum, right float64
@@ -99,10 +117,12 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 			idx := order[bi*bs : min((bi+1)*bs, len(order))]
 			n := len(idx)
 			mb := Batch{N: n, X: b.X[:n*per], OneHot: b.OneHot[:n*d.Classes], Weight: b.Weight[:n], Mask: b.Mask[:n*d.Features]}
-			clear(mb.OneHot)
+			for i := range mb.OneHot {
+				mb.OneHot[i] = off
+			}
 			for k, i := range idx {
 				copy(mb.X[k*per:], trainSet.X[i])
-				mb.OneHot[k*d.Classes+trainSet.Y[i]] = 1
+				mb.OneHot[k*d.Classes+trainSet.Y[i]] = on
 				mb.Weight[k] = 1 / float32(n)
 			}
 			scale := float32(1 / (1 - cfg.Dropout))
@@ -155,17 +175,17 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 		}
 		st := Stats{Epoch: epoch, Epochs: cfg.Epochs, Loss: lossSum / float64(len(order)), Accuracy: right / float64(len(order))}
 		st.ValLoss, st.ValAccuracy = math.NaN(), math.NaN()
-		monitor := st.Loss
+		ml, ma := st.Loss, st.Accuracy
 		if len(val.X) > 0 {
 			probs, err := Predict(eval, p, val.X, bs)
 			if err != nil {
 				return hist, err
 			}
 			st.ValLoss, st.ValAccuracy = Score(probs, val.Y, d.Classes)
-			monitor = st.ValLoss
+			ml, ma = st.ValLoss, st.ValAccuracy
 		}
-		if monitor < bestLoss-1e-6 {
-			bestLoss, best, since, st.Best = monitor, p.Clone(), 0, true
+		if better(ml, ma, bestLoss, bestAcc) {
+			bestLoss, bestAcc, best, since, st.Best = ml, ma, p.Clone(), 0, true
 		} else {
 			since++
 		}
