@@ -1,10 +1,12 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -27,7 +29,16 @@ func openVideoCapture(spec Spec, cfg config) (*gocv.VideoCapture, error) {
 	case URL:
 		vc, err = gocv.VideoCaptureFileWithAPI(spec.Raw, gocv.VideoCaptureFFmpeg)
 	case GStreamer:
-		vc, err = gocv.VideoCaptureFileWithAPI(spec.Raw, gocv.VideoCaptureGstreamer)
+		// OpenCV waits forever for a pipeline naming an element GStreamer
+		// does not have: name it instead, when gst-inspect-1.0 can tell.
+		if missing := missingGstElement(spec.Raw); missing != "" {
+			return nil, &OpenError{Spec: spec.Raw, Reason: fmt.Sprintf("GStreamer has no element %q", missing),
+				Hint: "check the spelling with `gst-inspect-1.0 " + missing + "`, or install the plugin package that provides it (gstreamer1.0-plugins-good, -bad, -ugly, -libav)"}
+		}
+		vc, err = openWithin(gstOpenTimeout, spec.Raw, gocv.VideoCaptureGstreamer)
+		if errors.Is(err, errOpenTimeout) {
+			return nil, &OpenError{Spec: spec.Raw, Reason: fmt.Sprintf("the GStreamer pipeline did not start within %v", gstOpenTimeout), Hint: openHint(spec)}
+		}
 	case File:
 		// FFmpeg only: OpenCV's automatic choice would also hand a corrupt
 		// file to GStreamer and the image-sequence reader, which fail the
@@ -42,6 +53,66 @@ func openVideoCapture(spec Spec, cfg config) (*gocv.VideoCapture, error) {
 		configureCamera(vc, cfg)
 	}
 	return vc, nil
+}
+
+// gstOpenTimeout bounds how long a GStreamer pipeline may take to start:
+// OpenCV blocks with no timeout of its own on some broken pipelines.
+const gstOpenTimeout = 15 * time.Second
+
+var errOpenTimeout = errors.New("open timed out")
+
+// openWithin opens name with api, giving up after d. A capture that opens
+// after the deadline is closed when it does; the goroutine stuck in OpenCV
+// until then cannot be stopped, which is the price of not hanging the user.
+func openWithin(d time.Duration, name string, api gocv.VideoCaptureAPI) (*gocv.VideoCapture, error) {
+	type opened struct {
+		vc  *gocv.VideoCapture
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		vc, err := gocv.VideoCaptureFileWithAPI(name, api)
+		done <- opened{vc, err}
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case o := <-done:
+		return o.vc, o.err
+	case <-t.C:
+		go func() { closeCapture((<-done).vc) }()
+		return nil, errOpenTimeout
+	}
+}
+
+// missingGstElement returns the first element of a gst-launch pipeline that
+// GStreamer does not have, asking gst-inspect-1.0; "" when all are there or
+// gst-inspect-1.0 is not installed.
+func missingGstElement(pipeline string) string {
+	inspect, err := exec.LookPath("gst-inspect-1.0")
+	if err != nil {
+		return ""
+	}
+	for _, seg := range strings.Split(pipeline, "!") {
+		fields := strings.Fields(seg)
+		if len(fields) == 0 {
+			continue
+		}
+		name := fields[0]
+		// Caps ("video/x-raw,width=640"), references to named elements
+		// ("t." or "demux.video_0") and properties are not factories.
+		if strings.ContainsAny(name, "/.,=()\"'") {
+			continue
+		}
+		if err := exec.Command(inspect, "--exists", name).Run(); err != nil {
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				return name
+			}
+			return "" // could not ask: let OpenCV try
+		}
+	}
+	return ""
 }
 
 func closeCapture(vc *gocv.VideoCapture) {
