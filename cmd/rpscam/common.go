@@ -37,8 +37,19 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 	return nil
 }
 
-// isEnvironmentError reports errors caused by the machine rather than the work:
-// they exit with code 2 like usage errors, since the user fixes them the same way.
+// isEnvironmentError reports errors caused by the machine or its setup
+// rather than by the work: they exit with code 2 like usage errors, since the
+// user fixes them the same way, before anything ran.
+//
+// Exit code 2 (usage or environment, fix and rerun): bad flags or arguments,
+// an ROI outside the frame, no camera or an unreadable source, no display for
+// live, a missing or unusable model file, no ONNX Runtime library or one of
+// the wrong version, --device cuda without CUDA, an output that cannot be
+// created, a port in use, an empty image folder.
+//
+// Exit code 1 (the work failed after it started): a source that broke
+// mid-run with --on-source-loss reconnect given up, a recording whose disk
+// filled or whose file vanished, inference or encoding errors.
 func isEnvironmentError(err error) bool {
-	return errors.Is(err, ort.ErrLibrary)
+	return errors.Is(err, ort.ErrLibrary) || classifyEnvError(err)
 }

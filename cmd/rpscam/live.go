@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -36,13 +38,14 @@ var errModelMissing = errors.New("model not found")
 // classifyEnvError reports errors that are the machine's or the user's setup
 // rather than a failure of the work (exit code 2): no camera or unreadable
 // source, no display, no model, an unusable model file, no CUDA when cuda was
-// required, no ONNX Runtime library.
+// required, no ONNX Runtime library, an output that cannot be created.
 func classifyEnvError(err error) bool {
 	var modelErr *infer.ModelError
 	return errors.Is(err, ort.ErrLibrary) ||
 		errors.Is(err, capture.ErrSourceUnavailable) ||
 		errors.Is(err, infer.ErrCUDAUnavailable) ||
 		errors.Is(err, sink.ErrNoDisplay) ||
+		errors.Is(err, sink.ErrUnwritable) ||
 		errors.Is(err, errModelMissing) ||
 		errors.Is(err, errNoShared) ||
 		errors.As(err, &modelErr)
@@ -207,6 +210,52 @@ type sourceFlags struct {
 	fps      float64
 	mjpg     bool
 	realtime bool
+
+	// Set by the commands that ride out a lost live source (live, serve,
+	// record): reopen it with backoff instead of ending.
+	reconnect     bool
+	giveUp        time.Duration // stop reconnecting after this long; 0: never
+	sourceTimeout time.Duration // a live source silent this long counts as lost
+	status        *statusRelay  // where "reconnecting…" goes
+	log           io.Writer     // one line per outage and per restoration
+}
+
+// addReconnectFlags adds --source-timeout, for the commands that reconnect.
+func (f *sourceFlags) addReconnectFlags(fs *pflag.FlagSet) {
+	fs.DurationVar(&f.sourceTimeout, "source-timeout", defaultSourceTimeout, "a camera or stream that delivers no frame for this long counts as lost and is reconnected")
+}
+
+// defaultSourceTimeout is long enough for a camera renegotiating its format
+// or a stream rebuffering, short enough that a bumped USB cable is noticed
+// while the user is still looking at the screen.
+const defaultSourceTimeout = 5 * time.Second
+
+// statusRelay forwards a source's status to the pipeline, which is made
+// after the source is opened.
+type statusRelay struct {
+	mu sync.Mutex
+	to func(string)
+	// last is kept so a status set before the pipeline exists is not lost.
+	last string
+}
+
+func (r *statusRelay) set(status string) {
+	r.mu.Lock()
+	r.last = status
+	to := r.to
+	r.mu.Unlock()
+	if to != nil {
+		to(status)
+	}
+}
+
+// connect starts forwarding to f, passing on the current status.
+func (r *statusRelay) connect(f func(string)) {
+	r.mu.Lock()
+	r.to = f
+	last := r.last
+	r.mu.Unlock()
+	f(last)
 }
 
 func addSourceFlags(fs *pflag.FlagSet, defaultInput string) *sourceFlags {
@@ -239,7 +288,38 @@ func (f *sourceFlags) open() (capture.Source, error) {
 	if err != nil {
 		return nil, usageError{err} // a typo or a file that is not there
 	}
-	return capture.OpenSpec(spec, opts...)
+	if f.sourceTimeout < 0 {
+		return nil, usagef("--source-timeout %v is negative: give how long a silent camera is waited for, e.g. 5s", f.sourceTimeout)
+	}
+	// A file ends; only a camera, device, stream or pipeline can be lost.
+	if !f.reconnect || spec.Kind == capture.File {
+		return capture.OpenSpec(spec, opts...)
+	}
+	if f.sourceTimeout > 0 {
+		opts = append(opts, capture.WithStallTimeout(f.sourceTimeout))
+	}
+	backoff := capture.DefaultBackoff
+	backoff.GiveUpAfter = f.giveUp
+	return capture.Reconnecting(func() (capture.Source, error) { return capture.OpenSpec(spec, opts...) },
+		capture.WithBackoff(backoff), capture.WithReconnectListener(f.onReconnect))
+}
+
+// onReconnect reports an outage once when it starts and once when it ends,
+// and passes every step on as the status the overlay and /healthz show.
+func (f *sourceFlags) onReconnect(e capture.ReconnectEvent) {
+	if f.status != nil {
+		f.status.set(e.Status())
+	}
+	if f.log == nil {
+		return
+	}
+	switch {
+	case e.Restored:
+		fmt.Fprintf(f.log, "\nrpscam: %s is back; frames flow again\n", e.Spec)
+	case e.Attempt == 1:
+		fmt.Fprintf(f.log, "\nrpscam: %v\nrpscam: reconnecting to %s (waits double from %v to %v between attempts; Ctrl-C to stop)\n",
+			e.Lost, e.Spec, capture.DefaultBackoff.Initial, capture.DefaultBackoff.Max)
+	}
 }
 
 // session is everything a pipeline command opens, closed together.
@@ -265,6 +345,14 @@ func openSession(env *cliEnv, mf *modelFlags, sf *sourceFlags) (*session, error)
 		return nil, err
 	}
 	s := &session{cls: cls, modelPath: path, roi: roi}
+	if dev == infer.DeviceAuto {
+		// The first instance found out where inference runs and said so
+		// once; the others go there without trying (and reporting) again.
+		dev = infer.DeviceCPU
+		if cls.Provider() == "CUDA" {
+			dev = infer.DeviceCUDA
+		}
+	}
 	for i := 1; i < mf.workers; i++ {
 		more, err := parts.LoadStaged(path, mf.inferOptions(env, dev)...)
 		if err != nil {
@@ -369,6 +457,7 @@ func live(env *cliEnv, args []string) error {
 		"rpscam live --roi 208,128,224,224 --smooth majority:5 --threshold 0.7",
 		"keys: q or Esc quit, space pause, r start/stop recording, s snapshot PNG")
 	sf := addSourceFlags(fs, "0")
+	sf.addReconnectFlags(fs)
 	mf := addModelFlags(fs, true)
 	saveDir := fs.String("save-dir", ".", "folder for recordings (r) and snapshots (s)")
 	if err := parseFlags(fs, args); err != nil {
@@ -384,6 +473,9 @@ func live(env *cliEnv, args []string) error {
 	}
 	ctx, stop := signalContext()
 	defer stop()
+	// A camera that drops out is reopened with backoff for as long as the
+	// window is open; the window says so meanwhile.
+	sf.reconnect, sf.status, sf.log = true, &statusRelay{}, env.stderr
 	s, err := openSession(env, mf, sf)
 	if err != nil {
 		return err
@@ -398,13 +490,15 @@ func live(env *cliEnv, args []string) error {
 	defer drawer.Close()
 	inW, inH := s.cls.InputSize()
 	ann := parts.NewAnnotator(drawer, inW, inH)
-	ws := &windowSink{env: env, ctx: ctx, win: win, ann: ann, dir: *saveDir, fps: s.info.FPS}
+	ws := &windowSink{env: env, ctx: ctx, win: win, ann: ann, drawer: drawer, dir: *saveDir, fps: s.info.FPS, last: gocv.NewMat(), frozen: gocv.NewMat()}
+	defer ws.close()
 	defer ws.stopRecording()
-	opts := append(s.options(mf), pipeline.WithAnnotator(ann), pipeline.WithSinks(ws))
+	opts := append(s.options(mf), pipeline.WithAnnotator(ann), pipeline.WithSinks(ws), pipeline.WithIdle(idleRedraw, ws.idle))
 	p, err := pipeline.New(s.pipelineSource(), parts.Classifier(s.cls), opts...)
 	if err != nil {
 		return err
 	}
+	sf.status.connect(p.SetStatus)
 	fmt.Fprintf(env.stderr, "live: %s\nkeys: q/Esc quit, space pause, r record, s snapshot\n", s.describe())
 	st, err := p.Run(ctx)
 	ws.stopRecording()
@@ -422,16 +516,24 @@ const (
 // which holds the pipeline back: a file waits where it is, a camera keeps
 // only its newest frame (and counts the rest as dropped).
 type windowSink struct {
-	env *cliEnv
-	ctx context.Context
-	win *sink.Window
-	ann *parts.Annotator
-	dir string
-	fps float64
-	rec *sink.Recorder
+	env    *cliEnv
+	ctx    context.Context
+	win    *sink.Window
+	ann    *parts.Annotator
+	drawer *overlay.Drawer // the annotator's: idle runs on the same goroutine
+	dir    string
+	fps    float64
+	rec    *sink.Recorder
+	last   gocv.Mat // the last frame shown, redrawn with the status while none comes
+	frozen gocv.Mat // last with the status banner
 }
 
+// idleRedraw is how often the window is redrawn and its keys read while no
+// frame comes: often enough that q answers at once.
+const idleRedraw = 100 * time.Millisecond
+
 func (w *windowSink) Consume(a *pipeline.Annotated) error {
+	a.Mat.CopyTo(&w.last)
 	if w.rec != nil {
 		if err := w.rec.Write(a.Mat); err != nil {
 			fmt.Fprintf(w.env.stderr, "rpscam: recording stopped: %v\n", err)
@@ -497,6 +599,32 @@ func (w *windowSink) pause(a *pipeline.Annotated) error {
 		}
 		time.Sleep(15 * time.Millisecond)
 	}
+}
+
+// idle keeps the window alive while no frame comes (the camera is being
+// reconnected): the last frame with the status banner, and the quit keys.
+func (w *windowSink) idle(status string) error {
+	if w.ctx.Err() != nil || w.win.UserClosed() {
+		return pipeline.ErrStop
+	}
+	img := w.last
+	if status != "" && !w.last.Empty() {
+		w.last.CopyTo(&w.frozen)
+		if err := w.drawer.DrawStatus(&w.frozen, status); err != nil {
+			return err
+		}
+		img = w.frozen
+	}
+	switch w.win.Show(img) & 0xff {
+	case 'q', 'Q', keyEsc:
+		return pipeline.ErrStop
+	}
+	return nil
+}
+
+func (w *windowSink) close() {
+	w.last.Close()
+	w.frozen.Close()
 }
 
 func (w *windowSink) stopRecording() {

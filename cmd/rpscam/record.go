@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -9,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/pipeline/parts"
@@ -26,13 +28,26 @@ func record(env *cliEnv, args []string) error {
 		"rpscam record --input 'videotestsrc num-buffers=300 ! videoconvert ! appsink' --output test.avi",
 		"rpscam record --input rtsp://camera.local/stream --output door.mp4 --frames 900 --smooth majority:5")
 	sf := addSourceFlags(fs, "0")
+	sf.addReconnectFlags(fs)
 	mf := addModelFlags(fs, true)
 	output := fs.StringP("output", "o", "", "annotated video to write: .mp4 (H.264, else MPEG-4), .avi (MJPG), .mkv")
 	duration := fs.Duration("duration", 0, "stop after this long, e.g. 30s (0: until the source ends or Ctrl-C)")
 	frames := fs.Int("frames", 0, "stop after this many frames (0: no limit)")
 	quiet := fs.BoolP("quiet", "q", false, "no progress line")
+	onLoss := fs.String("on-source-loss", "reconnect", "when a camera or stream is lost: reconnect (reopen with backoff and keep recording into the same file) or stop (finish the file and exit); files simply end")
+	fs.DurationVar(&sf.giveUp, "reconnect-timeout", 0, "with --on-source-loss reconnect: give up and finish the file after trying this long (0: keep trying until Ctrl-C)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	switch *onLoss {
+	case "reconnect":
+		sf.reconnect, sf.status, sf.log = true, &statusRelay{}, env.stderr
+	case "stop":
+	default:
+		return usagef("--on-source-loss %q: want reconnect or stop", *onLoss)
+	}
+	if sf.giveUp < 0 {
+		return usagef("--reconnect-timeout %v is negative: give how long to keep trying, or 0 for no limit", sf.giveUp)
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q: the source goes in --input", fs.Args())
@@ -42,6 +57,12 @@ func record(env *cliEnv, args []string) error {
 	}
 	if *duration < 0 || *frames < 0 {
 		return usagef("--duration and --frames must not be negative")
+	}
+
+	// Refuse an output that cannot be written before the camera opens,
+	// rather than after the user has started performing for it.
+	if err := sink.CheckOutput(*output); err != nil {
+		return usageError{fmt.Errorf("--output: %w", err)}
 	}
 
 	ctx, stop := signalContext()
@@ -73,6 +94,9 @@ func record(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if sf.status != nil {
+		sf.status.connect(p.SetStatus)
+	}
 	fmt.Fprintf(env.stderr, "recording %s to %s (%s)\n", s.describe(), rec.Path(), rec.Codec())
 	if *duration > 0 {
 		var cancel context.CancelFunc
@@ -87,7 +111,14 @@ func record(env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stderr)
 	}
 	why := "source ended"
+	lost := errors.Is(runErr, capture.ErrSourceLost)
 	switch {
+	case lost:
+		// The file holds every frame processed up to the loss and is
+		// finalized: the recording ends cleanly, not as a failure.
+		why = "source lost"
+		fmt.Fprintf(env.stderr, "rpscam: %v\nrpscam: the recording is finished and playable up to the loss (--on-source-loss %s)\n", runErr, *onLoss)
+		runErr = nil
 	case runErr != nil:
 		why = "failed"
 	case st.Interrupted && *duration > 0 && elapsed >= *duration:
@@ -96,6 +127,11 @@ func record(env *cliEnv, args []string) error {
 		why = "interrupted"
 	case *frames > 0 && st.Frames == *frames:
 		why = "frame limit reached"
+	case !s.info.Live && s.info.FrameCount > 0 && st.Frames+1 < s.info.FrameCount:
+		// Containers estimate their count from the duration, so one frame
+		// short is rounding; more is a file cut off or damaged.
+		why = fmt.Sprintf("source ended after %d of the %d frames its header declares: the file is truncated or damaged", st.Frames, s.info.FrameCount)
+		fmt.Fprintf(env.stderr, "rpscam: warning: %s %s\n", s.info.Spec, why)
 	}
 	fmt.Fprintf(env.stdout, "recorded %s: %s, %dx%d at %.4g fps\n", rec.Path(), rec.Codec(), s.info.Width, s.info.Height, rec.FPS())
 	fmt.Fprintf(env.stdout, "frames processed: %d\nframes written: %d\nframes dropped by the source: %d\n", st.Frames, rec.Frames(), st.Dropped)

@@ -28,6 +28,7 @@ func serveCmd(env *cliEnv, args []string) error {
 		"curl -s -X POST -H 'Content-Type: application/json' -d '{\"action\":\"start\"}' localhost:8080/api/record",
 		"endpoints: / (page), /stream.mjpg, /snapshot.jpg, /api/prediction, /api/events, /api/record, /metrics, /healthz")
 	sf := addSourceFlags(fs, "0")
+	sf.addReconnectFlags(fs)
 	mf := addModelFlags(fs, true)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on; 0.0.0.0:8080 lets other machines connect")
 	recordDir := fs.String("record-dir", "", "folder for recordings started from the page or /api/record (default: recording off)")
@@ -70,6 +71,9 @@ func serveCmd(env *cliEnv, args []string) error {
 		return usagef("--addr %s: %v (give host:port, e.g. 127.0.0.1:8080)", *addr, err)
 	}
 	defer ln.Close()
+	// A camera or stream that drops out is reopened with backoff while the
+	// server runs; /healthz answers 503 "reconnecting…" meanwhile.
+	sf.reconnect, sf.status, sf.log = true, &statusRelay{}, env.stderr
 	s, err := openSession(env, mf, sf)
 	if err != nil {
 		return err
@@ -118,6 +122,7 @@ func serveCmd(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	sf.status.connect(p.SetStatus)
 	fmt.Fprintf(env.stderr, "serve: %s\nopen http://%s/ (Ctrl-C to stop)\n", s.describe(), ln.Addr())
 	st, runErr := p.Run(runCtx)
 	if runErr == nil && !st.Interrupted {
