@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"image/color"
 	"os"
@@ -369,5 +370,34 @@ func TestDiskFullMidRecording(t *testing.T) {
 		defer exec.Command("umount", small).Run()
 		runFaultCases(t, []faultCase{{name: "disk full at start", args: []string{"record", "--model", model, "--device", "cpu", "--input", "57", "--output", filepath.Join(small, "x.mp4")}, code: 2,
 			want: []string{"disk full", "free some space"}, not: []string{"camera 57"}}})
+	}
+}
+
+// TestORTLibraryNotONNXRuntime: a library that is not ONNX Runtime (or is
+// too old to have the API this build needs) is a clear exit-2 error naming
+// it and the fix. It runs the binary: ONNX Runtime is loaded once per
+// process, and this test process has loaded the real one.
+func TestORTLibraryNotONNXRuntime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	wrong := "/usr/lib/x86_64-linux-gnu/libz.so.1"
+	if _, err := os.Stat(wrong); err != nil {
+		t.Skipf("no stand-in library at %s", wrong)
+	}
+	model := tinyModelFile(t)
+	img := filepath.Join(t.TempDir(), "red.png")
+	writeSolidImage(t, img, color.RGBA{R: 255, A: 255})
+	cmd := exec.Command(buildRpscam(t), "classify", "--model", model, "--device", "cpu", "--ort-lib", wrong, img)
+	cmd.Env = append(os.Environ(), "ONNXRUNTIME_SHARED_LIBRARY_PATH=")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("exit %v, want 2:\n%s", err, out)
+	}
+	for _, want := range []string{"ONNX Runtime library", wrong, "is not ONNX Runtime", "scripts/setup.sh", "--ort-lib"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
