@@ -139,7 +139,7 @@ func TestFaultTable(t *testing.T) {
 		{name: "source typo", args: rec("--input", "clip.mpp4", "--output", out("t.mp4")), code: 2,
 			want: []string{"no such file exists", "accepted forms"}},
 		{name: "classify empty folder", args: append(append([]string{"classify"}, cpu...), t.TempDir()), code: 2,
-			want: []string{"no images"}},
+			want: []string{"holds no images"}},
 		// models wrong on purpose: clear error at load naming the file and what was expected.
 		{name: "model missing", args: rec("--model", models["missing file"], "--input", clip, "--output", out("m.mp4")), code: 2,
 			want: []string{"--model " + models["missing file"], "no such file"}},
