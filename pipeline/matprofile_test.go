@@ -11,11 +11,11 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// TestNoMatLeaks runs the pipeline through its normal end, a sink stop, a
+// TestNoLeakedMats runs the pipeline through its normal end, a sink stop, a
 // classifier failure and a cancel, with an annotator that allocates, and
 // checks gocv's count of open Mats is back where it started each time.
 // Run with: go test -tags matprofile ./pipeline/
-func TestNoMatLeaks(t *testing.T) {
+func TestNoLeakedMats(t *testing.T) {
 	annotate := AnnotatorFunc(func(img *gocv.Mat, a *Annotated) error {
 		tmp := gocv.NewMat()
 		defer tmp.Close()

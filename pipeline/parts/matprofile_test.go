@@ -18,11 +18,11 @@ import (
 	"github.com/rpscam/rpscam/pipeline/tinymodel"
 )
 
-// TestRealPartsNoMatLeaks runs capture's file-like and live fakes through
+// TestRealPartsNoLeakedMats runs capture's file-like and live fakes through
 // the staged ONNX classifier and the overlay, then closes everything: gocv's
 // open-Mat count must be back where it started.
 // Run with: go test -tags matprofile ./pipeline/parts/
-func TestRealPartsNoMatLeaks(t *testing.T) {
+func TestRealPartsNoLeakedMats(t *testing.T) {
 	if _, err := ort.FindLibrary(""); err != nil {
 		t.Skipf("ONNX Runtime library not installed (%v)", err)
 	}
