@@ -36,9 +36,9 @@ type FitConfig struct {
 	// loss) instead of validation loss.
 	MonitorAccuracy bool
 	Patience        int // epochs without a better monitored value; 0 disables
-	Seed        uint64
-	OnBatch     func(epoch, batch, batches int)
-	OnEpoch     func(Stats)
+	Seed            uint64
+	OnBatch         func(epoch, batch, batches int)
+	OnEpoch         func(Stats)
 }
 
 // Stats is one epoch: training loss and accuracy are running means over
