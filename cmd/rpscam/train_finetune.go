@@ -74,6 +74,8 @@ func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train
 	if *ft.epochs < 1 || *ft.lrHead <= 0 || *ft.lrBody < 0 || *ft.anchor < 0 {
 		return usagef("--ft-epochs %d, --ft-lr-head %g, --ft-lr %g, --ft-anchor %g: epochs and the head rate must be positive, the others non-negative", *ft.epochs, *ft.lrHead, *ft.lrBody, *ft.anchor)
 	}
+	layers, _, _ := tuneLayers(*ft.tune)
+	printFineTuneSummary(env.stdout, b, layers, len(train.Labels)*model.FeatureSize+len(train.Labels), a.fit.Dropout)
 	// The trunk: rebuilt whenever it is missing or was cut at another layer.
 	trunkMeta := map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name}
 	m, err := model.BuildONNX(b, nil, trunkMeta, model.Trunk(*ft.trunkAt))
@@ -400,7 +402,6 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	}
 	headParams := len(headW) + len(headB)
 	frozen := b.ParamCount() - tunedCount
-	printFineTuneSummary(env.stdout, b, layers, headParams, a.fit.Dropout)
 	rec := trainingRecord{
 		Date: date, Mode: "finetune", Seed: a.seed, AugSeed: a.augSeed, Views: a.views, ValFraction: a.valFrac,
 		Fit: recordFit{Epochs: a.fit.Epochs, BatchSize: a.fit.BatchSize, LearningRate: a.fit.LearningRate, Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, Patience: a.fit.Patience},
