@@ -64,6 +64,11 @@ func runTrain(env *cliEnv, args []string) error {
 	if *mode != "head" && *mode != "finetune" {
 		return usagef("--mode %q: use head (frozen backbone) or finetune (last layers trained too)", *mode)
 	}
+	if *mode == "finetune" {
+		if err := ft.validate(); err != nil {
+			return err
+		}
+	}
 	if *mode == "head" && !fs.Changed("views") {
 		// The tutorial recipe keeps 4 views: its first run (the whole
 		// backbone per view) then fits in a few minutes; more views did not
@@ -110,6 +115,12 @@ func runTrain(env *cliEnv, args []string) error {
 			*ft.trunk = fmt.Sprintf("models/mobilenet_v2_trunk-%s.onnx", b.Source.Weights.Name)
 		}
 	}
+	if *mode == "finetune" {
+		return runFineTune(env, ft, b, srcs, fineTuneArgs{shared: shared, seed: *seed, augSeed: *augSeed, views: *views, valFrac: *valFrac,
+			leaveOut: *leaveOut, cacheDir: *cacheDir, threads: *threads, ortLib: *ortLib, paramsOut: *paramsOut, recordOut: *recordOut,
+			onnxOut: *onnxOut, curve: *curve, began: began, args: args,
+			fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience}})
+	}
 	if _, err := os.Stat(*backbonePath); errors.Is(err, os.ErrNotExist) {
 		m, err := model.BuildONNX(b, nil, map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name})
 		if err != nil {
@@ -119,12 +130,6 @@ func runTrain(env *cliEnv, args []string) error {
 			return err
 		}
 		fmt.Fprintf(env.stderr, "train: built %s from %s\n", *backbonePath, b.Source.File)
-	}
-	if *mode == "finetune" {
-		return runFineTune(env, ft, b, srcs, fineTuneArgs{shared: shared, seed: *seed, augSeed: *augSeed, views: *views, valFrac: *valFrac,
-			leaveOut: *leaveOut, cacheDir: *cacheDir, threads: *threads, ortLib: *ortLib, paramsOut: *paramsOut, recordOut: *recordOut,
-			onnxOut: *onnxOut, curve: *curve, began: began, args: args,
-			fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience}})
 	}
 	backboneSHA, err := fileSHA256(*backbonePath)
 	if err != nil {

@@ -61,7 +61,8 @@ type fineTuneArgs struct {
 	fit                                  train.FitConfig
 }
 
-func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train.Source, a fineTuneArgs) error {
+// validate checks the fine-tuning flags before anything is loaded or built.
+func (ft *fineTuneFlags) validate() error {
 	if _, _, err := tuneLayers(*ft.tune); err != nil {
 		return err
 	}
@@ -74,6 +75,10 @@ func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train
 	if *ft.epochs < 1 || *ft.lrHead <= 0 || *ft.lrBody < 0 || *ft.anchor < 0 {
 		return usagef("--ft-epochs %d, --ft-lr-head %g, --ft-lr %g, --ft-anchor %g: epochs and the head rate must be positive, the others non-negative", *ft.epochs, *ft.lrHead, *ft.lrBody, *ft.anchor)
 	}
+	return nil
+}
+
+func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train.Source, a fineTuneArgs) error {
 	layers, _, _ := tuneLayers(*ft.tune)
 	printFineTuneSummary(env.stdout, b, layers, len(train.Labels)*model.FeatureSize+len(train.Labels), a.fit.Dropout)
 	// The trunk: rebuilt whenever it is missing or was cut at another layer.

@@ -10,7 +10,11 @@ import (
 	"github.com/rpscam/rpscam/model"
 )
 
+// TestTrainRejectsUnknownModes: bad flags are usage errors reported before
+// anything is loaded, built or written.
 func TestTrainRejectsUnknownModes(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
 	for _, args := range [][]string{
 		{"train", "--mode", "full"},
 		{"train", "--mode", "finetune", "--tune", "everything"},
@@ -25,6 +29,9 @@ func TestTrainRejectsUnknownModes(t *testing.T) {
 		if stdout.Len() != 0 {
 			t.Errorf("%v: printed %q before failing", args, stdout.String())
 		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("rejected runs left %d files behind (first %s)", len(left), left[0].Name())
 	}
 }
 
