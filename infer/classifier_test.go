@@ -383,3 +383,20 @@ func TestClassifyAllocs(t *testing.T) {
 		t.Fatalf("Classify allocates %v times per frame, want 0", allocs)
 	}
 }
+
+// Spinning is a scheduling choice only: with it off the same model gives the
+// same probabilities, and the session option is accepted by ONNX Runtime.
+func TestWithSpinningKeepsPredictions(t *testing.T) {
+	requireORT(t)
+	path := writeModel(t, t.TempDir(), "rps.onnx", rpsModel().build())
+	want := wantProbs([]float64{200, 20, 10}, testWeights, true)
+	for _, spin := range []bool{false, true} {
+		c := loadCPU(t, path, WithThreads(2), WithSpinning(spin))
+		frame := solidFrame(t, 64, 48, 10, 20, 200)
+		res, err := c.Classify(frame, image.Rectangle{})
+		if err != nil {
+			t.Fatalf("spinning %v: %v", spin, err)
+		}
+		assertClose(t, "probabilities", res.Probs, want, 1e-5)
+	}
+}

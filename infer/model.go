@@ -296,6 +296,15 @@ func (r *runner) openSession(modelPath string, c Contract, o options) error {
 				return nil, err
 			}
 		}
+		if o.spin != nil {
+			v := "0"
+			if *o.spin {
+				v = "1"
+			}
+			if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", v); err != nil {
+				return nil, err
+			}
+		}
 		if cuda {
 			cudaOpts, err := onnxruntime.NewCUDAProviderOptions()
 			if err != nil {

@@ -65,6 +65,9 @@ type options struct {
 	threads int
 	logf    func(string)
 	output  string
+	// spin is ONNX Runtime's session.intra_op.allow_spinning: nil keeps its
+	// default (spinning on).
+	spin *bool
 }
 
 // Option configures Load and LoadBatchRunner.
@@ -89,6 +92,13 @@ func WithLogger(log func(string)) Option { return func(o *options) { o.logf = lo
 // WithOutput names the output holding class probabilities. By default it is
 // the output named "probabilities", else the model's first output.
 func WithOutput(name string) Option { return func(o *options) { o.output = name } }
+
+// WithSpinning sets whether ONNX Runtime's intra-op threads busy-wait for work
+// between operators (its default is true). Spinning lowers the latency of one
+// inference run alone, but in a pipeline the spinning threads take the cores
+// that decoding, preprocessing and drawing need, so the whole pipeline runs
+// slower; see the README's Performance section for the measurement.
+func WithSpinning(on bool) Option { return func(o *options) { o.spin = &on } }
 
 func collectOptions(opts []Option) (options, error) {
 	o := options{device: DeviceAuto}
