@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"runtime"
+	"sync"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -24,7 +25,7 @@ type benchReport struct {
 	Model    string `json:"model"`
 	Provider string `json:"provider"`
 	Threads  int    `json:"threads"` // per model instance, as requested; 0 is ONNX Runtime's default
-	Workers  int    `json:"workers"` // model instances in the pipeline; the model-only loop uses one
+	Workers  int    `json:"workers"` // model instances, in the pipeline and in the model-only loop alike
 	Input    string `json:"input"`
 	Source   struct {
 		Width  int     `json:"width"`
@@ -161,7 +162,7 @@ func bench(env *cliEnv, args []string) error {
 	if !probe.kept {
 		return errors.New("no frame kept for the inference-only loop")
 	}
-	inferLoop, err := inferenceOnly(s.cls, probe.frame, s.roi, *iters)
+	inferLoop, err := inferenceOnly(append([]*parts.Staged{s.cls}, s.parallel...), probe.frame, s.roi, *iters)
 	if err != nil {
 		return err
 	}
@@ -202,7 +203,8 @@ func bench(env *cliEnv, args []string) error {
 		r.StageOrder = append(r.StageOrder, stg.String())
 	}
 	if inferLoop.Total > 0 {
-		r.InferFPS = float64(*iters) / inferLoop.Total.Seconds()
+		r.InferFPS = float64(inferLoop.Runs) / inferLoop.Total.Seconds()
+		r.InferIters = inferLoop.Runs
 		r.InferP50Ms = latency.Millis(inferLoop.Summary.P50)
 		r.Ratio = r.FPS / r.InferFPS
 	}
@@ -251,28 +253,51 @@ func (b *benchProbe) Consume(a *pipeline.Annotated) error {
 }
 
 type inferLoopResult struct {
-	Total   time.Duration
+	Total   time.Duration // wall time of the whole loop
+	Runs    int
 	Summary latency.Summary
 }
 
-// inferenceOnly preprocesses frame once and runs the model on it n times,
-// adding up the model-run time alone.
-func inferenceOnly(cls *parts.Staged, frame gocv.Mat, roi image.Rectangle, n int) (inferLoopResult, error) {
-	var samples latency.Samples
-	var total time.Duration
-	input := make([]byte, cls.InputBytes())
-	if err := cls.Preprocess(frame, roi, input); err != nil {
+// inferenceOnly preprocesses frame once and runs every model instance on it
+// concurrently, as the pipeline does with --workers, n runs in all. FPS is runs
+// over wall time, so it is the model's own throughput with the same instances
+// and threads on the same machine, with nothing else competing for the cores.
+func inferenceOnly(instances []*parts.Staged, frame gocv.Mat, roi image.Rectangle, n int) (inferLoopResult, error) {
+	input := make([]byte, instances[0].InputBytes())
+	if err := instances[0].Preprocess(frame, roi, input); err != nil {
 		return inferLoopResult{}, fmt.Errorf("inference-only loop: %w", err)
 	}
-	for i := 0; i < n; i++ {
-		r, err := cls.Infer(input)
-		if err != nil {
-			return inferLoopResult{}, fmt.Errorf("inference-only loop: %w", err)
-		}
-		samples.Add(r.Inference)
-		total += r.Inference
+	per := (n + len(instances) - 1) / len(instances)
+	durations := make([][]time.Duration, len(instances))
+	errs := make([]error, len(instances))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, inst := range instances {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < per; j++ {
+				r, err := inst.Infer(input)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				durations[i] = append(durations[i], r.Inference)
+			}
+		}()
 	}
-	return inferLoopResult{Total: total, Summary: samples.Summary()}, nil
+	wg.Wait()
+	total := time.Since(start)
+	var samples latency.Samples
+	for i := range instances {
+		if errs[i] != nil {
+			return inferLoopResult{}, fmt.Errorf("inference-only loop: %w", errs[i])
+		}
+		for _, d := range durations[i] {
+			samples.Add(d)
+		}
+	}
+	return inferLoopResult{Total: total, Runs: per * len(instances), Summary: samples.Summary()}, nil
 }
 
 func printBench(env *cliEnv, r *benchReport) {

@@ -70,6 +70,7 @@ type modelFlags struct {
 	ortLib    string
 	threads   int
 	workers   int
+	spin      bool
 	roi       string
 	smooth    string
 	threshold float64
@@ -84,6 +85,7 @@ func addModelFlags(fs *pflag.FlagSet, withSmoothing bool) *modelFlags {
 	fs.IntVar(&f.threads, "threads", 0, "ONNX Runtime intra-op threads per model instance (0: one per physical core)")
 	if withSmoothing { // the video commands
 		fs.IntVar(&f.workers, "workers", 1, "model instances run in parallel on successive frames: on a 2-core machine --workers 2 --threads 1 gives the most frames per second, --workers 1 the lowest latency per frame")
+		fs.BoolVar(&f.spin, "spin", false, "let ONNX Runtime's threads busy-wait between operators: faster for the model alone, slower in the pipeline, whose other stages need those cores")
 	}
 	fs.StringVar(&f.roi, "roi", "", "region to classify as x,y,w,h in pixels (default: the centred square)")
 	if withSmoothing {
@@ -169,6 +171,7 @@ func (f *modelFlags) inferOptions(env *cliEnv, dev infer.Device) []infer.Option 
 		infer.WithLibrary(f.ortLib),
 		infer.WithDevice(dev),
 		infer.WithThreads(f.threads),
+		infer.WithSpinning(f.spin),
 		infer.WithLogger(func(msg string) { fmt.Fprintln(env.stderr, "rpscam:", msg) }),
 	}
 }
