@@ -86,7 +86,7 @@ func bench(env *cliEnv, args []string) error {
 	mf := addModelFlags(fs, true)
 	frames := fs.IntP("frames", "n", 500, "frames to measure, after the warm-up")
 	warmup := fs.Int("warmup", 20, "frames processed first and left out of the numbers")
-	iters := fs.Int("infer-iters", 300, "inferences in the model-only loop after the pipeline run")
+	iters := fs.Int("infer-iters", 1000, "inferences in the model-only loop after the pipeline run")
 	output := fs.StringP("output", "o", "", "also encode the annotated frames to this video, so the output stage includes encoding (default: the output stage is empty and overlay is drawn but not encoded)")
 	asJSON := fs.Bool("json", false, "write the report as one JSON object on stdout")
 	if err := parseFlags(fs, args); err != nil {
