@@ -95,7 +95,7 @@ func (f *weightsFlags) load(want *model.Weights) (*model.Backbone, error) {
 				return nil, usageError{err}
 			}
 		}
-		dir, err := convertSharedDir(*f.shared)
+		dir, err := sharedDir(*f.shared)
 		if err != nil {
 			return nil, err
 		}
@@ -113,39 +113,6 @@ func (f *weightsFlags) load(want *model.Weights) (*model.Backbone, error) {
 		return nil, usagef("the params were trained on %s features but %s is %s: drop --tflite/--weights or retrain", want.Name, path, b.Source.Weights.Name)
 	}
 	return b, err
-}
-
-// convertSharedDir resolves the shared data folder: the flag, then
-// $RPSCAM_SHARED, then a ../shared beside the repository found by walking up
-// from the working directory and the executable.
-func convertSharedDir(flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	if env := os.Getenv("RPSCAM_SHARED"); env != "" {
-		return env, nil
-	}
-	var starts []string
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	if exe, err := os.Executable(); err == nil {
-		starts = append(starts, filepath.Dir(exe))
-	}
-	for _, dir := range starts {
-		for {
-			cand := filepath.Join(dir, "..", "shared")
-			if st, err := os.Stat(filepath.Join(cand, "models", "mobilenet_v2")); err == nil && st.IsDir() {
-				return filepath.Clean(cand), nil
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	return "", usagef("shared data folder not found (no ../shared/models/mobilenet_v2 above the working directory): pass --shared DIR or set RPSCAM_SHARED")
 }
 
 // writeModel marshals m and writes it atomically, creating the folder.

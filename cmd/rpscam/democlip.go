@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -183,47 +182,4 @@ func parseSize(s string) (int, int, error) {
 		return 0, 0, usagef("--size %q: want WIDTHxHEIGHT between 16x16 and 7680x4320, e.g. 640x480", s)
 	}
 	return w, h, nil
-}
-
-// errNoShared is wrapped when the shared data folder cannot be found.
-var errNoShared = errors.New("shared data folder not found")
-
-// sharedDir finds the shared data folder: the flag, then $RPSCAM_SHARED,
-// then ../shared beside the repository root (found from the working
-// directory or the executable).
-func sharedDir(flag string) (string, error) {
-	check := func(p, from string) (string, error) {
-		if st, err := os.Stat(p); err != nil || !st.IsDir() {
-			return "", fmt.Errorf("%w: %s %q is not a folder", errNoShared, from, p)
-		}
-		return p, nil
-	}
-	if flag != "" {
-		return check(flag, "--shared")
-	}
-	if env := os.Getenv("RPSCAM_SHARED"); env != "" {
-		return check(env, "$RPSCAM_SHARED")
-	}
-	var starts []string
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	if exe, err := os.Executable(); err == nil {
-		starts = append(starts, filepath.Dir(exe))
-	}
-	for _, dir := range starts {
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				if p, err := check(filepath.Join(filepath.Dir(dir), "shared"), "../shared beside the repository"); err == nil {
-					return p, nil
-				}
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	return "", fmt.Errorf("%w: pass --shared DIR or set RPSCAM_SHARED (the folder holding data/rps-real and data/rps-cgi)", errNoShared)
 }

@@ -83,7 +83,7 @@ func runTrain(env *cliEnv, args []string) error {
 	// Sources.
 	var srcs []train.Source
 	if !*only {
-		dir, err := convertSharedDir(*shared)
+		dir, err := sharedDir(*shared)
 		if err != nil {
 			return err
 		}

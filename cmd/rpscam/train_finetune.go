@@ -127,7 +127,7 @@ func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train
 	}
 	var tests []train.TestSet
 	if *ft.tests && a.leaveOut == "" {
-		dir, err := convertSharedDir(*a.shared)
+		dir, err := sharedDir(*a.shared)
 		if err != nil {
 			return err
 		}

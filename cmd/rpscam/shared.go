@@ -1,0 +1,55 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// errNoShared is wrapped when the shared data folder cannot be found; it is an
+// environment error (exit 2).
+var errNoShared = errors.New("shared data folder not found")
+
+// sharedDir finds the shared data folder (MobileNet-v2 weights and the
+// rock/paper/scissors images) for convert, export, train and democlip: the
+// --shared flag, then $RPSCAM_SHARED, then a "shared" folder beside the
+// repository, found by walking up from the working directory and from the
+// executable (bin/rpscam in the repository), so a checkout with ../shared
+// beside it needs no configuration.
+func sharedDir(flag string) (string, error) {
+	check := func(p, from string) (string, error) {
+		if st, err := os.Stat(p); err != nil || !st.IsDir() {
+			return "", fmt.Errorf("%w: %s %q is not a folder (point --shared or RPSCAM_SHARED at the folder holding models/mobilenet_v2 and data/)", errNoShared, from, p)
+		}
+		return p, nil
+	}
+	if flag != "" {
+		return check(flag, "--shared")
+	}
+	if env := os.Getenv("RPSCAM_SHARED"); env != "" {
+		return check(env, "$RPSCAM_SHARED")
+	}
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if exe, err := os.Executable(); err == nil {
+		starts = append(starts, filepath.Dir(exe))
+	}
+	for _, dir := range starts {
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				if p, err := check(filepath.Join(filepath.Dir(dir), "shared"), "../shared beside the repository"); err == nil {
+					return p, nil
+				}
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", fmt.Errorf("%w (no ../shared beside the repository): pass --shared DIR or set RPSCAM_SHARED to the folder holding models/mobilenet_v2 and data/", errNoShared)
+}
