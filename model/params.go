@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/rpscam/rpscam/internal/nn"
 )
 
 // Params are what training adds to the backbone: a dense classification
@@ -181,7 +183,7 @@ func WriteParams(path string, p *Params, opts ...WriteOption) error {
 			b.WriteByte(encFloat16)
 			u32(len(lp.Weights))
 			for _, f := range lp.Weights {
-				_ = binary.Write(&b, binary.LittleEndian, float32ToHalf(f))
+				_ = binary.Write(&b, binary.LittleEndian, nn.Float32ToHalf(f))
 			}
 		} else {
 			b.WriteByte(encFloat32)
@@ -346,7 +348,7 @@ func (r *reader) f16s(n int) []float32 {
 	}
 	out := make([]float32, n)
 	for i := range out {
-		out[i] = halfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
+		out[i] = nn.HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
 	}
 	return out
 }
@@ -358,62 +360,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// float32ToHalf rounds to the nearest IEEE 754 binary16 (ties to even),
-// saturating to infinity beyond 65504 and flushing below 2^-24 to zero.
-func float32ToHalf(f float32) uint16 {
-	bits := math.Float32bits(f)
-	sign := uint16(bits>>16) & 0x8000
-	exp := int((bits>>23)&0xff) - 127 + 15
-	mant := bits & 0x7fffff
-	switch {
-	case (bits>>23)&0xff == 0xff: // Inf or NaN
-		if mant != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	case exp >= 0x1f:
-		return sign | 0x7c00
-	case exp <= 0:
-		if exp < -10 {
-			return sign
-		}
-		mant |= 0x800000
-		shift := uint(14 - exp)
-		half := mant >> shift
-		rem := mant & (1<<shift - 1)
-		mid := uint32(1) << (shift - 1)
-		if rem > mid || (rem == mid && half&1 == 1) {
-			half++
-		}
-		return sign | uint16(half)
-	}
-	half := uint32(exp)<<10 | mant>>13
-	rem := mant & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && half&1 == 1) {
-		half++ // may carry into the exponent, which is still correct
-	}
-	return sign | uint16(half)
-}
-
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp == 0:
-		if mant == 0 {
-			return math.Float32frombits(sign)
-		}
-		// Subnormal: value = mant * 2^-24.
-		f := float32(mant) * (1.0 / (1 << 24))
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }

@@ -1,6 +1,8 @@
 package model
 
 import (
+	"github.com/rpscam/rpscam/internal/nn"
+
 	"errors"
 	"math"
 	"os"
@@ -78,16 +80,16 @@ func TestHalfConversion(t *testing.T) {
 		h uint16
 	}{{0, 0}, {1, 0x3c00}, {-2, 0xc000}, {65504, 0x7bff}, {1e6, 0x7c00}, {float32(math.Inf(-1)), 0xfc00},
 		{5.960464477539063e-08, 0x0001}, {6.097555160522461e-05, 0x03ff}, {1.0009765625, 0x3c01}, {1.00048828125, 0x3c00} /* tie to even */} {
-		if got := float32ToHalf(c.f); got != c.h {
-			t.Errorf("float32ToHalf(%g) = %#04x, want %#04x", c.f, got, c.h)
+		if got := nn.Float32ToHalf(c.f); got != c.h {
+			t.Errorf("nn.Float32ToHalf(%g) = %#04x, want %#04x", c.f, got, c.h)
 		}
 		if c.h&0x7c00 != 0x7c00 {
-			if back := halfToFloat32(c.h); c.f != 1.00048828125 && back != c.f {
-				t.Errorf("halfToFloat32(%#04x) = %g, want %g", c.h, back, c.f)
+			if back := nn.HalfToFloat32(c.h); c.f != 1.00048828125 && back != c.f {
+				t.Errorf("nn.HalfToFloat32(%#04x) = %g, want %g", c.h, back, c.f)
 			}
 		}
 	}
-	if !math.IsNaN(float64(halfToFloat32(float32ToHalf(float32(math.NaN()))))) {
+	if !math.IsNaN(float64(nn.HalfToFloat32(nn.Float32ToHalf(float32(math.NaN()))))) {
 		t.Error("NaN lost")
 	}
 }
