@@ -1,8 +1,6 @@
 package model
 
 import (
-	"github.com/rpscam/rpscam/internal/nn"
-
 	"errors"
 	"math"
 	"os"
@@ -10,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rpscam/rpscam/internal/nn"
 )
 
 func sampleParams() *Params {
