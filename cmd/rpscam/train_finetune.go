@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/rpscam/rpscam/train/tail"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,11 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/model"
 	"github.com/rpscam/rpscam/train"
-	"github.com/spf13/pflag"
+	"github.com/rpscam/rpscam/train/tail"
 )
 
 type fineTuneFlags struct {
