@@ -418,17 +418,29 @@ func (s *session) describe() string {
 		s.info.Spec, kind, s.info.Width, s.info.Height, s.info.FPS, s.modelPath, s.cls.Provider(), 1+len(s.parallel), s.smoothing)
 }
 
-// progress prints a one-line status to w about once a second.
+// progress prints a status line about once a second, rewriting it in place
+// on a terminal; into a log or pipe it writes a whole line every 5 seconds,
+// so the log stays readable.
 type progress struct {
-	w    interface{ Write([]byte) (int, error) }
+	w    io.Writer
 	last time.Time
 	verb string
 }
 
 func (p *progress) Consume(a *pipeline.Annotated) error {
-	if now := time.Now(); now.Sub(p.last) >= time.Second {
+	terminal := isTerminal(p.w)
+	interval := 5 * time.Second
+	if terminal {
+		interval = time.Second
+	}
+	if now := time.Now(); now.Sub(p.last) >= interval {
 		p.last = now
-		fmt.Fprintf(p.w, "\r%s %d frames, %.1f fps, %s %.0f%%   ", p.verb, a.Index+1, a.FPS, a.Decision.Label, 100*a.Decision.Confidence)
+		line := fmt.Sprintf("%s %d frames, %.1f fps, %s %.0f%%", p.verb, a.Index+1, a.FPS, a.Decision.Label, 100*a.Decision.Confidence)
+		if terminal {
+			fmt.Fprintf(p.w, "\r%s   ", line)
+		} else {
+			fmt.Fprintln(p.w, line)
+		}
 	}
 	return nil
 }

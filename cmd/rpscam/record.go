@@ -107,8 +107,8 @@ func record(env *cliEnv, args []string) error {
 	st, runErr := p.Run(ctx)
 	elapsed := time.Since(start)
 	closeErr := rec.Close()
-	if !*quiet {
-		fmt.Fprintln(env.stderr)
+	if !*quiet && isTerminal(env.stderr) {
+		fmt.Fprintln(env.stderr) // end the line the progress kept rewriting
 	}
 	why := "source ended"
 	lost := errors.Is(runErr, capture.ErrSourceLost)

@@ -351,6 +351,8 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// isTerminal reports whether w is a character device such as a terminal, where
+// progress lines may be rewritten in place.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
