@@ -3,30 +3,32 @@ package serve
 import (
 	"errors"
 	"fmt"
-	"image"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/rpscam/rpscam/sink"
 )
 
 // VideoRecorder is a Recording that writes the annotated frames it is fed
 // to a new video file in a directory each time it is started. Feed it every
-// annotated frame with WriteFrame; it drops them while not recording.
+// annotated frame with WriteFrame; it drops them while not recording. Each
+// file is written by a sink.Recorder, the same writer `rpscam record` uses,
+// so codec fallback, resizing and the disk-space reserve behave alike.
 type VideoRecorder struct {
 	dir    string
 	fps    float64
-	codecs []string // fourccs to try in order: the first one OpenCV can open wins
+	fourcc string // "" lets sink.Recorder choose by extension (.mp4: avc1, else mp4v)
 	ext    string
 	now    func() time.Time
 
 	mu     sync.Mutex
 	active bool
 	path   string
-	writer *gocv.VideoWriter
-	size   image.Point
+	rec    *sink.Recorder // opened at the first frame, sized to it
 	frames int
 	err    error // the first write error of the running recording
 }
@@ -34,9 +36,10 @@ type VideoRecorder struct {
 // RecorderOption configures a VideoRecorder.
 type RecorderOption func(*VideoRecorder) error
 
-// WithContainer sets the file extension and the fourcc codes to try in order,
-// e.g. WithContainer(".avi", "MJPG"). The default is ".mp4" with H.264
-// ("avc1"), falling back to MPEG-4 part 2 ("mp4v") when OpenCV lacks H.264.
+// WithContainer sets the file extension and the fourcc code to write with,
+// e.g. WithContainer(".avi", "MJPG"); only the first code is used. The default
+// is ".mp4" with H.264 ("avc1"), falling back to MPEG-4 part 2 ("mp4v") when
+// OpenCV lacks H.264.
 func WithContainer(ext string, fourccs ...string) RecorderOption {
 	return func(r *VideoRecorder) error {
 		if ext == "" || ext[0] != '.' {
@@ -50,7 +53,7 @@ func WithContainer(ext string, fourccs ...string) RecorderOption {
 				return fmt.Errorf("serve: fourcc %q must be exactly 4 characters, e.g. \"avc1\", \"mp4v\", \"MJPG\"", c)
 			}
 		}
-		r.ext, r.codecs = ext, fourccs
+		r.ext, r.fourcc = ext, fourccs[0]
 		return nil
 	}
 }
@@ -68,7 +71,7 @@ func NewVideoRecorder(dir string, fps float64, opts ...RecorderOption) (*VideoRe
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("serve: creating recording directory: %w: pass a writable --record-dir", err)
 	}
-	r := &VideoRecorder{dir: dir, fps: fps, codecs: []string{"avc1", "mp4v"}, ext: ".mp4", now: time.Now}
+	r := &VideoRecorder{dir: dir, fps: fps, ext: ".mp4", now: time.Now}
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, err
@@ -90,7 +93,7 @@ func (r *VideoRecorder) Start() (string, error) {
 	for i := 2; fileExists(path); i++ {
 		path = filepath.Join(r.dir, fmt.Sprintf("%s-%d%s", base, i, r.ext))
 	}
-	r.active, r.path, r.frames, r.err, r.size = true, path, 0, nil, image.Point{}
+	r.active, r.path, r.frames, r.err = true, path, 0, nil
 	return path, nil
 }
 
@@ -117,41 +120,24 @@ func (r *VideoRecorder) WriteFrame(frame gocv.Mat) error {
 	if frame.Empty() || frame.Type() != gocv.MatTypeCV8UC3 {
 		return fmt.Errorf("serve: recording needs 8-bit BGR frames (CV_8UC3), got %v %dx%d", frame.Type(), frame.Cols(), frame.Rows())
 	}
-	if r.writer == nil {
-		w, err := r.open(frame.Cols(), frame.Rows())
-		if err != nil {
-			r.err = err
-			return err
+	if r.rec == nil {
+		var opts []sink.RecorderOption
+		if r.fourcc != "" {
+			opts = append(opts, sink.WithFourCC(r.fourcc))
 		}
-		r.writer, r.size = w, image.Pt(frame.Cols(), frame.Rows())
+		rec, err := sink.NewRecorder(r.path, r.fps, frame.Cols(), frame.Rows(), opts...)
+		if err != nil {
+			r.err = fmt.Errorf("serve: %w", err)
+			return r.err
+		}
+		r.rec = rec
 	}
-	if frame.Cols() != r.size.X || frame.Rows() != r.size.Y {
-		scaled := gocv.NewMat()
-		defer scaled.Close()
-		gocv.Resize(frame, &scaled, r.size, 0, 0, gocv.InterpolationArea)
-		frame = scaled
-	}
-	if err := r.writer.Write(frame); err != nil {
+	if err := r.rec.Write(frame); err != nil {
 		r.err = fmt.Errorf("serve: writing %s: %w", r.path, err)
 		return r.err
 	}
-	r.frames++
+	r.frames = r.rec.Frames()
 	return nil
-}
-
-func (r *VideoRecorder) open(width, height int) (*gocv.VideoWriter, error) {
-	for _, codec := range r.codecs {
-		w, err := gocv.VideoWriterFile(r.path, codec, r.fps, width, height, true)
-		if err != nil {
-			continue
-		}
-		if w.IsOpened() {
-			return w, nil
-		}
-		_ = w.Close()
-		_ = os.Remove(r.path) // a failed backend may leave an empty file
-	}
-	return nil, fmt.Errorf("serve: OpenCV could not open %s with any of the codecs %v: install OpenCV with FFmpeg or GStreamer support, or record to .avi with MJPG", r.path, r.codecs)
 }
 
 // Stop finalizes the running recording and returns its path and frame count.
@@ -163,12 +149,12 @@ func (r *VideoRecorder) Stop() (string, int, error) {
 	}
 	r.active = false
 	err := r.err
-	if r.writer != nil {
+	if r.rec != nil {
 		// Close writes the container's index; without it the file does not play.
-		if cerr := r.writer.Close(); cerr != nil && err == nil {
+		if cerr := r.rec.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("serve: finalizing %s: %w", r.path, cerr)
 		}
-		r.writer = nil
+		r.rec = nil
 	} else if err == nil {
 		err = fmt.Errorf("serve: no frame arrived while recording, so %s was not written: check that the source delivers frames (/healthz)", r.path)
 	}
