@@ -10,9 +10,9 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// TestNoMatLeaks runs augmentation (every branch: background replacement,
+// TestMatProfileNoLeaks runs augmentation (every branch: background replacement,
 // blur, JPEG) and feature extraction, then checks every Mat was closed.
-func TestNoMatLeaks(t *testing.T) {
+func TestMatProfileNoLeaks(t *testing.T) {
 	dir := t.TempDir()
 	writeSolid(t, filepath.Join(dir, "rock", "a.png"), color.RGBA{R: 250, G: 250, B: 250})
 	writeSolid(t, filepath.Join(dir, "paper", "b.png"), color.RGBA{G: 200})
