@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
 	"slices"
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/rpscam/rpscam/internal/nn"
 )
 
 // Classifier runs one ONNX image classifier on frames. It is not safe for
@@ -116,7 +117,7 @@ func (c *Classifier) Classify(bgr gocv.Mat, roi image.Rectangle) (Result, error)
 	done := time.Now()
 	copy(c.probs, c.run.output.GetData())
 	if c.contract.OutputKind == Logits {
-		softmax(c.probs)
+		nn.SoftmaxInPlace(c.probs)
 	}
 	top := argmax(c.probs)
 	res := Result{Probs: c.probs, Top: top, Preprocess: ready.Sub(start), Inference: done.Sub(ready)}
@@ -150,25 +151,4 @@ func argmax(v []float32) int {
 		}
 	}
 	return top
-}
-
-// softmax turns logits into probabilities in place, shifted by the maximum so
-// large logits do not overflow.
-func softmax(v []float32) {
-	if len(v) == 0 {
-		return
-	}
-	m := v[0]
-	for _, x := range v[1:] {
-		m = max(m, x)
-	}
-	var sum float64
-	for i, x := range v {
-		e := math.Exp(float64(x - m))
-		v[i] = float32(e)
-		sum += e
-	}
-	for i := range v {
-		v[i] = float32(float64(v[i]) / sum)
-	}
 }

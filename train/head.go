@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/rpscam/rpscam/internal/nn"
 )
 
 // Head is the trained classifier on top of the backbone: dropout on the
@@ -45,25 +47,7 @@ func (h *Head) Probs(x []float32, out []float32) {
 		}
 		out[c] = s + h.B[c]
 	}
-	softmaxInPlace(out)
-}
-
-func softmaxInPlace(z []float32) {
-	maxv := z[0]
-	for _, v := range z[1:] {
-		if v > maxv {
-			maxv = v
-		}
-	}
-	var sum float64
-	for i, v := range z {
-		e := math.Exp(float64(v - maxv))
-		z[i] = float32(e)
-		sum += e
-	}
-	for i := range z {
-		z[i] = float32(float64(z[i]) / sum)
-	}
+	nn.SoftmaxInPlace(out)
 }
 
 // Gradients holds dLoss/dW and dLoss/dB in the head's layouts.

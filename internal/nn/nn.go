@@ -355,22 +355,34 @@ func Softmax(x *Tensor) (*Tensor, error) {
 		return y, nil
 	}
 	for r := 0; r < len(x.Data)/c; r++ {
-		row, dst := x.Data[r*c:][:c], y.Data[r*c:][:c]
-		m := row[0]
-		for _, v := range row {
-			m = max(m, v)
-		}
-		var sum float64
-		for i, v := range row {
-			e := math.Exp(float64(v - m))
-			sum += e
-			dst[i] = float32(e)
-		}
-		for i := range dst {
-			dst[i] = float32(float64(dst[i]) / sum)
-		}
+		dst := y.Data[r*c:][:c]
+		copy(dst, x.Data[r*c:][:c])
+		SoftmaxInPlace(dst)
 	}
 	return y, nil
+}
+
+// SoftmaxInPlace turns logits into probabilities in place, shifted by the
+// maximum so large logits do not overflow, summed in float64. It is the one
+// softmax of the Go code paths (live classification, training, the reference
+// forward pass), so they agree to the last bit.
+func SoftmaxInPlace(v []float32) {
+	if len(v) == 0 {
+		return
+	}
+	m := v[0]
+	for _, x := range v[1:] {
+		m = max(m, x)
+	}
+	var sum float64
+	for i, x := range v {
+		e := math.Exp(float64(x - m))
+		v[i] = float32(e)
+		sum += e
+	}
+	for i := range v {
+		v[i] = float32(float64(v[i]) / sum)
+	}
 }
 
 func sameShape(a, b []int) bool {

@@ -185,3 +185,17 @@ func BenchmarkDepthwise3x3_112x112x96s2(b *testing.B) {
 		d.Forward(x)
 	}
 }
+
+// Large logits must not overflow: the maximum is subtracted first.
+func TestSoftmaxInPlaceLargeLogits(t *testing.T) {
+	v := []float32{1000, 1000, 998}
+	SoftmaxInPlace(v)
+	e := math.Exp(-2)
+	want := []float64{1 / (2 + e), 1 / (2 + e), e / (2 + e)}
+	for i := range v {
+		if math.Abs(float64(v[i])-want[i]) > 1e-7 {
+			t.Fatalf("softmax of large logits = %v, want %v", v, want)
+		}
+	}
+	SoftmaxInPlace(nil) // no panic on an empty slice
+}

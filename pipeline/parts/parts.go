@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"math"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/nn"
 	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
 )
@@ -174,7 +174,7 @@ func (s *Staged) Infer(input []byte) (pipeline.Prediction, error) {
 	}
 	d := time.Since(t0)
 	if s.logits {
-		softmax(out)
+		nn.SoftmaxInPlace(out)
 	}
 	return pipeline.Prediction{Probs: out, Inference: d}, nil
 }
@@ -199,24 +199,4 @@ func (s *Staged) Close() error {
 		err = perr
 	}
 	return err
-}
-
-// softmax turns logits into probabilities in place.
-func softmax(v []float32) {
-	if len(v) == 0 {
-		return
-	}
-	m := v[0]
-	for _, x := range v {
-		m = max(m, x)
-	}
-	var sum float64
-	for i, x := range v {
-		e := math.Exp(float64(x - m))
-		v[i] = float32(e)
-		sum += e
-	}
-	for i := range v {
-		v[i] = float32(float64(v[i]) / sum)
-	}
 }
