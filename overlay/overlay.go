@@ -14,6 +14,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"slices"
 	"strconv"
 	"unsafe"
 
@@ -86,7 +87,7 @@ func (d *Drawer) Draw(img *gocv.Mat, s State) error {
 	}
 
 	w, h := img.Cols(), img.Rows()
-	if !d.haveLayout || d.layout.w != w || d.layout.h != h || !equalStrings(d.labels, s.Labels) {
+	if !d.haveLayout || d.layout.w != w || d.layout.h != h || !slices.Equal(d.labels, s.Labels) {
 		d.layout = computeLayout(w, h, s.Labels)
 		d.labels = append(d.labels[:0], s.Labels...)
 		d.haveLayout = true
@@ -266,18 +267,6 @@ func percent(p float32) int { return int(math.Round(float64(clampProb(p)) * 100)
 
 // fillLength is how many pixels of a bar of length n probability p fills.
 func fillLength(p float32, n int) int { return int(math.Round(float64(clampProb(p)) * float64(n))) }
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 // blendTarget darkens one rectangle of the frame towards a tint. It keeps the
 // solid tint Mat and a view of the frame's rectangle between frames; the view

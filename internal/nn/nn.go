@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -266,7 +267,7 @@ func Add(a, b *Tensor) (*Tensor, error) {
 	if a == nil || b == nil {
 		return nil, errors.New("nn: add: nil tensor")
 	}
-	if !sameShape(a.Shape, b.Shape) || len(a.Data) != len(b.Data) {
+	if !slices.Equal(a.Shape, b.Shape) || len(a.Data) != len(b.Data) {
 		return nil, fmt.Errorf("nn: add: shapes %v and %v differ", a.Shape, b.Shape)
 	}
 	y := &Tensor{Shape: append([]int(nil), a.Shape...), Data: make([]float32, len(a.Data))}
@@ -383,18 +384,6 @@ func SoftmaxInPlace(v []float32) {
 	for i := range v {
 		v[i] = float32(float64(v[i]) / sum)
 	}
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // dot is the inner loop of every convolution; four accumulators let the CPU

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -49,12 +50,12 @@ func TestConv2DStride2Same(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []float32{54.5, 45.5, 72.5, 54.5}
-	if !equal(y.Data, want) || !equalInts(y.Shape, []int{1, 2, 2, 1}) {
+	if !slices.Equal(y.Data, want) || !slices.Equal(y.Shape, []int{1, 2, 2, 1}) {
 		t.Fatalf("got %v %v, want [1 2 2 1] %v", y.Shape, y.Data, want)
 	}
 	c.ReLU6 = true
 	y, _ = c.Forward(x)
-	if !equal(y.Data, []float32{6, 6, 6, 6}) {
+	if !slices.Equal(y.Data, []float32{6, 6, 6, 6}) {
 		t.Fatalf("relu6: %v", y.Data)
 	}
 }
@@ -67,7 +68,7 @@ func TestConv2DPointwiseOHWI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []float32{21, -1, 43, -3}; !equal(y.Data, want) {
+	if want := []float32{21, -1, 43, -3}; !slices.Equal(y.Data, want) {
 		t.Fatalf("got %v, want %v", y.Data, want)
 	}
 }
@@ -100,15 +101,15 @@ func TestAddPoolDenseSoftmax(t *testing.T) {
 	a, _ := FromData([]float32{1, 2, 3, 4}, 1, 2, 1, 2)
 	b, _ := FromData([]float32{10, 20, 30, 40}, 1, 2, 1, 2)
 	s, err := Add(a, b)
-	if err != nil || !equal(s.Data, []float32{11, 22, 33, 44}) {
+	if err != nil || !slices.Equal(s.Data, []float32{11, 22, 33, 44}) {
 		t.Fatalf("add: %v %v", s, err)
 	}
 	p, err := GlobalAvgPool(s)
-	if err != nil || !equal(p.Data, []float32{22, 33}) || !equalInts(p.Shape, []int{1, 2}) {
+	if err != nil || !slices.Equal(p.Data, []float32{22, 33}) || !slices.Equal(p.Shape, []int{1, 2}) {
 		t.Fatalf("pool: %v %v", p, err)
 	}
 	d, err := Dense(p, []float32{1, 0, 0, -1, 1, 1}, []float32{0, 1, -55}, 3)
-	if err != nil || !equal(d.Data, []float32{22, -32, 0}) {
+	if err != nil || !slices.Equal(d.Data, []float32{22, -32, 0}) {
 		t.Fatalf("dense: %v %v", d, err)
 	}
 	sm, _ := Softmax(&Tensor{Shape: []int{1, 2}, Data: []float32{0, float32(math.Log(3))}})
@@ -116,7 +117,7 @@ func TestAddPoolDenseSoftmax(t *testing.T) {
 		t.Fatalf("softmax: %v", sm.Data)
 	}
 	r := ReLU6(&Tensor{Shape: []int{4}, Data: []float32{-1, 0.5, 6, 7}})
-	if !equal(r.Data, []float32{0, 0.5, 6, 6}) {
+	if !slices.Equal(r.Data, []float32{0, 0.5, 6, 6}) {
 		t.Fatalf("relu6: %v", r.Data)
 	}
 }
@@ -155,20 +156,6 @@ func TestBadShapesAreErrors(t *testing.T) {
 		}
 	}
 }
-
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalInts(a, b []int) bool { return sameShape(a, b) }
 
 func BenchmarkConv1x1_56x56x144to24(b *testing.B) {
 	x := New(1, 56, 56, 144)
