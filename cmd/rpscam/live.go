@@ -19,6 +19,7 @@ import (
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/searchpath"
 	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/pipeline/parts"
@@ -190,16 +191,8 @@ func resolveModel(path string, explicit bool) (string, error) {
 		return path, nil
 	}
 	if exe, err := os.Executable(); err == nil {
-		for dir := filepath.Dir(exe); ; {
-			p := filepath.Join(dir, path)
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
+		if p, ok := searchpath.Find(path, filepath.Dir(exe)); ok {
+			return p, nil
 		}
 	}
 	return "", fmt.Errorf("%w: %s is not in the working directory or above the executable: run scripts/setup.sh to build it, or pass --model path/to/model.onnx", errModelMissing, path)

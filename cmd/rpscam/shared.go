@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/rpscam/rpscam/internal/searchpath"
 )
 
 // errNoShared is wrapped when the shared data folder cannot be found; it is an
@@ -30,25 +32,13 @@ func sharedDir(flag string) (string, error) {
 	if env := os.Getenv("RPSCAM_SHARED"); env != "" {
 		return check(env, "$RPSCAM_SHARED")
 	}
-	var starts []string
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	if exe, err := os.Executable(); err == nil {
-		starts = append(starts, filepath.Dir(exe))
-	}
-	for _, dir := range starts {
-		for {
+	for _, start := range searchpath.Starts() {
+		for _, dir := range searchpath.Above(start) {
 			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 				if p, err := check(filepath.Join(filepath.Dir(dir), "shared"), "../shared beside the repository"); err == nil {
 					return p, nil
 				}
 			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
 		}
 	}
 	return "", fmt.Errorf("%w (no ../shared beside the repository): pass --shared DIR or set RPSCAM_SHARED to the folder holding models/mobilenet_v2 and data/", errNoShared)

@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/rpscam/rpscam/internal/searchpath"
 )
 
 // Version is the ONNX Runtime release scripts/setup.sh installs.
@@ -51,25 +53,8 @@ func FindLibrary(explicit string) (string, error) {
 	if env := os.Getenv(EnvVar); env != "" {
 		return check(env, EnvVar)
 	}
-	var starts []string
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	if exe, err := os.Executable(); err == nil {
-		starts = append(starts, filepath.Dir(exe))
-	}
-	for _, dir := range starts {
-		for {
-			p := filepath.Join(dir, SetupRelPath)
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
+	if p, ok := searchpath.Find(SetupRelPath, searchpath.Starts()...); ok {
+		return p, nil
 	}
 	return "", fmt.Errorf("%w not found (looked for %s above the working directory and the executable): %s", ErrLibrary, SetupRelPath, fixHint)
 }
