@@ -51,6 +51,7 @@ type Drawer struct {
 	panel  blendTarget
 	rec    blendTarget
 	banner blendTarget
+	text   textCache // the label, class names, percentages and REC
 	closed bool
 }
 
@@ -113,7 +114,7 @@ func (d *Drawer) Draw(img *gocv.Mat, s State) error {
 	if s.Recording {
 		d.rec.blend(img, l.recPanel, PanelRGB, PanelOpacity)
 		gocv.CircleWithParams(img, l.recDot, l.recRadius, rgb(RecordingRGB), -1, gocv.LineAA, 0)
-		gocv.PutTextWithParams(img, "REC", l.recOrigin, smallFont, m.smallScale, rgb(textRGB), l.recThick, gocv.LineAA, false)
+		d.text.draw(img, "REC", l.recOrigin, smallFont, m.smallScale, rgb(textRGB), l.recThick)
 	}
 	if s.Status != "" {
 		d.banner.blend(img, l.banner, PanelRGB, PanelOpacity)
@@ -154,7 +155,7 @@ func (d *Drawer) drawLabel(img *gocv.Mat, s State) {
 			colour = ClassColor(s.Labels[s.Top], s.Top)
 		}
 	}
-	gocv.PutTextWithParams(img, text, d.layout.labelOrigin, bigFont, m.bigScale, colour, m.bigThick, gocv.LineAA, false)
+	d.text.draw(img, text, d.layout.labelOrigin, bigFont, m.bigScale, colour, m.bigThick)
 }
 
 func (d *Drawer) drawBars(img *gocv.Mat, s State) {
@@ -168,7 +169,7 @@ func (d *Drawer) drawBars(img *gocv.Mat, s State) {
 		if c == s.Top {
 			nameColour = rgb(textRGB)
 		}
-		gocv.PutTextWithParams(img, asciiText(s.Labels[c]), row.nameOrigin, smallFont, m.smallScale, nameColour, textThick, gocv.LineAA, false)
+		d.text.draw(img, asciiText(s.Labels[c]), row.nameOrigin, smallFont, m.smallScale, nameColour, textThick)
 
 		// Bars are filled without anti-aliasing: their edges are axis
 		// aligned, and exact colours let tests count bar pixels.
@@ -178,7 +179,7 @@ func (d *Drawer) drawBars(img *gocv.Mat, s State) {
 		}
 		pct := strconv.Itoa(percent(p)) + "%"
 		pw, _, _ := textSize(pct, smallFont, m.smallScale, textThick)
-		gocv.PutTextWithParams(img, pct, image.Pt(row.pctRight-pw, row.baseline), smallFont, m.smallScale, nameColour, textThick, gocv.LineAA, false)
+		d.text.draw(img, pct, image.Pt(row.pctRight-pw, row.baseline), smallFont, m.smallScale, nameColour, textThick)
 	}
 }
 
