@@ -45,7 +45,7 @@ func TestCachedTextMatchesPutText(t *testing.T) {
 		{"ROCK 100%", image.Pt(10, 40), bigFont, 1.5, 3},
 		{"rock", image.Pt(30, 100), smallFont, 0.5, 1},
 		{"100%", image.Pt(150, 120), smallFont, 0.38, 1},
-		{"ROCK 88%", image.Pt(-15, 8), bigFont, 1.15, 2},  // off the top-left corner
+		{"ROCK 88%", image.Pt(-15, 8), bigFont, 1.15, 2},   // off the top-left corner
 		{"ROCK 88%", image.Pt(140, 150), bigFont, 1.15, 2}, // off the bottom-right corner
 	}
 	const w, h, pad = 200, 160, 40
