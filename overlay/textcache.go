@@ -32,12 +32,18 @@ type textKey struct {
 }
 
 // textMask is one string's coverage, 0..255, w*h bytes; (dx, dy) is the
-// mask's top-left corner relative to the text's baseline-left origin.
+// mask's top-left corner relative to the text's baseline-left origin. spans
+// lists the runs of covered pixels, so that blending skips the empty
+// majority of the text box without looking at it.
 type textMask struct {
 	cover  []uint8
 	w, h   int
 	dx, dy int
+	spans  []span
 }
+
+// span is the covered pixels x0 <= x < x1 of mask row y.
+type span struct{ y, x0, x1 int }
 
 // maxCachedTexts bounds the cache: three classes' labels at 101
 // percentages, certain and uncertain, plus the bar texts fit well within
@@ -80,40 +86,49 @@ func renderTextMask(text string, font gocv.HersheyFont, scale float64, thick int
 	if err == nil {
 		m.cover = append([]uint8(nil), px...)
 	}
+	for y := 0; y < m.h && len(m.cover) == m.w*m.h; y++ {
+		row := m.cover[y*m.w : (y+1)*m.w]
+		for x := 0; x < m.w; {
+			if row[x] == 0 {
+				x++
+				continue
+			}
+			x0 := x
+			for x < m.w && row[x] != 0 {
+				x++
+			}
+			m.spans = append(m.spans, span{y: y, x0: x0, x1: x})
+		}
+	}
 	return m
 }
 
 // blend draws the mask in colour c onto a continuous BGR image of
 // cols x rows pixels (data), clipped to the image.
 func (m *textMask) blend(data []uint8, cols, rows int, org image.Point, c color.RGBA) {
-	if len(m.cover) != m.w*m.h {
-		return
-	}
 	x0, y0 := org.X+m.dx, org.Y+m.dy
-	colour := [3]int32{int32(c.B), int32(c.G), int32(c.R)}
-	for y := max(0, -y0); y < m.h && y0+y < rows; y++ {
-		row := m.cover[y*m.w : (y+1)*m.w]
-		base := ((y0+y)*cols + x0) * 3
-		for x := max(0, -x0); x < m.w && x0+x < cols; x++ {
-			a := int32(row[x])
-			if a == 0 {
-				continue
-			}
-			p := data[base+3*x : base+3*x+3 : base+3*x+3]
-			if a == 255 {
+	colour := [3]uint32{uint32(c.B), uint32(c.G), uint32(c.R)}
+	for _, sp := range m.spans {
+		y := y0 + sp.y
+		if y < 0 || y >= rows {
+			continue
+		}
+		from, to := max(sp.x0, -x0), min(sp.x1, cols-x0)
+		if from >= to {
+			continue
+		}
+		cover := m.cover[sp.y*m.w+from : sp.y*m.w+to]
+		px := data[(y*cols+x0+from)*3 : (y*cols+x0+to)*3]
+		for i, a8 := range cover {
+			p := px[3*i : 3*i+3 : 3*i+3]
+			if a8 == 255 {
 				p[0], p[1], p[2] = uint8(colour[0]), uint8(colour[1]), uint8(colour[2])
 				continue
 			}
-			for ch := range 3 {
-				v := int32(p[ch])
-				d := (colour[ch] - v) * a
-				if d >= 0 {
-					d = (d + 127) / 255
-				} else {
-					d = -((-d + 127) / 255)
-				}
-				p[ch] = uint8(v + d)
-			}
+			a := uint32(a8)
+			p[0] = uint8((uint32(p[0])*(255-a) + colour[0]*a + 127) / 255)
+			p[1] = uint8((uint32(p[1])*(255-a) + colour[1]*a + 127) / 255)
+			p[2] = uint8((uint32(p[2])*(255-a) + colour[2]*a + 127) / 255)
 		}
 	}
 }

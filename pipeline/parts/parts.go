@@ -80,7 +80,18 @@ type Annotator struct {
 	drawer    *overlay.Drawer
 	square    bool // the model's input is square, so its default ROI is CentreSquare
 	recording atomic.Bool
+
+	// The FPS and inference-time figures shown, refreshed every
+	// StatsRefresh (Annotate runs on one goroutine, the pipeline's output).
+	shownFPS, shownInferMs float64
+	shownAt                time.Time
 }
+
+// StatsRefresh is how often the FPS and inference-time figures on the
+// overlay change, as FPS counters in players and OBS do: a figure redrawn at
+// 200 frames a second cannot be read, and while it holds still the overlay
+// draws it from its text cache instead of stroking it anew every frame.
+const StatsRefresh = 250 * time.Millisecond
 
 // NewAnnotator draws with d. inputW and inputH are the model's input size
 // (infer.Classifier.InputSize): when the pipeline has no explicit ROI, the
@@ -98,14 +109,18 @@ func (a *Annotator) Annotate(img *gocv.Mat, f *pipeline.Annotated) error {
 	if roi.Empty() && a.square {
 		roi = infer.CentreSquare(img.Cols(), img.Rows())
 	}
+	if now := time.Now(); a.shownFPS == 0 || now.Sub(a.shownAt) >= StatsRefresh {
+		a.shownFPS, a.shownAt = f.FPS, now
+		a.shownInferMs = float64(f.Timings[pipeline.StageInference].Microseconds()) / 1000
+	}
 	return a.drawer.Draw(img, overlay.State{
 		Labels:     f.Labels,
 		Probs:      f.Probs,
 		Top:        f.Decision.Top,
 		Confidence: f.Decision.Confidence,
 		Uncertain:  f.Decision.Uncertain,
-		FPS:        f.FPS,
-		InferMs:    float64(f.Timings[pipeline.StageInference].Microseconds()) / 1000,
+		FPS:        a.shownFPS,
+		InferMs:    a.shownInferMs,
 		ROI:        roi,
 		Recording:  a.recording.Load(),
 		Status:     f.Status,

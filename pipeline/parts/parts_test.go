@@ -1,12 +1,14 @@
 package parts_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"image"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 
@@ -280,5 +282,36 @@ func TestLoadStagedErrors(t *testing.T) {
 	}
 	if _, err := parts.LoadStaged(filepath.Join(t.TempDir(), "none.onnx")); !errors.As(err, &me) {
 		t.Fatalf("missing model: %v", err)
+	}
+}
+
+// TestAnnotatorRefreshesStatsFourTimesASecond: the FPS and inference-time
+// figures hold still between refreshes (frames annotated within
+// StatsRefresh show the first frame's figures) and change after one.
+func TestAnnotatorRefreshesStatsFourTimesASecond(t *testing.T) {
+	drawer := overlay.NewDrawer()
+	defer drawer.Close()
+	ann := parts.NewAnnotator(drawer, 224, 224)
+	annotate := func(fps float64, inferMs int) []byte {
+		img := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(90, 90, 90, 0), 480, 640, gocv.MatTypeCV8UC3)
+		defer img.Close()
+		a := pipeline.Annotated{Labels: []string{"rock", "paper", "scissors"}, Probs: []float32{0.8, 0.1, 0.1}, FPS: fps,
+			Decision: pipeline.Decision{Top: 0, Confidence: 0.8}}
+		a.Timings[pipeline.StageInference] = time.Duration(inferMs) * time.Millisecond
+		if err := ann.Annotate(&img, &a); err != nil {
+			t.Fatal(err)
+		}
+		return img.ToBytes()
+	}
+	start := time.Now()
+	first := annotate(100, 4)
+	second := annotate(57.5, 9)
+	if time.Since(start) < parts.StatsRefresh && !bytes.Equal(first, second) {
+		t.Error("figures changed on the next frame, within the refresh interval")
+	}
+	time.Sleep(parts.StatsRefresh)
+	third := annotate(57.5, 9)
+	if bytes.Equal(first, third) {
+		t.Errorf("figures still the first frame's after %v", parts.StatsRefresh)
 	}
 }
