@@ -8,6 +8,15 @@ import (
 	"gocv.io/x/gocv"
 )
 
+// PreprocessVersion names the pixels Preprocessor produces: it changes
+// whenever crop, resampling or colour handling change, so that caches of
+// model activations computed from earlier pixels (train's feature and
+// activation caches) are not reused for the new ones.
+//
+//	1: linear to a whole multiple of the input size, then area (until 2026-11-29)
+//	2: area-average by a whole factor that divides the crop, then linear
+const PreprocessVersion = 2
+
 // Preprocessor turns a region of a BGR frame into a model's input pixels:
 // crop, resize to the input size (area averaging when shrinking, INTER_LINEAR
 // when enlarging; see resize), convert to the model's channel order, then lay out and

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/nn"
 )
 
@@ -37,7 +38,9 @@ type ActivationCache struct {
 // (by its sha256) and one augmentation recipe under dir.
 func OpenActivationCache(dir, trunkSHA256 string, aug AugmentConfig) (*ActivationCache, error) {
 	recipe, _ := json.Marshal(aug)
-	sum := sha256.Sum256(append([]byte(trunkSHA256+"\x00"), recipe...))
+	// The preprocessing version is part of the identity: the cached
+	// values are a function of the pixels the live path makes.
+	sum := sha256.Sum256(append([]byte(fmt.Sprintf("%s\x00preprocess v%d\x00", trunkSHA256, infer.PreprocessVersion)), recipe...))
 	c := &ActivationCache{path: filepath.Join(dir, "activations-"+hex.EncodeToString(sum[:8])+".f16"), index: map[string][]uint16{}}
 	f, err := os.Open(c.path)
 	if errors.Is(err, os.ErrNotExist) {

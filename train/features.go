@@ -15,6 +15,8 @@ import (
 	"sync"
 
 	"gocv.io/x/gocv"
+
+	"github.com/rpscam/rpscam/infer"
 )
 
 // FeatureRunner runs the backbone on batches of preprocessed images
@@ -247,7 +249,9 @@ type Cache struct {
 // augmentation recipe under dir.
 func OpenCache(dir, backboneSHA256 string, aug AugmentConfig) (*Cache, error) {
 	recipe, _ := json.Marshal(aug)
-	sum := sha256.Sum256(append([]byte(backboneSHA256+"\x00"), recipe...))
+	// The preprocessing version is part of the identity: the cached
+	// values are a function of the pixels the live path makes.
+	sum := sha256.Sum256(append([]byte(fmt.Sprintf("%s\x00preprocess v%d\x00", backboneSHA256, infer.PreprocessVersion)), recipe...))
 	id := hex.EncodeToString(sum[:8])
 	c := &Cache{path: filepath.Join(dir, "features-"+id+".gob"), prefix: id, entries: map[string][]float32{}}
 	f, err := os.Open(c.path)
