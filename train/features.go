@@ -343,3 +343,24 @@ func (c *Cache) Save() error {
 	c.dirty = false
 	return os.Rename(tmp, c.path)
 }
+
+// Repeat returns the set with every row of source s listed times[s] times
+// (once for sources not in times), in the original order with the copies
+// next to each other; the vectors are shared, not copied. Training on it
+// weights those sources times[s]-fold, e.g. the real-photo source most like
+// the live camera.
+func (f FeatureSet) Repeat(times map[string]int) FeatureSet {
+	var out FeatureSet
+	for i, ex := range f.Examples {
+		n := max(times[ex.Source], 1)
+		for range n {
+			out.X = append(out.X, f.X[i])
+			out.Y = append(out.Y, f.Y[i])
+			out.Examples = append(out.Examples, ex)
+			if len(f.Views) == len(f.X) {
+				out.Views = append(out.Views, f.Views[i])
+			}
+		}
+	}
+	return out
+}

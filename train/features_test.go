@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,3 +142,26 @@ func TestExtractorViewsAndCache(t *testing.T) {
 }
 
 func f0time() (t time.Time) { return time.Unix(1_600_000_000, 0) }
+
+func TestFeatureSetRepeat(t *testing.T) {
+	f := FeatureSet{
+		X:        [][]float32{{1}, {2}, {3}},
+		Y:        []int{0, 1, 2},
+		Examples: []Example{{Path: "a", Source: "cgi"}, {Path: "b", Source: "sxsw"}, {Path: "c", Source: "drg"}},
+		Views:    []int{0, 3, 1},
+	}
+	r := f.Repeat(map[string]int{"sxsw": 3, "drg": 0})
+	var paths []string
+	for _, ex := range r.Examples {
+		paths = append(paths, ex.Path)
+	}
+	if got := strings.Join(paths, ""); got != "abbbc" {
+		t.Fatalf("rows %q, want abbbc (sxsw three times, a count of 0 taken as 1)", got)
+	}
+	if len(r.X) != 5 || len(r.Y) != 5 || len(r.Views) != 5 || r.Y[3] != 1 || r.Views[2] != 3 || r.X[1][0] != 2 {
+		t.Fatalf("X %v Y %v Views %v do not follow the rows", r.X, r.Y, r.Views)
+	}
+	if &r.X[1][0] != &f.X[1][0] {
+		t.Error("the vectors were copied; Repeat shares them")
+	}
+}

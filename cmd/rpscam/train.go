@@ -68,6 +68,8 @@ func runTrain(env *cliEnv, args []string) error {
 		if err := ft.validate(); err != nil {
 			return err
 		}
+	} else if fs.Changed("oversample") {
+		return usagef("--oversample weights sources in --mode finetune only")
 	}
 	if *mode == "head" && !fs.Changed("views") {
 		// The tutorial recipe keeps 4 views: its first run (the whole
@@ -362,7 +364,7 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func sortedKeys(m map[string]float64) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

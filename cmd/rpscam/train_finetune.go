@@ -31,6 +31,8 @@ type fineTuneFlags struct {
 	patience *int
 	smooth   *float64
 	monitor  *string
+	over     *[]string
+	overBy   map[string]int // parsed --oversample
 }
 
 func addFineTuneFlags(fs *pflag.FlagSet) *fineTuneFlags {
@@ -46,6 +48,7 @@ func addFineTuneFlags(fs *pflag.FlagSet) *fineTuneFlags {
 		patience: fs.Int("ft-patience", 3, "finetune: epochs without a better monitored validation figure before stopping (0 = off)"),
 		smooth:   fs.Float64("ft-label-smoothing", 0.1, "finetune: label smoothing of the fine-tuning targets"),
 		monitor:  fs.String("ft-monitor", "val_loss", "finetune: validation figure that picks the epoch: val_loss or val_accuracy"),
+		over:     fs.StringArray("oversample", nil, "finetune: NAME=K lists every training view of source NAME K times per epoch (repeatable), e.g. sxsw=2 to weight the real photos most like a webcam"),
 	}
 }
 
@@ -72,6 +75,15 @@ func (ft *fineTuneFlags) validate() error {
 	}
 	if *ft.smooth < 0 || *ft.smooth >= 1 {
 		return usagef("--ft-label-smoothing %g: use 0 (off) up to below 1, e.g. 0.1", *ft.smooth)
+	}
+	ft.overBy = map[string]int{}
+	for _, o := range *ft.over {
+		name, k, ok := strings.Cut(o, "=")
+		n, err := strconv.Atoi(k)
+		if !ok || name == "" || err != nil || n < 1 || n > 20 {
+			return usagef("--oversample %q: use NAME=K with a source name and a whole K from 1 to 20, e.g. sxsw=2", o)
+		}
+		ft.overBy[name] = n
 	}
 	if *ft.epochs < 1 || *ft.lrHead <= 0 || *ft.lrBody < 0 || *ft.anchor < 0 {
 		return usagef("--ft-epochs %d, --ft-lr-head %g, --ft-lr %g, --ft-anchor %g: epochs and the head rate must be positive, the others non-negative", *ft.epochs, *ft.lrHead, *ft.lrBody, *ft.anchor)
@@ -159,6 +171,16 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	if err != nil {
 		return err
 	}
+	for name := range ft.overBy {
+		known := false
+		for _, s := range acts.Splits.Sources {
+			known = known || s.Name == name
+		}
+		if !known {
+			return usagef("--oversample %s: no training source has that name (sources: %s)", name, sourceCountNames(acts.Splits.Sources))
+		}
+	}
+	trainSet := acts.Train.Repeat(ft.overBy)
 	p, dims, err := tail.FromBackbone(b, nil, len(train.Labels))
 	if err != nil {
 		return err
@@ -199,7 +221,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		}
 		return out, nil
 	}
-	trainPooled, err := pooledOf("pooled features (training views)", acts.Train)
+	trainPooled, err := pooledOf("pooled features (training views)", trainSet)
 	if err != nil {
 		return err
 	}
@@ -213,7 +235,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	}
 	warm := a.fit
 	warm.Seed = a.seed
-	warmHist, err := train.Fit(head, train.Batch{X: trainPooled, Y: acts.Train.Y}, train.Batch{X: valPooled, Y: acts.Validation.Y}, warm,
+	warmHist, err := train.Fit(head, train.Batch{X: trainPooled, Y: trainSet.Y}, train.Batch{X: valPooled, Y: acts.Validation.Y}, warm,
 		func() float64 { return time.Since(fitStart).Seconds() })
 	if err != nil {
 		return err
@@ -284,7 +306,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 				ValAccuracy: s.ValAccuracy, Best: s.Best, Seconds: secs, StoppedEarly: s.Early, Restored: s.Restored})
 		}}
 	_ = batches
-	if _, err := tail.Fit(sess, eval, p, tail.Data{X: acts.Train.X, Y: acts.Train.Y}, tail.Data{X: acts.Validation.X, Y: acts.Validation.Y}, cfg); err != nil {
+	if _, err := tail.Fit(sess, eval, p, tail.Data{X: trainSet.X, Y: trainSet.Y}, tail.Data{X: acts.Validation.X, Y: acts.Validation.Y}, cfg); err != nil {
 		return err
 	}
 	fitTime := time.Since(fitStart)
@@ -379,8 +401,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	for _, s := range acts.Splits.Sources {
 		srcDesc = append(srcDesc, fmt.Sprintf("%s:%d", s.Name, s.Train+s.Validation))
 	}
-	recipe := fmt.Sprintf("finetune %s: head warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, label smoothing %g, best %s, %d views/image, batch %d, seed %d",
-		*ft.tune, a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, *ft.monitor, a.views, a.fit.BatchSize, a.seed)
+	recipe := fmt.Sprintf("finetune %s: %shead warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, label smoothing %g, best %s, %d views/image, batch %d, seed %d",
+		*ft.tune, oversampleText(ft.overBy, "", ", ", " oversampled; "), a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, *ft.monitor, a.views, a.fit.BatchSize, a.seed)
 	meta := map[string]string{
 		model.MetaBackboneWeights: b.Source.Weights.Name,
 		"training_date":           date,
@@ -412,7 +434,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		Date: date, Mode: "finetune", Seed: a.seed, AugSeed: a.augSeed, Views: a.views, ValFraction: a.valFrac,
 		Fit: recordFit{Epochs: a.fit.Epochs, BatchSize: a.fit.BatchSize, LearningRate: a.fit.LearningRate, Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, Patience: a.fit.Patience},
 		FineTune: &recordFineTune{Tune: *ft.tune, Layers: layers, TrunkEnd: *ft.trunkAt, TrunkSHA256: trunkSHA, Epochs: *ft.epochs, LRHead: *ft.lrHead, LRLayers: *ft.lrBody,
-			Anchor: *ft.anchor, Patience: *ft.patience, LabelSmoothing: *ft.smooth, Monitor: *ft.monitor, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
+			Anchor: *ft.anchor, Patience: *ft.patience, LabelSmoothing: *ft.smooth, Monitor: *ft.monitor, Oversample: ft.overBy, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
 		Augment: augCfg, Sources: acts.Splits.Sources, HoldOutPercent: train.HoldOutPercent,
 		Backbone:     recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name},
 		Summary:      recordSummary{Total: b.ParamCount() + headParams, Trainable: tunedCount + headParams, Frozen: frozen},
@@ -422,8 +444,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		TrainVectors: len(acts.Train.X),
 		Seconds:      recordTimes{Features: acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(a.began).Seconds()},
 		Params:       recordParams{Path: a.paramsOut, SHA256: paramsSHA},
-		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g --ft-monitor %s --ft-patience %d",
-			*ft.tune, a.seed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, *ft.monitor, *ft.patience),
+		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g --ft-monitor %s --ft-patience %d%s",
+			*ft.tune, a.seed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", "")),
 		Tolerance:      "same machine and library: identical parameters; other CPUs or ONNX Runtime builds change activations in the last float bits, giving test accuracies within about 0.3 points",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
@@ -490,6 +512,7 @@ type recordFineTune struct {
 	Patience       int                `json:"patience"`
 	LabelSmoothing float64            `json:"label_smoothing"`
 	Monitor        string             `json:"monitor"`
+	Oversample     map[string]int     `json:"oversample,omitempty"`
 	WarmUp         []train.EpochStats `json:"head_warmup_history"`
 	ParamsEncoding string             `json:"params_encoding"`
 }
@@ -498,4 +521,27 @@ type recordTest struct {
 	N        int                `json:"n"`
 	Accuracy float64            `json:"accuracy"`
 	Recall   map[string]float64 `json:"recall"`
+}
+
+// oversampleText is the --oversample settings as "name=k" items, sorted,
+// each after prefix, separated by sep and followed by suffix; "" when there
+// are none.
+func oversampleText(by map[string]int, prefix, sep, suffix string) string {
+	if len(by) == 0 {
+		return ""
+	}
+	var items []string
+	for _, name := range sortedKeys(by) {
+		items = append(items, fmt.Sprintf("%s%s=%d", prefix, name, by[name]))
+	}
+	return strings.Join(items, sep) + suffix
+}
+
+// sourceCountNames lists the sources' names for an error message.
+func sourceCountNames(ss []train.SourceCounts) string {
+	var names []string
+	for _, s := range ss {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ", ")
 }

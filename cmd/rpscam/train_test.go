@@ -20,6 +20,10 @@ func TestTrainRejectsUnknownModes(t *testing.T) {
 		{"train", "--mode", "finetune", "--tune", "everything"},
 		{"train", "--mode", "finetune", "--ft-epochs", "0"},
 		{"train", "--views", "0"},
+		{"train", "--oversample", "sxsw"},
+		{"train", "--oversample", "sxsw=0"},
+		{"train", "--oversample", "=2"},
+		{"train", "--mode", "head", "--oversample", "sxsw=2"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, args)
@@ -70,5 +74,18 @@ func TestFineTuneSummaryCounts(t *testing.T) {
 				t.Errorf("--tune %s summary lacks %q:\n%s", c.tune, want, s)
 			}
 		}
+	}
+}
+
+func TestOversampleText(t *testing.T) {
+	by := map[string]int{"sxsw": 2, "drgfreeman": 3}
+	if got, want := oversampleText(by, " --oversample ", "", ""), " --oversample drgfreeman=3 --oversample sxsw=2"; got != want {
+		t.Errorf("reproduce flags %q, want %q", got, want)
+	}
+	if got, want := oversampleText(by, "", ", ", " oversampled; "), "drgfreeman=3, sxsw=2 oversampled; "; got != want {
+		t.Errorf("recipe text %q, want %q", got, want)
+	}
+	if got := oversampleText(nil, "x", "y", "z"); got != "" {
+		t.Errorf("no oversampling gives %q, want empty", got)
 	}
 }
