@@ -228,20 +228,25 @@ func fillRect(img *gocv.Mat, r image.Rectangle, c color.RGBA) {
 	gocv.RectangleWithParams(img, image.Rect(r.Min.X, r.Min.Y, r.Max.X-1, r.Max.Y-1), c, -1, gocv.Line8, 0)
 }
 
-// strokeRect draws the outline of r thick pixels wide, centred on the edges
-// gocv.Rectangle draws (it takes Max as an inclusive corner: the pixel
-// columns Min.X and Max.X, rows Min.Y and Max.Y), with square corners. It fills four bands: OpenCV's thick
-// lines with round joins took 36 µs for the ROI box's two outlines at
-// 640x480, the bands a few.
+// strokeRect draws the outline of r as gocv.Rectangle does with thickness
+// thick and Line8 (it takes Max as an inclusive corner: the lines run along
+// the pixel columns Min.X and Max.X and rows Min.Y and Max.Y, and a
+// thickness t > 1 covers (t+1)/2 pixels on each side of them), but with
+// square corners, by filling four bands: OpenCV's thick lines with round
+// joins took 36 µs for the ROI box's two outlines at 640x480, the bands a few.
 func strokeRect(img *gocv.Mat, r image.Rectangle, thick int, c color.RGBA) {
-	lo := thick / 2
-	outer := image.Rect(r.Min.X-lo, r.Min.Y-lo, r.Max.X-lo+thick, r.Max.Y-lo+thick)
+	half := 0
+	if thick > 1 {
+		half = (thick + 1) / 2
+	}
+	w := 2*half + 1
+	outer := image.Rect(r.Min.X-half, r.Min.Y-half, r.Max.X+half+1, r.Max.Y+half+1)
 	bounds := image.Rect(0, 0, img.Cols(), img.Rows())
 	for _, band := range []image.Rectangle{
-		image.Rect(outer.Min.X, outer.Min.Y, outer.Max.X, outer.Min.Y+thick),             // top
-		image.Rect(outer.Min.X, outer.Max.Y-thick, outer.Max.X, outer.Max.Y),             // bottom
-		image.Rect(outer.Min.X, outer.Min.Y+thick, outer.Min.X+thick, outer.Max.Y-thick), // left
-		image.Rect(outer.Max.X-thick, outer.Min.Y+thick, outer.Max.X, outer.Max.Y-thick), // right
+		image.Rect(outer.Min.X, outer.Min.Y, outer.Max.X, outer.Min.Y+w),     // top
+		image.Rect(outer.Min.X, outer.Max.Y-w, outer.Max.X, outer.Max.Y),     // bottom
+		image.Rect(outer.Min.X, outer.Min.Y+w, outer.Min.X+w, outer.Max.Y-w), // left
+		image.Rect(outer.Max.X-w, outer.Min.Y+w, outer.Max.X, outer.Max.Y-w), // right
 	} {
 		fillRect(img, band.Intersect(bounds), c)
 	}

@@ -530,3 +530,28 @@ func TestPanelViewReusedAcrossFrames(t *testing.T) {
 		t.Error("panel of the second buffer was not darkened")
 	}
 }
+
+// TestStrokeRectMatchesOpenCVWidths: the ROI box's bands are as wide as
+// gocv.Rectangle's Line8 lines of the same thickness (1, 3, 3, 5, 5, 7
+// pixels for 1..6), centred on the same rows and columns, so the box reads
+// the same and survives video compression as before.
+func TestStrokeRectMatchesOpenCVWidths(t *testing.T) {
+	r := image.Rect(20, 20, 80, 80)
+	for thick := 1; thick <= 6; thick++ {
+		want := uniform(100, 100, grey)
+		got := uniform(100, 100, grey)
+		gocv.RectangleWithParams(&want, r, rgb(ROIRGB), thick, gocv.Line8, 0)
+		strokeRect(&got, r, thick, rgb(ROIRGB))
+		wf, gf := snapshot(t, want), snapshot(t, got)
+		want.Close()
+		got.Close()
+		for i := 0; i < 100; i++ {
+			// Along both middle lines, away from the corners OpenCV rounds.
+			for _, p := range []image.Point{{i, 50}, {50, i}} {
+				if wf.at(p.X, p.Y) != gf.at(p.X, p.Y) {
+					t.Fatalf("thickness %d: pixel %v is %v, gocv.Rectangle draws %v", thick, p, gf.at(p.X, p.Y), wf.at(p.X, p.Y))
+				}
+			}
+		}
+	}
+}
