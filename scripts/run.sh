@@ -21,6 +21,6 @@ echo "run: no camera or no display: recording an annotated demo clip instead"
 mkdir -p out
 [ -s out/demo.mp4 ] || bin/rpscam democlip --out out/demo.mp4
 bin/rpscam record --input out/demo.mp4 --output out/demo_annotated.mp4
-bin/rpscam bench --input out/demo.mp4 --frames 500 --workers 2 --threads 1 | tee out/bench.txt
-bin/rpscam bench --input out/demo.mp4 --frames 500 --workers 2 --threads 1 --json >out/bench.json
+bin/rpscam bench --input out/demo.mp4 --frames 500 | tee out/bench.txt
+bin/rpscam bench --input out/demo.mp4 --frames 500 --json >out/bench.json
 echo "run: annotated video out/demo_annotated.mp4 (input out/demo.mp4); FPS report out/bench.txt, out/bench.json"
