@@ -24,7 +24,7 @@ type Config struct {
 // DefaultConfig is the committed recipe.
 func DefaultConfig(sources []Source) Config {
 	return Config{
-		Sources: sources, ValFraction: 0.15, Seed: 1, Views: 8,
+		Sources: sources, ValFraction: 0.15, Seed: 1, Views: 12,
 		Fit: FitConfig{Epochs: 60, BatchSize: 64, LearningRate: 1e-3, Dropout: 0.2, WeightDecay: 1e-4, Patience: 8},
 	}
 }
