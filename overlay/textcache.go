@@ -16,10 +16,11 @@ import (
 // the strokes are drawn once into a mask and each frame only blends the
 // mask's covered pixels.
 //
-// The result matches putText up to rounding: OpenCV blends each stroke
-// pixel towards the colour, x += (c-x)·a, and strokes of one colour compose
-// to x·Π(1-aᵢ) + c·(1-Π(1-aᵢ)). White strokes on black record exactly that
-// 1-Π(1-aᵢ) as the mask value.
+// The result matches putText up to rounding (a few levels on partly
+// covered pixels): OpenCV blends each stroke pixel towards the colour,
+// x += (c-x)·a, and strokes of one colour compose to x·Π(1-aᵢ) +
+// c·(1-Π(1-aᵢ)), whatever the background. White strokes on black record
+// that 1-Π(1-aᵢ), in 8 bits, as the mask value.
 type textCache struct {
 	masks map[textKey]*textMask
 }
