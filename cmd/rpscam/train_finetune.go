@@ -446,7 +446,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		Params:       recordParams{Path: a.paramsOut, SHA256: paramsSHA},
 		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g --ft-monitor %s --ft-patience %d%s",
 			*ft.tune, a.seed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", "")),
-		Tolerance:      "same machine and library: identical parameters; other CPUs or ONNX Runtime builds change activations in the last float bits, giving test accuracies within about 0.3 points",
+		Tolerance:      "a rerun from the same activation cache repeats the parameters exactly; recomputed activations (an empty cache, another CPU or ONNX Runtime build) differ in the last float bits, which moves the parameters slightly: expect validation and test accuracies within about 0.5 points",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
 		Command:        "rpscam train " + strings.Join(a.args, " "),
