@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +93,9 @@ func (ft *fineTuneFlags) validate() error {
 }
 
 func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train.Source, a fineTuneArgs) error {
+	if err := checkOversample(ft.overBy, srcs); err != nil {
+		return err
+	}
 	layers, _, _ := tuneLayers(*ft.tune)
 	printFineTuneSummary(env.stdout, b, layers, len(train.Labels)*model.FeatureSize+len(train.Labels), a.fit.Dropout)
 	// The trunk: rebuilt whenever it is missing or was cut at another layer.
@@ -170,15 +174,6 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	layers, trainable, err := tuneLayers(*ft.tune)
 	if err != nil {
 		return err
-	}
-	for name := range ft.overBy {
-		known := false
-		for _, s := range acts.Splits.Sources {
-			known = known || s.Name == name
-		}
-		if !known {
-			return usagef("--oversample %s: no training source has that name (sources: %s)", name, sourceCountNames(acts.Splits.Sources))
-		}
 	}
 	trainSet := acts.Train.Repeat(ft.overBy)
 	p, dims, err := tail.FromBackbone(b, nil, len(train.Labels))
@@ -537,11 +532,17 @@ func oversampleText(by map[string]int, prefix, sep, suffix string) string {
 	return strings.Join(items, sep) + suffix
 }
 
-// sourceCountNames lists the sources' names for an error message.
-func sourceCountNames(ss []train.SourceCounts) string {
+// checkOversample rejects --oversample names that are not sources, before
+// minutes of activations are computed for nothing.
+func checkOversample(by map[string]int, srcs []train.Source) error {
 	var names []string
-	for _, s := range ss {
+	for _, s := range srcs {
 		names = append(names, s.Name)
 	}
-	return strings.Join(names, ", ")
+	for _, name := range sortedKeys(by) {
+		if !slices.Contains(names, name) {
+			return usagef("--oversample %s: no training source has that name (sources: %s)", name, strings.Join(names, ", "))
+		}
+	}
+	return nil
 }

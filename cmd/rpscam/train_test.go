@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rpscam/rpscam/model"
+	"github.com/rpscam/rpscam/train"
 )
 
 // TestTrainRejectsUnknownModes: bad flags are usage errors reported before
@@ -87,5 +88,16 @@ func TestOversampleText(t *testing.T) {
 	}
 	if got := oversampleText(nil, "x", "y", "z"); got != "" {
 		t.Errorf("no oversampling gives %q, want empty", got)
+	}
+}
+
+func TestCheckOversample(t *testing.T) {
+	srcs := []train.Source{{Name: "cgi"}, {Name: "sxsw"}}
+	if err := checkOversample(map[string]int{"sxsw": 2}, srcs); err != nil {
+		t.Errorf("a known source: %v", err)
+	}
+	err := checkOversample(map[string]int{"sxws": 2}, srcs)
+	if err == nil || !strings.Contains(err.Error(), "sources: cgi, sxsw") {
+		t.Errorf("a misspelt source: %v, want an error listing the sources", err)
 	}
 }
