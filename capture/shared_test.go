@@ -1,27 +1,20 @@
 package capture_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
 	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/internal/sharedtest"
 )
 
-// sharedDir is the read-only data folder: $RPSCAM_SHARED, else ../shared
-// relative to the repository root.
+// sharedDir is the read-only data folder, skipping the test when the CGI
+// images are not in it.
 func sharedDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("RPSCAM_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "data", "rps-cgi")); err != nil {
-		t.Skipf("shared data not found at %s (set RPSCAM_SHARED): %v", dir, err)
-	}
-	return dir
+	return sharedtest.Dir(t, "data", "rps-cgi")
 }
 
 func TestListImagesOnTheRealDataset(t *testing.T) {

@@ -2,26 +2,19 @@ package model
 
 import (
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/sharedtest"
 )
 
-// sharedDir returns ../shared (or $RPSCAM_SHARED), skipping the test when absent.
+// sharedDir returns the shared folder, skipping the test when the TF2
+// weights are not in it.
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("RPSCAM_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "models", "mobilenet_v2", WeightsTF2.File)); err != nil {
-		t.Skipf("MobileNet-v2 weights not available (%v): set RPSCAM_SHARED", err)
-	}
-	return dir
+	return sharedtest.Dir(t, "models", "mobilenet_v2", WeightsTF2.File)
 }
 
 // loadBackbones caches the two dequantized files across tests.

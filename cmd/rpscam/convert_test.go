@@ -7,23 +7,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rpscam/rpscam/internal/sharedtest"
 	"github.com/rpscam/rpscam/model"
 )
 
-func convertShared(t *testing.T) string {
+// sharedWithWeights is the shared folder, skipping the test when the TF2
+// MobileNet-v2 weights are not in it.
+func sharedWithWeights(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("RPSCAM_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared")
-	}
-	if _, err := os.Stat(model.DefaultTFLitePath(dir, model.WeightsTF2)); err != nil {
-		t.Skipf("shared weights not available: %v", err)
-	}
-	return dir
+	return sharedtest.Dir(t, model.DefaultTFLitePath("", model.WeightsTF2))
 }
 
 func TestConvertAndExportCommands(t *testing.T) {
-	shared := convertShared(t)
+	shared := sharedWithWeights(t)
 	tmp := t.TempDir()
 	var out, errs bytes.Buffer
 	env := &cliEnv{stdout: &out, stderr: &errs}

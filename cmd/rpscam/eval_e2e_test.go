@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/sharedtest"
 )
 
 // TestAssembledModelOnCGITest is the end-to-end check: the model
@@ -25,14 +26,7 @@ func TestAssembledModelOnCGITest(t *testing.T) {
 	if _, err := os.Stat(modelPath); err != nil {
 		t.Skipf("%s not assembled (run scripts/setup.sh): %v", modelPath, err)
 	}
-	shared := os.Getenv("RPSCAM_SHARED")
-	if shared == "" {
-		shared = filepath.Join("..", "..", "..", "shared")
-	}
-	data := filepath.Join(shared, "data", "rps-cgi", "test")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("CGI test split not found at %s (set RPSCAM_SHARED): %v", data, err)
-	}
+	data := filepath.Join(sharedtest.Dir(t, "data", "rps-cgi", "test"), "data", "rps-cgi", "test")
 	jsonPath := filepath.Join(t.TempDir(), "cgi.json")
 	var stdout, stderr bytes.Buffer
 	if code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, []string{"eval", "--data", data, "--model", modelPath, "--ort-lib", lib, "--json", jsonPath}); code != exitOK {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -43,15 +42,7 @@ func TestTrainRejectsUnknownModes(t *testing.T) {
 // TestFineTuneSummaryCounts checks the tutorial-style summary's trainable and
 // frozen counts for each --tune against the real backbone.
 func TestFineTuneSummaryCounts(t *testing.T) {
-	shared := os.Getenv("RPSCAM_SHARED")
-	if shared == "" {
-		shared = filepath.Join("..", "..", "..", "shared")
-	}
-	path := model.DefaultTFLitePath(shared, model.WeightsTF2)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("MobileNet-v2 weights not available (%v): set RPSCAM_SHARED", err)
-	}
-	b, err := model.LoadBackbone(path)
+	b, err := model.LoadBackbone(model.DefaultTFLitePath(sharedWithWeights(t), model.WeightsTF2))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,17 +5,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/rpscam/rpscam/internal/sharedtest"
 )
 
 func sharedModel(t *testing.T, name string) []byte {
 	t.Helper()
-	dir := os.Getenv("RPSCAM_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared")
-	}
+	dir := sharedtest.Dir(t, "models", "mobilenet_v2", name)
 	data, err := os.ReadFile(filepath.Join(dir, "models", "mobilenet_v2", name))
 	if err != nil {
-		t.Skipf("MobileNet-v2 TFLite file not available (%v): set RPSCAM_SHARED", err)
+		t.Fatal(err)
 	}
 	return data
 }

@@ -1,12 +1,12 @@
 package tail
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/rpscam/rpscam/internal/sharedtest"
 	"github.com/rpscam/rpscam/model"
 )
 
@@ -16,15 +16,8 @@ import (
 // hand-over and FromBackbone's layout conversion on the real weights.
 func TestPretrainedTailContinuesTheTrunk(t *testing.T) {
 	initORT(t)
-	shared := os.Getenv("RPSCAM_SHARED")
-	if shared == "" {
-		shared = filepath.Join("..", "..", "..", "shared")
-	}
-	path := model.DefaultTFLitePath(shared, model.WeightsTF2)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("MobileNet-v2 weights not available (%v): set RPSCAM_SHARED", err)
-	}
-	b, err := model.LoadBackbone(path)
+	rel := model.DefaultTFLitePath("", model.WeightsTF2)
+	b, err := model.LoadBackbone(filepath.Join(sharedtest.Dir(t, rel), rel))
 	if err != nil {
 		t.Fatal(err)
 	}
