@@ -142,7 +142,6 @@ func runTrain(env *cliEnv, args []string) error {
 		return err
 	}
 	defer runner.Close()
-	contract := runner.Contract()
 
 	augCfg := train.DefaultAugment()
 	aug, err := train.NewAugmenter(augCfg)
@@ -153,17 +152,7 @@ func runTrain(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	ex := &train.Extractor{
-		Runner:   runner,
-		NewPre:   func() (train.Preprocessor, error) { return infer.NewPreprocessor(contract) },
-		Read:     capture.ReadImage,
-		Augment:  aug,
-		Batch:    32,
-		Cache:    cache,
-		AugSeed:  *augSeed,
-		Progress: env.stderr,
-		Terminal: isTerminal(env.stderr),
-	}
+	ex := newExtractor(env, runner, aug, cache, *augSeed)
 	cfg := train.Config{Sources: srcs, ValFraction: *valFrac, Seed: *seed, Views: *views, LeaveOut: *leaveOut,
 		Fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience}}
 
@@ -375,4 +364,23 @@ func sortedKeys[V any](m map[string]V) []string {
 		}
 	}
 	return keys
+}
+
+// newExtractor computes training vectors with runner (the whole backbone in
+// head mode, the trunk when fine-tuning): images decoded as classify and
+// eval decode them, view 0 through the live camera path's preprocessing,
+// the other views augmented by aug, vectors kept in cache.
+func newExtractor(env *cliEnv, runner *infer.BatchRunner, aug *train.Augmenter, cache train.VectorCache, augSeed uint64) *train.Extractor {
+	contract := runner.Contract()
+	return &train.Extractor{
+		Runner:   runner,
+		NewPre:   func() (train.Preprocessor, error) { return infer.NewPreprocessor(contract) },
+		Read:     capture.ReadImage,
+		Augment:  aug,
+		Batch:    32,
+		Cache:    cache,
+		AugSeed:  augSeed,
+		Progress: env.stderr,
+		Terminal: isTerminal(env.stderr),
+	}
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/model"
 	"github.com/rpscam/rpscam/train"
@@ -126,7 +125,6 @@ func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train
 		return err
 	}
 	defer runner.Close()
-	contract := runner.Contract()
 	augCfg := train.DefaultAugment()
 	aug, err := train.NewAugmenter(augCfg)
 	if err != nil {
@@ -137,11 +135,7 @@ func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train
 		return err
 	}
 	defer cache.Close()
-	ex := &train.Extractor{
-		Runner: runner, NewPre: func() (train.Preprocessor, error) { return infer.NewPreprocessor(contract) },
-		Read: capture.ReadImage, Augment: aug, Batch: 32, Cache: cache, AugSeed: a.augSeed,
-		Progress: env.stderr, Terminal: isTerminal(env.stderr),
-	}
+	ex := newExtractor(env, runner, aug, cache, a.augSeed)
 	var tests []train.TestSet
 	if *ft.tests && a.leaveOut == "" {
 		dir, err := sharedDir(*a.shared)
