@@ -64,16 +64,6 @@ func readLabels(t *testing.T, path string) []string {
 	return out
 }
 
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
-}
-
 // TestImageNetHeadTop1 attaches the file's ImageNet classifier and checks
 // that ONNX Runtime and the Go reference pick the same class, with the same
 // probabilities to 1e-4, on photos from ../shared.
@@ -123,7 +113,7 @@ func TestImageNetHeadTop1(t *testing.T) {
 			t.Errorf("%s: probabilities differ by %g", w.Name, diff)
 		}
 		for i := 0; i < n; i++ {
-			got, want := argmax(out[0][i*1001:][:1001]), argmax(ref.Data[i*1001:][:1001])
+			got, want := nn.Argmax(out[0][i*1001:][:1001]), nn.Argmax(ref.Data[i*1001:][:1001])
 			if got != want {
 				t.Errorf("%s %s: ORT top-1 %s, reference %s", w.Name, images[i], labels[got], labels[want])
 			}

@@ -194,22 +194,12 @@ func (h *Head) Evaluate(b Batch) (loss, acc float64) {
 		}
 		h.Probs(x, z)
 		loss -= w * math.Log(math.Max(float64(z[b.Y[n]]), 1e-12))
-		if argmax(z) == b.Y[n] {
+		if nn.Argmax(z) == b.Y[n] {
 			right += w
 		}
 		wsum += w
 	}
 	return loss / wsum, right / wsum
-}
-
-func argmax(z []float32) int {
-	best := 0
-	for i, v := range z {
-		if v > z[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // Fit trains h on the training batch with mini-batch Adam, dropout and

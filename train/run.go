@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/rpscam/rpscam/internal/nn"
 )
 
 // Config is one training run: data, split, augmentation and the head recipe.
@@ -139,7 +141,7 @@ func Run(cfg Config, ex *Extractor, log io.Writer) (*Outcome, error) {
 		h.Probs(x, probs)
 		c := bySrc[valF.Examples[i].Source]
 		c[1]++
-		if argmax(probs) == valF.Y[i] {
+		if nn.Argmax(probs) == valF.Y[i] {
 			c[0]++
 		}
 		bySrc[valF.Examples[i].Source] = c
@@ -211,7 +213,7 @@ func score(h *Head, f FeatureSet, name string) *Scored {
 	for i, x := range f.X {
 		h.Probs(x, probs)
 		per[f.Y[i]][1]++
-		if argmax(probs) == f.Y[i] {
+		if nn.Argmax(probs) == f.Y[i] {
 			right++
 			per[f.Y[i]][0]++
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/nn"
 	"github.com/rpscam/rpscam/model"
 	"github.com/rpscam/rpscam/train"
 	"github.com/rpscam/rpscam/train/tail"
@@ -318,7 +319,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	for i, ex := range acts.Validation.Examples {
 		c := counts[ex.Source]
 		c[1]++
-		if argmaxF(valProbs[i*dims.Classes:(i+1)*dims.Classes]) == acts.Validation.Y[i] {
+		if nn.Argmax(valProbs[i*dims.Classes:(i+1)*dims.Classes]) == acts.Validation.Y[i] {
 			c[0]++
 		}
 		counts[ex.Source] = c
@@ -343,7 +344,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 			for i, y := range fs.Y {
 				if y == c {
 					n++
-					if argmaxF(probs[i*dims.Classes:(i+1)*dims.Classes]) == c {
+					if nn.Argmax(probs[i*dims.Classes:(i+1)*dims.Classes]) == c {
 						right++
 					}
 				}
@@ -477,16 +478,6 @@ func printFineTuneSummary(w io.Writer, b *model.Backbone, layers []string, head 
 	fmt.Fprintf(w, "%-36s %-16s %12s\n", "dense (Dense, softmax)", "(None, 3)", commas(head))
 	fmt.Fprintf(w, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", strings.Repeat("=", 66),
 		commas(frozen+tuned+head), commas(tuned+head), commas(frozen), strings.Repeat("_", 66))
-}
-
-func argmaxF(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 type recordFineTune struct {

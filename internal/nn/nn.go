@@ -386,6 +386,20 @@ func SoftmaxInPlace(v []float32) {
 	}
 }
 
+// Argmax is the index of the first largest value of v (0 when v is empty),
+// the predicted class of a row of scores in training, evaluation and the
+// tests. NaN loses every comparison, so it is meant for finite scores such
+// as probabilities; the live path's infer.Classifier skips NaNs instead.
+func Argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
 // dot is the inner loop of every convolution; four accumulators let the CPU
 // overlap the multiply-adds.
 func dot(a, b []float32) float32 {

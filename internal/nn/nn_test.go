@@ -186,3 +186,19 @@ func TestSoftmaxInPlaceLargeLogits(t *testing.T) {
 	}
 	SoftmaxInPlace(nil) // no panic on an empty slice
 }
+
+func TestArgmax(t *testing.T) {
+	for _, c := range []struct {
+		v    []float32
+		want int
+	}{
+		{[]float32{0.1, 0.7, 0.2}, 1},
+		{[]float32{0.4, 0.2, 0.4}, 0}, // ties: the first
+		{[]float32{-3, -1, -2}, 1},
+		{nil, 0},
+	} {
+		if got := Argmax(c.v); got != c.want {
+			t.Errorf("Argmax(%v) = %d, want %d", c.v, got, c.want)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/rpscam/rpscam/internal/nn"
 )
 
 // Data is a set of cached trunk activations (each S*S*In values, NHWC) with labels.
@@ -141,7 +143,7 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 			}
 			lossSum += res.Loss * float64(n)
 			for k, i := range idx {
-				if argmax(res.Probs[k*d.Classes:(k+1)*d.Classes]) == trainSet.Y[i] {
+				if nn.Argmax(res.Probs[k*d.Classes:(k+1)*d.Classes]) == trainSet.Y[i] {
 					right++
 				}
 			}
@@ -257,21 +259,11 @@ func Score(probs []float32, labels []int, classes int) (loss, acc float64) {
 	for i, y := range labels {
 		row := probs[i*classes : (i+1)*classes]
 		loss -= math.Log(math.Max(float64(row[y]), 1e-12))
-		if argmax(row) == y {
+		if nn.Argmax(row) == y {
 			right++
 		}
 	}
 	return loss / float64(len(labels)), float64(right) / float64(len(labels))
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // adam is Adam with Keras' defaults (beta1 0.9, beta2 0.999, eps 1e-7),
