@@ -10,7 +10,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/internal/onnx"
-	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/ort/orttest"
 )
 
 // Test models: tiny classifiers with known weights, written with
@@ -135,16 +135,7 @@ func writeModel(t testing.TB, dir, name string, m onnx.Model) string {
 
 // requireORT initialises ONNX Runtime or skips: the library is an external
 // dependency scripts/setup.sh installs.
-func requireORT(t testing.TB) {
-	t.Helper()
-	lib, err := ort.FindLibrary("")
-	if err != nil {
-		t.Skipf("ONNX Runtime library not installed (run scripts/setup.sh): %v", err)
-	}
-	if _, err := ort.Init(lib); err != nil {
-		t.Fatal(err)
-	}
-}
+func requireORT(t testing.TB) { orttest.Init(t) }
 
 // wantProbs is the hand computation of meanColourModel: softmax of
 // features·W + b in float64.

@@ -6,7 +6,7 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
-	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/ort/orttest"
 	"github.com/rpscam/rpscam/internal/sharedtest"
 )
 
@@ -35,16 +35,7 @@ func loadBackbone(t testing.TB, w Weights) *Backbone {
 }
 
 // initORT initialises ONNX Runtime, skipping when the library is absent.
-func initORT(t testing.TB) {
-	t.Helper()
-	lib, err := ort.FindLibrary("")
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := ort.Init(lib); err != nil {
-		t.Fatal(err)
-	}
-}
+func initORT(t testing.TB) { orttest.Init(t) }
 
 // session is an ONNX Runtime session over a marshalled model.
 type session struct {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/rpscam/rpscam/internal/nn"
 	"github.com/rpscam/rpscam/internal/onnx"
-	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/ort/orttest"
 )
 
 // These tests run one-operator ONNX graphs in ONNX Runtime on small random
@@ -17,16 +17,7 @@ import (
 // as right as the correspondence checked here (NHWC/OHWI vs NCHW/OIHW, TF
 // SAME vs explicit pads, group convolution for depthwise, Clip for ReLU6).
 
-func initORT(t *testing.T) {
-	t.Helper()
-	lib, err := ort.FindLibrary("")
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := ort.Init(lib); err != nil {
-		t.Fatal(err)
-	}
-}
+func initORT(t *testing.T) { orttest.Init(t) }
 
 func random(r *rand.Rand, shape ...int) *nn.Tensor {
 	t := nn.New(shape...)

@@ -9,20 +9,14 @@ import (
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
 	"github.com/rpscam/rpscam/internal/onnx"
-	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/ort/orttest"
 )
 
 // TestRoundTripThroughONNXRuntime writes a tiny dense+softmax model with known
 // weights and checks ONNX Runtime computes exactly what the weights say, and
 // that the metadata comes back.
 func TestRoundTripThroughONNXRuntime(t *testing.T) {
-	lib, err := ort.FindLibrary("")
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := ort.Init(lib); err != nil {
-		t.Fatal(err)
-	}
+	orttest.Init(t)
 	m := onnx.Model{
 		ProducerName: "rpscam-test",
 		Metadata:     map[string]string{"labels": "a,b"},

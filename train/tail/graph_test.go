@@ -8,20 +8,11 @@ import (
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
 	"github.com/rpscam/rpscam/internal/nn"
-	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/ort/orttest"
 	"github.com/rpscam/rpscam/model"
 )
 
-func initORT(t testing.TB) {
-	t.Helper()
-	lib, err := ort.FindLibrary("")
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := ort.Init(lib); err != nil {
-		t.Fatal(err)
-	}
-}
+func initORT(t testing.TB) { orttest.Init(t) }
 
 // tiny is a small tail with every part of the real one: a 3x3 grid (so the
 // depthwise kernel's padding shows at every border), 3 -> 4 -> 3 -> 5 channels.
