@@ -68,8 +68,12 @@ func runTrain(env *cliEnv, args []string) error {
 		if err := ft.validate(); err != nil {
 			return err
 		}
-	} else if fs.Changed("oversample") {
-		return usagef("--oversample weights sources in --mode finetune only")
+	} else {
+		for _, name := range []string{"oversample", "ft-mixup"} {
+			if fs.Changed(name) {
+				return usagef("--%s applies to --mode finetune only", name)
+			}
+		}
 	}
 	if *mode == "head" && !fs.Changed("views") {
 		// The tutorial recipe keeps 4 views: its first run (the whole

@@ -31,6 +31,7 @@ type fineTuneFlags struct {
 	anchor   *float64
 	patience *int
 	smooth   *float64
+	mixup    *float64
 	monitor  *string
 	over     *[]string
 	overBy   map[string]int // parsed --oversample
@@ -48,6 +49,7 @@ func addFineTuneFlags(fs *pflag.FlagSet) *fineTuneFlags {
 		anchor:   fs.Float64("ft-anchor", 1e-3, "finetune: L2 pull of the fine-tuned weights towards the pretrained ones"),
 		patience: fs.Int("ft-patience", 3, "finetune: epochs without a better monitored validation figure before stopping (0 = off)"),
 		smooth:   fs.Float64("ft-label-smoothing", 0.1, "finetune: label smoothing of the fine-tuning targets"),
+		mixup:    fs.Float64("ft-mixup", 0, "finetune: mix each training view with a random other one (activations and targets) by a share drawn from Beta(ALPHA, ALPHA); 0 = off, e.g. 0.2"),
 		monitor:  fs.String("ft-monitor", "val_loss", "finetune: validation figure that picks the epoch: val_loss or val_accuracy"),
 		over:     fs.StringArray("oversample", nil, "finetune: NAME=K lists every training view of source NAME K times per epoch (repeatable), e.g. sxsw=2 to weight the real photos most like a webcam"),
 	}
@@ -76,6 +78,9 @@ func (ft *fineTuneFlags) validate() error {
 	}
 	if *ft.smooth < 0 || *ft.smooth >= 1 {
 		return usagef("--ft-label-smoothing %g: use 0 (off) up to below 1, e.g. 0.1", *ft.smooth)
+	}
+	if *ft.mixup < 0 {
+		return usagef("--ft-mixup %g: use 0 (off) or a Beta alpha above 0, e.g. 0.2", *ft.mixup)
 	}
 	ft.overBy = map[string]int{}
 	for _, o := range *ft.over {
@@ -266,7 +271,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	epochStart := time.Now()
 	cfg := tail.FitConfig{Trainable: trainable, Epochs: *ft.epochs, BatchSize: a.fit.BatchSize, LRHead: *ft.lrHead, LRBody: *ft.lrBody,
 		Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, AnchorDecay: *ft.anchor, Patience: *ft.patience, Seed: a.seed,
-		LabelSmoothing: *ft.smooth, MonitorAccuracy: *ft.monitor == "val_accuracy",
+		LabelSmoothing: *ft.smooth, Mixup: *ft.mixup, MonitorAccuracy: *ft.monitor == "val_accuracy",
 		OnBatch: func(epoch, batch, n int) {
 			if batch == 1 {
 				prog = train.NewProgress(env.stderr, fmt.Sprintf("fine-tune epoch %d/%d", epoch, *ft.epochs), n, term)
@@ -391,8 +396,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	for _, s := range acts.Splits.Sources {
 		srcDesc = append(srcDesc, fmt.Sprintf("%s:%d", s.Name, s.Train+s.Validation))
 	}
-	recipe := fmt.Sprintf("finetune %s: %shead warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, label smoothing %g, best %s, %d views/image, batch %d, seed %d",
-		*ft.tune, oversampleText(ft.overBy, "", ", ", " oversampled; "), a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, *ft.monitor, a.views, a.fit.BatchSize, a.seed)
+	recipe := fmt.Sprintf("finetune %s: %shead warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, label smoothing %g, %sbest %s, %d views/image, batch %d, seed %d",
+		*ft.tune, oversampleText(ft.overBy, "", ", ", " oversampled; "), a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, mixupText(*ft.mixup, "mixup Beta(%g), "), *ft.monitor, a.views, a.fit.BatchSize, a.seed)
 	meta := map[string]string{
 		model.MetaBackboneWeights: b.Source.Weights.Name,
 		"training_date":           date,
@@ -424,7 +429,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		Date: date, Mode: "finetune", Seed: a.seed, AugSeed: a.augSeed, Views: a.views, ValFraction: a.valFrac,
 		Fit: recordFit{Epochs: a.fit.Epochs, BatchSize: a.fit.BatchSize, LearningRate: a.fit.LearningRate, Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, Patience: a.fit.Patience},
 		FineTune: &recordFineTune{Tune: *ft.tune, Layers: layers, TrunkEnd: *ft.trunkAt, TrunkSHA256: trunkSHA, Epochs: *ft.epochs, LRHead: *ft.lrHead, LRLayers: *ft.lrBody,
-			Anchor: *ft.anchor, Patience: *ft.patience, LabelSmoothing: *ft.smooth, Monitor: *ft.monitor, Oversample: ft.overBy, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
+			Anchor: *ft.anchor, Patience: *ft.patience, LabelSmoothing: *ft.smooth, Mixup: *ft.mixup, Monitor: *ft.monitor, Oversample: ft.overBy, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
 		Augment: augCfg, Sources: acts.Splits.Sources, HoldOutPercent: train.HoldOutPercent,
 		Backbone:     recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name},
 		Summary:      recordSummary{Total: b.ParamCount() + headParams, Trainable: tunedCount + headParams, Frozen: frozen},
@@ -434,8 +439,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		TrainVectors: len(acts.Train.X),
 		Seconds:      recordTimes{Features: acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(a.began).Seconds()},
 		Params:       recordParams{Path: a.paramsOut, SHA256: paramsSHA},
-		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g --ft-monitor %s --ft-patience %d%s",
-			*ft.tune, a.seed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", "")),
+		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g%s --ft-monitor %s --ft-patience %d%s",
+			*ft.tune, a.seed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, mixupText(*ft.mixup, " --ft-mixup %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", "")),
 		Tolerance:      "a rerun from the same activation cache repeats the parameters exactly; recomputed activations (an empty cache, another CPU or ONNX Runtime build) differ in the last float bits, which moves the parameters slightly: expect validation and test accuracies within about 0.5 points",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
@@ -480,6 +485,15 @@ func printFineTuneSummary(w io.Writer, b *model.Backbone, layers []string, head 
 		commas(frozen+tuned+head), commas(tuned+head), commas(frozen), strings.Repeat("_", 66))
 }
 
+// mixupText formats alpha with format, or "" when mixup is off, so that
+// records of recipes without it read as before.
+func mixupText(alpha float64, format string) string {
+	if alpha == 0 {
+		return ""
+	}
+	return fmt.Sprintf(format, alpha)
+}
+
 type recordFineTune struct {
 	Tune           string             `json:"tune"`
 	Layers         []string           `json:"layers"`
@@ -491,6 +505,7 @@ type recordFineTune struct {
 	Anchor         float64            `json:"anchor_l2"`
 	Patience       int                `json:"patience"`
 	LabelSmoothing float64            `json:"label_smoothing"`
+	Mixup          float64            `json:"mixup_alpha,omitempty"`
 	Monitor        string             `json:"monitor"`
 	Oversample     map[string]int     `json:"oversample,omitempty"`
 	WarmUp         []train.EpochStats `json:"head_warmup_history"`

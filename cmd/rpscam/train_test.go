@@ -24,6 +24,8 @@ func TestTrainRejectsUnknownModes(t *testing.T) {
 		{"train", "--oversample", "sxsw=0"},
 		{"train", "--oversample", "=2"},
 		{"train", "--mode", "head", "--oversample", "sxsw=2"},
+		{"train", "--ft-mixup", "-0.2"},
+		{"train", "--mode", "head", "--ft-mixup", "0.2"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, args)

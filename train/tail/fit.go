@@ -34,6 +34,9 @@ type FitConfig struct {
 	// distribution: (1-e)·y + e/classes. It keeps the fine-tuned layers from
 	// chasing ever more confident outputs on the training groups.
 	LabelSmoothing float64
+	// Mixup is the α of Beta(α, α) for mixing each training example with a
+	// random partner (inputs and targets); 0 disables it. See mixer.
+	Mixup float64
 	// MonitorAccuracy selects the epoch by validation accuracy (ties: lower
 	// loss) instead of validation loss.
 	MonitorAccuracy bool
@@ -71,6 +74,9 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 	if cfg.LabelSmoothing < 0 || cfg.LabelSmoothing >= 1 {
 		return nil, fmt.Errorf("tail: label smoothing %g out of range: use [0, 1)", cfg.LabelSmoothing)
 	}
+	if cfg.Mixup < 0 || math.IsNaN(cfg.Mixup) {
+		return nil, fmt.Errorf("tail: mixup alpha %g out of range: use 0 (off) or more, e.g. 0.2", cfg.Mixup)
+	}
 	if !slices.Equal(sess.trainable, cfg.Trainable) {
 		return nil, fmt.Errorf("tail: the session trains %v, the recipe %v", sess.trainable, cfg.Trainable)
 	}
@@ -85,7 +91,18 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 	}
 	start := p.Clone()
 	opt := newAdam()
+	off, on := float32(cfg.LabelSmoothing/float64(d.Classes)), float32(1-cfg.LabelSmoothing+cfg.LabelSmoothing/float64(d.Classes))
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a11))
+	// Mixing draws from its own stream so that a recipe without it repeats
+	// the shuffles and dropout masks of one that never had it.
+	mixing := mixer{alpha: cfg.Mixup, rng: rand.New(rand.NewPCG(cfg.Seed, 0x313c))}
+	target := func(dst []float32, y int) {
+		for i := range dst {
+			dst[i] = off
+		}
+		dst[y] = on
+	}
+	own, partner := make([]float32, d.Classes), make([]float32, d.Classes)
 	order := make([]int, len(trainSet.X))
 	for i := range order {
 		order[i] = i
@@ -111,7 +128,6 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 		}
 		bestLoss, bestAcc = Score(probs, val.Y, d.Classes)
 	}
-	off, on := float32(cfg.LabelSmoothing/float64(d.Classes)), float32(1-cfg.LabelSmoothing+cfg.LabelSmoothing/float64(d.Classes))
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var lossSum, right float64
@@ -119,12 +135,17 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 			idx := order[bi*bs : min((bi+1)*bs, len(order))]
 			n := len(idx)
 			mb := Batch{N: n, X: b.X[:n*per], OneHot: b.OneHot[:n*d.Classes], Weight: b.Weight[:n], Mask: b.Mask[:n*d.Features]}
-			for i := range mb.OneHot {
-				mb.OneHot[i] = off
-			}
 			for k, i := range idx {
-				copy(mb.X[k*per:], trainSet.X[i])
-				mb.OneHot[k*d.Classes+trainSet.Y[i]] = on
+				x, t := mb.X[k*per:(k+1)*per], mb.OneHot[k*d.Classes:(k+1)*d.Classes]
+				if cfg.Mixup > 0 {
+					j := mixing.rng.IntN(len(trainSet.X))
+					target(own, trainSet.Y[i])
+					target(partner, trainSet.Y[j])
+					mix(x, trainSet.X[i], trainSet.X[j], t, own, partner, mixing.lambda())
+				} else {
+					copy(x, trainSet.X[i])
+					target(t, trainSet.Y[i])
+				}
 				mb.Weight[k] = 1 / float32(n)
 			}
 			scale := float32(1 / (1 - cfg.Dropout))
