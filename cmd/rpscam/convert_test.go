@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,6 +50,32 @@ func TestConvertAndExportCommands(t *testing.T) {
 	// The params say slim, so export must have used the slim file.
 	if !strings.Contains(out.String(), model.WeightsSlim.File) || !strings.Contains(out.String(), "rock,paper,scissors") {
 		t.Fatalf("export output %q", out.String())
+	}
+	// Two runs average element by element, and the average is written.
+	q := &model.Params{Labels: p.Labels, HeadW: make([]float32, 3*model.FeatureSize), HeadB: []float32{3, 4, 5},
+		Meta: map[string]string{model.MetaBackboneWeights: "slim", "validation_accuracy": "0.9"}}
+	otherPath, avgPath := filepath.Join(tmp, "other.params"), filepath.Join(tmp, "avg.params")
+	if err := model.WriteParams(otherPath, q); err != nil {
+		t.Fatal(err)
+	}
+	if code := run(env, []string{"export", "--shared", shared, "--params", paramsPath, "--params", otherPath, "--params-out", avgPath, "--out", onnxPath}); code != exitOK {
+		t.Fatalf("export of an average: exit %d: %s", code, errs.String())
+	}
+	avg, err := model.ReadParams(avgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(avg.HeadB, []float32{2, 3, 4}) || !strings.Contains(avg.Meta["averaged_from"], "head.params:") || avg.Meta["validation_accuracy"] != "" {
+		t.Errorf("averaged params: biases %v, meta %v; want [2 3 4], averaged_from naming both files and no validation figure", avg.HeadB, avg.Meta)
+	}
+	q.Meta[model.MetaBackboneWeights] = "tf2"
+	if err := model.WriteParams(otherPath, q); err != nil {
+		t.Fatal(err)
+	}
+	errs.Reset()
+	if code := run(env, []string{"export", "--shared", shared, "--params", paramsPath, "--params", otherPath, "--out", onnxPath}); code == exitOK ||
+		!strings.Contains(errs.String(), "same backbone") {
+		t.Fatalf("averaging runs of two backbones: exit %d, %q", code, errs.String())
 	}
 	errs.Reset()
 	if code := run(env, []string{"export", "--shared", shared, "--params", paramsPath, "--weights", "tf2", "--out", onnxPath}); code != exitUsage ||

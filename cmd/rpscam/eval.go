@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,11 +19,16 @@ func runEval(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "eval", "--data DIR [--data DIR ...] [flags]",
 		"rpscam eval --data ../shared/data/rps-cgi/test",
 		"rpscam eval --data ../shared/data/rps-real/sxsw/test --json out/sxsw.json --confusion out/sxsw-confusion.png",
-		"rpscam eval --data ../shared/data/rps-real/drgfreeman --heldout   # only the files training never sees")
+		"rpscam eval --data ../shared/data/rps-real/drgfreeman --heldout   # only the files training never sees",
+		"rpscam eval --validation --model /tmp/soup.onnx                 # the images rpscam train validates on")
 	var dirs []string
 	fs.StringArrayVar(&dirs, "data", nil, "folder holding rock/ paper/ scissors/ (class folders may sit deeper, e.g. DIR/test/rock); repeatable")
 	modelPath := fs.String("model", "models/rps_mobilenetv2.onnx", "ONNX model to evaluate")
 	heldOut := fs.Bool("heldout", false, "keep only the files rpscam train holds out of hold-out sources (drgfreeman's fixed 20%)")
+	validation := fs.Bool("validation", false, "score the validation split of rpscam train's default sources (the images that choose epochs and recipes) instead of --data")
+	shared := fs.String("shared", "", "with --validation: shared data folder (default $RPSCAM_SHARED, else ../shared)")
+	seed := fs.Uint64("seed", 1, "with --validation: the split seed rpscam train used")
+	valFrac := fs.Float64("val-fraction", 0.15, "with --validation: the validation share rpscam train used")
 	jsonOut := fs.String("json", "", "write the report as one JSON object to this file (\"-\" for stdout)")
 	confusion := fs.String("confusion", "", "write the confusion matrix as a PNG")
 	worst := fs.Int("worst", 10, "how many of the most confident mistakes to list")
@@ -33,8 +39,15 @@ func runEval(env *cliEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if len(dirs) == 0 {
-		return usagef("no --data folder: pass one or more folders of rock/ paper/ scissors/ images")
+	switch {
+	case *validation && len(dirs) > 0:
+		return usagef("--validation scores rpscam train's validation split: drop --data, or drop --validation")
+	case *validation && *heldOut:
+		return usagef("--heldout picks from --data folders; --validation has no held-out part")
+	case *validation && (*valFrac <= 0 || *valFrac >= 1):
+		return usagef("--val-fraction %g: use a share between 0 and 1, e.g. 0.15 (rpscam train's default)", *valFrac)
+	case !*validation && len(dirs) == 0:
+		return usagef("no --data folder: pass one or more folders of rock/ paper/ scissors/ images (or --validation)")
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q (folders go after --data)", fs.Args())
@@ -59,24 +72,33 @@ func runEval(env *cliEnv, args []string) error {
 	for i, l := range labels {
 		index[l] = i
 	}
-	imgs, err := capture.ListImages(dirs...)
-	if err != nil {
-		return usageError{err}
+	var imgs []labelledImage
+	if *validation {
+		if imgs, dirs, err = validationImages(env, *shared, *seed, *valFrac); err != nil {
+			return err
+		}
+	} else {
+		list, err := capture.ListImages(dirs...)
+		if err != nil {
+			return usageError{err}
+		}
+		for _, im := range list {
+			if !*heldOut || train.HeldOut(im.Path) {
+				imgs = append(imgs, labelledImage{path: im.Path, class: im.Class})
+			}
+		}
 	}
 	type item struct {
-		path  string
-		class int
+		path, source string
+		class        int
 	}
 	var items []item
 	for _, im := range imgs {
-		if *heldOut && !train.HeldOut(im.Path) {
-			continue
-		}
-		c, ok := index[im.Class]
+		c, ok := index[im.class]
 		if !ok {
-			return usagef("%s is in folder %q, which is not one of the model's classes (%s): put images in class folders", im.Path, im.Class, strings.Join(labels, ", "))
+			return usagef("%s is in folder %q, which is not one of the model's classes (%s): put images in class folders", im.path, im.class, strings.Join(labels, ", "))
 		}
-		items = append(items, item{im.Path, c})
+		items = append(items, item{im.path, im.source, c})
 	}
 	if len(items) == 0 {
 		return usagef("no labelled images left in %s", strings.Join(dirs, ", "))
@@ -110,7 +132,7 @@ func runEval(env *cliEnv, args []string) error {
 			return err
 		}
 		for i, it := range part {
-			preds = append(preds, evaluate.Prediction{Path: it.path, Actual: it.class, Probs: probs[i*k : (i+1)*k]})
+			preds = append(preds, evaluate.Prediction{Path: it.path, Source: it.source, Actual: it.class, Probs: probs[i*k : (i+1)*k]})
 		}
 		prog.Update(start + len(part))
 	}
@@ -118,7 +140,11 @@ func runEval(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "model %s on %s%s: %d images\n\n", *modelPath, strings.Join(dirs, ", "), map[bool]string{true: " (held-out part)"}[*heldOut], rep.N)
+	part := map[bool]string{true: " (held-out part)"}[*heldOut]
+	if *validation {
+		part = fmt.Sprintf(" (validation split, seed %d, fraction %g)", *seed, *valFrac)
+	}
+	fmt.Fprintf(env.stdout, "model %s on %s%s: %d images\n\n", *modelPath, strings.Join(dirs, ", "), part, rep.N)
 	rep.WriteText(env.stdout)
 	if *samples > 0 {
 		fmt.Fprintf(env.stdout, "\n%s", evaluate.SampleLines(labels, sampleSpread(preds, *samples), *samples))
@@ -138,8 +164,13 @@ func runEval(env *cliEnv, args []string) error {
 			Model   string   `json:"model"`
 			Data    []string `json:"data"`
 			HeldOut bool     `json:"heldout_only"`
+			Split   string   `json:"split,omitempty"`
 		}
-		data, err := json.MarshalIndent(jsonReport{Report: rep, Model: *modelPath, Data: dirs, HeldOut: *heldOut}, "", "  ")
+		split := ""
+		if *validation {
+			split = "validation"
+		}
+		data, err := json.MarshalIndent(jsonReport{Report: rep, Model: *modelPath, Data: dirs, HeldOut: *heldOut, Split: split}, "", "  ")
 		if err != nil {
 			return err
 		}
@@ -154,6 +185,37 @@ func runEval(env *cliEnv, args []string) error {
 		return os.WriteFile(*jsonOut, data, 0o644)
 	}
 	return nil
+}
+
+// labelledImage is one image to score, with its class folder's name and,
+// for the validation split, its training source.
+type labelledImage struct {
+	path, class, source string
+}
+
+// validationImages lists the validation split of rpscam train's default
+// sources with the same code and seed that train splits them with, so a
+// recipe or a parameter average can be chosen on exactly those images.
+func validationImages(env *cliEnv, sharedFlag string, seed uint64, valFrac float64) ([]labelledImage, []string, error) {
+	shared, err := sharedDir(sharedFlag)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := train.DefaultConfig(train.DefaultSources(shared))
+	cfg.Seed, cfg.ValFraction = seed, valFrac
+	sp, err := train.SplitSources(cfg, io.Discard)
+	if err != nil {
+		return nil, nil, err
+	}
+	var dirs []string
+	for _, s := range cfg.Sources {
+		dirs = append(dirs, s.Dir)
+	}
+	out := make([]labelledImage, len(sp.Validation))
+	for i, ex := range sp.Validation {
+		out[i] = labelledImage{path: ex.Path, class: train.Labels[ex.Class], source: ex.Source}
+	}
+	return out, dirs, nil
 }
 
 // sampleSpread picks n predictions spread evenly over the list, so the

@@ -139,4 +139,15 @@ func TestEvalUsageErrors(t *testing.T) {
 	if code := run(env, []string{"eval", "--data", t.TempDir(), "--model", filepath.Join(t.TempDir(), "none.onnx")}); code != exitUsage {
 		t.Errorf("missing model: exit %d, want %d (%s)", code, exitUsage, stderr.String())
 	}
+	for _, args := range [][]string{
+		{"eval", "--validation", "--data", t.TempDir()},
+		{"eval", "--validation", "--heldout"},
+		{"eval", "--validation", "--val-fraction", "0"},
+		{"eval", "--validation", "--val-fraction", "1"},
+	} {
+		stderr.Reset()
+		if code := run(env, args); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (usage); stderr: %s", args, code, exitUsage, stderr.String())
+		}
+	}
 }

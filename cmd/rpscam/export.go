@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/rpscam/rpscam/internal/onnx"
@@ -14,8 +15,10 @@ func runExport(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "export", "--params FILE [flags]",
 		"rpscam export                                   # models/rps_head.params -> models/rps_mobilenetv2.onnx",
 		"rpscam export --params /tmp/head.params --out /tmp/rps.onnx",
-		"rpscam export --meta note=experiment-3")
-	params := fs.String("params", "models/rps_head.params", "trained head (and fine-tuned layers) written by rpscam train")
+		"rpscam export --meta note=experiment-3",
+		"rpscam export --params a.params --params b.params --params-out soup.params --out soup.onnx   # average two runs")
+	params := fs.StringArray("params", []string{"models/rps_head.params"}, "trained head (and fine-tuned layers) written by rpscam train; repeat to average runs fine-tuned from the same backbone (a model soup)")
+	paramsOut := fs.String("params-out", "", "also write the parameters (the average, with several --params) to this file")
 	out := fs.String("out", "models/rps_mobilenetv2.onnx", "ONNX file to write")
 	w := addWeightsFlags(fs)
 	extra := fs.StringArray("meta", nil, "extra metadata key=value (repeatable)")
@@ -25,10 +28,22 @@ func runExport(env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
-	if _, err := os.Stat(*params); err != nil {
-		return usagef("params %s: %v (rpscam train writes it; or pass --params)", *params, errors.Unwrap(err))
+	var sets []*model.Params
+	for _, path := range *params {
+		if _, err := os.Stat(path); err != nil {
+			return usagef("params %s: %v (rpscam train writes it; or pass --params)", path, errors.Unwrap(err))
+		}
+		p, err := model.ReadParams(path)
+		if err != nil {
+			return err
+		}
+		if len(sets) > 0 && p.Meta[model.MetaBackboneWeights] != sets[0].Meta[model.MetaBackboneWeights] {
+			return fmt.Errorf("%s was trained on backbone weights %q, %s on %q: only runs from the same backbone can be averaged",
+				path, p.Meta[model.MetaBackboneWeights], (*params)[0], sets[0].Meta[model.MetaBackboneWeights])
+		}
+		sets = append(sets, p)
 	}
-	p, err := model.ReadParams(*params)
+	p, err := model.AverageParams(sets...)
 	if err != nil {
 		return err
 	}
@@ -47,12 +62,33 @@ func runExport(env *cliEnv, args []string) error {
 		return err
 	}
 	meta := map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name}
+	if len(sets) > 1 {
+		var from []string
+		for _, path := range *params {
+			sum, err := fileSHA256(path)
+			if err != nil {
+				return err
+			}
+			from = append(from, filepath.Base(path)+":"+sum[:12])
+		}
+		p.Meta["averaged_from"] = strings.Join(from, ",")
+		meta["averaged_from"] = p.Meta["averaged_from"]
+		// The first run's validation figures do not describe the average:
+		// measure it with rpscam eval --validation and add them with --meta.
+		delete(p.Meta, "validation_accuracy")
+		delete(p.Meta, "validation_loss")
+	}
 	for _, kv := range *extra {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return usagef("--meta %q: want key=value", kv)
 		}
 		meta[k] = v
+	}
+	if *paramsOut != "" {
+		if err := model.WriteParams(*paramsOut, p, model.Float16Layers()); err != nil {
+			return err
+		}
 	}
 	m, err := model.BuildONNX(b, p, meta)
 	if err != nil {
@@ -62,7 +98,7 @@ func runExport(env *cliEnv, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "export: %s + %s -> %s: classes %s, %d fine-tuned layers, outputs %s\n",
-		b.Source.File, *params, *out, strings.Join(p.Labels, ","), len(p.Layers), outputNames(m.Graph.Outputs))
+		b.Source.File, strings.Join(*params, " + "), *out, strings.Join(p.Labels, ","), len(p.Layers), outputNames(m.Graph.Outputs))
 	return nil
 }
 

@@ -6,6 +6,7 @@ package evaluate
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 )
@@ -13,6 +14,7 @@ import (
 // Prediction is one scored image.
 type Prediction struct {
 	Path   string    `json:"path"`
+	Source string    `json:"source,omitempty"` // training source, when scoring a validation split
 	Actual int       `json:"actual"`
 	Probs  []float32 `json:"probs"`
 }
@@ -47,13 +49,18 @@ type Mistake struct {
 
 // Report is what rpscam eval prints and writes as JSON.
 type Report struct {
-	Labels    []string     `json:"labels"`
-	N         int          `json:"n"`
-	Correct   int          `json:"correct"`
-	Accuracy  float64      `json:"accuracy"`
-	PerClass  []ClassStats `json:"per_class"`
-	Confusion [][]int      `json:"confusion"` // [actual][predicted]
-	Worst     []Mistake    `json:"worst"`
+	Labels   []string `json:"labels"`
+	N        int      `json:"n"`
+	Correct  int      `json:"correct"`
+	Accuracy float64  `json:"accuracy"`
+	// LogLoss is the mean cross-entropy -ln p(actual class), the figure
+	// rpscam train's early stopping watches as val_loss.
+	LogLoss float64 `json:"log_loss"`
+	// BySource is the accuracy per training source (predictions that name one).
+	BySource  map[string]float64 `json:"accuracy_by_source,omitempty"`
+	PerClass  []ClassStats       `json:"per_class"`
+	Confusion [][]int            `json:"confusion"` // [actual][predicted]
+	Worst     []Mistake          `json:"worst"`
 }
 
 // Score computes the report; worst caps the number of listed mistakes.
@@ -64,20 +71,35 @@ func Score(labels []string, preds []Prediction, worst int) (Report, error) {
 		r.Confusion[i] = make([]int, k)
 	}
 	var wrong []Mistake
+	seen, right := map[string]int{}, map[string]int{}
 	for _, p := range preds {
 		if p.Actual < 0 || p.Actual >= k || len(p.Probs) != k {
 			return Report{}, fmt.Errorf("%s: class %d with %d probabilities does not fit %d labels", p.Path, p.Actual, len(p.Probs), k)
 		}
 		got := p.Predicted()
 		r.Confusion[p.Actual][got]++
+		r.LogLoss -= math.Log(math.Max(float64(p.Probs[p.Actual]), 1e-12))
+		if p.Source != "" {
+			seen[p.Source]++
+		}
 		if got == p.Actual {
 			r.Correct++
+			if p.Source != "" {
+				right[p.Source]++
+			}
 		} else {
 			wrong = append(wrong, Mistake{Path: p.Path, Actual: labels[p.Actual], Predicted: labels[got], Confidence: float64(p.Probs[got])})
 		}
 	}
 	if r.N > 0 {
 		r.Accuracy = float64(r.Correct) / float64(r.N)
+		r.LogLoss /= float64(r.N)
+	}
+	if len(seen) > 0 {
+		r.BySource = map[string]float64{}
+		for src, n := range seen {
+			r.BySource[src] = float64(right[src]) / float64(n)
+		}
 	}
 	for c := 0; c < k; c++ {
 		var tp, predicted, actual int
@@ -112,7 +134,18 @@ func Score(labels []string, preds []Prediction, worst int) (Report, error) {
 // WriteText prints the report: accuracy, the per-class table, the confusion
 // matrix and the worst mistakes.
 func (r Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "accuracy %.2f%% (%d/%d)\n\n", 100*r.Accuracy, r.Correct, r.N)
+	fmt.Fprintf(w, "accuracy %.2f%% (%d/%d)  log loss %.4f\n", 100*r.Accuracy, r.Correct, r.N, r.LogLoss)
+	if len(r.BySource) > 0 {
+		srcs := make([]string, 0, len(r.BySource))
+		for src := range r.BySource {
+			srcs = append(srcs, src)
+		}
+		sort.Strings(srcs)
+		for _, src := range srcs {
+			fmt.Fprintf(w, "  %-12s %.2f%%\n", src, 100*r.BySource[src])
+		}
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-10s %9s %9s %9s %8s\n", "class", "precision", "recall", "f1", "support")
 	for _, s := range r.PerClass {
 		fmt.Fprintf(w, "%-10s %9.4f %9.4f %9.4f %8d\n", s.Label, s.Precision, s.Recall, s.F1, s.Support)

@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"bytes"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,9 +56,37 @@ func TestScoreExactFigures(t *testing.T) {
 	if !strings.Contains(buf.String(), "accuracy 66.67% (4/6)") || !strings.Contains(buf.String(), "scissors -> paper     90.0%  s2") {
 		t.Errorf("text report:\n%s", buf.String())
 	}
+	// log loss: mean of -ln p(actual) = -(ln .9 + ln .2 + ln .8 + ln .6 + ln .8 + ln .05)/6
+	wantLoss := -(math.Log(0.9) + math.Log(0.2) + math.Log(0.8) + math.Log(0.6) + math.Log(0.8) + math.Log(0.05)) / 6
+	if math.Abs(r.LogLoss-wantLoss) > 1e-6 {
+		t.Errorf("log loss %.6f, want %.6f", r.LogLoss, wantLoss)
+	}
+	if r.BySource != nil {
+		t.Errorf("accuracy by source %v for predictions without sources", r.BySource)
+	}
 	lines := SampleLines(labels, preds, 2)
 	if lines != "Actual: rock     Predicted: rock     (90.0%)\nActual: rock     Predicted: paper    (70.0%)  <- wrong\n" {
 		t.Errorf("sample lines %q", lines)
+	}
+}
+
+func TestScoreAccuracyBySource(t *testing.T) {
+	preds := []Prediction{
+		{Path: "a", Source: "cgi", Actual: 0, Probs: []float32{0.9, 0.05, 0.05}},
+		{Path: "b", Source: "cgi", Actual: 1, Probs: []float32{0.9, 0.05, 0.05}},
+		{Path: "c", Source: "sxsw", Actual: 2, Probs: []float32{0.1, 0.1, 0.8}},
+	}
+	r, err := Score(labels, preds, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.BySource) != 2 || r.BySource["cgi"] != 0.5 || r.BySource["sxsw"] != 1 {
+		t.Errorf("accuracy by source %v, want cgi 0.5 and sxsw 1", r.BySource)
+	}
+	var buf bytes.Buffer
+	r.WriteText(&buf)
+	if !strings.Contains(buf.String(), "  cgi          50.00%\n  sxsw         100.00%\n") {
+		t.Errorf("text report lacks the by-source lines in order:\n%s", buf.String())
 	}
 }
 
