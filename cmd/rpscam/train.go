@@ -117,9 +117,6 @@ func runTrain(env *cliEnv, args []string) error {
 		if !fs.Changed("backbone") {
 			*backbonePath = fmt.Sprintf("models/mobilenet_v2_backbone-%s.onnx", b.Source.Weights.Name)
 		}
-		if !fs.Changed("trunk") {
-			*ft.trunk = fmt.Sprintf("models/mobilenet_v2_trunk-%s.onnx", b.Source.Weights.Name)
-		}
 	}
 	if *mode == "finetune" {
 		return runFineTune(env, ft, b, srcs, fineTuneArgs{shared: shared, seed: *seed, augSeed: *augSeed, views: *views, valFrac: *valFrac,

@@ -22,7 +22,6 @@ import (
 
 type fineTuneFlags struct {
 	trunk    *string
-	trunkAt  *string
 	tests    *bool
 	tune     *string
 	epochs   *int
@@ -39,10 +38,9 @@ type fineTuneFlags struct {
 
 func addFineTuneFlags(fs *pflag.FlagSet) *fineTuneFlags {
 	return &fineTuneFlags{
-		trunk:    fs.String("trunk", "models/mobilenet_v2_trunk.onnx", "finetune: frozen trunk ONNX up to --trunk-end (built here when missing)"),
-		trunkAt:  fs.String("trunk-end", "block_15_add", "finetune: last frozen layer; its 7x7x160 activation is cached per view"),
+		trunk:    fs.String("trunk", "", "finetune: frozen trunk ONNX, MobileNet-v2 up to the first tuned layer's input, whose 7x7x160 activation is cached per view (built here when missing; default models/mobilenet_v2_trunk[-WEIGHTS][-END].onnx)"),
 		tests:    fs.Bool("tests", true, "finetune: score the shared test splits (cgi test, sxsw test, drgfreeman held-out) after training"),
-		tune:     fs.String("tune", "block16", "finetune: layers trained with the head: conv1 (Conv_1) or block16 (block_16 and Conv_1)"),
+		tune:     fs.String("tune", "block16", "finetune: layers trained with the head: conv1 (Conv_1), block16 (block_16 and Conv_1) or block15 (block_15, block_16 and Conv_1; its trunk ends at block_14_add, a cache of its own)"),
 		epochs:   fs.Int("ft-epochs", 3, "finetune: maximum fine-tuning epochs (after the head-only warm-up that --epochs bounds)"),
 		lrHead:   fs.Float64("ft-lr-head", 2e-4, "finetune: Adam learning rate of the head while fine-tuning"),
 		lrBody:   fs.Float64("ft-lr", 5e-5, "finetune: Adam learning rate of the pretrained layers"),
@@ -70,7 +68,7 @@ type fineTuneArgs struct {
 
 // validate checks the fine-tuning flags before anything is loaded or built.
 func (ft *fineTuneFlags) validate() error {
-	if _, _, err := tuneLayers(*ft.tune); err != nil {
+	if _, _, _, err := tuneLayers(*ft.tune); err != nil {
 		return err
 	}
 	if *ft.monitor != "val_loss" && *ft.monitor != "val_accuracy" {
@@ -101,11 +99,21 @@ func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train
 	if err := checkOversample(ft.overBy, srcs); err != nil {
 		return err
 	}
-	layers, _, _ := tuneLayers(*ft.tune)
+	layers, _, residual, err := tuneLayers(*ft.tune)
+	if err != nil {
+		return err
+	}
+	trunkEnd, err := tail.TrunkEnd(b, residual)
+	if err != nil {
+		return err
+	}
+	if *ft.trunk == "" {
+		*ft.trunk = trunkPath(b.Source.Weights, trunkEnd)
+	}
 	printFineTuneSummary(env.stdout, b, layers, len(train.Labels)*model.FeatureSize+len(train.Labels), a.fit.Dropout)
 	// The trunk: rebuilt whenever it is missing or was cut at another layer.
 	trunkMeta := map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name}
-	m, err := model.BuildONNX(b, nil, trunkMeta, model.Trunk(*ft.trunkAt))
+	m, err := model.BuildONNX(b, nil, trunkMeta, model.Trunk(trunkEnd))
 	if err != nil {
 		return usageError{err}
 	}
@@ -120,7 +128,7 @@ func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train
 		if err := os.WriteFile(*ft.trunk, data, 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stderr, "train: built %s (MobileNet-v2 up to %s) from %s\n", *ft.trunk, *ft.trunkAt, b.Source.File)
+		fmt.Fprintf(env.stderr, "train: built %s (MobileNet-v2 up to %s) from %s\n", *ft.trunk, trunkEnd, b.Source.File)
 	}
 	trunkSHA, err := fileSHA256(*ft.trunk)
 	if err != nil {
@@ -156,32 +164,48 @@ func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train
 		return err
 	}
 	fmt.Fprintf(env.stdout, "activations: %d training vectors, cache %s (%d entries), %s\n", len(acts.Train.X), cache.Path(), cache.Len(), acts.Time.Round(time.Second))
-	return fineTuneFit(env, ft, b, a, acts, trunkSHA, augCfg)
+	return fineTuneFit(env, ft, b, a, acts, trunkEnd, trunkSHA, augCfg)
 }
 
-// tuneLayers maps --tune to the backbone layers and tail parameters trained.
-func tuneLayers(tune string) ([]string, []string, error) {
+// trunkPath names the trunk ONNX by weights and cut, so that switching
+// --tune or --weights does not rebuild one file back and forth.
+func trunkPath(w model.Weights, end string) string {
+	name := "models/mobilenet_v2_trunk"
+	if w != model.WeightsTF2 {
+		name += "-" + w.Name
+	}
+	if end != "block_15_add" {
+		name += "-" + end
+	}
+	return name + ".onnx"
+}
+
+// tuneLayers maps --tune to the backbone layers and tail parameters
+// trained, and the number of residual blocks the tail computes.
+func tuneLayers(tune string) (layers, params []string, residual int, err error) {
 	switch tune {
 	case "conv1":
-		return []string{"Conv_1"}, append(append([]string{}, tail.Conv1Params...), tail.HeadParams...), nil
+		return []string{"Conv_1"}, append(append([]string{}, tail.Conv1Params...), tail.HeadParams...), 0, nil
 	case "block16":
-		return tail.TailLayers, tail.AllParams, nil
+		return tail.TailLayers, tail.AllParams, 0, nil
+	case "block15":
+		return tail.LayersFor(1), tail.Dims{Residual: 1}.ParamNames(), 1, nil
 	}
-	return nil, nil, usagef("--tune %q: use conv1 (Conv_1 + head) or block16 (block_16 + Conv_1 + head)", tune)
+	return nil, nil, 0, usagef("--tune %q: use conv1 (Conv_1 + head), block16 (block_16 + Conv_1 + head) or block15 (block_15 + block_16 + Conv_1 + head)", tune)
 }
 
-func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneArgs, acts *train.Activations, trunkSHA string, augCfg train.AugmentConfig) error {
-	layers, trainable, err := tuneLayers(*ft.tune)
+func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneArgs, acts *train.Activations, trunkEnd, trunkSHA string, augCfg train.AugmentConfig) error {
+	layers, trainable, residual, err := tuneLayers(*ft.tune)
 	if err != nil {
 		return err
 	}
 	trainSet := acts.Train.Repeat(ft.overBy)
-	p, dims, err := tail.FromBackbone(b, nil, len(train.Labels))
+	p, dims, err := tail.FromBackbone(b, nil, len(train.Labels), residual)
 	if err != nil {
 		return err
 	}
 	if got := len(acts.Train.X[0]); got != dims.Size*dims.Size*dims.In {
-		return usagef("--trunk-end %s gives %d values per view, the tail (block_16) takes %dx%dx%d: use --trunk-end block_15_add", *ft.trunkAt, got, dims.Size, dims.Size, dims.In)
+		return fmt.Errorf("trunk %s gives %d values per view, the tail after %s takes %dx%dx%d: rebuild it (delete the file)", *ft.trunk, got, trunkEnd, dims.Size, dims.Size, dims.In)
 	}
 	eval, err := tail.NewSession(dims, nil, tail.WithThreads(a.threads))
 	if err != nil {
@@ -428,7 +452,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	rec := trainingRecord{
 		Date: date, Mode: "finetune", Seed: a.seed, AugSeed: a.augSeed, Views: a.views, ValFraction: a.valFrac,
 		Fit: recordFit{Epochs: a.fit.Epochs, BatchSize: a.fit.BatchSize, LearningRate: a.fit.LearningRate, Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, Patience: a.fit.Patience},
-		FineTune: &recordFineTune{Tune: *ft.tune, Layers: layers, TrunkEnd: *ft.trunkAt, TrunkSHA256: trunkSHA, Epochs: *ft.epochs, LRHead: *ft.lrHead, LRLayers: *ft.lrBody,
+		FineTune: &recordFineTune{Tune: *ft.tune, Layers: layers, TrunkEnd: trunkEnd, TrunkSHA256: trunkSHA, Epochs: *ft.epochs, LRHead: *ft.lrHead, LRLayers: *ft.lrBody,
 			Anchor: *ft.anchor, Patience: *ft.patience, LabelSmoothing: *ft.smooth, Mixup: *ft.mixup, Monitor: *ft.monitor, Oversample: ft.overBy, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
 		Augment: augCfg, Sources: acts.Splits.Sources, HoldOutPercent: train.HoldOutPercent,
 		Backbone:     recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name},

@@ -55,8 +55,10 @@ func TestFineTuneSummaryCounts(t *testing.T) {
 		{"conv1", "Trainable params: 414,723", "Non-trainable params: 1,795,936"},
 		// block_16: expand 160*960+960, depthwise 9*960+960, project 960*320+320 = 471,680 more.
 		{"block16", "Trainable params: 886,403", "Non-trainable params: 1,324,256"},
+		// block_15: expand 160*960+960, depthwise 9*960+960, project 960*160+160 = 317,920 more.
+		{"block15", "Trainable params: 1,204,323", "Non-trainable params: 1,006,336"},
 	} {
-		layers, _, err := tuneLayers(c.tune)
+		layers, _, _, err := tuneLayers(c.tune)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,8 @@ import (
 	"github.com/rpscam/rpscam/model"
 )
 
-// TestPretrainedTailContinuesTheTrunk: the trunk ONNX (cut at block_15_add)
+// TestPretrainedTailContinuesTheTrunk: the trunk ONNX (cut at block_15_add,
+// block_14_add or block_13_project for 0, 1 or 2 residual blocks)
 // followed by the tail graph with the backbone's own weights gives the same
 // pooled features as the whole backbone. This pins the cut point, the NHWC
 // hand-over and FromBackbone's layout conversion on the real weights.
@@ -53,31 +54,49 @@ func TestPretrainedTailContinuesTheTrunk(t *testing.T) {
 		return append([]float32(nil), outs[0].(*onnxruntime.Tensor[float32]).GetData()...)
 	}
 	features := run(nil, model.FeaturesName)
-	acts := run([]model.BuildOption{model.Trunk("block_15_add")}, model.ActivationName)
-
-	p, d, err := FromBackbone(b, nil, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d != MobileNetV2 {
-		t.Fatalf("DimsOf(backbone) = %+v, want %+v", d, MobileNetV2)
-	}
-	s, err := NewSession(d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	res, err := s.Run(Batch{N: n, X: acts}, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var maxDiff, maxVal float64
-	for i := range features {
-		maxDiff = max(maxDiff, abs(float64(features[i]-res.Pooled[i])))
-		maxVal = max(maxVal, abs(float64(features[i])))
-	}
-	if maxVal < 0.1 || maxDiff > 1e-4*maxVal {
-		t.Fatalf("trunk + tail features differ from the backbone's by %g (max feature %g)", maxDiff, maxVal)
+	for residual, wantEnd := range []string{"block_15_add", "block_14_add", "block_13_project"} {
+		end, err := TrunkEnd(b, residual)
+		if err != nil || end != wantEnd {
+			t.Fatalf("TrunkEnd(%d) = %q, %v; want %s", residual, end, err, wantEnd)
+		}
+		acts := run([]model.BuildOption{model.Trunk(end)}, model.ActivationName)
+		p, d, err := FromBackbone(b, nil, 3, residual)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := MobileNetV2
+		want.Residual = residual
+		if d != want {
+			t.Fatalf("DimsOf(backbone, %d residual) = %+v, want %+v", residual, d, want)
+		}
+		s, err := NewSession(d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Run(Batch{N: n, X: acts}, p)
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var maxDiff, maxVal float64
+		for i := range features {
+			maxDiff = max(maxDiff, abs(float64(features[i]-res.Pooled[i])))
+			maxVal = max(maxVal, abs(float64(features[i])))
+		}
+		if maxVal < 0.1 || maxDiff > 1e-4*maxVal {
+			t.Fatalf("trunk to %s + tail features differ from the backbone's by %g (max feature %g)", end, maxDiff, maxVal)
+		}
+		// The tail's layouts convert back to the backbone's exactly.
+		_, _, tuned, err := ToModel(p, d, LayersFor(residual)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range LayersFor(residual) {
+			l := b.Layers[b.LayerIndex(name)]
+			if got := tuned[name]; !equal(got.Weights, l.Weights) || !equal(got.Bias, l.Bias) {
+				t.Errorf("residual %d: %s does not round-trip through the tail layout", residual, name)
+			}
+		}
 	}
 }
 

@@ -6,41 +6,112 @@ import (
 	"github.com/rpscam/rpscam/model"
 )
 
-// TailLayers are the backbone layers the tail computes, in order.
-var TailLayers = []string{"block_16_expand", "block_16_depthwise", "block_16_project", "Conv_1"}
+// TailLayers are the backbone layers a tail without residual blocks
+// computes, in order.
+var TailLayers = LayersFor(0)
 
-// DimsOf reads the tail's sizes from a backbone (the layers in TailLayers).
-func DimsOf(b *model.Backbone, classes int) (Dims, error) {
-	ls, err := tailLayers(b)
+// lastResidual is the MobileNet-v2 block just before block_16: with r
+// residual blocks the tail starts at block_{16-r}.
+const lastResidual = 15
+
+// residualBlockName is the backbone's name of residual block r (of d.Residual).
+func residualBlockName(r, residual int) string {
+	return fmt.Sprintf("block_%d", lastResidual-residual+1+r)
+}
+
+// LayersFor lists the backbone layers a tail with residual residual blocks
+// computes, in order: each block's expand, depthwise and project, then
+// block_16's and Conv_1.
+func LayersFor(residual int) []string {
+	var out []string
+	for r := 0; r < residual; r++ {
+		blk := residualBlockName(r, residual)
+		out = append(out, blk+"_expand", blk+"_depthwise", blk+"_project")
+	}
+	return append(out, "block_16_expand", "block_16_depthwise", "block_16_project", "Conv_1")
+}
+
+// DimsOf reads the tail's sizes from a backbone.
+func DimsOf(b *model.Backbone, classes, residual int) (Dims, error) {
+	ls, err := tailLayers(b, residual)
 	if err != nil {
 		return Dims{}, err
 	}
-	return Dims{Size: ls[0].InSize, In: ls[0].InChannels, Expand: ls[0].OutChannels, Project: ls[2].OutChannels,
-		Features: ls[3].OutChannels, Classes: classes}, nil
+	k := 3 * residual // block_16_expand
+	return Dims{Size: ls[0].InSize, In: ls[0].InChannels, Expand: ls[k].OutChannels, Project: ls[k+2].OutChannels,
+		Features: ls[k+3].OutChannels, Classes: classes, Residual: residual}, nil
 }
 
-func tailLayers(b *model.Backbone) ([]*model.Layer, error) {
-	out := make([]*model.Layer, len(TailLayers))
-	for k, name := range TailLayers {
+// TrunkEnd is the backbone layer whose output a tail with residual residual
+// blocks reads: the frozen trunk ends there and its activation is cached
+// (block_15_add for 0, block_14_add for 1).
+func TrunkEnd(b *model.Backbone, residual int) (string, error) {
+	ls, err := tailLayers(b, residual)
+	if err != nil {
+		return "", err
+	}
+	in := ls[0].Inputs[0]
+	if in < 0 || in >= len(b.Layers) {
+		return "", fmt.Errorf("tail: %s reads the image, not a trunk layer", ls[0].Name)
+	}
+	return b.Layers[in].Name, nil
+}
+
+// tailLayers finds LayersFor(residual) in b and checks that they are what
+// the graph computes: 1x1 ReLU6, 3x3 depthwise ReLU6, 1x1 linear per block
+// (each reading the one before), a residual block's sum feeding the next
+// block, and Conv_1 (1x1 ReLU6) reading block_16_project.
+func tailLayers(b *model.Backbone, residual int) ([]*model.Layer, error) {
+	if residual < 0 || residual >= lastResidual {
+		return nil, fmt.Errorf("tail: %d residual blocks: use 0 or more, below %d", residual, lastResidual)
+	}
+	names := LayersFor(residual)
+	out := make([]*model.Layer, len(names))
+	for k, name := range names {
 		i := b.LayerIndex(name)
 		if i < 0 {
 			return nil, fmt.Errorf("tail: the backbone has no layer %s", name)
 		}
 		out[k] = &b.Layers[i]
 	}
-	want := []struct {
+	type shape struct {
 		kind   model.LayerKind
 		kernel int
 		relu6  bool
-	}{{model.Conv, 1, true}, {model.Depthwise, 3, true}, {model.Conv, 1, false}, {model.Conv, 1, true}}
+	}
+	blockShape := []shape{{model.Conv, 1, true}, {model.Depthwise, 3, true}, {model.Conv, 1, false}}
 	for k, l := range out {
-		w := want[k]
+		w := shape{model.Conv, 1, true} // Conv_1
+		if k < len(out)-1 {
+			w = blockShape[k%3]
+		}
 		if l.Kind != w.kind || l.Kernel != w.kernel || l.Stride != 1 || l.ReLU6 != w.relu6 || l.InSize != l.OutSize {
 			return nil, fmt.Errorf("tail: layer %s is a %v %dx%d stride %d (ReLU6 %v), the tail computes a %v %dx%d stride 1 (ReLU6 %v)",
 				l.Name, l.Kind, l.Kernel, l.Kernel, l.Stride, l.ReLU6, w.kind, w.kernel, w.kernel, w.relu6)
 		}
-		if k > 0 && l.Inputs[0] != b.LayerIndex(TailLayers[k-1]) {
-			return nil, fmt.Errorf("tail: %s does not read %s", l.Name, TailLayers[k-1])
+		if k == 0 {
+			continue
+		}
+		want := b.LayerIndex(names[k-1])
+		if k%3 == 0 && k/3 <= residual {
+			// A block's expand reads the previous residual block's sum.
+			prev := residualBlockName(k/3-1, residual)
+			want = b.LayerIndex(prev + "_add")
+			if want < 0 {
+				return nil, fmt.Errorf("tail: the backbone has no %s_add: %s is not a residual block", prev, prev)
+			}
+			sum := b.Layers[want]
+			if sum.Kind != model.Add || (sum.Inputs[0] != b.LayerIndex(prev+"_project") && sum.Inputs[1] != b.LayerIndex(prev+"_project")) {
+				return nil, fmt.Errorf("tail: %s_add does not sum %s_project with the block's input", prev, prev)
+			}
+		}
+		if l.Inputs[0] != want {
+			return nil, fmt.Errorf("tail: %s does not read %s", l.Name, b.Layers[want].Name)
+		}
+	}
+	for r := 0; r < residual; r++ {
+		if e, p := out[3*r], out[3*r+2]; p.OutChannels != e.InChannels {
+			return nil, fmt.Errorf("tail: %s has %d outputs for a residual sum with %d inputs", p.Name, p.OutChannels, e.InChannels)
 		}
 	}
 	return out, nil
@@ -48,13 +119,13 @@ func tailLayers(b *model.Backbone) ([]*model.Layer, error) {
 
 // FromBackbone returns the tail parameters with the backbone's pretrained
 // layers (overridden by p.Layers where p has fine-tuned ones) and p's head
-// (nil p: zero head).
-func FromBackbone(b *model.Backbone, p *model.Params, classes int) (Params, Dims, error) {
-	d, err := DimsOf(b, classes)
+// (nil p: zero head), for a tail with residual residual blocks.
+func FromBackbone(b *model.Backbone, p *model.Params, classes, residual int) (Params, Dims, error) {
+	d, err := DimsOf(b, classes, residual)
 	if err != nil {
 		return nil, Dims{}, err
 	}
-	ls, err := tailLayers(b)
+	ls, err := tailLayers(b, residual)
 	if err != nil {
 		return nil, Dims{}, err
 	}
@@ -67,13 +138,20 @@ func FromBackbone(b *model.Backbone, p *model.Params, classes int) (Params, Dims
 		return l.Weights, l.Bias
 	}
 	out := Params{}
-	w, bias := layer(ls[0])
-	out[ExpandW], out[ExpandB] = transpose(w, d.Expand, d.In), clone(bias)
-	w, bias = layer(ls[1])
-	out[DepthW], out[DepthB] = clone(w), clone(bias) // [1,3,3,C] is already [9,C]
-	w, bias = layer(ls[2])
-	out[ProjectW], out[ProjectB] = transpose(w, d.Project, d.Expand), clone(bias)
-	w, bias = layer(ls[3])
+	blockParams := func(first int, names []string, project int) {
+		w, bias := layer(ls[first])
+		out[names[0]], out[names[1]] = transpose(w, d.Expand, d.In), clone(bias)
+		w, bias = layer(ls[first+1])
+		out[names[2]], out[names[3]] = clone(w), clone(bias) // [1,3,3,C] is already [9,C]
+		w, bias = layer(ls[first+2])
+		out[names[4]], out[names[5]] = transpose(w, project, d.Expand), clone(bias)
+	}
+	for r := 0; r < residual; r++ {
+		blockParams(3*r, ResidualParams(r), d.In)
+	}
+	k := 3 * residual
+	blockParams(k, Block16Params, d.Project)
+	w, bias := layer(ls[k+3])
 	out[Conv1W], out[Conv1B] = transpose(w, d.Features, d.Project), clone(bias)
 	out[HeadW], out[HeadB] = make([]float32, d.Features*classes), make([]float32, classes)
 	if p != nil {
@@ -86,25 +164,40 @@ func FromBackbone(b *model.Backbone, p *model.Params, classes int) (Params, Dims
 }
 
 // ToModel returns the head in model.Params' layout ([classes][features])
-// and the named tail layers (any of TailLayers) in the backbone's layouts.
+// and the named tail layers (any of LayersFor(d.Residual)) in the
+// backbone's layouts.
 func ToModel(p Params, d Dims, layers ...string) (headW, headB []float32, tuned map[string]model.LayerParams, err error) {
 	if err := d.Check(p); err != nil {
 		return nil, nil, nil, err
 	}
+	// Each backbone layer's tail tensors and, for 1x1 convolutions, the
+	// tail matrix's [in, out] shape to transpose back to OHWI.
+	type source struct {
+		w, b    string
+		in, out int // 0: no transpose (the depthwise kernel)
+	}
+	sources := map[string]source{}
+	addBlock := func(prefix string, names []string, project int) {
+		sources[prefix+"_expand"] = source{names[0], names[1], d.In, d.Expand}
+		sources[prefix+"_depthwise"] = source{names[2], names[3], 0, 0}
+		sources[prefix+"_project"] = source{names[4], names[5], d.Expand, project}
+	}
+	for r := 0; r < d.Residual; r++ {
+		addBlock(residualBlockName(r, d.Residual), ResidualParams(r), d.In)
+	}
+	addBlock("block_16", Block16Params, d.Project)
+	sources["Conv_1"] = source{Conv1W, Conv1B, d.Project, d.Features}
 	tuned = map[string]model.LayerParams{}
 	for _, name := range layers {
-		switch name {
-		case "block_16_expand":
-			tuned[name] = model.LayerParams{Weights: transpose(p[ExpandW], d.In, d.Expand), Bias: clone(p[ExpandB])}
-		case "block_16_depthwise":
-			tuned[name] = model.LayerParams{Weights: clone(p[DepthW]), Bias: clone(p[DepthB])}
-		case "block_16_project":
-			tuned[name] = model.LayerParams{Weights: transpose(p[ProjectW], d.Expand, d.Project), Bias: clone(p[ProjectB])}
-		case "Conv_1":
-			tuned[name] = model.LayerParams{Weights: transpose(p[Conv1W], d.Project, d.Features), Bias: clone(p[Conv1B])}
-		default:
-			return nil, nil, nil, fmt.Errorf("tail: %q is not a tail layer (%v)", name, TailLayers)
+		src, ok := sources[name]
+		if !ok {
+			return nil, nil, nil, fmt.Errorf("tail: %q is not a tail layer (%v)", name, LayersFor(d.Residual))
 		}
+		w := clone(p[src.w])
+		if src.in > 0 {
+			w = transpose(p[src.w], src.in, src.out)
+		}
+		tuned[name] = model.LayerParams{Weights: w, Bias: clone(p[src.b])}
 	}
 	return transpose(p[HeadW], d.Features, d.Classes), clone(p[HeadB]), tuned, nil
 }

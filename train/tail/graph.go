@@ -1,10 +1,12 @@
 // Package tail fine-tunes the last layers of MobileNet-v2 with the head: the
 // forward and backward pass of block_16 (1x1 expand, 3x3 depthwise, 1x1
-// project), Conv_1 (1x1, ReLU6), the global average pool and the dense
+// project), optionally of the residual blocks before it (block_15, ...: the
+// same three layers, projecting back to the block's input width, plus the
+// skip sum), Conv_1 (1x1, ReLU6), the global average pool and the dense
 // softmax head are written as one ONNX graph whose weights are graph inputs,
 // so ONNX Runtime's GEMMs do the heavy arithmetic and a single session serves
 // every training step. The optimiser, dropout masks, batching and early
-// stopping stay in Go (Trainer).
+// stopping stay in Go (Fit).
 //
 // Layout: activations are NHWC; a 1x1 convolution over [N,S,S,C] is a
 // MatMul of its [N*S*S, C] rows with a [C, C'] weight matrix (the TFLite OHWI
@@ -17,6 +19,8 @@ package tail
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/rpscam/rpscam/internal/onnx"
 )
@@ -25,19 +29,24 @@ import (
 // Project 320, Features 1280 on a 7x7 grid. Tests use tiny ones.
 type Dims struct {
 	Size     int // spatial size S of the S x S input grid
-	In       int // channels of the cached trunk activation (block_16's input)
-	Expand   int // block_16_expand output channels
+	In       int // channels of the cached trunk activation (the tail's input)
+	Expand   int // expand output channels (block_16 and the residual blocks)
 	Project  int // block_16_project output channels (Conv_1's input)
 	Features int // Conv_1 output channels = the pooled feature width
 	Classes  int
+	// Residual is how many residual blocks (In -> Expand -> In, added to
+	// their input) run before block_16: 0, the tail starts at block_15_add;
+	// 1, it computes block_15 from block_14_add; MobileNet-v2 has 2 such
+	// blocks at the 7x7 grid (block_14, block_15).
+	Residual int
 }
 
 // MobileNetV2 are the tail sizes of MobileNet-v2 1.0/224 with a 3-class head.
 var MobileNetV2 = Dims{Size: 7, In: 160, Expand: 960, Project: 320, Features: 1280, Classes: 3}
 
 func (d Dims) validate() error {
-	if d.Size < 1 || d.In < 1 || d.Expand < 1 || d.Project < 1 || d.Features < 1 || d.Classes < 2 {
-		return fmt.Errorf("tail dims %+v: every size must be positive and classes at least 2", d)
+	if d.Size < 1 || d.In < 1 || d.Expand < 1 || d.Project < 1 || d.Features < 1 || d.Classes < 2 || d.Residual < 0 {
+		return fmt.Errorf("tail dims %+v: every size must be positive, classes at least 2 and residual blocks 0 or more", d)
 	}
 	return nil
 }
@@ -64,6 +73,8 @@ const (
 	OutPooled = "pooled"
 	OutLoss   = "loss"
 	gradOf    = "grad_"
+	// residualPrefix starts residual block r's parameter names: res0_expand_w.
+	residualPrefix = "res"
 )
 
 // Block16Params and Conv1Params name the layers' tensors; HeadParams the head's.
@@ -71,10 +82,47 @@ var (
 	Block16Params = []string{ExpandW, ExpandB, DepthW, DepthB, ProjectW, ProjectB}
 	Conv1Params   = []string{Conv1W, Conv1B}
 	HeadParams    = []string{HeadW, HeadB}
-	AllParams     = append(append(append([]string{}, Block16Params...), Conv1Params...), HeadParams...)
+	// AllParams are the parameters of a tail without residual blocks.
+	AllParams = append(append(append([]string{}, Block16Params...), Conv1Params...), HeadParams...)
 )
 
-// Shape returns the shape of parameter name.
+// ResidualParams names residual block r's tensors (r = 0 is the first the
+// tail computes), in Block16Params' order.
+func ResidualParams(r int) []string {
+	out := make([]string, len(Block16Params))
+	for i, base := range Block16Params {
+		out[i] = residualPrefix + strconv.Itoa(r) + "_" + base
+	}
+	return out
+}
+
+// ParamNames lists every parameter of the tail: the residual blocks',
+// then AllParams.
+func (d Dims) ParamNames() []string {
+	var out []string
+	for r := 0; r < d.Residual; r++ {
+		out = append(out, ResidualParams(r)...)
+	}
+	return append(out, AllParams...)
+}
+
+// residualOf splits "res1_project_w" into 1 and "project_w"; ok is false
+// for names of block_16, Conv_1 and the head.
+func residualOf(name string) (r int, base string, ok bool) {
+	rest, found := strings.CutPrefix(name, residualPrefix)
+	if !found {
+		return 0, "", false
+	}
+	num, base, found := strings.Cut(rest, "_")
+	r, err := strconv.Atoi(num)
+	if !found || err != nil || r < 0 {
+		return 0, "", false
+	}
+	return r, base, true
+}
+
+// Shape returns the shape of parameter name (nil for a name the tail does
+// not have).
 func (d Dims) Shape(name string) []int64 {
 	i := func(v ...int) []int64 {
 		out := make([]int64, len(v))
@@ -82,6 +130,24 @@ func (d Dims) Shape(name string) []int64 {
 			out[k] = int64(x)
 		}
 		return out
+	}
+	if r, base, ok := residualOf(name); ok {
+		if r >= d.Residual {
+			return nil
+		}
+		switch base {
+		case ExpandW:
+			return i(d.In, d.Expand)
+		case ExpandB, DepthB:
+			return i(d.Expand)
+		case DepthW:
+			return i(9, d.Expand)
+		case ProjectW:
+			return i(d.Expand, d.In)
+		case ProjectB:
+			return i(d.In)
+		}
+		return nil
 	}
 	switch name {
 	case ExpandW:
@@ -118,10 +184,10 @@ type graphConfig struct {
 	elem      onnx.DataType
 }
 
-// Training adds the loss and the gradients of the named parameters
-// (block_16's are skipped when none of them is trainable, which also skips
-// back-propagating into block_16). Without it the graph is inference only:
-// probabilities and pooled features, no dropout.
+// Training adds the loss and the gradients of the named parameters; frozen
+// layers below the lowest trainable one are not back-propagated into.
+// Without it the graph is inference only: probabilities and pooled
+// features, no dropout.
 func Training(trainable ...string) GraphOption {
 	return func(c *graphConfig) {
 		c.train = true
@@ -150,6 +216,7 @@ type builder struct {
 	g    onnx.Graph
 	elem onnx.DataType
 	seq  int
+	size int64 // the grid's S, for slices of the padded grid
 }
 
 func (b *builder) op(op string, in []string, attrs ...onnx.Attr) string {
@@ -213,15 +280,107 @@ func (b *builder) sumRows(g string) string {
 	return b.op("ReduceSum", []string{g, "axes0"}, onnx.AttrInt("keepdims", 0))
 }
 
+// block names one inverted-residual block's parameters (Block16Params or
+// ResidualParams(r)).
+type block struct {
+	expandW, expandB, depthW, depthB, projectW, projectB string
+}
+
+func blockOf(names []string) block {
+	return block{names[0], names[1], names[2], names[3], names[4], names[5]}
+}
+
+func (k block) params() []string {
+	return []string{k.expandW, k.expandB, k.depthW, k.depthB, k.projectW, k.projectB}
+}
+
+// blockPass is what one block's forward pass leaves for its backward pass.
+type blockPass struct {
+	in      string    // [M,C] rows the block read
+	z1, z2  string    // pre-activations of expand ([M,E]) and depthwise ([N,S,S,E])
+	a2      string    // depthwise output rows [M,E]
+	shifted [9]string // the padded expand output's nine slices
+	tap     [9]string // depthwise kernel rows [E]
+	out     string    // project output rows (linear)
+}
+
+// forwardBlock computes expand (ReLU6), depthwise 3x3 (ReLU6) and project
+// (linear) on rows x.
+func (b *builder) forwardBlock(x string, k block) blockPass {
+	f := blockPass{in: x}
+	f.z1 = b.add(b.mm(x, k.expandW), k.expandB)
+	padded := b.op("Pad", []string{b.reshape(b.relu6(f.z1), "grid_expand"), "pad_hw"}) // [N,S+2,S+2,E]
+	var z2 string
+	for t := range 9 {
+		f.tap[t] = b.op("Gather", []string{k.depthW, fmt.Sprintf("tap%d", t)}, onnx.AttrInt("axis", 0))
+		f.shifted[t] = b.slice(padded, t/3, t%3)
+		m := b.mul(f.shifted[t], f.tap[t])
+		if z2 == "" {
+			z2 = m
+		} else {
+			z2 = b.add(z2, m)
+		}
+	}
+	f.z2 = b.add(z2, k.depthB)
+	f.a2 = b.reshape(b.relu6(f.z2), "rows_expand")
+	f.out = b.add(b.mm(f.a2, k.projectW), k.projectB)
+	return f
+}
+
+// backwardBlock takes dOut, the gradient at the block's projection output,
+// emits the gradients of the block's trainable parameters, and returns the
+// gradient at its input rows when needInput.
+func (b *builder) backwardBlock(f blockPass, k block, dOut string, grad func(param, value string), trainable map[string]bool, needInput bool) string {
+	grad(k.projectW, b.gemmT(f.a2, dOut))
+	grad(k.projectB, b.sumRows(dOut))
+	dA2 := b.backT(dOut, k.projectW)                                                         // [M,E]
+	dZ2 := b.reshape(b.mul(dA2, b.reshape(b.relu6Mask(f.z2), "rows_expand")), "grid_expand") // [N,S,S,E]
+	if trainable[k.depthW] {
+		rows := make([]string, 9)
+		for t := range 9 {
+			s := b.op("ReduceSum", []string{b.mul(f.shifted[t], dZ2), "axes_nhw"}, onnx.AttrInt("keepdims", 1))
+			rows[t] = b.reshape(s, "one_row")
+		}
+		grad(k.depthW, b.op("Concat", rows, onnx.AttrInt("axis", 0)))
+	}
+	grad(k.depthB, b.op("ReduceSum", []string{dZ2, "axes_nhw"}, onnx.AttrInt("keepdims", 0)))
+	// dA1[y,x] = Σ_t dZ2[y+1-ky, x+1-kx]·w_t: the padded gradient's mirrored slices.
+	dPad := b.op("Pad", []string{dZ2, "pad_hw"})
+	var dA1 string
+	for t := range 9 {
+		m := b.mul(b.slice(dPad, 2-t/3, 2-t%3), f.tap[t])
+		if dA1 == "" {
+			dA1 = m
+		} else {
+			dA1 = b.add(dA1, m)
+		}
+	}
+	dZ1 := b.mul(b.reshape(dA1, "rows_expand"), b.relu6Mask(f.z1)) // [M,E]
+	grad(k.expandW, b.gemmT(f.in, dZ1))
+	grad(k.expandB, b.sumRows(dZ1))
+	if !needInput {
+		return ""
+	}
+	return b.backT(dZ1, k.expandW)
+}
+
+// slice is x[:, ky:ky+S, kx:kx+S, :] of a padded [N,S+2,S+2,C] tensor.
+func (b *builder) slice(x string, ky, kx int) string {
+	st := b.ints(fmt.Sprintf("start_%s_%d%d", x, ky, kx), int64(ky), int64(kx))
+	en := b.ints(fmt.Sprintf("end_%s_%d%d", x, ky, kx), int64(ky)+b.size, int64(kx)+b.size)
+	return b.op("Slice", []string{x, st, en, "axes_hw"})
+}
+
 // Build writes the tail graph for dims (see the package comment).
 //
-// Inputs: x [N,S,S,In]; every parameter (AllParams, shapes from Dims.Shape);
-// the constants c_zero, c_six, c_inv_area (scalars); for training also
-// onehot [N,Classes], weight [N,1] (each example's share of the loss: 1/N
-// for a plain mean) and mask [N,Features] (inverted dropout: 0 or 1/(1-rate)).
-// Outputs: probs [N,Classes] and pooled [N,Features]; for training also
-// loss ([1,1], the weighted cross-entropy) and grad_<param> for each
-// trainable parameter.
+// Inputs: x [N,S,S,In]; every parameter (Dims.ParamNames, shapes from
+// Dims.Shape); the constants c_zero, c_six, c_inv_area (scalars); for
+// training also onehot [N,Classes], weight [N,1] (each example's share of
+// the loss: 1/N for a plain mean) and mask [N,Features] (inverted dropout: 0
+// or 1/(1-rate)). Outputs: probs [N,Classes] and pooled [N,Features]; for
+// training also loss ([1,1], the weighted cross-entropy) and grad_<param>
+// for each trainable parameter. Back-propagation stops below the lowest
+// trainable layer.
 func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 	if err := d.validate(); err != nil {
 		return nil, err
@@ -232,15 +391,15 @@ func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 	}
 	for p := range cfg.trainable {
 		if d.Shape(p) == nil {
-			return nil, fmt.Errorf("tail: %q is not a tail parameter (have %v)", p, AllParams)
+			return nil, fmt.Errorf("tail: %q is not a parameter of this tail (have %v)", p, d.ParamNames())
 		}
 	}
-	b := &builder{elem: cfg.elem}
+	S, area := int64(d.Size), int64(d.Size*d.Size)
+	b := &builder{elem: cfg.elem, size: S}
 	b.g.Name = "rpscam_tail"
 	n := onnx.Dim{Param: "N"}
-	S, area := int64(d.Size), int64(d.Size*d.Size)
 	b.input(inputX, n, onnx.Dim{Value: S}, onnx.Dim{Value: S}, onnx.Dim{Value: int64(d.In)})
-	for _, p := range AllParams {
+	for _, p := range d.ParamNames() {
 		b.input(p, onnx.Dims(d.Shape(p)...)...)
 	}
 	b.input(constZero)
@@ -257,37 +416,20 @@ func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 	b.ints("one_row", 1, int64(d.Expand))
 	b.ints("pad_hw", 0, 1, 1, 0, 0, 1, 1, 0)
 	b.ints("axes_hw", 1, 2)
+	for t := range 9 {
+		b.scalarInt(fmt.Sprintf("tap%d", t), int64(t))
+	}
 
-	// Forward.
-	a0 := b.reshape(inputX, "rows_in")                                      // [M,In]
-	z1 := b.add(b.mm(a0, ExpandW), ExpandB)                                 // [M,E]
-	a1 := b.relu6(z1)                                                       //
-	padded := b.op("Pad", []string{b.reshape(a1, "grid_expand"), "pad_hw"}) // [N,S+2,S+2,E]
-	slice := func(x string, ky, kx int) string {
-		st := b.ints(fmt.Sprintf("start_%s_%d%d", x, ky, kx), int64(ky), int64(kx))
-		en := b.ints(fmt.Sprintf("end_%s_%d%d", x, ky, kx), int64(ky)+S, int64(kx)+S)
-		return b.op("Slice", []string{x, st, en, "axes_hw"})
+	// Forward: the residual blocks (x + block(x)), block_16, Conv_1, pool.
+	x := b.reshape(inputX, "rows_in") // [M,In]
+	residual := make([]blockPass, d.Residual)
+	for r := range residual {
+		residual[r] = b.forwardBlock(x, blockOf(ResidualParams(r)))
+		x = b.add(x, residual[r].out)
 	}
-	tap := make([]string, 9) // depthwise kernel row k, [E]
-	for k := range tap {
-		tap[k] = b.op("Gather", []string{DepthW, b.scalarInt(fmt.Sprintf("tap%d", k), int64(k))}, onnx.AttrInt("axis", 0))
-	}
-	shifted := make([]string, 9)
-	var z2 string
-	for k := range 9 {
-		shifted[k] = slice(padded, k/3, k%3)
-		t := b.mul(shifted[k], tap[k])
-		if z2 == "" {
-			z2 = t
-		} else {
-			z2 = b.add(z2, t)
-		}
-	}
-	z2 = b.add(z2, DepthB)                      // [N,S,S,E]
-	a2 := b.reshape(b.relu6(z2), "rows_expand") // [M,E]
-	z3 := b.add(b.mm(a2, ProjectW), ProjectB)   // [M,P], linear
-	z4 := b.add(b.mm(z3, Conv1W), Conv1B)       // [M,F]
-	a4 := b.relu6(z4)                           //
+	b16 := b.forwardBlock(x, blockOf(Block16Params))
+	z4 := b.add(b.mm(b16.out, Conv1W), Conv1B) // [M,F]
+	a4 := b.relu6(z4)
 	pooled := b.named(OutPooled, "ReduceMean", []string{b.reshape(a4, "pool_shape")}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0))
 	nd := onnx.Dim{Param: "N"}
 	b.output(OutPooled, nd, onnx.Dim{Value: int64(d.Features)})
@@ -318,56 +460,48 @@ func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 			b.output(GradName(param), onnx.Dims(d.Shape(param)...)...)
 		}
 	}
+	// below[i] reports whether anything at or below stage i trains:
+	// stage 0..Residual-1 are the residual blocks, then block_16, Conv_1.
+	stages := make([][]string, 0, d.Residual+2)
+	for r := 0; r < d.Residual; r++ {
+		stages = append(stages, ResidualParams(r))
+	}
+	stages = append(stages, Block16Params, Conv1Params)
+	below := make([]bool, len(stages))
+	for i, names := range stages {
+		if i > 0 {
+			below[i] = below[i-1]
+		}
+		for _, p := range names {
+			below[i] = below[i] || cfg.trainable[p]
+		}
+	}
 	// Head.
 	dLogits := b.mul(b.op("Sub", []string{probs, inputY}), inputWt) // [N,K]
 	grad(HeadW, b.gemmT(dropped, dLogits))
 	grad(HeadB, b.sumRows(dLogits))
-	trainConv1 := cfg.trainable[Conv1W] || cfg.trainable[Conv1B]
-	trainBlock := false
-	for _, p := range Block16Params {
-		trainBlock = trainBlock || cfg.trainable[p]
-	}
-	if !trainConv1 && !trainBlock {
+	conv1 := len(stages) - 1
+	if !below[conv1] {
 		return b.model(), nil
 	}
 	// Pool and Conv_1.
 	dPooled := b.mul(b.backT(dLogits, HeadW), inputMask)                                    // [N,F]
 	dA4 := b.mul(b.reshape(dPooled, "pooled_3d"), constArea)                                // [N,1,F]
 	dZ4 := b.reshape(b.mul(b.reshape(b.relu6Mask(z4), "pool_shape"), dA4), "rows_features") // [M,F]
-	grad(Conv1W, b.gemmT(z3, dZ4))
+	grad(Conv1W, b.gemmT(b16.out, dZ4))
 	grad(Conv1B, b.sumRows(dZ4))
-	if !trainBlock {
+	if !below[conv1-1] {
 		return b.model(), nil
 	}
-	// block_16: project (linear), depthwise, expand.
-	dZ3 := b.backT(dZ4, Conv1W) // [M,P]
-	grad(ProjectW, b.gemmT(a2, dZ3))
-	grad(ProjectB, b.sumRows(dZ3))
-	dA2 := b.backT(dZ3, ProjectW)                                                          // [M,E]
-	dZ2 := b.reshape(b.mul(dA2, b.reshape(b.relu6Mask(z2), "rows_expand")), "grid_expand") // [N,S,S,E]
-	if cfg.trainable[DepthW] {
-		rows := make([]string, 9)
-		for k := range 9 {
-			s := b.op("ReduceSum", []string{b.mul(shifted[k], dZ2), "axes_nhw"}, onnx.AttrInt("keepdims", 1))
-			rows[k] = b.reshape(s, "one_row")
-		}
-		grad(DepthW, b.op("Concat", rows, onnx.AttrInt("axis", 0)))
-	}
-	grad(DepthB, b.op("ReduceSum", []string{dZ2, "axes_nhw"}, onnx.AttrInt("keepdims", 0)))
-	// dA1[y,x] = Σ_k dZ2[y+1-ky, x+1-kx]·w_k: the padded gradient's mirrored slices.
-	dPad := b.op("Pad", []string{dZ2, "pad_hw"})
-	var dA1 string
-	for k := range 9 {
-		t := b.mul(slice(dPad, 2-k/3, 2-k%3), tap[k])
-		if dA1 == "" {
-			dA1 = t
-		} else {
-			dA1 = b.add(dA1, t)
+	// block_16, then the residual blocks from the last down: the gradient at
+	// a residual block's output flows both into the block and past it.
+	dX := b.backwardBlock(b16, blockOf(Block16Params), b.backT(dZ4, Conv1W), grad, cfg.trainable, d.Residual > 0 && below[d.Residual-1])
+	for r := d.Residual - 1; r >= 0 && below[r]; r-- {
+		dIn := b.backwardBlock(residual[r], blockOf(ResidualParams(r)), dX, grad, cfg.trainable, r > 0 && below[r-1])
+		if dIn != "" {
+			dX = b.add(dX, dIn)
 		}
 	}
-	dZ1 := b.mul(b.reshape(dA1, "rows_expand"), b.relu6Mask(z1)) // [M,E]
-	grad(ExpandW, b.gemmT(a0, dZ1))
-	grad(ExpandB, b.sumRows(dZ1))
 	return b.model(), nil
 }
 

@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -20,14 +21,20 @@ var tiny = Dims{Size: 3, In: 3, Expand: 4, Project: 3, Features: 5, Classes: 3}
 
 func randomParams(r *rand.Rand, d Dims) map[string][]float64 {
 	p := map[string][]float64{}
-	for _, name := range AllParams {
+	for _, name := range d.ParamNames() {
 		n := int64(1)
 		for _, s := range d.Shape(name) {
 			n *= s
 		}
+		// Wide enough that some units exceed 6 and some are below 0; the
+		// residual blocks' narrower, as their outputs add up along the tail.
+		scale := 1.5
+		if _, _, ok := residualOf(name); ok {
+			scale = 0.5
+		}
 		v := make([]float64, n)
 		for i := range v {
-			v[i] = r.NormFloat64() * 1.5 // wide enough that some units exceed 6 and some are below 0
+			v[i] = r.NormFloat64() * scale
 		}
 		p[name] = v
 	}
@@ -92,10 +99,20 @@ func double(t *testing.T, s *onnxruntime.DynamicAdvancedSession, inputs []string
 // TestGradientsMatchCentralDifferences checks every parameter's analytic
 // gradient from the graph against (L(w+h) - L(w-h)) / 2h in float64, with
 // dropout masks and unequal example weights in play.
+// tinyResidual adds two residual blocks before block_16, so the check
+// covers a block's skip sum and the gradient passing one block to reach
+// the next.
+var tinyResidual = Dims{Size: 3, In: 3, Expand: 4, Project: 3, Features: 5, Classes: 3, Residual: 2}
+
 func TestGradientsMatchCentralDifferences(t *testing.T) {
 	initORT(t)
-	d := tiny
-	m, err := Build(d, Training(AllParams...), Float64())
+	for _, d := range []Dims{tiny, tinyResidual} {
+		t.Run(fmt.Sprintf("residual%d", d.Residual), func(t *testing.T) { checkGradients(t, d) })
+	}
+}
+
+func checkGradients(t *testing.T, d Dims) {
+	m, err := Build(d, Training(d.ParamNames()...), Float64())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +151,7 @@ func TestGradientsMatchCentralDifferences(t *testing.T) {
 	_, grads := double(t, s, inputs, outputs, d, n, x, onehot, weight, mask, p)
 	const h = 1e-6
 	checked := 0
-	for _, name := range AllParams {
+	for _, name := range d.ParamNames() {
 		g, ok := grads[name]
 		if !ok {
 			t.Fatalf("no gradient output for %s", name)
@@ -155,7 +172,7 @@ func TestGradientsMatchCentralDifferences(t *testing.T) {
 	}
 	// The test data must exercise the gradient: all-zero gradients would
 	// pass the comparison trivially.
-	for _, name := range AllParams {
+	for _, name := range d.ParamNames() {
 		nonzero := 0
 		for _, v := range grads[name] {
 			if math.Abs(v) > 1e-9 {
@@ -192,6 +209,29 @@ func TestTrainingGraphSkipsFrozenLayers(t *testing.T) {
 	if _, err := Build(tiny, Training("Conv1")); err == nil {
 		t.Error("Build accepted an unknown parameter name")
 	}
+	if _, err := Build(tiny, Training(ResidualParams(0)...)); err == nil {
+		t.Error("Build accepted a residual block's parameter for a tail without residual blocks")
+	}
+	// Training the second of two residual blocks back-propagates into it
+	// but not into the first.
+	m, err = Build(tinyResidual, Training(append(ResidualParams(1), AllParams...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads := map[string]bool{}
+	for _, o := range m.Graph.Outputs {
+		grads[o.Name] = true
+	}
+	for _, p := range ResidualParams(1) {
+		if !grads[GradName(p)] {
+			t.Errorf("no gradient output for trainable %s", p)
+		}
+	}
+	for _, p := range ResidualParams(0) {
+		if grads[GradName(p)] {
+			t.Errorf("gradient output for frozen %s", p)
+		}
+	}
 }
 
 // TestForwardMatchesNN runs random block_16 + Conv_1 layers and head through
@@ -216,7 +256,7 @@ func TestForwardMatchesNN(t *testing.T) {
 		{Name: "Conv_1", Kind: model.Conv, Inputs: []int{2}, Kernel: 1, Stride: 1, InChannels: d.Project, OutChannels: d.Features, InSize: d.Size, OutSize: d.Size, Weights: rnd(d.Features*d.Project, 1), Bias: rnd(d.Features, 1), ReLU6: true},
 	}}
 	head := &model.Params{Labels: []string{"a", "b", "c"}, HeadW: rnd(d.Classes*d.Features, 1), HeadB: rnd(d.Classes, 1)}
-	p, gotDims, err := FromBackbone(b, head, d.Classes)
+	p, gotDims, err := FromBackbone(b, head, d.Classes, d.Residual)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	onnxruntime "github.com/yalue/onnxruntime_go"
 )
 
-// Params are the tail's tensors by name (AllParams), in the layouts Dims.Shape gives.
+// Params are the tail's tensors by name (Dims.ParamNames), in the layouts Dims.Shape gives.
 type Params map[string][]float32
 
 // Clone returns a deep copy.
@@ -21,7 +21,7 @@ func (p Params) Clone() Params {
 
 // Check verifies that p has every tensor with the right size.
 func (d Dims) Check(p Params) error {
-	for _, name := range AllParams {
+	for _, name := range d.ParamNames() {
 		want := int64(1)
 		for _, s := range d.Shape(name) {
 			want *= s
