@@ -27,6 +27,7 @@ import (
 // Record: key length (uint32 LE), key bytes, dim (uint32 LE), dim float16 LE.
 // A truncated last record (a crash mid-write) is dropped on open.
 type ActivationCache struct {
+	keys  contentKeys
 	path  string
 	mu    sync.Mutex
 	index map[string][]uint16
@@ -112,7 +113,7 @@ func (c *ActivationCache) Len() int {
 
 // Key identifies one view of one file (see Cache.Key).
 func (c *ActivationCache) Key(path string, view int, augSeed uint64) (string, error) {
-	return fileKey(path, view, augSeed)
+	return c.keys.key(path, view, augSeed)
 }
 
 // Get returns the cached activation as float32 (rounded to float16 when stored).

@@ -87,8 +87,9 @@ type VectorCache interface {
 // noCache is the VectorCache of an Extractor without one.
 type noCache struct{}
 
+// Key only has to tell the views of one Features call apart.
 func (noCache) Key(path string, view int, augSeed uint64) (string, error) {
-	return fileKey(path, view, augSeed)
+	return fmt.Sprintf("%s|v%d|s%d", path, view, augSeed), nil
 }
 func (noCache) Get(string) ([]float32, bool) { return nil, false }
 func (noCache) Put(string, []float32)        {}
@@ -116,7 +117,9 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 	}
 	var out FeatureSet
 	var todo []job
-	rows := map[string]int{}
+	// rows lists the output rows of each key: one, unless the same image
+	// is listed twice (a folder passed as two sources).
+	rows := map[string][]int{}
 	for _, ex := range examples {
 		for v := 0; v < views; v++ {
 			key, err := cache.Key(ex.Path, v, e.AugSeed)
@@ -132,8 +135,10 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 				out.X[row] = vec
 				continue
 			}
-			rows[key] = row
-			todo = append(todo, job{ex: ex, view: v, key: key})
+			if len(rows[key]) == 0 {
+				todo = append(todo, job{ex: ex, view: v, key: key})
+			}
+			rows[key] = append(rows[key], row)
 		}
 	}
 	if len(todo) == 0 {
@@ -195,7 +200,9 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 		}
 		for i, j := range p.jobs {
 			vec := feats[i*dim : (i+1)*dim : (i+1)*dim]
-			out.X[rows[j.key]] = vec
+			for _, row := range rows[j.key] {
+				out.X[row] = vec
+			}
 			cache.Put(j.key, vec)
 		}
 		done += len(p.jobs)
@@ -234,10 +241,12 @@ func pathHash(path string) uint64 {
 }
 
 // Cache keeps backbone features on disk (models/cache/, ignored by git) so
-// the slow part of training runs once. Entries are keyed by the backbone's
-// checksum, the augmentation recipe and seed, the view, and the file's
-// name, size and modification time: changing any of them recomputes.
+// the slow part of training runs once. The file is named by the backbone's
+// checksum, the preprocessing version and the augmentation recipe; entries
+// by the image's contents, name, view and augmentation seed (contentKeys):
+// changing any of them recomputes.
 type Cache struct {
+	keys    contentKeys
 	path    string
 	prefix  string
 	mu      sync.Mutex
@@ -279,18 +288,47 @@ func (c *Cache) Len() int {
 	return len(c.entries)
 }
 
-// Key identifies one view of one file by name, size, modification time,
-// view index and augmentation seed.
+// Key identifies one view of one file (see contentKeys).
 func (c *Cache) Key(path string, view int, augSeed uint64) (string, error) {
-	return fileKey(path, view, augSeed)
+	return c.keys.key(path, view, augSeed)
 }
 
-func fileKey(path string, view int, augSeed uint64) (string, error) {
+// contentKeys names a view of an image by what determines its pixels: the
+// file's contents (sha256), its class folder and base name (which seed its
+// augmentation, see pathHash), the view and the augmentation seed. Copying
+// or re-mounting the data (other paths, new modification times) keeps a
+// cache valid; changing an image's bytes does not. Digests are memoised by
+// path, size and modification time, so a file is read once per run rather
+// than once per view.
+type contentKeys struct {
+	mu   sync.Mutex
+	memo map[string]string
+}
+
+func (k *contentKeys) key(path string, view int, augSeed uint64) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", path, err)
 	}
-	return fmt.Sprintf("%s|%d|%d|v%d|s%d", path, st.Size(), st.ModTime().UnixNano(), view, augSeed), nil
+	stamp := fmt.Sprintf("%s|%d|%d", path, st.Size(), st.ModTime().UnixNano())
+	k.mu.Lock()
+	digest, ok := k.memo[stamp]
+	k.mu.Unlock()
+	if !ok {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("image %s: %w", path, err)
+		}
+		sum := sha256.Sum256(data)
+		digest = hex.EncodeToString(sum[:12])
+		k.mu.Lock()
+		if k.memo == nil {
+			k.memo = map[string]string{}
+		}
+		k.memo[stamp] = digest
+		k.mu.Unlock()
+	}
+	return fmt.Sprintf("%s/%s|%s|v%d|s%d", filepath.Base(filepath.Dir(path)), filepath.Base(path), digest, view, augSeed), nil
 }
 
 // Get returns a cached vector.

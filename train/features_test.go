@@ -128,16 +128,54 @@ func TestExtractorViewsAndCache(t *testing.T) {
 			}
 		}
 	}
-	// Touching a file invalidates its entries only.
+	// Entries follow the images' contents: touching a file or copying the
+	// data set elsewhere (new paths and times, as a re-mounted ../shared
+	// has) recomputes nothing; new bytes in one file recompute its views only.
 	if err := os.Chtimes(exs[0].Path, f0time(), f0time()); err != nil {
 		t.Fatal(err)
 	}
-	r3 := &meanRunner{}
-	if _, err := newEx(r3).Features(exs, 3); err != nil {
+	copied := filepath.Join(t.TempDir(), "copy")
+	for _, ex := range exs {
+		data, err := os.ReadFile(ex.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(copied, filepath.Base(filepath.Dir(ex.Path)), filepath.Base(ex.Path))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	moved, err := ListDir(copied)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if r3.images != 3 {
-		t.Errorf("after touching one file, %d images recomputed, want its 3 views", r3.images)
+	r3 := &meanRunner{}
+	if _, err := newEx(r3).Features(append(exs, moved...), 3); err != nil {
+		t.Fatal(err)
+	}
+	if r3.images != 0 {
+		t.Errorf("touched and copied files: %d images recomputed, want 0", r3.images)
+	}
+	writeSolid(t, moved[0].Path, color.RGBA{R: 90, G: 90, B: 90})
+	r4 := &meanRunner{}
+	h, err := newEx(r4).Features(append(moved, moved[0]), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r4.images != 3 {
+		t.Errorf("after rewriting one file, %d images recomputed, want its 3 views", r4.images)
+	}
+	// That file is listed twice: both copies' rows are filled.
+	for i := range h.X {
+		if h.X[i] == nil {
+			t.Fatalf("row %d (%s view %d) left empty", i, h.Examples[i].Path, h.Views[i])
+		}
+	}
+	if d := h.X[0][0] - 90; d > 0.5 || d < -0.5 {
+		t.Errorf("rewritten file's view 0 feature %v, want its new mean 90", h.X[0])
 	}
 }
 
