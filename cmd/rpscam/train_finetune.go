@@ -496,17 +496,17 @@ func printFineTuneSummary(w io.Writer, b *model.Backbone, layers []string, head 
 		tuned += b.Layers[b.LayerIndex(name)].ParamCount()
 	}
 	frozen := b.ParamCount() - tuned
-	fmt.Fprintf(w, "Model: \"rps_mobilenetv2\" (fine-tuned)\n%s\n%-36s %-16s %12s\n%s\n", strings.Repeat("_", 66), "Layer (type)", "Output Shape", "Param #", strings.Repeat("=", 66))
-	fmt.Fprintf(w, "%-36s %-16s %12s\n", "mobilenet_v2 trunk (frozen)", "", commas(frozen))
+	fmt.Fprintf(w, "Model: \"rps_mobilenetv2\" (fine-tuned)\n%s\n%-42s %-16s %12s\n%s\n", strings.Repeat("_", 72), "Layer (type)", "Output Shape", "Param #", strings.Repeat("=", 72))
+	fmt.Fprintf(w, "%-42s %-16s %12s\n", "mobilenet_v2 trunk (frozen)", "", commas(frozen))
 	for _, name := range layers {
 		l := b.Layers[b.LayerIndex(name)]
-		fmt.Fprintf(w, "%-36s %-16s %12s\n", fmt.Sprintf("%s (%s, trainable)", name, l.Kind), fmt.Sprintf("(None, %d, %d, %d)", l.OutSize, l.OutSize, l.OutChannels), commas(l.ParamCount()))
+		fmt.Fprintf(w, "%-42s %-16s %12s\n", fmt.Sprintf("%s (%s, trainable)", name, l.Kind), fmt.Sprintf("(None, %d, %d, %d)", l.OutSize, l.OutSize, l.OutChannels), commas(l.ParamCount()))
 	}
-	fmt.Fprintf(w, "%-36s %-16s %12s\n", "global_average_pooling2d", "(None, 1280)", "0")
-	fmt.Fprintf(w, "%-36s %-16s %12s\n", fmt.Sprintf("dropout (Dropout %.2g)", dropout), "(None, 1280)", "0")
-	fmt.Fprintf(w, "%-36s %-16s %12s\n", "dense (Dense, softmax)", "(None, 3)", commas(head))
-	fmt.Fprintf(w, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", strings.Repeat("=", 66),
-		commas(frozen+tuned+head), commas(tuned+head), commas(frozen), strings.Repeat("_", 66))
+	fmt.Fprintf(w, "%-42s %-16s %12s\n", "global_average_pooling2d", "(None, 1280)", "0")
+	fmt.Fprintf(w, "%-42s %-16s %12s\n", fmt.Sprintf("dropout (Dropout %.2g)", dropout), "(None, 1280)", "0")
+	fmt.Fprintf(w, "%-42s %-16s %12s\n", "dense (Dense, softmax)", "(None, 3)", commas(head))
+	fmt.Fprintf(w, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", strings.Repeat("=", 72),
+		commas(frozen+tuned+head), commas(tuned+head), commas(frozen), strings.Repeat("_", 72))
 }
 
 // mixupText formats alpha with format, or "" when mixup is off, so that
