@@ -40,7 +40,7 @@ func addFineTuneFlags(fs *pflag.FlagSet) *fineTuneFlags {
 	return &fineTuneFlags{
 		trunk:    fs.String("trunk", "", "finetune: frozen trunk ONNX, MobileNet-v2 up to the first tuned layer's input, whose 7x7x160 activation is cached per view (built here when missing; default models/mobilenet_v2_trunk[-WEIGHTS][-END].onnx)"),
 		tests:    fs.Bool("tests", true, "finetune: score the shared test splits (cgi test, sxsw test, drgfreeman held-out) after training"),
-		tune:     fs.String("tune", "block16", "finetune: layers trained with the head: conv1 (Conv_1), block16 (block_16 and Conv_1) or block15 (block_15, block_16 and Conv_1; its trunk ends at block_14_add, a cache of its own)"),
+		tune:     fs.String("tune", "block16", "finetune: layers trained with the head: conv1 (Conv_1), block16 (block_16 and Conv_1), block15 (block_15 too; its trunk ends at block_14_add, a cache of its own) or block14 (block_14 too; trunk to block_13_project)"),
 		epochs:   fs.Int("ft-epochs", 3, "finetune: maximum fine-tuning epochs (after the head-only warm-up that --epochs bounds)"),
 		lrHead:   fs.Float64("ft-lr-head", 2e-4, "finetune: Adam learning rate of the head while fine-tuning"),
 		lrBody:   fs.Float64("ft-lr", 5e-5, "finetune: Adam learning rate of the pretrained layers"),
@@ -190,8 +190,10 @@ func tuneLayers(tune string) (layers, params []string, residual int, err error) 
 		return tail.TailLayers, tail.AllParams, 0, nil
 	case "block15":
 		return tail.LayersFor(1), tail.Dims{Residual: 1}.ParamNames(), 1, nil
+	case "block14":
+		return tail.LayersFor(2), tail.Dims{Residual: 2}.ParamNames(), 2, nil
 	}
-	return nil, nil, 0, usagef("--tune %q: use conv1 (Conv_1 + head), block16 (block_16 + Conv_1 + head) or block15 (block_15 + block_16 + Conv_1 + head)", tune)
+	return nil, nil, 0, usagef("--tune %q: use conv1 (Conv_1 + head), block16 (block_16 + Conv_1 + head), block15 (block_15 too) or block14 (block_14 and block_15 too)", tune)
 }
 
 func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneArgs, acts *train.Activations, trunkEnd, trunkSHA string, augCfg train.AugmentConfig) error {

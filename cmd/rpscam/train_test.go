@@ -57,6 +57,8 @@ func TestFineTuneSummaryCounts(t *testing.T) {
 		{"block16", "Trainable params: 886,403", "Non-trainable params: 1,324,256"},
 		// block_15: expand 160*960+960, depthwise 9*960+960, project 960*160+160 = 317,920 more.
 		{"block15", "Trainable params: 1,204,323", "Non-trainable params: 1,006,336"},
+		// block_14: the same shapes as block_15, 317,920 more.
+		{"block14", "Trainable params: 1,522,243", "Non-trainable params: 688,416"},
 	} {
 		layers, _, _, err := tuneLayers(c.tune)
 		if err != nil {
