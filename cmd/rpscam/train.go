@@ -44,7 +44,7 @@ func runTrain(env *cliEnv, args []string) error {
 	dropout := fs.Float64("dropout", def.Fit.Dropout, "dropout rate on the 1280 features")
 	wd := fs.Float64("weight-decay", def.Fit.WeightDecay, "L2 weight decay on the head")
 	patience := fs.Int("patience", def.Fit.Patience, "early stopping: epochs without a better val_loss (0 = off)")
-	mode := fs.String("mode", "finetune", "finetune: train block_16 and Conv_1 with the head on cached trunk activations (the default, measured better on every held-out set); head: frozen backbone, cached features, dense head only (the tutorial recipe)")
+	mode := fs.String("mode", "finetune", "finetune: train the last layers (--tune) with the head on cached trunk activations (the default, measured better on every held-out set); head: frozen backbone, cached features, dense head only (the tutorial recipe)")
 	ft := addFineTuneFlags(fs)
 	backbonePath := fs.String("backbone", "models/mobilenet_v2_backbone.onnx", "feature-extractor ONNX (made by rpscam convert; built here if missing); with --weights slim the default is models/mobilenet_v2_backbone-slim.onnx")
 	weightsName := fs.String("weights", "", "backbone weights: tf2 (default) or slim")

@@ -40,10 +40,10 @@ func addFineTuneFlags(fs *pflag.FlagSet) *fineTuneFlags {
 	return &fineTuneFlags{
 		trunk:    fs.String("trunk", "", "finetune: frozen trunk ONNX, MobileNet-v2 up to the first tuned layer's input, whose 7x7x160 activation is cached per view (built here when missing; default models/mobilenet_v2_trunk[-WEIGHTS][-END].onnx)"),
 		tests:    fs.Bool("tests", true, "finetune: score the shared test splits (cgi test, sxsw test, drgfreeman held-out) after training"),
-		tune:     fs.String("tune", "block16", "finetune: layers trained with the head: conv1 (Conv_1), block16 (block_16 and Conv_1), block15 (block_15 too; its trunk ends at block_14_add, a cache of its own) or block14 (block_14 too; trunk to block_13_project)"),
+		tune:     fs.String("tune", "block15", "finetune: layers trained with the head: conv1 (Conv_1), block16 (block_16 and Conv_1), block15 (block_15 too; its trunk ends at block_14_add, a cache of its own) or block14 (block_14 too; trunk to block_13_project)"),
 		epochs:   fs.Int("ft-epochs", 3, "finetune: maximum fine-tuning epochs (after the head-only warm-up that --epochs bounds)"),
 		lrHead:   fs.Float64("ft-lr-head", 2e-4, "finetune: Adam learning rate of the head while fine-tuning"),
-		lrBody:   fs.Float64("ft-lr", 5e-5, "finetune: Adam learning rate of the pretrained layers"),
+		lrBody:   fs.Float64("ft-lr", 1e-4, "finetune: Adam learning rate of the pretrained layers"),
 		anchor:   fs.Float64("ft-anchor", 1e-3, "finetune: L2 pull of the fine-tuned weights towards the pretrained ones"),
 		patience: fs.Int("ft-patience", 3, "finetune: epochs without a better monitored validation figure before stopping (0 = off)"),
 		smooth:   fs.Float64("ft-label-smoothing", 0.1, "finetune: label smoothing of the fine-tuning targets"),
