@@ -27,29 +27,44 @@ func separable(r *rand.Rand, d Dims, n int) Data {
 	return out
 }
 
-func TestFitLearnsAndKeepsTheBestEpoch(t *testing.T) {
+// fitFixture is a tiny tail with small random parameters, a separable
+// training and validation set, and a training and an inference session
+// (closed when the test ends).
+type fitFixture struct {
+	d             Dims
+	start         Params
+	trainSet, val Data
+	sess, eval    *Session
+}
+
+func newFitFixture(t *testing.T) *fitFixture {
+	t.Helper()
 	initORT(t)
-	d := tiny
+	f := &fitFixture{d: tiny, start: Params{}}
 	r := rand.New(rand.NewPCG(7, 8))
-	p := Params{}
-	for name, v := range randomParams(r, d) {
+	for name, v := range randomParams(r, f.d) {
 		w := make([]float32, len(v))
 		for i := range v {
 			w[i] = float32(v[i] * 0.3)
 		}
-		p[name] = w
+		f.start[name] = w
 	}
-	trainSet, val := separable(r, d, 90), separable(r, d, 30)
-	sess, err := NewSession(d, AllParams)
-	if err != nil {
+	f.trainSet, f.val = separable(r, f.d, 90), separable(r, f.d, 30)
+	var err error
+	if f.sess, err = NewSession(f.d, AllParams); err != nil {
 		t.Fatal(err)
 	}
-	defer sess.Close()
-	eval, err := NewSession(d, nil)
-	if err != nil {
+	t.Cleanup(func() { f.sess.Close() })
+	if f.eval, err = NewSession(f.d, nil); err != nil {
 		t.Fatal(err)
 	}
-	defer eval.Close()
+	t.Cleanup(func() { f.eval.Close() })
+	return f
+}
+
+func TestFitLearnsAndKeepsTheBestEpoch(t *testing.T) {
+	f := newFitFixture(t)
+	d, p, trainSet, val, sess, eval := f.d, f.start.Clone(), f.trainSet, f.val, f.sess, f.eval
 	before, err := Predict(eval, p, val.X, 16)
 	if err != nil {
 		t.Fatal(err)

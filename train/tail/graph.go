@@ -131,10 +131,8 @@ func (d Dims) Shape(name string) []int64 {
 		}
 		return out
 	}
-	if r, base, ok := residualOf(name); ok {
-		if r >= d.Residual {
-			return nil
-		}
+	// An inverted-residual block's tensors; project is its output width.
+	blockShape := func(base string, project int) []int64 {
 		switch base {
 		case ExpandW:
 			return i(d.In, d.Expand)
@@ -143,23 +141,22 @@ func (d Dims) Shape(name string) []int64 {
 		case DepthW:
 			return i(9, d.Expand)
 		case ProjectW:
-			return i(d.Expand, d.In)
+			return i(d.Expand, project)
 		case ProjectB:
-			return i(d.In)
+			return i(project)
 		}
 		return nil
 	}
+	if r, base, ok := residualOf(name); ok {
+		if r >= d.Residual {
+			return nil
+		}
+		return blockShape(base, d.In) // a residual block projects back to its input width
+	}
+	if s := blockShape(name, d.Project); s != nil {
+		return s
+	}
 	switch name {
-	case ExpandW:
-		return i(d.In, d.Expand)
-	case ExpandB, DepthB:
-		return i(d.Expand)
-	case DepthW:
-		return i(9, d.Expand)
-	case ProjectW:
-		return i(d.Expand, d.Project)
-	case ProjectB:
-		return i(d.Project)
 	case Conv1W:
 		return i(d.Project, d.Features)
 	case Conv1B:

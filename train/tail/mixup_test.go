@@ -43,28 +43,8 @@ func TestMixBlendsInputsAndTargets(t *testing.T) {
 // With mixup the tail still learns a separable problem, and the recipe is
 // really different: the parameters differ from a run without it.
 func TestFitWithMixupLearns(t *testing.T) {
-	initORT(t)
-	d := tiny
-	r := rand.New(rand.NewPCG(7, 8))
-	start := Params{}
-	for name, v := range randomParams(r, d) {
-		w := make([]float32, len(v))
-		for i := range v {
-			w[i] = float32(v[i] * 0.3)
-		}
-		start[name] = w
-	}
-	trainSet, val := separable(r, d, 90), separable(r, d, 30)
-	sess, err := NewSession(d, AllParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	eval, err := NewSession(d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eval.Close()
+	f := newFitFixture(t)
+	d, start, trainSet, val, sess, eval := f.d, f.start, f.trainSet, f.val, f.sess, f.eval
 	fit := func(alpha float64) Params {
 		p := start.Clone()
 		if _, err := Fit(sess, eval, p, trainSet, val, FitConfig{Trainable: AllParams, Epochs: 30, BatchSize: 16,
