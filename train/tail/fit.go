@@ -35,7 +35,8 @@ type FitConfig struct {
 	// chasing ever more confident outputs on the training groups.
 	LabelSmoothing float64
 	// Mixup is the α of Beta(α, α) for mixing each training example with a
-	// random partner (inputs and targets); 0 disables it. See mixer.
+	// random partner (inputs and targets); 0 disables it. See mixer. The
+	// reported training accuracy then counts each example's own class.
 	Mixup float64
 	// MonitorAccuracy selects the epoch by validation accuracy (ties: lower
 	// loss) instead of validation loss.
