@@ -127,10 +127,16 @@ func (c *ActivationCache) Get(key string) ([]float32, bool) {
 	return nn.HalfToFloat32s(h), true
 }
 
-// Put stores v as float16, appending it to the file (flushed by Save).
-// A write error is kept and returned by Save.
+// Put stores v as float16, appending it to the file (flushed by Save), and
+// rounds v in place to the values stored: the run that fills the cache then
+// trains on exactly what every later run reads back, so a first run and a
+// rerun from the cache give the same parameters. A write error is kept and
+// returned by Save.
 func (c *ActivationCache) Put(key string, v []float32) {
 	h := nn.HalfFromFloat32s(v)
+	for i, x := range h {
+		v[i] = nn.HalfToFloat32(x)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.index[key] = h

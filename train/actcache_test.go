@@ -43,6 +43,11 @@ func TestActivationCacheRoundTripAndTornTail(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("a[%d] = %v, want %v", i, got[i], want[i])
 		}
+		// Put rounded the caller's vector to the stored values, so the run
+		// that filled the cache used what later runs read.
+		if a[i] != want[i] {
+			t.Errorf("after Put, the caller's a[%d] = %v, want the stored %v", i, a[i], want[i])
+		}
 	}
 	// Appending after the torn tail was dropped keeps the file readable.
 	c2.Put("c", []float32{7})

@@ -80,6 +80,8 @@ type VectorCache interface {
 	// Key identifies one view of one file; it changes when the file does.
 	Key(path string, view int, augSeed uint64) (string, error)
 	Get(key string) ([]float32, bool)
+	// Put stores v; a cache that stores fewer bits rounds v in place, so
+	// the caller goes on with the values a later Get returns.
 	Put(key string, v []float32)
 	Save() error
 }
