@@ -121,7 +121,10 @@ func record(env *cliEnv, args []string) error {
 		runErr = nil
 	case runErr != nil:
 		why = "failed"
-	case st.Interrupted && *duration > 0 && elapsed >= *duration:
+	case st.Interrupted && *duration > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// The timeout's own error, not the elapsed time: the deadline was
+		// set a moment before start, so elapsed can fall short of it by
+		// microseconds when the timeout is what stopped the run.
 		why = "duration reached"
 	case st.Interrupted:
 		why = "interrupted"
