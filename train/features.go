@@ -234,11 +234,18 @@ func (e *Extractor) view(pre Preprocessor, j job, dst []uint8) error {
 	return pre.IntoUint8(aug, image.Rectangle{}, dst)
 }
 
+// imageName is "class/file.jpg": what names an image independently of where
+// the data set is mounted. It seeds the image's augmented views (pathHash)
+// and is part of its cache key (contentKeys), so the two always agree.
+func imageName(path string) string {
+	return filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path)
+}
+
 // pathHash identifies a file by its base name and class folder, so a view's
 // randomness does not depend on where the data set is mounted.
 func pathHash(path string) uint64 {
 	h := fnv.New64a()
-	h.Write([]byte(filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path)))
+	h.Write([]byte(imageName(path)))
 	return h.Sum64()
 }
 
@@ -330,7 +337,7 @@ func (k *contentKeys) key(path string, view int, augSeed uint64) (string, error)
 		k.memo[stamp] = digest
 		k.mu.Unlock()
 	}
-	return fmt.Sprintf("%s/%s|%s|v%d|s%d", filepath.Base(filepath.Dir(path)), filepath.Base(path), digest, view, augSeed), nil
+	return fmt.Sprintf("%s|%s|v%d|s%d", imageName(path), digest, view, augSeed), nil
 }
 
 // Get returns a cached vector.
