@@ -13,21 +13,30 @@ import (
 	"github.com/rpscam/rpscam/internal/sharedtest"
 )
 
-// TestAssembledModelOnCGITest is the issue's end-to-end check: the model
-// scripts/setup.sh assembles scores at least 99% on the official TFDS test
-// split through rpscam eval (the live preprocessing).
-func TestAssembledModelOnCGITest(t *testing.T) {
+// assembledModel returns the ONNX Runtime library and the model
+// scripts/setup.sh assembles, skipping the test (named by what) under -short
+// or when either is missing.
+func assembledModel(t *testing.T, what string) (lib, modelPath string) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("-short: skipping the 372-image end-to-end evaluation")
+		t.Skip("-short: skipping " + what)
 	}
 	lib, err := ort.FindLibrary("")
 	if err != nil {
 		t.Skip(err)
 	}
-	modelPath := filepath.Join("..", "..", "models", "rps_mobilenetv2.onnx")
+	modelPath = filepath.Join("..", "..", "models", "rps_mobilenetv2.onnx")
 	if _, err := os.Stat(modelPath); err != nil {
 		t.Skipf("%s not assembled (run scripts/setup.sh): %v", modelPath, err)
 	}
+	return lib, modelPath
+}
+
+// TestAssembledModelOnCGITest is the issue's end-to-end check: the model
+// scripts/setup.sh assembles scores at least 99% on the official TFDS test
+// split through rpscam eval (the live preprocessing).
+func TestAssembledModelOnCGITest(t *testing.T) {
+	lib, modelPath := assembledModel(t, "the 372-image end-to-end evaluation")
 	data := filepath.Join(sharedtest.Dir(t, "data", "rps-cgi", "test"), "data", "rps-cgi", "test")
 	jsonPath := filepath.Join(t.TempDir(), "cgi.json")
 	var stdout, stderr bytes.Buffer
@@ -57,18 +66,8 @@ func TestAssembledModelOnCGITest(t *testing.T) {
 // training record states (the record's figure comes from float16-cached
 // activations, so one or two borderline images may fall the other way).
 func TestValidationSplitMatchesTheTrainingRecord(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: skipping the 937-image validation run")
-	}
-	lib, err := ort.FindLibrary("")
-	if err != nil {
-		t.Skip(err)
-	}
+	lib, modelPath := assembledModel(t, "the 937-image validation run")
 	root := filepath.Join("..", "..")
-	modelPath := filepath.Join(root, "models", "rps_mobilenetv2.onnx")
-	if _, err := os.Stat(modelPath); err != nil {
-		t.Skipf("%s not assembled (run scripts/setup.sh): %v", modelPath, err)
-	}
 	shared := sharedtest.Dir(t, "data", "rps-real", "sxsw", "train")
 	var record struct {
 		Seed        uint64  `json:"seed"`
