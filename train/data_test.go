@@ -1,8 +1,10 @@
 package train
 
 import (
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -131,5 +133,41 @@ func TestListDirErrorsNameTheLayout(t *testing.T) {
 	dir := tree(t, map[string][]string{"rock": {"a.jpg"}})
 	if _, err := ListDir(dir); err == nil {
 		t.Fatal("want an error for missing paper/ and scissors/")
+	}
+}
+
+func TestSplitSourcesSplitsBySplitSeedAlone(t *testing.T) {
+	var rock, paper, scissors []string
+	for m := 1; m <= 8; m++ {
+		for k := 0; k < 3; k++ {
+			suffix := string(rune('0'+m)) + "-00" + string(rune('0'+k)) + ".jpg"
+			rock, paper, scissors = append(rock, "rock0"+suffix), append(paper, "paper0"+suffix), append(scissors, "scissors0"+suffix)
+		}
+	}
+	dir := tree(t, map[string][]string{"rock": rock, "paper": paper, "scissors": scissors})
+	split := func(seed, splitSeed uint64) *Splits {
+		cfg := Config{Sources: []Source{{Name: "cgi", Dir: dir, Grouping: GroupCGIModel}}, ValFraction: 0.25, Seed: seed, SplitSeed: splitSeed, Views: 1}
+		sp, err := SplitSources(cfg, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sp
+	}
+	paths := func(xs []Example) []string {
+		var out []string
+		for _, x := range xs {
+			out = append(out, x.Path)
+		}
+		return out
+	}
+	a, b, c := split(1, 1), split(2, 1), split(2, 2)
+	if !slices.Equal(paths(a.Validation), paths(b.Validation)) {
+		t.Error("seeds 1 and 2 with split seed 1 gave different validation sets")
+	}
+	if slices.Equal(paths(a.Train), paths(b.Train)) {
+		t.Error("seed 2 shuffled the training images as seed 1 did: the seed should still order them")
+	}
+	if slices.Equal(paths(b.Validation), paths(c.Validation)) {
+		t.Error("split seeds 1 and 2 gave the same validation set")
 	}
 }

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -178,6 +179,23 @@ type EpochStats struct {
 	ValN         int     `json:"-"`
 	StoppedEarly bool    `json:"stopped_early,omitempty"`
 	Restored     bool    `json:"restored_best,omitempty"`
+}
+
+// MarshalJSON writes the validation figures of a run without validation
+// data (NaN) as null: JSON has no NaN, and 0 would read as a measurement.
+func (s EpochStats) MarshalJSON() ([]byte, error) {
+	type plain EpochStats // no MarshalJSON: no recursion
+	finite := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		plain
+		ValLoss     *float64 `json:"val_loss"`
+		ValAccuracy *float64 `json:"val_accuracy"`
+	}{plain(s), finite(s.ValLoss), finite(s.ValAccuracy)})
 }
 
 // Evaluate returns the weighted mean loss and accuracy of h on b.

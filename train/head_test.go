@@ -1,6 +1,7 @@
 package train
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -166,5 +167,20 @@ func TestFitRejectsBadInput(t *testing.T) {
 	}
 	if _, err := NewHead(0, 3, 1); err == nil {
 		t.Error("NewHead(0, 3): want an error")
+	}
+}
+
+func TestEpochStatsJSONWritesMissingValidationAsNull(t *testing.T) {
+	data, err := json.Marshal([]EpochStats{
+		{Epoch: 1, Loss: 0.5, Accuracy: 0.75, ValLoss: math.NaN(), ValAccuracy: math.NaN(), Best: true},
+		{Epoch: 2, Loss: 0.25, Accuracy: 1, ValLoss: 0.125, ValAccuracy: 0.5},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"epoch":1,"loss":0.5,"accuracy":0.75,"best":true,"seconds":0,"val_loss":null,"val_accuracy":null},` +
+		`{"epoch":2,"loss":0.25,"accuracy":1,"seconds":0,"val_loss":0.125,"val_accuracy":0.5}]`
+	if string(data) != want {
+		t.Errorf("got  %s\nwant %s", data, want)
 	}
 }

@@ -14,8 +14,11 @@ import (
 type Config struct {
 	Sources     []Source
 	ValFraction float64 // share of each source's groups used for validation
-	Seed        uint64  // split, initialisation, shuffling and dropout
-	Views       int     // per image: 1 clean view + Views-1 augmented views
+	Seed        uint64  // initialisation, shuffling and dropout
+	// SplitSeed picks the validation groups. It is apart from Seed so that
+	// runs with other seeds can be compared (or averaged) on one split.
+	SplitSeed uint64
+	Views     int // per image: 1 clean view + Views-1 augmented views
 	// LeaveOut names a source kept out of training and validation entirely
 	// and scored afterwards: the leave-one-source-out check of how the
 	// model does on data unlike anything it trained on.
@@ -26,7 +29,7 @@ type Config struct {
 // DefaultConfig is the committed recipe.
 func DefaultConfig(sources []Source) Config {
 	return Config{
-		Sources: sources, ValFraction: 0.15, Seed: 1, Views: 12,
+		Sources: sources, ValFraction: 0.15, Seed: 1, SplitSeed: 1, Views: 12,
 		Fit: FitConfig{Epochs: 60, BatchSize: 64, LearningRate: 1e-3, Dropout: 0.2, WeightDecay: 1e-4, Patience: 8},
 	}
 }
@@ -183,7 +186,7 @@ func SplitSources(cfg Config, log io.Writer) (*Splits, error) {
 			sp.Sources = append(sp.Sources, sc)
 			continue
 		}
-		tr, va, err := Split(all, cfg.ValFraction, cfg.Seed)
+		tr, va, err := Split(all, cfg.ValFraction, cfg.SplitSeed)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", s.Name, err)
 		}

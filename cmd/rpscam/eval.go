@@ -27,7 +27,7 @@ func runEval(env *cliEnv, args []string) error {
 	heldOut := fs.Bool("heldout", false, "keep only the files rpscam train holds out of hold-out sources (drgfreeman's fixed 20%)")
 	validation := fs.Bool("validation", false, "score the validation split of rpscam train's default sources (the images that choose epochs and recipes) instead of --data")
 	shared := fs.String("shared", "", "with --validation: shared data folder (default $RPSCAM_SHARED, else ../shared)")
-	seed := fs.Uint64("seed", 1, "with --validation: the split seed rpscam train used")
+	seed := fs.Uint64("seed", 1, "with --validation: the split seed rpscam train used (its --split-seed, which defaults to its --seed)")
 	valFrac := fs.Float64("val-fraction", 0.15, "with --validation: the validation share rpscam train used")
 	jsonOut := fs.String("json", "", "write the report as one JSON object to this file (\"-\" for stdout)")
 	confusion := fs.String("confusion", "", "write the confusion matrix as a PNG")
@@ -202,7 +202,7 @@ func validationImages(env *cliEnv, sharedFlag string, seed uint64, valFrac float
 		return nil, nil, err
 	}
 	cfg := train.DefaultConfig(train.DefaultSources(shared))
-	cfg.Seed, cfg.ValFraction = seed, valFrac
+	cfg.SplitSeed, cfg.ValFraction = seed, valFrac
 	sp, err := train.SplitSources(cfg, io.Discard)
 	if err != nil {
 		return nil, nil, err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,7 +34,8 @@ func runTrain(env *cliEnv, args []string) error {
 	fs.StringArrayVar(&sources, "source", nil, "add a training folder NAME=DIR (or DIR) holding rock/ paper/ scissors/ (repeatable)")
 	only := fs.Bool("only-sources", false, "train on the --source folders only, not the default CGI + drgfreeman + sxsw/train")
 	def := train.DefaultConfig(nil)
-	seed := fs.Uint64("seed", def.Seed, "seed for the split, initialisation, shuffling and dropout")
+	seed := fs.Uint64("seed", def.Seed, "seed for the split (unless --split-seed is given), initialisation, shuffling and dropout")
+	splitSeed := fs.Uint64("split-seed", def.SplitSeed, "seed of the validation split (default: --seed); fix it to compare or average runs of other seeds on one split")
 	augSeed := fs.Uint64("aug-seed", 1, "seed for the augmented views (part of the feature-cache key)")
 	views := fs.Int("views", def.Views, "views per training image: 1 clean + N-1 augmented (--mode head: default 4)")
 	valFrac := fs.Float64("val-fraction", def.ValFraction, "share of each source's groups (hand models, clips) held for validation")
@@ -60,6 +62,17 @@ func runTrain(env *cliEnv, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if !fs.Changed("split-seed") {
+		*splitSeed = *seed
+	}
+	if *valFrac == 0 {
+		// Nothing is held out, so nothing can stop training early or pick
+		// an epoch: the epoch counts must come from a validated run.
+		if !fs.Changed("epochs") || (*mode == "finetune" && !fs.Changed("ft-epochs")) {
+			return usagef("--val-fraction 0 trains on every group and leaves no validation to stop on: give the epoch counts a validated run chose, e.g. --epochs 2 --ft-epochs 3 (its record's head_warmup_history and history)")
+		}
+		*patience, *ft.patience = 0, 0
 	}
 	if *mode != "head" && *mode != "finetune" {
 		return usagef("--mode %q: use head (frozen backbone) or finetune (last layers trained too)", *mode)
@@ -119,7 +132,7 @@ func runTrain(env *cliEnv, args []string) error {
 		}
 	}
 	if *mode == "finetune" {
-		return runFineTune(env, ft, b, srcs, fineTuneArgs{shared: shared, seed: *seed, augSeed: *augSeed, views: *views, valFrac: *valFrac,
+		return runFineTune(env, ft, b, srcs, fineTuneArgs{shared: shared, seed: *seed, splitSeed: *splitSeed, augSeed: *augSeed, views: *views, valFrac: *valFrac,
 			leaveOut: *leaveOut, cacheDir: *cacheDir, threads: *threads, ortLib: *ortLib, paramsOut: *paramsOut, recordOut: *recordOut,
 			onnxOut: *onnxOut, curve: *curve, began: began, args: args,
 			fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience}})
@@ -154,7 +167,7 @@ func runTrain(env *cliEnv, args []string) error {
 		return err
 	}
 	ex := newExtractor(env, runner, aug, cache, *augSeed)
-	cfg := train.Config{Sources: srcs, ValFraction: *valFrac, Seed: *seed, Views: *views, LeaveOut: *leaveOut,
+	cfg := train.Config{Sources: srcs, ValFraction: *valFrac, Seed: *seed, SplitSeed: *splitSeed, Views: *views, LeaveOut: *leaveOut,
 		Fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience}}
 
 	headParams := len(train.Labels)*model.FeatureSize + len(train.Labels)
@@ -164,11 +177,9 @@ func runTrain(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "validation (clean views): loss %.4f accuracy %.4f", out.ValLoss, out.ValAccuracy)
-	for _, s := range sortedKeys(out.ValBySource) {
-		fmt.Fprintf(env.stdout, "  %s %.4f", s, out.ValBySource[s])
-	}
-	fmt.Fprintf(env.stdout, "\ntime: features %s, fit %s, total %s\n", out.FeatureTime.Round(time.Second), out.FitTime.Round(100*time.Millisecond), time.Since(began).Round(time.Second))
+	val := newRecordVal(out.ValLoss, out.ValAccuracy, out.ValBySource)
+	printValidation(env.stdout, val)
+	fmt.Fprintf(env.stdout, "time: features %s, fit %s, total %s\n", out.FeatureTime.Round(time.Second), out.FitTime.Round(100*time.Millisecond), time.Since(began).Round(time.Second))
 	if *curve != "" {
 		if err := os.MkdirAll(filepath.Dir(*curve), 0o755); err != nil {
 			return err
@@ -198,9 +209,8 @@ func runTrain(env *cliEnv, args []string) error {
 		"training_date":           date,
 		"training_data":           strings.Join(srcDesc, ","),
 		"training_recipe":         fmt.Sprintf("head-only: frozen MobileNet-v2, %d views/image, dropout %g, Adam lr %g, batch %d, wd %g, seed %d", *views, *dropout, *lr, *batch, *wd, *seed),
-		"validation_accuracy":     strconv.FormatFloat(out.ValAccuracy, 'f', 4, 64),
-		"validation_loss":         strconv.FormatFloat(out.ValLoss, 'f', 4, 64),
 	}
+	val.addMeta(meta)
 	params := &model.Params{Labels: train.Labels, HeadW: out.Head.W, HeadB: out.Head.B, Meta: meta}
 	if err := model.WriteParams(*paramsOut, params); err != nil {
 		return err
@@ -210,17 +220,17 @@ func runTrain(env *cliEnv, args []string) error {
 		return err
 	}
 	rec := trainingRecord{
-		Date: date, Mode: "head", Seed: *seed, AugSeed: *augSeed, Views: *views, ValFraction: *valFrac,
+		Date: date, Mode: "head", Seed: *seed, SplitSeed: *splitSeed, AugSeed: *augSeed, Views: *views, ValFraction: *valFrac,
 		Fit:     recordFit{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience},
 		Augment: augCfg, Sources: out.Sources, HoldOutPercent: train.HoldOutPercent,
 		Backbone:       recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name, ONNXSHA256: backboneSHA},
 		Summary:        recordSummary{Total: b.ParamCount() + headParams, Trainable: headParams, Frozen: b.ParamCount()},
 		History:        out.History,
-		Validation:     recordVal{Loss: out.ValLoss, Accuracy: out.ValAccuracy, BySource: out.ValBySource},
+		Validation:     val,
 		TrainVectors:   out.TrainExamples,
 		Seconds:        recordTimes{Features: out.FeatureTime.Seconds(), Fit: out.FitTime.Seconds(), Total: time.Since(began).Seconds()},
 		Params:         recordParams{Path: *paramsOut, SHA256: paramsSHA},
-		Reproduce:      fmt.Sprintf("rpscam train --mode head --seed %d --aug-seed %d --views %d", *seed, *augSeed, *views),
+		Reproduce:      fmt.Sprintf("rpscam train --mode head --seed %d%s --aug-seed %d --views %d%s", *seed, splitSeedText(*seed, *splitSeed), *augSeed, *views, refitText(*valFrac, *epochs, 0)),
 		Tolerance:      "same machine and library: identical parameters; other CPUs or ONNX Runtime builds change features in the last float bits, giving head weights within 1e-3 and the same test accuracies within 0.3 points",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
@@ -268,6 +278,7 @@ type trainingRecord struct {
 	Tolerance      string                `json:"tolerance"`
 	Mode           string                `json:"mode"`
 	Seed           uint64                `json:"seed"`
+	SplitSeed      uint64                `json:"split_seed"`
 	AugSeed        uint64                `json:"aug_seed"`
 	Views          int                   `json:"views"`
 	ValFraction    float64               `json:"val_fraction"`
@@ -279,7 +290,7 @@ type trainingRecord struct {
 	Backbone       recordBackbone        `json:"backbone"`
 	Summary        recordSummary         `json:"model_summary"`
 	TrainVectors   int                   `json:"train_feature_vectors"`
-	Validation     recordVal             `json:"validation"`
+	Validation     *recordVal            `json:"validation"` // null: trained on every group (--val-fraction 0)
 	Tests          map[string]recordTest `json:"tests,omitempty"`
 	History        []train.EpochStats    `json:"history"`
 	Seconds        recordTimes           `json:"seconds"`
@@ -313,6 +324,52 @@ type recordVal struct {
 	Accuracy float64            `json:"accuracy"`
 	BySource map[string]float64 `json:"accuracy_by_source"`
 }
+
+// newRecordVal is the record's validation entry; nil when the run held no
+// validation images (--val-fraction 0), whose figures are NaN.
+func newRecordVal(loss, acc float64, bySource map[string]float64) *recordVal {
+	if math.IsNaN(loss) || math.IsNaN(acc) {
+		return nil
+	}
+	return &recordVal{Loss: loss, Accuracy: acc, BySource: bySource}
+}
+
+func printValidation(w io.Writer, v *recordVal) {
+	if v == nil {
+		fmt.Fprintln(w, "validation: none (--val-fraction 0: every group trained on; the epochs are the ones given)")
+		return
+	}
+	fmt.Fprintf(w, "validation (clean views): loss %.4f accuracy %.4f", v.Loss, v.Accuracy)
+	for _, s := range sortedKeys(v.BySource) {
+		fmt.Fprintf(w, "  %s %.4f", s, v.BySource[s])
+	}
+	fmt.Fprintln(w)
+}
+
+// addMeta adds the validation figures to the model's metadata, or says
+// there were none.
+func (v *recordVal) addMeta(meta map[string]string) {
+	if v == nil {
+		meta["validation"] = "none: trained on every group of the training sources (--val-fraction 0)"
+		return
+	}
+	meta["validation_accuracy"] = strconv.FormatFloat(v.Accuracy, 'f', 4, 64)
+	meta["validation_loss"] = strconv.FormatFloat(v.Loss, 'f', 4, 64)
+}
+
+// refitText is the flags of a run without validation for a Reproduce line
+// ("" for an ordinary run): the fraction and the epoch counts it was given.
+func refitText(valFrac float64, epochs, ftEpochs int) string {
+	if valFrac != 0 {
+		return ""
+	}
+	s := fmt.Sprintf(" --val-fraction 0 --epochs %d", epochs)
+	if ftEpochs > 0 {
+		s += fmt.Sprintf(" --ft-epochs %d", ftEpochs)
+	}
+	return s
+}
+
 type recordTimes struct {
 	Features float64 `json:"features"`
 	Fit      float64 `json:"fit"`

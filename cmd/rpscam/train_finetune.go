@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -55,7 +56,7 @@ func addFineTuneFlags(fs *pflag.FlagSet) *fineTuneFlags {
 
 type fineTuneArgs struct {
 	shared                               *string
-	seed, augSeed                        uint64
+	seed, splitSeed, augSeed             uint64
 	views                                int
 	valFrac                              float64
 	leaveOut, cacheDir, ortLib           string
@@ -158,7 +159,7 @@ func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train
 		}
 		tests = train.DefaultTestSets(dir)
 	}
-	cfg := train.Config{Sources: srcs, ValFraction: a.valFrac, Seed: a.seed, Views: a.views, LeaveOut: a.leaveOut, Fit: a.fit}
+	cfg := train.Config{Sources: srcs, ValFraction: a.valFrac, Seed: a.seed, SplitSeed: a.splitSeed, Views: a.views, LeaveOut: a.leaveOut, Fit: a.fit}
 	acts, err := train.ExtractActivations(cfg, tests, ex, env.stdout)
 	if err != nil {
 		return err
@@ -263,7 +264,11 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	}
 	last := warmHist[len(warmHist)-1]
 	wl, wa := head.Evaluate(train.Batch{X: valPooled, Y: acts.Validation.Y})
-	fmt.Fprintf(env.stdout, "head warm-up: %d epochs, val_loss %.4f val_accuracy %.4f\n", last.Epoch, wl, wa)
+	if len(acts.Validation.X) > 0 {
+		fmt.Fprintf(env.stdout, "head warm-up: %d epochs, val_loss %.4f val_accuracy %.4f\n", last.Epoch, wl, wa)
+	} else {
+		fmt.Fprintf(env.stdout, "head warm-up: %d epochs, loss %.4f accuracy %.4f (no validation)\n", last.Epoch, last.Loss, last.Accuracy)
+	}
 	trainPooled, valPooled = nil, nil
 	// train.Head.W is [classes][features]; the tail's head is [features][classes].
 	for c := 0; c < dims.Classes; c++ {
@@ -312,8 +317,11 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 			if s.Best {
 				best = " *"
 			}
-			fmt.Fprintf(env.stdout, "Epoch %d/%d - %.0fs - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f%s\n",
-				s.Epoch, s.Epochs, secs, s.Loss, s.Accuracy, s.ValLoss, s.ValAccuracy, best)
+			fmt.Fprintf(env.stdout, "Epoch %d/%d - %.0fs - loss: %.4f - accuracy: %.4f", s.Epoch, s.Epochs, secs, s.Loss, s.Accuracy)
+			if !math.IsNaN(s.ValLoss) {
+				fmt.Fprintf(env.stdout, " - val_loss: %.4f - val_accuracy: %.4f%s", s.ValLoss, s.ValAccuracy, best)
+			}
+			fmt.Fprintln(env.stdout)
 			if s.Early {
 				fmt.Fprintf(env.stdout, "early stopping: no better val_loss for %d epochs", *ft.patience)
 			}
@@ -358,11 +366,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	for s, c := range counts {
 		bySrc[s] = float64(c[0]) / float64(c[1])
 	}
-	fmt.Fprintf(env.stdout, "validation (clean views): loss %.4f accuracy %.4f", valLoss, valAcc)
-	for _, s := range sortedKeys(bySrc) {
-		fmt.Fprintf(env.stdout, "  %s %.4f", s, bySrc[s])
-	}
-	fmt.Fprintln(env.stdout)
+	val := newRecordVal(valLoss, valAcc, bySrc)
+	printValidation(env.stdout, val)
 	tests := map[string]recordTest{}
 	report := func(name string, fs train.FeatureSet) error {
 		_, acc, probs, err := scoreSet(fs)
@@ -429,9 +434,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		"training_date":           date,
 		"training_data":           strings.Join(srcDesc, ","),
 		"training_recipe":         recipe,
-		"validation_accuracy":     strconv.FormatFloat(valAcc, 'f', 4, 64),
-		"validation_loss":         strconv.FormatFloat(valLoss, 'f', 4, 64),
 	}
+	val.addMeta(meta)
 	params := &model.Params{Labels: train.Labels, HeadW: headW, HeadB: headB, Layers: tuned, Meta: meta}
 	// Float16 layer weights keep the committed file small (Conv_1 is 409,600
 	// weights); the round trip changes each weight by at most 2^-11 relative.
@@ -452,7 +456,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	headParams := len(headW) + len(headB)
 	frozen := b.ParamCount() - tunedCount
 	rec := trainingRecord{
-		Date: date, Mode: "finetune", Seed: a.seed, AugSeed: a.augSeed, Views: a.views, ValFraction: a.valFrac,
+		Date: date, Mode: "finetune", Seed: a.seed, SplitSeed: a.splitSeed, AugSeed: a.augSeed, Views: a.views, ValFraction: a.valFrac,
 		Fit: recordFit{Epochs: a.fit.Epochs, BatchSize: a.fit.BatchSize, LearningRate: a.fit.LearningRate, Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, Patience: a.fit.Patience},
 		FineTune: &recordFineTune{Tune: *ft.tune, Layers: layers, TrunkEnd: trunkEnd, TrunkSHA256: trunkSHA, Epochs: *ft.epochs, LRHead: *ft.lrHead, LRLayers: *ft.lrBody,
 			Anchor: *ft.anchor, Patience: *ft.patience, LabelSmoothing: *ft.smooth, Mixup: *ft.mixup, Monitor: *ft.monitor, Oversample: ft.overBy, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
@@ -460,13 +464,13 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		Backbone:     recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name},
 		Summary:      recordSummary{Total: b.ParamCount() + headParams, Trainable: tunedCount + headParams, Frozen: frozen},
 		History:      hist,
-		Validation:   recordVal{Loss: valLoss, Accuracy: valAcc, BySource: bySrc},
+		Validation:   val,
 		Tests:        tests,
 		TrainVectors: len(acts.Train.X),
 		Seconds:      recordTimes{Features: acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(a.began).Seconds()},
 		Params:       recordParams{Path: a.paramsOut, SHA256: paramsSHA},
-		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g%s --ft-monitor %s --ft-patience %d%s",
-			*ft.tune, a.seed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, mixupText(*ft.mixup, " --ft-mixup %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", "")),
+		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d%s --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g%s --ft-monitor %s --ft-patience %d%s%s",
+			*ft.tune, a.seed, splitSeedText(a.seed, a.splitSeed), a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, mixupText(*ft.mixup, " --ft-mixup %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", ""), refitText(a.valFrac, a.fit.Epochs, 0)),
 		Tolerance:      "a rerun from the same activation cache repeats the parameters exactly, and so does a first run on this machine (the cache rounds activations to float16 before they are used); activations computed on another CPU or ONNX Runtime build differ in their last bits, which moves the parameters: expect accuracies within about 1 point (the measurement is under Reproduce in models/README.md)",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
@@ -571,4 +575,13 @@ func checkOversample(by map[string]int, srcs []train.Source) error {
 		}
 	}
 	return nil
+}
+
+// splitSeedText is " --split-seed N" when the split seed is not the seed
+// (the default), so that Reproduce lines of ordinary runs read as before.
+func splitSeedText(seed, splitSeed uint64) string {
+	if seed == splitSeed {
+		return ""
+	}
+	return fmt.Sprintf(" --split-seed %d", splitSeed)
 }

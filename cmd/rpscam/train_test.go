@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"image/color"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/model"
 	"github.com/rpscam/rpscam/train"
 )
@@ -26,6 +30,9 @@ func TestTrainRejectsUnknownModes(t *testing.T) {
 		{"train", "--mode", "head", "--oversample", "sxsw=2"},
 		{"train", "--ft-mixup", "-0.2"},
 		{"train", "--mode", "head", "--ft-mixup", "0.2"},
+		{"train", "--val-fraction", "0"},
+		{"train", "--val-fraction", "0", "--epochs", "2"},
+		{"train", "--mode", "head", "--val-fraction", "0"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, args)
@@ -96,5 +103,68 @@ func TestCheckOversample(t *testing.T) {
 	err := checkOversample(map[string]int{"sxws": 2}, srcs)
 	if err == nil || !strings.Contains(err.Error(), "sources: cgi, sxsw") {
 		t.Errorf("a misspelt source: %v, want an error listing the sources", err)
+	}
+}
+
+// TestTrainWithoutValidation runs the whole fine-tuning command on nine
+// generated images with --val-fraction 0 (the refit on every group): it
+// must train the given epochs and write a record and parameters that say
+// there was no validation, instead of NaN figures (which JSON cannot hold).
+func TestTrainWithoutValidation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping a (small) end-to-end training run")
+	}
+	shared := sharedWithWeights(t)
+	lib, err := ort.FindLibrary("")
+	if err != nil {
+		t.Skip(err)
+	}
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "gen")
+	for class, c := range map[string]color.RGBA{"rock": {R: 255}, "paper": {G: 255}, "scissors": {B: 255}} {
+		for _, name := range []string{"a.png", "b.png", "c.png"} {
+			solid(t, filepath.Join(data, class, name), c)
+		}
+	}
+	recPath, paramsPath := filepath.Join(tmp, "record.json"), filepath.Join(tmp, "p.params")
+	var stdout, stderr bytes.Buffer
+	args := []string{"train", "--shared", shared, "--only-sources", "--source", "gen=" + data, "--tune", "conv1", "--views", "1",
+		"--val-fraction", "0", "--epochs", "2", "--ft-epochs", "1", "--tests=false", "--trunk", filepath.Join(tmp, "trunk.onnx"),
+		"--cache", filepath.Join(tmp, "cache"), "--params-out", paramsPath, "--record", recPath, "--out", "", "--curve", filepath.Join(tmp, "curve.png"), "--ort-lib", lib}
+	if code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, args); code != exitOK {
+		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
+	}
+	for _, want := range []string{"validation: none", "head warm-up: 2 epochs", "Epoch 1/1 - "} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	raw, err := os.ReadFile(recPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Reproduce  string           `json:"reproduce"`
+		Validation *json.RawMessage `json:"validation"`
+		History    []map[string]any `json:"history"`
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.History) != 1 {
+		t.Fatalf("record has %d epochs, want the 1 given", len(rec.History))
+	}
+	if v, ok := rec.History[0]["val_loss"]; rec.Validation != nil || !ok || v != nil {
+		t.Errorf("record: validation %v, history %s: want null figures", rec.Validation, rec.History)
+	}
+	if !strings.Contains(rec.Reproduce, "--val-fraction 0 --epochs 2") || !strings.Contains(rec.Reproduce, "--ft-epochs 1") {
+		t.Errorf("reproduce line %q lacks the refit flags", rec.Reproduce)
+	}
+	p, err := model.ReadParams(paramsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Meta["validation_accuracy"] != "" || !strings.Contains(p.Meta["validation"], "none") {
+		t.Errorf("parameter metadata %v: want no validation figures and a note saying so", p.Meta)
 	}
 }
