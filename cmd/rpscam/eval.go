@@ -27,7 +27,7 @@ func runEval(env *cliEnv, args []string) error {
 	heldOut := fs.Bool("heldout", false, "keep only the files rpscam train holds out of hold-out sources (drgfreeman's fixed 20%)")
 	validation := fs.Bool("validation", false, "score the validation split of rpscam train's default sources (the images that choose epochs and recipes) instead of --data")
 	shared := fs.String("shared", "", "with --validation: shared data folder (default $RPSCAM_SHARED, else ../shared)")
-	seed := fs.Uint64("seed", 1, "with --validation: the split seed rpscam train used (its --split-seed, which defaults to its --seed)")
+	splitSeed := fs.Uint64("split-seed", 1, "with --validation: the --split-seed rpscam train used")
 	valFrac := fs.Float64("val-fraction", 0.15, "with --validation: the validation share rpscam train used")
 	jsonOut := fs.String("json", "", "write the report as one JSON object to this file (\"-\" for stdout)")
 	confusion := fs.String("confusion", "", "write the confusion matrix as a PNG")
@@ -74,7 +74,7 @@ func runEval(env *cliEnv, args []string) error {
 	}
 	var imgs []labelledImage
 	if *validation {
-		if imgs, dirs, err = validationImages(env, *shared, *seed, *valFrac); err != nil {
+		if imgs, dirs, err = validationImages(env, *shared, *splitSeed, *valFrac); err != nil {
 			return err
 		}
 	} else {
@@ -142,7 +142,7 @@ func runEval(env *cliEnv, args []string) error {
 	}
 	part := map[bool]string{true: " (held-out part)"}[*heldOut]
 	if *validation {
-		part = fmt.Sprintf(" (validation split, seed %d, fraction %g)", *seed, *valFrac)
+		part = fmt.Sprintf(" (validation split, split seed %d, fraction %g)", *splitSeed, *valFrac)
 	}
 	fmt.Fprintf(env.stdout, "model %s on %s%s: %d images\n\n", *modelPath, strings.Join(dirs, ", "), part, rep.N)
 	rep.WriteText(env.stdout)
@@ -196,13 +196,13 @@ type labelledImage struct {
 // validationImages lists the validation split of rpscam train's default
 // sources with the same code and seed that train splits them with, so a
 // recipe or a parameter average can be chosen on exactly those images.
-func validationImages(env *cliEnv, sharedFlag string, seed uint64, valFrac float64) ([]labelledImage, []string, error) {
+func validationImages(env *cliEnv, sharedFlag string, splitSeed uint64, valFrac float64) ([]labelledImage, []string, error) {
 	shared, err := sharedDir(sharedFlag)
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg := train.DefaultConfig(train.DefaultSources(shared))
-	cfg.SplitSeed, cfg.ValFraction = seed, valFrac
+	cfg.SplitSeed, cfg.ValFraction = splitSeed, valFrac
 	sp, err := train.SplitSources(cfg, io.Discard)
 	if err != nil {
 		return nil, nil, err

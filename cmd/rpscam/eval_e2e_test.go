@@ -70,7 +70,7 @@ func TestValidationSplitMatchesTheTrainingRecord(t *testing.T) {
 	root := filepath.Join("..", "..")
 	shared := sharedtest.Dir(t, "data", "rps-real", "sxsw", "train")
 	var record struct {
-		Seed        uint64  `json:"seed"`
+		SplitSeed   uint64  `json:"split_seed"`
 		ValFraction float64 `json:"val_fraction"`
 		Validation  struct {
 			Accuracy float64            `json:"accuracy"`
@@ -93,7 +93,7 @@ func TestValidationSplitMatchesTheTrainingRecord(t *testing.T) {
 	}
 	jsonPath := filepath.Join(t.TempDir(), "val.json")
 	var stdout, stderr bytes.Buffer
-	args := []string{"eval", "--validation", "--shared", shared, "--seed", strconv.FormatUint(record.Seed, 10),
+	args := []string{"eval", "--validation", "--shared", shared, "--split-seed", strconv.FormatUint(record.SplitSeed, 10),
 		"--val-fraction", strconv.FormatFloat(record.ValFraction, 'g', -1, 64), "--model", modelPath, "--ort-lib", lib, "--json", jsonPath}
 	if code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, args); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())

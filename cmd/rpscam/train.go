@@ -25,7 +25,7 @@ func runTrain(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "train", "[flags]",
 		"rpscam train                                    # fine-tune block_15 + block_16 + Conv_1 + head -> models/rps_head.params, models/rps_mobilenetv2.onnx",
 		"rpscam train --mode head                        # the tutorial recipe: frozen backbone, dense head only",
-		"rpscam train --seed 7 --views 2                 # another split and fewer augmented views",
+		"rpscam train --seed 7 --views 2                 # another initialisation and fewer augmented views",
 		"rpscam train --source mine=~/rps-photos         # add a folder of rock/ paper/ scissors/ photos",
 		"rpscam train --only-sources --source mine=~/rps-photos --source sxsw=../shared/data/rps-real/sxsw/train",
 		"rpscam train --leave-out sxsw                   # leave-one-source-out check; writes no model")
@@ -34,8 +34,8 @@ func runTrain(env *cliEnv, args []string) error {
 	fs.StringArrayVar(&sources, "source", nil, "add a training folder NAME=DIR (or DIR) holding rock/ paper/ scissors/ (repeatable)")
 	only := fs.Bool("only-sources", false, "train on the --source folders only, not the default CGI + drgfreeman + sxsw/train")
 	def := train.DefaultConfig(nil)
-	seed := fs.Uint64("seed", def.Seed, "seed for the split (unless --split-seed is given), initialisation, shuffling and dropout")
-	splitSeed := fs.Uint64("split-seed", def.SplitSeed, "seed of the validation split (default: --seed); fix it to compare or average runs of other seeds on one split")
+	seed := fs.Uint64("seed", def.Seed, "seed for the initialisation, shuffling and dropout")
+	splitSeed := fs.Uint64("split-seed", def.SplitSeed, "seed of the validation split (kept apart from --seed so that runs of any seed are compared on the same images)")
 	augSeed := fs.Uint64("aug-seed", 1, "seed for the augmented views (part of the feature-cache key)")
 	views := fs.Int("views", def.Views, "views per training image: 1 clean + N-1 augmented (--mode head: default 4)")
 	valFrac := fs.Float64("val-fraction", def.ValFraction, "share of each source's groups (hand models, clips) held for validation")
@@ -62,9 +62,6 @@ func runTrain(env *cliEnv, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
-	}
-	if !fs.Changed("split-seed") {
-		*splitSeed = *seed
 	}
 	if *valFrac == 0 {
 		// Nothing is held out, so nothing can stop training early or pick
@@ -230,7 +227,7 @@ func runTrain(env *cliEnv, args []string) error {
 		TrainVectors:   out.TrainExamples,
 		Seconds:        recordTimes{Features: out.FeatureTime.Seconds(), Fit: out.FitTime.Seconds(), Total: time.Since(began).Seconds()},
 		Params:         recordParams{Path: *paramsOut, SHA256: paramsSHA},
-		Reproduce:      fmt.Sprintf("rpscam train --mode head --seed %d%s --aug-seed %d --views %d%s", *seed, splitSeedText(*seed, *splitSeed), *augSeed, *views, refitText(*valFrac, *epochs, 0)),
+		Reproduce:      fmt.Sprintf("rpscam train --mode head --seed %d --split-seed %d --aug-seed %d --views %d%s", *seed, *splitSeed, *augSeed, *views, refitText(*valFrac, *epochs, 0)),
 		Tolerance:      "same machine and library: identical parameters; other CPUs or ONNX Runtime builds change features in the last float bits, giving head weights within 1e-3 and the same test accuracies within 0.3 points",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
