@@ -227,7 +227,7 @@ func runTrain(env *cliEnv, args []string) error {
 		TrainVectors:   out.TrainExamples,
 		Seconds:        recordTimes{Features: out.FeatureTime.Seconds(), Fit: out.FitTime.Seconds(), Total: time.Since(began).Seconds()},
 		Params:         recordParams{Path: *paramsOut, SHA256: paramsSHA},
-		Reproduce:      fmt.Sprintf("rpscam train --mode head --seed %d --split-seed %d --aug-seed %d --views %d%s", *seed, *splitSeed, *augSeed, *views, refitText(*valFrac, *epochs, 0)),
+		Reproduce:      fmt.Sprintf("rpscam train --mode head --seed %d --split-seed %d --aug-seed %d --views %d%s", *seed, *splitSeed, *augSeed, *views, refitText(*valFrac, *epochs)),
 		Tolerance:      "same machine and library: identical parameters; other CPUs or ONNX Runtime builds change features in the last float bits, giving head weights within 1e-3 and the same test accuracies within 0.3 points",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
@@ -355,16 +355,13 @@ func (v *recordVal) addMeta(meta map[string]string) {
 }
 
 // refitText is the flags of a run without validation for a Reproduce line
-// ("" for an ordinary run): the fraction and the epoch counts it was given.
-func refitText(valFrac float64, epochs, ftEpochs int) string {
+// ("" for an ordinary run): the fraction and the warm-up or head epochs it
+// was given (the fine-tuning line always names --ft-epochs).
+func refitText(valFrac float64, epochs int) string {
 	if valFrac != 0 {
 		return ""
 	}
-	s := fmt.Sprintf(" --val-fraction 0 --epochs %d", epochs)
-	if ftEpochs > 0 {
-		s += fmt.Sprintf(" --ft-epochs %d", ftEpochs)
-	}
-	return s
+	return fmt.Sprintf(" --val-fraction 0 --epochs %d", epochs)
 }
 
 type recordTimes struct {

@@ -470,7 +470,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		Seconds:      recordTimes{Features: acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(a.began).Seconds()},
 		Params:       recordParams{Path: a.paramsOut, SHA256: paramsSHA},
 		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --split-seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g%s --ft-monitor %s --ft-patience %d%s%s",
-			*ft.tune, a.seed, a.splitSeed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, mixupText(*ft.mixup, " --ft-mixup %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", ""), refitText(a.valFrac, a.fit.Epochs, 0)),
+			*ft.tune, a.seed, a.splitSeed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, mixupText(*ft.mixup, " --ft-mixup %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", ""), refitText(a.valFrac, a.fit.Epochs)),
 		Tolerance:      "a rerun from the same activation cache repeats the parameters exactly, and so does a first run on this machine (the cache rounds activations to float16 before they are used); activations computed on another CPU or ONNX Runtime build differ in their last bits, which moves the parameters: expect accuracies within about 1 point (the measurement is under Reproduce in models/README.md)",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
