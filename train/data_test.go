@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -48,16 +49,25 @@ func tree(t *testing.T, names map[string][]string) string {
 	return dir
 }
 
-func TestSplitKeepsGroupsTogetherAndIsDeterministic(t *testing.T) {
-	var rock, paper, scissors []string
-	for m := 1; m <= 6; m++ {
-		for k := 0; k < 5; k++ {
-			rock = append(rock, "rock0"+string(rune('0'+m))+"-00"+string(rune('0'+k))+".jpg")
-			paper = append(paper, "paper0"+string(rune('0'+m))+"-00"+string(rune('0'+k))+".jpg")
-			scissors = append(scissors, "scissors0"+string(rune('0'+m))+"-00"+string(rune('0'+k))+".jpg")
+// cgiRenders names files per class folder as the CGI set does
+// ("rock03-002.jpg": hand model 3, render 2): models hand models (at most
+// 9) of perModel renders each, so the CGI grouping sees models groups.
+func cgiRenders(models, perModel int) map[string][]string {
+	files := map[string][]string{}
+	for _, class := range []string{"rock", "paper", "scissors"} {
+		for m := 1; m <= models; m++ {
+			for k := 0; k < perModel; k++ {
+				files[class] = append(files[class], fmt.Sprintf("%s0%d-%03d.jpg", class, m, k))
+			}
 		}
 	}
-	dir := tree(t, map[string][]string{"rock": rock, "paper": paper, "scissors": scissors, "notes": {"x.txt"}})
+	return files
+}
+
+func TestSplitKeepsGroupsTogetherAndIsDeterministic(t *testing.T) {
+	files := cgiRenders(6, 5)
+	files["notes"] = []string{"x.txt"}
+	dir := tree(t, files)
 	src := Source{Name: "cgi", Dir: dir, Grouping: GroupCGIModel}
 	all, held, err := src.List()
 	if err != nil {
@@ -137,14 +147,7 @@ func TestListDirErrorsNameTheLayout(t *testing.T) {
 }
 
 func TestSplitSourcesSplitsBySplitSeedAlone(t *testing.T) {
-	var rock, paper, scissors []string
-	for m := 1; m <= 8; m++ {
-		for k := 0; k < 3; k++ {
-			suffix := string(rune('0'+m)) + "-00" + string(rune('0'+k)) + ".jpg"
-			rock, paper, scissors = append(rock, "rock0"+suffix), append(paper, "paper0"+suffix), append(scissors, "scissors0"+suffix)
-		}
-	}
-	dir := tree(t, map[string][]string{"rock": rock, "paper": paper, "scissors": scissors})
+	dir := tree(t, cgiRenders(8, 3))
 	split := func(seed, splitSeed uint64) *Splits {
 		cfg := Config{Sources: []Source{{Name: "cgi", Dir: dir, Grouping: GroupCGIModel}}, ValFraction: 0.25, Seed: seed, SplitSeed: splitSeed, Views: 1}
 		sp, err := SplitSources(cfg, io.Discard)
