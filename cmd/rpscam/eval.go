@@ -27,8 +27,9 @@ func runEval(env *cliEnv, args []string) error {
 	heldOut := fs.Bool("heldout", false, "keep only the files rpscam train holds out of hold-out sources (drgfreeman's fixed 20%)")
 	validation := fs.Bool("validation", false, "score the validation split of rpscam train's default sources (the images that choose epochs and recipes) instead of --data")
 	shared := fs.String("shared", "", "with --validation: shared data folder (default $RPSCAM_SHARED, else ../shared)")
-	splitSeed := fs.Uint64("split-seed", 1, "with --validation: the --split-seed rpscam train used")
-	valFrac := fs.Float64("val-fraction", 0.15, "with --validation: the validation share rpscam train used")
+	def := train.DefaultConfig(nil) // rpscam train's defaults, so both name the same split
+	splitSeed := fs.Uint64("split-seed", def.SplitSeed, "with --validation: the --split-seed rpscam train used")
+	valFrac := fs.Float64("val-fraction", def.ValFraction, "with --validation: the validation share rpscam train used")
 	jsonOut := fs.String("json", "", "write the report as one JSON object to this file (\"-\" for stdout)")
 	confusion := fs.String("confusion", "", "write the confusion matrix as a PNG")
 	worst := fs.Int("worst", 10, "how many of the most confident mistakes to list")
