@@ -79,7 +79,7 @@ func runTrain(env *cliEnv, args []string) error {
 			return err
 		}
 	} else {
-		for _, name := range []string{"oversample", "ft-mixup"} {
+		for _, name := range []string{"oversample", "ft-mixup", "ft-schedule", "ft-ema"} {
 			if fs.Changed(name) {
 				return usagef("--%s applies to --mode finetune only", name)
 			}

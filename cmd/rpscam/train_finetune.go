@@ -32,6 +32,8 @@ type fineTuneFlags struct {
 	patience *int
 	smooth   *float64
 	mixup    *float64
+	schedule *string
+	ema      *float64
 	monitor  *string
 	over     *[]string
 	overBy   map[string]int // parsed --oversample
@@ -49,6 +51,8 @@ func addFineTuneFlags(fs *pflag.FlagSet) *fineTuneFlags {
 		patience: fs.Int("ft-patience", 3, "finetune: epochs without a better monitored validation figure before stopping (0 = off)"),
 		smooth:   fs.Float64("ft-label-smoothing", 0.1, "finetune: label smoothing of the fine-tuning targets"),
 		mixup:    fs.Float64("ft-mixup", 0, "finetune: mix each training view with a random other one (activations and targets) by a share drawn from Beta(ALPHA, ALPHA); 0 = off, e.g. 0.2"),
+		schedule: fs.String("ft-schedule", "constant", "finetune: learning rates over the --ft-epochs bound: constant, or cosine (both rates fall along half a cosine wave to 0 at the last batch)"),
+		ema:      fs.Float64("ft-ema", 0, "finetune: validate and keep an exponential moving average of the fine-tuned parameters with this decay per batch instead of the last batch's values; 0 = off, e.g. 0.998"),
 		monitor:  fs.String("ft-monitor", "val_loss", "finetune: validation figure that picks the epoch: val_loss or val_accuracy"),
 		over:     fs.StringArray("oversample", nil, "finetune: NAME=K lists every training view of source NAME K times per epoch (repeatable), e.g. sxsw=2 to weight the real photos most like a webcam"),
 	}
@@ -74,6 +78,12 @@ func (ft *fineTuneFlags) validate() error {
 	}
 	if *ft.monitor != "val_loss" && *ft.monitor != "val_accuracy" {
 		return usagef("--ft-monitor %q: use val_loss or val_accuracy", *ft.monitor)
+	}
+	if *ft.schedule != "constant" && *ft.schedule != "cosine" {
+		return usagef("--ft-schedule %q: use constant or cosine", *ft.schedule)
+	}
+	if *ft.ema < 0 || *ft.ema >= 1 {
+		return usagef("--ft-ema %g: use 0 (off) up to below 1, e.g. 0.998", *ft.ema)
 	}
 	if *ft.smooth < 0 || *ft.smooth >= 1 {
 		return usagef("--ft-label-smoothing %g: use 0 (off) up to below 1, e.g. 0.1", *ft.smooth)
@@ -302,7 +312,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	epochStart := time.Now()
 	cfg := tail.FitConfig{Trainable: trainable, Epochs: *ft.epochs, BatchSize: a.fit.BatchSize, LRHead: *ft.lrHead, LRBody: *ft.lrBody,
 		Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, AnchorDecay: *ft.anchor, Patience: *ft.patience, Seed: a.seed,
-		LabelSmoothing: *ft.smooth, Mixup: *ft.mixup, MonitorAccuracy: *ft.monitor == "val_accuracy",
+		LabelSmoothing: *ft.smooth, Mixup: *ft.mixup, Cosine: *ft.schedule == "cosine", EMA: *ft.ema, MonitorAccuracy: *ft.monitor == "val_accuracy",
 		OnBatch: func(epoch, batch, n int) {
 			if batch == 1 {
 				prog = train.NewProgress(env.stderr, fmt.Sprintf("fine-tune epoch %d/%d", epoch, *ft.epochs), n, term)
@@ -427,8 +437,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	for _, s := range acts.Splits.Sources {
 		srcDesc = append(srcDesc, fmt.Sprintf("%s:%d", s.Name, s.Train+s.Validation))
 	}
-	recipe := fmt.Sprintf("finetune %s: %shead warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, label smoothing %g, %sbest %s, %d views/image, batch %d, seed %d",
-		*ft.tune, oversampleText(ft.overBy, "", ", ", " oversampled; "), a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, mixupText(*ft.mixup, "mixup Beta(%g), "), *ft.monitor, a.views, a.fit.BatchSize, a.seed)
+	recipe := fmt.Sprintf("finetune %s: %shead warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, label smoothing %g, %s%s%sbest %s, %d views/image, batch %d, seed %d",
+		*ft.tune, oversampleText(ft.overBy, "", ", ", " oversampled; "), a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, unlessZero(*ft.mixup, "mixup Beta(%g), "), scheduleText(*ft.schedule, "%s learning-rate schedule, "), unlessZero(*ft.ema, "parameter EMA %g, "), *ft.monitor, a.views, a.fit.BatchSize, a.seed)
 	meta := map[string]string{
 		model.MetaBackboneWeights: b.Source.Weights.Name,
 		"training_date":           date,
@@ -459,7 +469,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		Date: date, Mode: "finetune", Seed: a.seed, SplitSeed: a.splitSeed, AugSeed: a.augSeed, Views: a.views, ValFraction: a.valFrac,
 		Fit: recordFit{Epochs: a.fit.Epochs, BatchSize: a.fit.BatchSize, LearningRate: a.fit.LearningRate, Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, Patience: a.fit.Patience},
 		FineTune: &recordFineTune{Tune: *ft.tune, Layers: layers, TrunkEnd: trunkEnd, TrunkSHA256: trunkSHA, Epochs: *ft.epochs, LRHead: *ft.lrHead, LRLayers: *ft.lrBody,
-			Anchor: *ft.anchor, Patience: *ft.patience, LabelSmoothing: *ft.smooth, Mixup: *ft.mixup, Monitor: *ft.monitor, Oversample: ft.overBy, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
+			Anchor: *ft.anchor, Patience: *ft.patience, LabelSmoothing: *ft.smooth, Mixup: *ft.mixup, Schedule: *ft.schedule, EMA: *ft.ema, Monitor: *ft.monitor, Oversample: ft.overBy, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
 		Augment: augCfg, Sources: acts.Splits.Sources, HoldOutPercent: train.HoldOutPercent,
 		Backbone:     recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name},
 		Summary:      recordSummary{Total: b.ParamCount() + headParams, Trainable: tunedCount + headParams, Frozen: frozen},
@@ -469,8 +479,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		TrainVectors: len(acts.Train.X),
 		Seconds:      recordTimes{Features: acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(a.began).Seconds()},
 		Params:       recordParams{Path: a.paramsOut, SHA256: paramsSHA},
-		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --split-seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g%s --ft-monitor %s --ft-patience %d%s%s",
-			*ft.tune, a.seed, a.splitSeed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, mixupText(*ft.mixup, " --ft-mixup %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", ""), refitText(a.valFrac, a.fit.Epochs)),
+		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --split-seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g%s%s%s --ft-monitor %s --ft-patience %d%s%s",
+			*ft.tune, a.seed, a.splitSeed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, unlessZero(*ft.mixup, " --ft-mixup %g"), scheduleText(*ft.schedule, " --ft-schedule %s"), unlessZero(*ft.ema, " --ft-ema %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", ""), refitText(a.valFrac, a.fit.Epochs)),
 		Tolerance:      "a rerun from the same activation cache repeats the parameters exactly, and so does a first run on this machine (the cache rounds activations to float16 before they are used); activations computed on another CPU or ONNX Runtime build differ in their last bits, which moves the parameters: expect accuracies within about 1 point (the measurement is under Reproduce in models/README.md)",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
@@ -515,13 +525,23 @@ func printFineTuneSummary(w io.Writer, b *model.Backbone, layers []string, head 
 		commas(frozen+tuned+head), commas(tuned+head), commas(frozen), strings.Repeat("_", 72))
 }
 
-// mixupText formats alpha with format, or "" when mixup is off, so that
-// records of recipes without it read as before.
-func mixupText(alpha float64, format string) string {
-	if alpha == 0 {
+// unlessZero formats an option that 0 turns off (mixup's alpha, the EMA
+// decay) with format, or gives "" when it is off, so that records of
+// recipes without it read as before.
+func unlessZero(value float64, format string) string {
+	if value == 0 {
 		return ""
 	}
-	return fmt.Sprintf(format, alpha)
+	return fmt.Sprintf(format, value)
+}
+
+// scheduleText formats a learning-rate schedule other than the default
+// (constant) with format, or gives "", as unlessZero does for options off at 0.
+func scheduleText(schedule, format string) string {
+	if schedule == "constant" {
+		return ""
+	}
+	return fmt.Sprintf(format, schedule)
 }
 
 type recordFineTune struct {
@@ -536,6 +556,8 @@ type recordFineTune struct {
 	Patience       int                `json:"patience"`
 	LabelSmoothing float64            `json:"label_smoothing"`
 	Mixup          float64            `json:"mixup_alpha,omitempty"`
+	Schedule       string             `json:"lr_schedule"`
+	EMA            float64            `json:"ema_decay,omitempty"`
 	Monitor        string             `json:"monitor"`
 	Oversample     map[string]int     `json:"oversample,omitempty"`
 	WarmUp         []train.EpochStats `json:"head_warmup_history"`

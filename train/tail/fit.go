@@ -38,6 +38,18 @@ type FitConfig struct {
 	// random partner (inputs and targets); 0 disables it. See mixer. The
 	// reported training accuracy then counts each example's own class.
 	Mixup float64
+	// Cosine anneals both learning rates over the Epochs bound, from their
+	// values above to zero at the last batch (half a cosine wave), so that
+	// the last epochs take ever smaller steps instead of jumping around the
+	// minimum at full rate.
+	Cosine bool
+	// EMA, when above 0, keeps an exponential moving average of the
+	// trained parameters (avg = EMA·avg + (1-EMA)·p after every batch,
+	// starting from the initial values) and validates, keeps and returns
+	// the average instead of the last batch's parameters: an average over
+	// the last ~1/(1-EMA) steps sits nearer the middle of the minimum the
+	// noisy steps circle. Training itself continues from the raw parameters.
+	EMA float64
 	// MonitorAccuracy selects the epoch by validation accuracy (ties: lower
 	// loss) instead of validation loss.
 	MonitorAccuracy bool
@@ -75,6 +87,9 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 	if cfg.LabelSmoothing < 0 || cfg.LabelSmoothing >= 1 {
 		return nil, fmt.Errorf("tail: label smoothing %g out of range: use [0, 1)", cfg.LabelSmoothing)
 	}
+	if cfg.EMA < 0 || cfg.EMA >= 1 || math.IsNaN(cfg.EMA) {
+		return nil, fmt.Errorf("tail: EMA decay %g out of range: use 0 (off) up to below 1, e.g. 0.999", cfg.EMA)
+	}
 	if cfg.Mixup < 0 || math.IsNaN(cfg.Mixup) {
 		return nil, fmt.Errorf("tail: mixup alpha %g out of range: use 0 (off) or more, e.g. 0.2", cfg.Mixup)
 	}
@@ -91,6 +106,12 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 		}
 	}
 	start := p.Clone()
+	// scored is what each epoch validates and keeps: p itself, or the
+	// moving average of it.
+	scored := p
+	if cfg.EMA > 0 {
+		scored = p.Clone()
+	}
 	opt := newAdam()
 	off, on := float32(cfg.LabelSmoothing/float64(d.Classes)), float32(1-cfg.LabelSmoothing+cfg.LabelSmoothing/float64(d.Classes))
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a11))
@@ -133,6 +154,10 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var lossSum, right float64
 		for bi := 0; bi < batches; bi++ {
+			decay := 1.0
+			if cfg.Cosine {
+				decay = cosineDecay((epoch-1)*batches+bi, cfg.Epochs*batches)
+			}
 			idx := order[bi*bs : min((bi+1)*bs, len(order))]
 			n := len(idx)
 			mb := Batch{N: n, X: b.X[:n*per], OneHot: b.OneHot[:n*d.Classes], Weight: b.Weight[:n], Mask: b.Mask[:n*d.Features]}
@@ -190,9 +215,17 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 						}
 					}
 				}
-				opt.step(name, p[name], g, lr)
+				opt.step(name, p[name], g, lr*decay)
 			}
 			opt.t++
+			if cfg.EMA > 0 {
+				for _, name := range cfg.Trainable {
+					avg, w := scored[name], p[name]
+					for i := range avg {
+						avg[i] = float32(cfg.EMA)*avg[i] + float32(1-cfg.EMA)*w[i]
+					}
+				}
+			}
 			if cfg.OnBatch != nil {
 				cfg.OnBatch(epoch, bi+1, batches)
 			}
@@ -201,7 +234,7 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 		st.ValLoss, st.ValAccuracy = math.NaN(), math.NaN()
 		ml, ma := st.Loss, st.Accuracy
 		if len(val.X) > 0 {
-			probs, err := Predict(eval, p, val.X, bs)
+			probs, err := Predict(eval, scored, val.X, bs)
 			if err != nil {
 				return hist, err
 			}
@@ -209,16 +242,23 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 			ml, ma = st.ValLoss, st.ValAccuracy
 		}
 		if better(ml, ma, bestLoss, bestAcc) {
-			bestLoss, bestAcc, best, since, st.Best = ml, ma, p.Clone(), 0, true
+			bestLoss, bestAcc, best, since, st.Best = ml, ma, scored.Clone(), 0, true
 		} else {
 			since++
 		}
 		stop := cfg.Patience > 0 && since >= cfg.Patience
-		if (stop || epoch == cfg.Epochs) && cfg.Patience > 0 && !st.Best {
+		last := stop || epoch == cfg.Epochs
+		switch {
+		case last && cfg.Patience > 0 && !st.Best:
 			for k, v := range best {
 				copy(p[k], v)
 			}
 			st.Restored = true
+		case last && cfg.EMA > 0:
+			// The average is the result, whether or not it was validated.
+			for k, v := range scored {
+				copy(p[k], v)
+			}
 		}
 		st.Early = stop && epoch < cfg.Epochs
 		hist = append(hist, st)
@@ -230,6 +270,12 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 		}
 	}
 	return hist, nil
+}
+
+// cosineDecay is the learning-rate factor of step (0-based) of total:
+// 1 at the first step, falling along half a cosine wave towards 0 after the last.
+func cosineDecay(step, total int) float64 {
+	return 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(total)))
 }
 
 // Predict returns the class probabilities (len(xs)*Classes) of p on xs,

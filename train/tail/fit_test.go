@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -123,5 +124,102 @@ func TestFitRejectsBadRecipes(t *testing.T) {
 	bad := Data{X: [][]float32{make([]float32, 5)}, Y: []int{0}}
 	if _, err := Fit(sess, sess, p, bad, Data{}, FitConfig{Trainable: HeadParams, Epochs: 1, BatchSize: 2, LRHead: 1e-3}); err == nil {
 		t.Error("Fit accepted an example of the wrong size")
+	}
+}
+
+// TestFitCosineScheduleShrinksTheSteps runs the same recipe with a constant
+// and a cosine learning rate and measures each batch's largest weight
+// change: the first batches take the same step (the factor starts at 1),
+// the cosine run's last step is a small fraction of the constant run's.
+func TestFitCosineScheduleShrinksTheSteps(t *testing.T) {
+	f := newFitFixture(t)
+	steps := func(cosine bool) []float64 {
+		p, prev := f.start.Clone(), f.start.Clone()
+		var out []float64
+		_, err := Fit(f.sess, f.eval, p, f.trainSet, Data{}, FitConfig{Trainable: AllParams, Epochs: 2, BatchSize: 16,
+			LRHead: 0.01, LRBody: 0.01, Seed: 3, Cosine: cosine,
+			OnBatch: func(epoch, batch, n int) {
+				largest := 0.0
+				for name, w := range p {
+					for i := range w {
+						largest = max(largest, math.Abs(float64(w[i]-prev[name][i])))
+					}
+					copy(prev[name], w)
+				}
+				out = append(out, largest)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	constant, cosine := steps(false), steps(true)
+	if len(constant) != 12 || len(cosine) != 12 {
+		t.Fatalf("got %d and %d batches, want 12 each (2 epochs of 6)", len(constant), len(cosine))
+	}
+	if constant[0] != cosine[0] {
+		t.Errorf("first step %g (constant) vs %g (cosine): the schedule must start at the full rate", constant[0], cosine[0])
+	}
+	if last := cosine[11] / constant[11]; last > 0.1 {
+		t.Errorf("last step: cosine %g, constant %g (ratio %.3f): want the cosine run's under a tenth (factor %.4f)", cosine[11], constant[11], last, cosineDecay(11, 12))
+	}
+	if cosine[6] >= constant[6] {
+		t.Errorf("step 7 of 12: cosine %g, constant %g: want a smaller cosine step halfway", cosine[6], constant[6])
+	}
+}
+
+func TestCosineDecay(t *testing.T) {
+	for _, c := range []struct {
+		step, total int
+		want        float64
+	}{{0, 10, 1}, {5, 10, 0.5}, {10, 10, 0}, {1, 4, 0.5 * (1 + math.Sqrt2/2)}} {
+		if got := cosineDecay(c.step, c.total); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("cosineDecay(%d, %d) = %v, want %v", c.step, c.total, got, c.want)
+		}
+	}
+}
+
+// TestFitEMAReturnsTheAverage follows the raw parameters after every batch
+// (OnBatch sees them), averages them as Fit's EMA is documented to, and
+// expects exactly that average back, not the last batch's parameters; with
+// validation the epoch figures must be the average's.
+func TestFitEMAReturnsTheAverage(t *testing.T) {
+	f := newFitFixture(t)
+	const decay = 0.9
+	p := f.start.Clone()
+	avg := f.start.Clone()
+	var raw Params
+	hist, err := Fit(f.sess, f.eval, p, f.trainSet, f.val, FitConfig{Trainable: AllParams, Epochs: 2, BatchSize: 16,
+		LRHead: 0.01, LRBody: 0.01, Seed: 4, EMA: decay,
+		OnBatch: func(epoch, batch, n int) {
+			for name, w := range p {
+				for i := range w {
+					avg[name][i] = float32(decay)*avg[name][i] + float32(1-decay)*w[i]
+				}
+			}
+			raw = p.Clone()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, moved := true, false
+	for name, w := range p {
+		for i := range w {
+			same = same && w[i] == avg[name][i]
+			moved = moved || w[i] != raw[name][i]
+		}
+	}
+	if !same || !moved {
+		t.Errorf("Fit returned the average: %v, something other than the last batch's parameters: %v; want both", same, moved)
+	}
+	probs, err := Predict(f.eval, avg, f.val.X, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loss, _ := Score(probs, f.val.Y, f.d.Classes); math.Abs(loss-hist[1].ValLoss) > 1e-6 {
+		t.Errorf("epoch 2 validation loss %.6f, the average's %.6f: the epochs must score the average", hist[1].ValLoss, loss)
+	}
+	if _, err := Fit(f.sess, f.eval, f.start.Clone(), f.trainSet, f.val, FitConfig{Trainable: AllParams, Epochs: 1, BatchSize: 16, LRHead: 0.01, EMA: 1}); err == nil {
+		t.Error("Fit accepted an EMA decay of 1 (the average would never move)")
 	}
 }
