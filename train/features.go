@@ -74,6 +74,37 @@ func (f FeatureSet) Batch(weight func(Example) float32) Batch {
 	return b
 }
 
+// ClassBalance returns per-row loss weights that give every class of a
+// source the same total weight, the source's own total unchanged:
+// N_s / (K_s · N_s,c) for a row of class c from source s with N_s rows and
+// K_s classes present. sxsw's training photos are 39% rock and 29% paper;
+// unweighted, the loss teaches that a real photo is most likely a fist,
+// which is wrong for a user who plays all three.
+func ClassBalance(rows []Example) func(Example) float32 {
+	type key struct {
+		source string
+		class  int
+	}
+	perClass := map[key]int{}
+	perSource := map[string]int{}
+	classes := map[string]int{}
+	for _, ex := range rows {
+		k := key{ex.Source, ex.Class}
+		if perClass[k] == 0 {
+			classes[ex.Source]++
+		}
+		perClass[k]++
+		perSource[ex.Source]++
+	}
+	return func(ex Example) float32 {
+		n := perClass[key{ex.Source, ex.Class}]
+		if n == 0 {
+			return 1
+		}
+		return float32(float64(perSource[ex.Source]) / float64(classes[ex.Source]*n))
+	}
+}
+
 // VectorCache keeps per-view vectors across runs: *Cache holds pooled
 // features, *ActivationCache the fine-tuning trunk's activations.
 type VectorCache interface {

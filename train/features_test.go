@@ -4,6 +4,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,5 +202,38 @@ func TestFeatureSetRepeat(t *testing.T) {
 	}
 	if &r.X[1][0] != &f.X[1][0] {
 		t.Error("the vectors were copied; Repeat shares them")
+	}
+}
+
+// TestClassBalance: within each source every class gets the same total
+// weight and the source keeps its total; a balanced source stays at 1.
+func TestClassBalance(t *testing.T) {
+	var rows []Example
+	add := func(source string, class, n int) {
+		for range n {
+			rows = append(rows, Example{Source: source, Class: class})
+		}
+	}
+	add("real", 0, 6) // rock-heavy, like sxsw
+	add("real", 1, 2)
+	add("real", 2, 4)
+	add("cgi", 0, 3)
+	add("cgi", 1, 3)
+	weight := ClassBalance(rows)
+	for _, c := range []struct {
+		source string
+		class  int
+		want   float32
+	}{{"real", 0, 12.0 / 18}, {"real", 1, 2}, {"real", 2, 1}, {"cgi", 0, 1}, {"cgi", 1, 1}, {"elsewhere", 0, 1}} {
+		if got := weight(Example{Source: c.source, Class: c.class}); math.Abs(float64(got-c.want)) > 1e-6 {
+			t.Errorf("weight of %s class %d = %v, want %v", c.source, c.class, got, c.want)
+		}
+	}
+	total := map[string]float64{}
+	for _, ex := range rows {
+		total[ex.Source] += float64(weight(ex))
+	}
+	if math.Abs(total["real"]-12) > 1e-5 || math.Abs(total["cgi"]-6) > 1e-5 {
+		t.Errorf("source totals %v, want real 12 and cgi 6 (their row counts)", total)
 	}
 }

@@ -157,7 +157,11 @@ type FitConfig struct {
 	Dropout      float64 // rate on the feature vector, 0.2 in the tutorial
 	WeightDecay  float64 // L2 on W, added to the gradient
 	Patience     int     // epochs without a better validation loss before stopping; 0 disables
-	Seed         uint64
+	// BalanceClasses weighs the training rows by ClassBalance, so that each
+	// class of a source counts the same in the loss (callers that build
+	// the batches apply it; Fit itself reads Batch.Weight).
+	BalanceClasses bool
+	Seed           uint64
 	// OnBatch, if set, is called after every batch (for progress bars).
 	OnBatch func(epoch, batch, batches int)
 	// OnEpoch, if set, is called after every epoch.

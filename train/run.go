@@ -134,7 +134,11 @@ func Run(cfg Config, ex *Extractor, log io.Writer) (*Outcome, error) {
 	}
 	fitStart := time.Now()
 	clock := func() float64 { return time.Since(fitStart).Seconds() }
-	hist, err := Fit(h, trainF.Batch(nil), valF.Batch(nil), fit, clock)
+	var weight func(Example) float32
+	if fit.BalanceClasses {
+		weight = ClassBalance(trainF.Examples)
+	}
+	hist, err := Fit(h, trainF.Batch(weight), valF.Batch(nil), fit, clock)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,7 @@ func runTrain(env *cliEnv, args []string) error {
 	dropout := fs.Float64("dropout", def.Fit.Dropout, "dropout rate on the 1280 features")
 	wd := fs.Float64("weight-decay", def.Fit.WeightDecay, "L2 weight decay on the head")
 	patience := fs.Int("patience", def.Fit.Patience, "early stopping: epochs without a better val_loss (0 = off)")
+	balance := fs.Bool("balance-classes", def.Fit.BalanceClasses, "weigh the training loss so that every class of a source counts the same (sxsw's photos are 39% rock, 29% paper)")
 	mode := fs.String("mode", "finetune", "finetune: train the last layers (--tune) with the head on cached trunk activations (the default, measured better on every held-out set); head: frozen backbone, cached features, dense head only (the tutorial recipe)")
 	ft := addFineTuneFlags(fs)
 	backbonePath := fs.String("backbone", "models/mobilenet_v2_backbone.onnx", "feature-extractor ONNX (made by rpscam convert; built here if missing); with --weights slim the default is models/mobilenet_v2_backbone-slim.onnx")
@@ -132,7 +133,7 @@ func runTrain(env *cliEnv, args []string) error {
 		return runFineTune(env, ft, b, srcs, fineTuneArgs{shared: shared, seed: *seed, splitSeed: *splitSeed, augSeed: *augSeed, views: *views, valFrac: *valFrac,
 			leaveOut: *leaveOut, cacheDir: *cacheDir, threads: *threads, ortLib: *ortLib, paramsOut: *paramsOut, recordOut: *recordOut,
 			onnxOut: *onnxOut, curve: *curve, began: began, args: args,
-			fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience}})
+			fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience, BalanceClasses: *balance}})
 	}
 	if _, err := os.Stat(*backbonePath); errors.Is(err, os.ErrNotExist) {
 		m, err := model.BuildONNX(b, nil, map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name})
@@ -165,7 +166,7 @@ func runTrain(env *cliEnv, args []string) error {
 	}
 	ex := newExtractor(env, runner, aug, cache, *augSeed)
 	cfg := train.Config{Sources: srcs, ValFraction: *valFrac, Seed: *seed, SplitSeed: *splitSeed, Views: *views, LeaveOut: *leaveOut,
-		Fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience}}
+		Fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience, BalanceClasses: *balance}}
 
 	headParams := len(train.Labels)*model.FeatureSize + len(train.Labels)
 	printSummary(env.stdout, b.ParamCount(), headParams, *dropout)
@@ -218,7 +219,7 @@ func runTrain(env *cliEnv, args []string) error {
 	}
 	rec := trainingRecord{
 		Date: date, Mode: "head", Seed: *seed, SplitSeed: *splitSeed, AugSeed: *augSeed, Views: *views, ValFraction: *valFrac,
-		Fit:     recordFit{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience},
+		Fit:     recordFit{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience, BalanceClasses: *balance},
 		Augment: augCfg, Sources: out.Sources, HoldOutPercent: train.HoldOutPercent,
 		Backbone:       recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name, ONNXSHA256: backboneSHA},
 		Summary:        recordSummary{Total: b.ParamCount() + headParams, Trainable: headParams, Frozen: b.ParamCount()},
@@ -227,7 +228,7 @@ func runTrain(env *cliEnv, args []string) error {
 		TrainVectors:   out.TrainExamples,
 		Seconds:        recordTimes{Features: out.FeatureTime.Seconds(), Fit: out.FitTime.Seconds(), Total: time.Since(began).Seconds()},
 		Params:         recordParams{Path: *paramsOut, SHA256: paramsSHA},
-		Reproduce:      fmt.Sprintf("rpscam train --mode head --seed %d --split-seed %d --aug-seed %d --views %d%s", *seed, *splitSeed, *augSeed, *views, refitText(*valFrac, *epochs)),
+		Reproduce:      fmt.Sprintf("rpscam train --mode head --seed %d --split-seed %d --aug-seed %d --views %d%s%s", *seed, *splitSeed, *augSeed, *views, ifOn(*balance, " --balance-classes"), refitText(*valFrac, *epochs)),
 		Tolerance:      "same machine and library: identical parameters; other CPUs or ONNX Runtime builds change features in the last float bits, giving head weights within 1e-3 and the same test accuracies within 0.3 points",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
@@ -304,7 +305,20 @@ type recordFit struct {
 	Dropout      float64 `json:"dropout"`
 	WeightDecay  float64 `json:"weight_decay"`
 	Patience     int     `json:"patience"`
+	// BalanceClasses is omitted when false, so records of runs before the
+	// flag read as before.
+	BalanceClasses bool `json:"balance_classes,omitempty"`
 }
+
+// ifOn gives text when a boolean option is on, else "": the option's part
+// of a Reproduce line or recipe text.
+func ifOn(on bool, text string) string {
+	if !on {
+		return ""
+	}
+	return text
+}
+
 type recordBackbone struct {
 	File       string `json:"tflite_file"`
 	SHA256     string `json:"tflite_sha256"`

@@ -267,7 +267,13 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	}
 	warm := a.fit
 	warm.Seed = a.seed
-	warmHist, err := train.Fit(head, train.Batch{X: trainPooled, Y: trainSet.Y}, train.Batch{X: valPooled, Y: acts.Validation.Y}, warm,
+	warmSet := train.Batch{X: trainPooled, Y: trainSet.Y}
+	var weights []float32
+	if a.fit.BalanceClasses {
+		weights = trainSet.Batch(train.ClassBalance(trainSet.Examples)).Weight
+		warmSet.Weight = weights
+	}
+	warmHist, err := train.Fit(head, warmSet, train.Batch{X: valPooled, Y: acts.Validation.Y}, warm,
 		func() float64 { return time.Since(fitStart).Seconds() })
 	if err != nil {
 		return err
@@ -345,7 +351,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 				ValAccuracy: s.ValAccuracy, Best: s.Best, Seconds: secs, StoppedEarly: s.Early, Restored: s.Restored})
 		}}
 	_ = batches
-	if _, err := tail.Fit(sess, eval, p, tail.Data{X: trainSet.X, Y: trainSet.Y}, tail.Data{X: acts.Validation.X, Y: acts.Validation.Y}, cfg); err != nil {
+	if _, err := tail.Fit(sess, eval, p, tail.Data{X: trainSet.X, Y: trainSet.Y, Weight: weights}, tail.Data{X: acts.Validation.X, Y: acts.Validation.Y}, cfg); err != nil {
 		return err
 	}
 	fitTime := time.Since(fitStart)
@@ -437,8 +443,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	for _, s := range acts.Splits.Sources {
 		srcDesc = append(srcDesc, fmt.Sprintf("%s:%d", s.Name, s.Train+s.Validation))
 	}
-	recipe := fmt.Sprintf("finetune %s: %shead warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, label smoothing %g, %s%s%sbest %s, %d views/image, batch %d, seed %d",
-		*ft.tune, oversampleText(ft.overBy, "", ", ", " oversampled; "), a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, unlessZero(*ft.mixup, "mixup Beta(%g), "), scheduleText(*ft.schedule, "%s learning-rate schedule, "), unlessZero(*ft.ema, "parameter EMA %g, "), *ft.monitor, a.views, a.fit.BatchSize, a.seed)
+	recipe := fmt.Sprintf("finetune %s: %shead warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, label smoothing %g, %s%s%s%sbest %s, %d views/image, batch %d, seed %d",
+		*ft.tune, oversampleText(ft.overBy, "", ", ", " oversampled; "), a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, unlessZero(*ft.mixup, "mixup Beta(%g), "), scheduleText(*ft.schedule, "%s learning-rate schedule, "), unlessZero(*ft.ema, "parameter EMA %g, "), ifOn(a.fit.BalanceClasses, "class-balanced loss, "), *ft.monitor, a.views, a.fit.BatchSize, a.seed)
 	meta := map[string]string{
 		model.MetaBackboneWeights: b.Source.Weights.Name,
 		"training_date":           date,
@@ -467,7 +473,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	frozen := b.ParamCount() - tunedCount
 	rec := trainingRecord{
 		Date: date, Mode: "finetune", Seed: a.seed, SplitSeed: a.splitSeed, AugSeed: a.augSeed, Views: a.views, ValFraction: a.valFrac,
-		Fit: recordFit{Epochs: a.fit.Epochs, BatchSize: a.fit.BatchSize, LearningRate: a.fit.LearningRate, Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, Patience: a.fit.Patience},
+		Fit: recordFit{Epochs: a.fit.Epochs, BatchSize: a.fit.BatchSize, LearningRate: a.fit.LearningRate, Dropout: a.fit.Dropout, WeightDecay: a.fit.WeightDecay, Patience: a.fit.Patience, BalanceClasses: a.fit.BalanceClasses},
 		FineTune: &recordFineTune{Tune: *ft.tune, Layers: layers, TrunkEnd: trunkEnd, TrunkSHA256: trunkSHA, Epochs: *ft.epochs, LRHead: *ft.lrHead, LRLayers: *ft.lrBody,
 			Anchor: *ft.anchor, Patience: *ft.patience, LabelSmoothing: *ft.smooth, Mixup: *ft.mixup, Schedule: *ft.schedule, EMA: *ft.ema, Monitor: *ft.monitor, Oversample: ft.overBy, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
 		Augment: augCfg, Sources: acts.Splits.Sources, HoldOutPercent: train.HoldOutPercent,
@@ -479,8 +485,8 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		TrainVectors: len(acts.Train.X),
 		Seconds:      recordTimes{Features: acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(a.began).Seconds()},
 		Params:       recordParams{Path: a.paramsOut, SHA256: paramsSHA},
-		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --split-seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g%s%s%s --ft-monitor %s --ft-patience %d%s%s",
-			*ft.tune, a.seed, a.splitSeed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, unlessZero(*ft.mixup, " --ft-mixup %g"), scheduleText(*ft.schedule, " --ft-schedule %s"), unlessZero(*ft.ema, " --ft-ema %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", ""), refitText(a.valFrac, a.fit.Epochs)),
+		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --split-seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g%s%s%s --ft-monitor %s --ft-patience %d%s%s%s",
+			*ft.tune, a.seed, a.splitSeed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, unlessZero(*ft.mixup, " --ft-mixup %g"), scheduleText(*ft.schedule, " --ft-schedule %s"), unlessZero(*ft.ema, " --ft-ema %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", ""), ifOn(a.fit.BalanceClasses, " --balance-classes"), refitText(a.valFrac, a.fit.Epochs)),
 		Tolerance:      "a rerun from the same activation cache repeats the parameters exactly, and so does a first run on this machine (the cache rounds activations to float16 before they are used); activations computed on another CPU or ONNX Runtime build differ in their last bits, which moves the parameters: expect accuracies within about 1 point (the measurement is under Reproduce in models/README.md)",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),

@@ -114,8 +114,8 @@ func TestCheckOversample(t *testing.T) {
 // generated images with --val-fraction 0 (the refit on every group): it
 // must train the given epochs and write a record and parameters that say
 // there was no validation, instead of NaN figures (which JSON cannot hold).
-// It also sets a non-default learning-rate schedule, which the record's
-// Reproduce line must carry.
+// It also turns on options that are off by default (cosine schedule, class
+// balancing), which the record's Reproduce line must carry.
 func TestTrainWithoutValidation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping a (small) end-to-end training run")
@@ -135,7 +135,7 @@ func TestTrainWithoutValidation(t *testing.T) {
 	recPath, paramsPath := filepath.Join(tmp, "record.json"), filepath.Join(tmp, "p.params")
 	var stdout, stderr bytes.Buffer
 	args := []string{"train", "--shared", shared, "--only-sources", "--source", "gen=" + data, "--tune", "conv1", "--views", "1",
-		"--val-fraction", "0", "--epochs", "2", "--ft-epochs", "1", "--ft-schedule", "cosine", "--tests=false", "--trunk", filepath.Join(tmp, "trunk.onnx"),
+		"--val-fraction", "0", "--epochs", "2", "--ft-epochs", "1", "--ft-schedule", "cosine", "--balance-classes", "--tests=false", "--trunk", filepath.Join(tmp, "trunk.onnx"),
 		"--cache", filepath.Join(tmp, "cache"), "--params-out", paramsPath, "--record", recPath, "--out", "", "--curve", filepath.Join(tmp, "curve.png"), "--ort-lib", lib}
 	if code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, args); code != exitOK {
 		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
@@ -166,9 +166,11 @@ func TestTrainWithoutValidation(t *testing.T) {
 	if !strings.Contains(rec.Reproduce, "--val-fraction 0 --epochs 2") || !strings.Contains(rec.Reproduce, "--ft-epochs 1") {
 		t.Errorf("reproduce line %q lacks the refit flags", rec.Reproduce)
 	}
-	// A schedule other than the default must be repeated too.
-	if !strings.Contains(rec.Reproduce, " --ft-schedule cosine ") {
-		t.Errorf("reproduce line %q lacks --ft-schedule cosine", rec.Reproduce)
+	// Options off by default must be repeated when on.
+	for _, want := range []string{" --ft-schedule cosine ", " --balance-classes "} {
+		if !strings.Contains(rec.Reproduce, want) {
+			t.Errorf("reproduce line %q lacks %q", rec.Reproduce, want)
+		}
 	}
 	p, err := model.ReadParams(paramsPath)
 	if err != nil {

@@ -14,6 +14,9 @@ import (
 type Data struct {
 	X [][]float32
 	Y []int
+	// Weight, when not nil, weighs each example's loss (e.g.
+	// train.ClassBalance); a batch's loss is the weighted mean.
+	Weight []float32
 }
 
 // FitConfig is the fine-tuning recipe.
@@ -105,6 +108,9 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 			return nil, fmt.Errorf("tail: training example %d has class %d of %d", i, trainSet.Y[i], d.Classes)
 		}
 	}
+	if trainSet.Weight != nil && len(trainSet.Weight) != len(trainSet.X) {
+		return nil, fmt.Errorf("tail: %d weights for %d training examples", len(trainSet.Weight), len(trainSet.X))
+	}
 	start := p.Clone()
 	// scored is what each epoch validates and keeps: p itself, or the
 	// moving average of it.
@@ -161,6 +167,7 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 			idx := order[bi*bs : min((bi+1)*bs, len(order))]
 			n := len(idx)
 			mb := Batch{N: n, X: b.X[:n*per], OneHot: b.OneHot[:n*d.Classes], Weight: b.Weight[:n], Mask: b.Mask[:n*d.Features]}
+			var wsum float32
 			for k, i := range idx {
 				x, t := mb.X[k*per:(k+1)*per], mb.OneHot[k*d.Classes:(k+1)*d.Classes]
 				if cfg.Mixup > 0 {
@@ -172,7 +179,14 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 					copy(x, trainSet.X[i])
 					target(t, trainSet.Y[i])
 				}
-				mb.Weight[k] = 1 / float32(n)
+				mb.Weight[k] = 1
+				if trainSet.Weight != nil {
+					mb.Weight[k] = trainSet.Weight[i]
+				}
+				wsum += mb.Weight[k]
+			}
+			for k := range mb.Weight {
+				mb.Weight[k] /= wsum
 			}
 			scale := float32(1 / (1 - cfg.Dropout))
 			for i := range mb.Mask {

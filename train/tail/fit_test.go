@@ -223,3 +223,41 @@ func TestFitEMAReturnsTheAverage(t *testing.T) {
 		t.Error("Fit accepted an EMA decay of 1 (the average would never move)")
 	}
 }
+
+// TestFitWeightsShiftTheClassPrior trains twice from one start, once with
+// class 0's examples weighted 20 to 1: the weighted model must give class
+// 0 more probability on the validation examples on average.
+func TestFitWeightsShiftTheClassPrior(t *testing.T) {
+	f := newFitFixture(t)
+	meanP0 := func(weight []float32) float64 {
+		p := f.start.Clone()
+		set := Data{X: f.trainSet.X, Y: f.trainSet.Y, Weight: weight}
+		if _, err := Fit(f.sess, f.eval, p, set, Data{}, FitConfig{Trainable: AllParams, Epochs: 2, BatchSize: 16, LRHead: 0.01, LRBody: 0.01, Seed: 5}); err != nil {
+			t.Fatal(err)
+		}
+		probs, err := Predict(f.eval, p, f.val.X, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := 0.0
+		for i := range f.val.X {
+			sum += float64(probs[i*f.d.Classes])
+		}
+		return sum / float64(len(f.val.X))
+	}
+	heavy := make([]float32, len(f.trainSet.X))
+	for i, y := range f.trainSet.Y {
+		heavy[i] = 1
+		if y == 0 {
+			heavy[i] = 20
+		}
+	}
+	plain, weighted := meanP0(nil), meanP0(heavy)
+	if weighted < plain+0.05 {
+		t.Errorf("mean validation probability of class 0: %.3f unweighted, %.3f with class 0 weighted 20x: want at least 0.05 more", plain, weighted)
+	}
+	bad := Data{X: f.trainSet.X, Y: f.trainSet.Y, Weight: heavy[:3]}
+	if _, err := Fit(f.sess, f.eval, f.start.Clone(), bad, Data{}, FitConfig{Trainable: AllParams, Epochs: 1, BatchSize: 16, LRHead: 0.01}); err == nil {
+		t.Error("Fit accepted 3 weights for 90 examples")
+	}
+}
