@@ -126,12 +126,7 @@ func TestTrainWithoutValidation(t *testing.T) {
 		t.Skip(err)
 	}
 	tmp := t.TempDir()
-	data := filepath.Join(tmp, "gen")
-	for class, c := range map[string]color.RGBA{"rock": {R: 255}, "paper": {G: 255}, "scissors": {B: 255}} {
-		for _, name := range []string{"a.png", "b.png", "c.png"} {
-			solid(t, filepath.Join(data, class, name), c)
-		}
-	}
+	data := threeSolidsPerClass(t, filepath.Join(tmp, "gen"))
 	recPath, paramsPath := filepath.Join(tmp, "record.json"), filepath.Join(tmp, "p.params")
 	var stdout, stderr bytes.Buffer
 	args := []string{"train", "--shared", shared, "--only-sources", "--source", "gen=" + data, "--tune", "conv1", "--views", "1",
@@ -179,4 +174,65 @@ func TestTrainWithoutValidation(t *testing.T) {
 	if p.Meta["validation_accuracy"] != "" || !strings.Contains(p.Meta["validation"], "none") {
 		t.Errorf("parameter metadata %v: want no validation figures and a note saying so", p.Meta)
 	}
+}
+
+// TestTrainHeadModeRecord runs the tutorial recipe (--mode head) end to end
+// on nine generated images, as a refit with class balancing: the record
+// must repeat both options and hold no validation figures.
+func TestTrainHeadModeRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping a (small) end-to-end training run")
+	}
+	shared := sharedWithWeights(t)
+	lib, err := ort.FindLibrary("")
+	if err != nil {
+		t.Skip(err)
+	}
+	tmp := t.TempDir()
+	data := threeSolidsPerClass(t, filepath.Join(tmp, "gen"))
+	recPath := filepath.Join(tmp, "record.json")
+	var stdout, stderr bytes.Buffer
+	args := []string{"train", "--mode", "head", "--shared", shared, "--only-sources", "--source", "gen=" + data, "--views", "1",
+		"--val-fraction", "0", "--epochs", "3", "--balance-classes", "--backbone", filepath.Join(tmp, "backbone.onnx"),
+		"--cache", filepath.Join(tmp, "cache"), "--params-out", filepath.Join(tmp, "p.params"), "--record", recPath, "--out", "", "--curve", "", "--ort-lib", lib}
+	if code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, args); code != exitOK {
+		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
+	}
+	raw, err := os.ReadFile(recPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Mode       string           `json:"mode"`
+		Reproduce  string           `json:"reproduce"`
+		Validation *json.RawMessage `json:"validation"`
+		History    []map[string]any `json:"history"`
+		Fit        struct {
+			Balance bool `json:"balance_classes"`
+		} `json:"fit"`
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Mode != "head" || len(rec.History) != 3 || rec.Validation != nil || !rec.Fit.Balance {
+		t.Errorf("record: mode %q, %d epochs, validation %v, balance_classes %v: want head, 3, null, true", rec.Mode, len(rec.History), rec.Validation, rec.Fit.Balance)
+	}
+	for _, want := range []string{"--mode head", " --balance-classes", " --val-fraction 0 --epochs 3"} {
+		if !strings.Contains(rec.Reproduce, want) {
+			t.Errorf("reproduce line %q lacks %q", rec.Reproduce, want)
+		}
+	}
+}
+
+// threeSolidsPerClass writes three solid-colour images per class folder
+// under dir (rock red, paper green, scissors blue) and returns dir: a tiny
+// separable training source.
+func threeSolidsPerClass(t *testing.T, dir string) string {
+	t.Helper()
+	for class, c := range map[string]color.RGBA{"rock": {R: 255}, "paper": {G: 255}, "scissors": {B: 255}} {
+		for _, name := range []string{"a.png", "b.png", "c.png"} {
+			solid(t, filepath.Join(dir, class, name), c)
+		}
+	}
+	return dir
 }
