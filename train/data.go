@@ -184,37 +184,71 @@ func clipKey(stem string) string {
 // that no group straddles them. About valFraction of each source's groups
 // (at least one when the source has two or more) go to validation, chosen by
 // a shuffle seeded with seed; the result does not depend on input order.
+//
+// When every group of a source holds a single class (the CGI renders, one
+// hand model per class; sources grouped per file), the groups are chosen
+// per class, valFraction of each class's groups: otherwise chance alone can
+// fill a source's validation share with one class (split seed 1 once put
+// three rock hand models, all 360 CGI validation images, there), and a
+// validation set that is mostly one class selects models that favour it.
+// Sources whose groups mix classes (sxsw clips) are split as a whole.
 func Split(examples []Example, valFraction float64, seed uint64) (trainSet, valSet []Example, err error) {
 	if valFraction < 0 || valFraction >= 1 {
 		return nil, nil, fmt.Errorf("validation fraction %v out of range: use a value in [0, 1)", valFraction)
 	}
-	bySource := map[string]map[string]bool{}
+	const mixed = -1
+	// groupClass[source][group] is the group's class, or mixed.
+	groupClass := map[string]map[string]int{}
 	for _, ex := range examples {
-		if bySource[ex.Source] == nil {
-			bySource[ex.Source] = map[string]bool{}
+		if groupClass[ex.Source] == nil {
+			groupClass[ex.Source] = map[string]int{}
 		}
-		bySource[ex.Source][ex.Group] = true
+		c, seen := groupClass[ex.Source][ex.Group]
+		switch {
+		case !seen:
+			groupClass[ex.Source][ex.Group] = ex.Class
+		case c != ex.Class:
+			groupClass[ex.Source][ex.Group] = mixed
+		}
 	}
-	sources := make([]string, 0, len(bySource))
-	for s := range bySource {
+	sources := make([]string, 0, len(groupClass))
+	for s := range groupClass {
 		sources = append(sources, s)
 	}
 	sort.Strings(sources)
 	valGroups := map[string]bool{}
 	for si, s := range sources {
-		groups := make([]string, 0, len(bySource[s]))
-		for g := range bySource[s] {
-			groups = append(groups, g)
+		// strata: one list of groups per class, or one list of all groups
+		// when any group mixes classes.
+		byClass := map[int][]string{}
+		for g, c := range groupClass[s] {
+			byClass[c] = append(byClass[c], g)
 		}
-		sort.Strings(groups)
+		strata := [][]string{}
+		if _, anyMixed := byClass[mixed]; anyMixed {
+			var all []string
+			for _, gs := range byClass {
+				all = append(all, gs...)
+			}
+			strata = append(strata, all)
+		} else {
+			for c := range len(Labels) {
+				if len(byClass[c]) > 0 {
+					strata = append(strata, byClass[c])
+				}
+			}
+		}
 		rng := rand.New(rand.NewPCG(seed, uint64(si)+1))
-		rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
-		n := int(float64(len(groups))*valFraction + 0.5)
-		if n == 0 && valFraction > 0 && len(groups) >= 2 {
-			n = 1
-		}
-		for _, g := range groups[:n] {
-			valGroups[g] = true
+		for _, groups := range strata {
+			sort.Strings(groups)
+			rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
+			n := int(float64(len(groups))*valFraction + 0.5)
+			if n == 0 && valFraction > 0 && len(groups) >= 2 {
+				n = 1
+			}
+			for _, g := range groups[:n] {
+				valGroups[g] = true
+			}
 		}
 	}
 	for _, ex := range examples {

@@ -80,9 +80,17 @@ func TestSplitKeepsGroupsTogetherAndIsDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 18 groups of 5: 25% -> 5 groups (rounded from 4.5) in validation.
-	if len(val) != 25 || len(tr) != 65 {
-		t.Fatalf("split %d/%d, want 65/25", len(tr), len(val))
+	// 18 single-class groups of 5, 6 per class: 25% of each class's groups
+	// -> 2 (rounded from 1.5) per class, 6 groups in validation.
+	if len(val) != 30 || len(tr) != 60 {
+		t.Fatalf("split %d/%d, want 60/30", len(tr), len(val))
+	}
+	perClass := map[int]int{}
+	for _, ex := range val {
+		perClass[ex.Class]++
+	}
+	if perClass[0] != 10 || perClass[1] != 10 || perClass[2] != 10 {
+		t.Errorf("validation images per class %v, want 10 of each (2 groups of 5)", perClass)
 	}
 	side := map[string]bool{}
 	for _, ex := range val {
@@ -172,5 +180,34 @@ func TestSplitSourcesSplitsBySplitSeedAlone(t *testing.T) {
 	}
 	if slices.Equal(paths(b.Validation), paths(c.Validation)) {
 		t.Error("split seeds 1 and 2 gave the same validation set")
+	}
+}
+
+// TestSplitMixedGroupsTogether: when a source's groups mix classes (clips
+// of sxsw), the share is taken of all its groups at once, and a group never
+// straddles the split even though its classes differ.
+func TestSplitMixedGroupsTogether(t *testing.T) {
+	var all []Example
+	for g := range 10 {
+		for c := range 2 {
+			all = append(all, Example{Path: fmt.Sprintf("clip%d-%d.jpg", g, c), Class: c, Source: "clips", Group: fmt.Sprintf("clip%d", g)})
+		}
+	}
+	tr, val, err := Split(all, 0.25, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 groups: 25% -> 3 (rounded from 2.5), 2 images each.
+	if len(val) != 6 || len(tr) != 14 {
+		t.Fatalf("split %d/%d, want 14/6", len(tr), len(val))
+	}
+	inVal := map[string]int{}
+	for _, ex := range val {
+		inVal[ex.Group]++
+	}
+	for g, n := range inVal {
+		if n != 2 {
+			t.Errorf("group %s has %d of its 2 images in validation", g, n)
+		}
 	}
 }

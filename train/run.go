@@ -29,11 +29,13 @@ type Config struct {
 // DefaultConfig is the committed recipe. Seed 2 is the committed model's:
 // seeds 1 and 2 tied on validation accuracy (883/937) and seed 2 had the
 // lower validation loss (0.2146 against 0.2226), the figure the recipe
-// monitors.
+// monitors. Class balancing lowered the validation loss on the
+// class-stratified split (0.1722 against 0.1757, 902 against 898 of 937
+// right; see models/README.md).
 func DefaultConfig(sources []Source) Config {
 	return Config{
 		Sources: sources, ValFraction: 0.15, Seed: 2, SplitSeed: 1, Views: 12,
-		Fit: FitConfig{Epochs: 60, BatchSize: 64, LearningRate: 1e-3, Dropout: 0.2, WeightDecay: 1e-4, Patience: 8},
+		Fit: FitConfig{Epochs: 60, BatchSize: 64, LearningRate: 1e-3, Dropout: 0.2, WeightDecay: 1e-4, Patience: 8, BalanceClasses: true},
 	}
 }
 
