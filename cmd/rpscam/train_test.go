@@ -117,16 +117,7 @@ func TestCheckOversample(t *testing.T) {
 // It also turns on options that are off by default (cosine schedule, class
 // balancing), which the record's Reproduce line must carry.
 func TestTrainWithoutValidation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: skipping a (small) end-to-end training run")
-	}
-	shared := sharedWithWeights(t)
-	lib, err := ort.FindLibrary("")
-	if err != nil {
-		t.Skip(err)
-	}
-	tmp := t.TempDir()
-	data := threeSolidsPerClass(t, filepath.Join(tmp, "gen"))
+	shared, lib, tmp, data := tinyTrainingRun(t)
 	recPath, paramsPath := filepath.Join(tmp, "record.json"), filepath.Join(tmp, "p.params")
 	var stdout, stderr bytes.Buffer
 	args := []string{"train", "--shared", shared, "--only-sources", "--source", "gen=" + data, "--tune", "conv1", "--views", "1",
@@ -180,16 +171,7 @@ func TestTrainWithoutValidation(t *testing.T) {
 // on nine generated images, as a refit with class balancing: the record
 // must repeat both options and hold no validation figures.
 func TestTrainHeadModeRecord(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: skipping a (small) end-to-end training run")
-	}
-	shared := sharedWithWeights(t)
-	lib, err := ort.FindLibrary("")
-	if err != nil {
-		t.Skip(err)
-	}
-	tmp := t.TempDir()
-	data := threeSolidsPerClass(t, filepath.Join(tmp, "gen"))
+	shared, lib, tmp, data := tinyTrainingRun(t)
 	recPath := filepath.Join(tmp, "record.json")
 	var stdout, stderr bytes.Buffer
 	args := []string{"train", "--mode", "head", "--shared", shared, "--only-sources", "--source", "gen=" + data, "--views", "1",
@@ -224,15 +206,27 @@ func TestTrainHeadModeRecord(t *testing.T) {
 	}
 }
 
-// threeSolidsPerClass writes three solid-colour images per class folder
-// under dir (rock red, paper green, scissors blue) and returns dir: a tiny
-// separable training source.
-func threeSolidsPerClass(t *testing.T, dir string) string {
+// tinyTrainingRun prepares an end-to-end training test, skipping it under
+// -short or without the shared weights or ONNX Runtime: it returns the
+// shared folder, the library, a temporary folder and in it a tiny
+// separable source (three solid-colour images per class: rock red, paper
+// green, scissors blue).
+func tinyTrainingRun(t *testing.T) (shared, lib, tmp, data string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a (small) end-to-end training run")
+	}
+	shared = sharedWithWeights(t)
+	lib, err := ort.FindLibrary("")
+	if err != nil {
+		t.Skip(err)
+	}
+	tmp = t.TempDir()
+	data = filepath.Join(tmp, "gen")
 	for class, c := range map[string]color.RGBA{"rock": {R: 255}, "paper": {G: 255}, "scissors": {B: 255}} {
 		for _, name := range []string{"a.png", "b.png", "c.png"} {
-			solid(t, filepath.Join(dir, class, name), c)
+			solid(t, filepath.Join(data, class, name), c)
 		}
 	}
-	return dir
+	return shared, lib, tmp, data
 }
