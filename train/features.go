@@ -62,10 +62,12 @@ type FeatureSet struct {
 	Views    []int     // the view index of each row
 }
 
-// Batch returns the set as a training batch with the given per-row weights.
-func (f FeatureSet) Batch(weight func(Example) float32) Batch {
+// Batch returns the set as a batch: every row weighs the same, or, with
+// balance, each row weighs as ClassBalance over the set's own rows says.
+func (f FeatureSet) Batch(balance bool) Batch {
 	b := Batch{X: f.X, Y: f.Y}
-	if weight != nil {
+	if balance {
+		weight := ClassBalance(f.Examples)
 		b.Weight = make([]float32, len(f.X))
 		for i, ex := range f.Examples {
 			b.Weight[i] = weight(ex)

@@ -158,8 +158,8 @@ type FitConfig struct {
 	WeightDecay  float64 // L2 on W, added to the gradient
 	Patience     int     // epochs without a better validation loss before stopping; 0 disables
 	// BalanceClasses weighs the training rows by ClassBalance, so that each
-	// class of a source counts the same in the loss (callers that build
-	// the batches apply it; Fit itself reads Batch.Weight).
+	// class of a source counts the same in the loss (FeatureSet.Batch
+	// applies it; Fit itself reads Batch.Weight).
 	BalanceClasses bool
 	Seed           uint64
 	// OnBatch, if set, is called after every batch (for progress bars).

@@ -136,17 +136,13 @@ func Run(cfg Config, ex *Extractor, log io.Writer) (*Outcome, error) {
 	}
 	fitStart := time.Now()
 	clock := func() float64 { return time.Since(fitStart).Seconds() }
-	var weight func(Example) float32
-	if fit.BalanceClasses {
-		weight = ClassBalance(trainF.Examples)
-	}
-	hist, err := Fit(h, trainF.Batch(weight), valF.Batch(nil), fit, clock)
+	hist, err := Fit(h, trainF.Batch(fit.BalanceClasses), valF.Batch(false), fit, clock)
 	if err != nil {
 		return nil, err
 	}
 	out.FitTime = time.Since(fitStart)
 	out.Head, out.History = h, hist
-	out.ValLoss, out.ValAccuracy = h.Evaluate(valF.Batch(nil))
+	out.ValLoss, out.ValAccuracy = h.Evaluate(valF.Batch(false))
 	bySrc := map[string][2]int{}
 	probs := make([]float32, h.Classes)
 	for i, x := range valF.X {

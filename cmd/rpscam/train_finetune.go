@@ -267,13 +267,10 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 	}
 	warm := a.fit
 	warm.Seed = a.seed
-	warmSet := train.Batch{X: trainPooled, Y: trainSet.Y}
-	var weights []float32
-	if a.fit.BalanceClasses {
-		weights = trainSet.Batch(train.ClassBalance(trainSet.Examples)).Weight
-		warmSet.Weight = weights
-	}
-	warmHist, err := train.Fit(head, warmSet, train.Batch{X: valPooled, Y: acts.Validation.Y}, warm,
+	// The warm-up trains on the pooled features of the same rows, so it
+	// takes the same weights (nil: all alike) as the fine-tuning below.
+	weights := trainSet.Batch(a.fit.BalanceClasses).Weight
+	warmHist, err := train.Fit(head, train.Batch{X: trainPooled, Y: trainSet.Y, Weight: weights}, train.Batch{X: valPooled, Y: acts.Validation.Y}, warm,
 		func() float64 { return time.Since(fitStart).Seconds() })
 	if err != nil {
 		return err
@@ -444,7 +441,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		srcDesc = append(srcDesc, fmt.Sprintf("%s:%d", s.Name, s.Train+s.Validation))
 	}
 	recipe := fmt.Sprintf("finetune %s: %shead warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, label smoothing %g, %s%s%s%sbest %s, %d views/image, batch %d, seed %d",
-		*ft.tune, oversampleText(ft.overBy, "", ", ", " oversampled; "), a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, unlessZero(*ft.mixup, "mixup Beta(%g), "), scheduleText(*ft.schedule, "%s learning-rate schedule, "), unlessZero(*ft.ema, "parameter EMA %g, "), ifOn(a.fit.BalanceClasses, "class-balanced loss, "), *ft.monitor, a.views, a.fit.BatchSize, a.seed)
+		*ft.tune, oversampleText(ft.overBy, "", ", ", " oversampled; "), a.fit.Dropout, a.fit.LearningRate, strings.Join(layers, "+"), *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, unlessZero(*ft.mixup, "mixup Beta(%g), "), ifOn(*ft.schedule != "constant", *ft.schedule+" learning-rate schedule, "), unlessZero(*ft.ema, "parameter EMA %g, "), ifOn(a.fit.BalanceClasses, "class-balanced loss, "), *ft.monitor, a.views, a.fit.BatchSize, a.seed)
 	meta := map[string]string{
 		model.MetaBackboneWeights: b.Source.Weights.Name,
 		"training_date":           date,
@@ -486,7 +483,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		Seconds:      recordTimes{Features: acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(a.began).Seconds()},
 		Params:       recordParams{Path: a.paramsOut, SHA256: paramsSHA},
 		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --split-seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g%s%s%s --ft-monitor %s --ft-patience %d%s%s%s",
-			*ft.tune, a.seed, a.splitSeed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, unlessZero(*ft.mixup, " --ft-mixup %g"), scheduleText(*ft.schedule, " --ft-schedule %s"), unlessZero(*ft.ema, " --ft-ema %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", ""), ifOn(a.fit.BalanceClasses, " --balance-classes"), refitText(a.valFrac, a.fit.Epochs)),
+			*ft.tune, a.seed, a.splitSeed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, unlessZero(*ft.mixup, " --ft-mixup %g"), ifOn(*ft.schedule != "constant", " --ft-schedule "+*ft.schedule), unlessZero(*ft.ema, " --ft-ema %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", ""), ifOn(a.fit.BalanceClasses, " --balance-classes"), refitText(a.valFrac, a.fit.Epochs)),
 		Tolerance:      "a rerun from the same activation cache repeats the parameters exactly, and so does a first run on this machine (the cache rounds activations to float16 before they are used); activations computed on another CPU or ONNX Runtime build differ in their last bits, which moves the parameters: expect accuracies within about 1 point (the measurement is under Reproduce in models/README.md)",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
@@ -539,15 +536,6 @@ func unlessZero(value float64, format string) string {
 		return ""
 	}
 	return fmt.Sprintf(format, value)
-}
-
-// scheduleText formats a learning-rate schedule other than the default
-// (constant) with format, or gives "", as unlessZero does for options off at 0.
-func scheduleText(schedule, format string) string {
-	if schedule == "constant" {
-		return ""
-	}
-	return fmt.Sprintf(format, schedule)
 }
 
 type recordFineTune struct {
