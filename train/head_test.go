@@ -184,3 +184,44 @@ func TestEpochStatsJSONWritesMissingValidationAsNull(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", data, want)
 	}
 }
+
+// TestFitBalancedBatchShiftsThePrior: the head mode's class balancing
+// (FeatureSet.Batch(true) -> Batch.Weight -> Fit) must change what is
+// learnt. On overlapping classes, 9 rock rows for every paper row, an
+// unweighted head calls an ambiguous input rock; balanced, the two classes
+// weigh the same and the ambiguous input's probabilities move towards
+// paper. Fails when Fit ignores Batch.Weight or Batch(true) sets none.
+func TestFitBalancedBatchShiftsThePrior(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	var set FeatureSet
+	add := func(class, n int, centre float64) {
+		for range n {
+			set.X = append(set.X, []float32{float32(centre + rng.NormFloat64()), 1})
+			set.Y = append(set.Y, class)
+			set.Examples = append(set.Examples, Example{Source: "real", Class: class})
+		}
+	}
+	add(0, 270, -0.5) // rock
+	add(1, 30, 0.5)   // paper: the classes overlap around 0
+	add(2, 30, 6)     // scissors, far away, balanced neither way
+	paperAtZero := func(balance bool) float32 {
+		b := set.Batch(balance)
+		if (b.Weight != nil) != balance {
+			t.Fatalf("Batch(%v) weights %v", balance, b.Weight != nil)
+		}
+		h, err := NewHead(2, 3, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Fit(h, b, Batch{}, FitConfig{Epochs: 60, BatchSize: 32, LearningRate: 0.05, Seed: 1}, func() float64 { return 0 }); err != nil {
+			t.Fatal(err)
+		}
+		p := make([]float32, 3)
+		h.Probs([]float32{0, 1}, p)
+		return p[1]
+	}
+	plain, balanced := paperAtZero(false), paperAtZero(true)
+	if !(plain < 0.25 && balanced > 0.4) {
+		t.Errorf("P(paper) at the overlap: %.3f unweighted, %.3f balanced; want < 0.25 and > 0.4 (weights 9:1 towards paper)", plain, balanced)
+	}
+}
