@@ -11,9 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
@@ -135,10 +138,11 @@ func runTrain(env *cliEnv, args []string) error {
 			*backbonePath = fmt.Sprintf("models/mobilenet_v2_backbone-%s.onnx", b.Source.Weights.Name)
 		}
 	}
+	reproduce := reproduceLine(fs, map[string]string{"weights": b.Source.Weights.Name}, recipeFlags(*mode)...)
 	if *mode == "finetune" {
 		return runFineTune(env, ft, b, srcs, fineTuneArgs{shared: shared, seed: *seed, splitSeed: *splitSeed, augSeed: *augSeed, views: *views, valFrac: *valFrac,
 			leaveOut: *leaveOut, cacheDir: *cacheDir, threads: *threads, ortLib: *ortLib, paramsOut: *paramsOut, recordOut: *recordOut,
-			onnxOut: *onnxOut, curve: *curve, began: began, args: args,
+			onnxOut: *onnxOut, curve: *curve, began: began, args: args, reproduce: reproduce,
 			fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience, BalanceClasses: *balance}})
 	}
 	if _, err := os.Stat(*backbonePath); errors.Is(err, os.ErrNotExist) {
@@ -234,7 +238,7 @@ func runTrain(env *cliEnv, args []string) error {
 		TrainVectors:   out.TrainExamples,
 		Seconds:        recordTimes{Features: out.FeatureTime.Seconds(), Fit: out.FitTime.Seconds(), Total: time.Since(began).Seconds()},
 		Params:         recordParams{Path: *paramsOut, SHA256: paramsSHA},
-		Reproduce:      fmt.Sprintf("rpscam train --mode head --seed %d --split-seed %d --aug-seed %d --views %d%s%s", *seed, *splitSeed, *augSeed, *views, ifOn(*balance, " --balance-classes"), refitText(*valFrac, *epochs)),
+		Reproduce:      reproduce,
 		Tolerance:      "same machine and library: identical parameters; other CPUs or ONNX Runtime builds change features in the last float bits, giving head weights within 1e-3 and the same test accuracies within 0.3 points",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
@@ -374,14 +378,79 @@ func (v *recordVal) addMeta(meta map[string]string) {
 	meta["validation_loss"] = strconv.FormatFloat(v.Loss, 'f', 4, 64)
 }
 
-// refitText is the flags of a run without validation for a Reproduce line
-// ("" for an ordinary run): the fraction and the warm-up or head epochs it
-// was given (the fine-tuning line always names --ft-epochs).
-func refitText(valFrac float64, epochs int) string {
-	if valFrac != 0 {
-		return ""
+// recipeFlags are the flags a mode's Reproduce line always names.
+func recipeFlags(mode string) []string {
+	common := []string{"mode", "weights", "seed", "split-seed", "aug-seed", "views"}
+	if mode == "head" {
+		return append(common, "balance-classes")
 	}
-	return fmt.Sprintf(" --val-fraction 0 --epochs %d", epochs)
+	return append(common, "tune", "ft-epochs", "ft-lr", "ft-lr-head", "ft-anchor", "ft-label-smoothing", "ft-monitor", "ft-patience", "balance-classes")
+}
+
+// notRecipe are the train flags that do not shape the trained parameters:
+// where inputs and outputs live, speed, and the leave-one-source-out check
+// (which writes no record). A Reproduce line leaves them out; every other
+// flag, including any added later, is a recipe flag unless listed here.
+// (--backbone and --trunk are derived from --weights unless given; the
+// record keeps the files' checksums.)
+var notRecipe = map[string]bool{
+	"shared": true, "leave-out": true, "backbone": true, "trunk": true, "cache": true, "tests": true,
+	"params-out": true, "record": true, "out": true, "curve": true, "threads": true, "ort-lib": true,
+}
+
+// reproduceLine is the command that trains the same parameters: the
+// recipe's main flags (always, at the values the run used, so the line
+// stays right when a default changes), then every other recipe flag the
+// run set, in the order --help lists them. effective gives values that
+// differ from a flag's text (the weights an empty --weights resolved to).
+// Flag variables adjusted after parsing (head mode's 4 views, no patience
+// without validation) are read as adjusted.
+func reproduceLine(fs *pflag.FlagSet, effective map[string]string, always ...string) string {
+	var b strings.Builder
+	b.WriteString("rpscam train")
+	write := func(f *pflag.Flag) {
+		if v, ok := effective[f.Name]; ok {
+			fmt.Fprintf(&b, " --%s %s", f.Name, shellWord(v))
+			return
+		}
+		switch v := f.Value.(type) {
+		case pflag.SliceValue:
+			for _, item := range v.GetSlice() {
+				fmt.Fprintf(&b, " --%s %s", f.Name, shellWord(item))
+			}
+		default:
+			if f.Value.Type() == "bool" {
+				if f.Value.String() == "true" {
+					fmt.Fprintf(&b, " --%s", f.Name)
+				} else {
+					fmt.Fprintf(&b, " --%s=false", f.Name)
+				}
+				return
+			}
+			fmt.Fprintf(&b, " --%s %s", f.Name, shellWord(f.Value.String()))
+		}
+	}
+	for _, name := range always {
+		if f := fs.Lookup(name); f != nil {
+			write(f)
+		}
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed && !notRecipe[f.Name] && !slices.Contains(always, f.Name) {
+			write(f)
+		}
+	})
+	return b.String()
+}
+
+// shellWord quotes s for a POSIX shell unless it is plainly one word.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-.,/=:+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 type recordTimes struct {

@@ -68,6 +68,7 @@ type fineTuneArgs struct {
 	paramsOut, recordOut, onnxOut, curve string
 	began                                time.Time
 	args                                 []string
+	reproduce                            string // the Reproduce line, made from the parsed flags
 	fit                                  train.FitConfig
 }
 
@@ -474,16 +475,15 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		FineTune: &recordFineTune{Tune: *ft.tune, Layers: layers, TrunkEnd: trunkEnd, TrunkSHA256: trunkSHA, Epochs: *ft.epochs, LRHead: *ft.lrHead, LRLayers: *ft.lrBody,
 			Anchor: *ft.anchor, Patience: *ft.patience, LabelSmoothing: *ft.smooth, Mixup: *ft.mixup, Schedule: *ft.schedule, EMA: *ft.ema, Monitor: *ft.monitor, Oversample: ft.overBy, WarmUp: warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"},
 		Augment: augCfg, Sources: acts.Splits.Sources, HoldOutPercent: train.HoldOutPercent,
-		Backbone:     recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name},
-		Summary:      recordSummary{Total: b.ParamCount() + headParams, Trainable: tunedCount + headParams, Frozen: frozen},
-		History:      hist,
-		Validation:   val,
-		Tests:        tests,
-		TrainVectors: len(acts.Train.X),
-		Seconds:      recordTimes{Features: acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(a.began).Seconds()},
-		Params:       recordParams{Path: a.paramsOut, SHA256: paramsSHA},
-		Reproduce: fmt.Sprintf("rpscam train --mode finetune --tune %s --seed %d --split-seed %d --aug-seed %d --views %d --ft-epochs %d --ft-lr %g --ft-lr-head %g --ft-anchor %g --ft-label-smoothing %g%s%s%s --ft-monitor %s --ft-patience %d%s%s%s",
-			*ft.tune, a.seed, a.splitSeed, a.augSeed, a.views, *ft.epochs, *ft.lrBody, *ft.lrHead, *ft.anchor, *ft.smooth, unlessZero(*ft.mixup, " --ft-mixup %g"), ifOn(*ft.schedule != "constant", " --ft-schedule "+*ft.schedule), unlessZero(*ft.ema, " --ft-ema %g"), *ft.monitor, *ft.patience, oversampleText(ft.overBy, " --oversample ", "", ""), ifOn(a.fit.BalanceClasses, " --balance-classes"), refitText(a.valFrac, a.fit.Epochs)),
+		Backbone:       recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name},
+		Summary:        recordSummary{Total: b.ParamCount() + headParams, Trainable: tunedCount + headParams, Frozen: frozen},
+		History:        hist,
+		Validation:     val,
+		Tests:          tests,
+		TrainVectors:   len(acts.Train.X),
+		Seconds:        recordTimes{Features: acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(a.began).Seconds()},
+		Params:         recordParams{Path: a.paramsOut, SHA256: paramsSHA},
+		Reproduce:      a.reproduce,
 		Tolerance:      "a rerun from the same activation cache repeats the parameters exactly, and so does a first run on this machine (the cache rounds activations to float16 before they are used); activations computed on another CPU or ONNX Runtime build differ in their last bits, which moves the parameters: expect accuracies within about 1 point (the measurement is under Reproduce in models/README.md)",
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/model"
 	"github.com/rpscam/rpscam/train"
@@ -99,6 +101,31 @@ func TestOversampleText(t *testing.T) {
 	}
 }
 
+// TestReproduceLine: the main flags always, at their values; every other
+// flag the run set unless it only says where files go; values a shell
+// would split quoted; a bool turned off spelt out.
+func TestReproduceLine(t *testing.T) {
+	fs := pflag.NewFlagSet("train", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringArray("source", nil, "")
+	fs.Uint64("seed", 2, "")
+	fs.Float64("lr", 0.001, "")
+	fs.Bool("balance-classes", true, "")
+	fs.String("weights", "", "")
+	fs.String("cache", "models/cache", "")
+	fs.Int("views", 12, "")
+	fs.Int("batch", 64, "")
+	args := []string{"--source", "mine=/photos/it's mine", "--source", "b=/x", "--lr", "0.0005", "--balance-classes=false", "--cache", "/tmp/c", "--batch", "64"}
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	got := reproduceLine(fs, map[string]string{"weights": "tf2"}, "weights", "seed", "views")
+	want := `rpscam train --weights tf2 --seed 2 --views 12 --source 'mine=/photos/it'\''s mine' --source b=/x --lr 0.0005 --balance-classes=false --batch 64`
+	if got != want {
+		t.Errorf("reproduce line\n got %s\nwant %s", got, want)
+	}
+}
+
 func TestCheckOversample(t *testing.T) {
 	srcs := []train.Source{{Name: "cgi"}, {Name: "sxsw"}}
 	if err := checkOversample(map[string]int{"sxsw": 2}, srcs); err != nil {
@@ -143,6 +170,11 @@ func TestTrainWithoutValidation(t *testing.T) {
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		t.Fatal(err)
 	}
+	for _, unwanted := range []string{"--record", "--cache", "--ort-lib", "--trunk", "--tests"} {
+		if strings.Contains(rec.Reproduce, unwanted) {
+			t.Errorf("reproduce line %q names %s, which does not shape the parameters", rec.Reproduce, unwanted)
+		}
+	}
 	if len(rec.History) != 1 {
 		t.Fatalf("record has %d epochs, want the 1 given", len(rec.History))
 	}
@@ -153,7 +185,8 @@ func TestTrainWithoutValidation(t *testing.T) {
 		t.Errorf("reproduce line %q lacks the refit flags", rec.Reproduce)
 	}
 	// Options off by default must be repeated when on.
-	for _, want := range []string{" --ft-schedule cosine ", " --balance-classes "} {
+	// So must the data and the weights, and no output path.
+	for _, want := range []string{" --ft-schedule cosine", " --balance-classes", " --weights tf2 ", " --only-sources", " --source gen=", " --views 1 "} {
 		if !strings.Contains(rec.Reproduce, want) {
 			t.Errorf("reproduce line %q lacks %q", rec.Reproduce, want)
 		}
@@ -199,7 +232,7 @@ func TestTrainHeadModeRecord(t *testing.T) {
 	if rec.Mode != "head" || len(rec.History) != 3 || rec.Validation != nil || !rec.Fit.Balance {
 		t.Errorf("record: mode %q, %d epochs, validation %v, balance_classes %v: want head, 3, null, true", rec.Mode, len(rec.History), rec.Validation, rec.Fit.Balance)
 	}
-	for _, want := range []string{"--mode head", " --balance-classes", " --val-fraction 0 --epochs 3"} {
+	for _, want := range []string{"--mode head", " --weights tf2", " --balance-classes", " --val-fraction 0 --epochs 3"} {
 		if !strings.Contains(rec.Reproduce, want) {
 			t.Errorf("reproduce line %q lacks %q", rec.Reproduce, want)
 		}
