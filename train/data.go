@@ -264,6 +264,38 @@ func Split(examples []Example, valFraction float64, seed uint64) (trainSet, valS
 	return trainSet, valSet, nil
 }
 
+// KeepShare returns the examples of about share of their groups (at least
+// one group), chosen by a shuffle seeded with seed. The groups are ranked
+// once per seed, so a smaller share keeps a subset of a larger one's: the
+// points of a learning curve differ only in the data added between them.
+func KeepShare(examples []Example, share float64, seed uint64) []Example {
+	if share >= 1 {
+		return examples
+	}
+	var groups []string
+	seen := map[string]bool{}
+	for _, ex := range examples {
+		if !seen[ex.Group] {
+			seen[ex.Group] = true
+			groups = append(groups, ex.Group)
+		}
+	}
+	sort.Strings(groups)
+	rng := rand.New(rand.NewPCG(seed, 0x5a4e))
+	rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
+	keep := map[string]bool{}
+	for _, g := range groups[:max(1, int(float64(len(groups))*share+0.5))] {
+		keep[g] = true
+	}
+	var out []Example
+	for _, ex := range examples {
+		if keep[ex.Group] {
+			out = append(out, ex)
+		}
+	}
+	return out
+}
+
 // Shuffle returns a copy of examples in an order fixed by seed.
 func Shuffle(examples []Example, seed uint64) []Example {
 	out := append([]Example(nil), examples...)

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -208,6 +209,77 @@ func TestSplitMixedGroupsTogether(t *testing.T) {
 	for g, n := range inVal {
 		if n != 2 {
 			t.Errorf("group %s has %d of its 2 images in validation", g, n)
+		}
+	}
+}
+
+// TestKeepShare: whole groups are kept, about the share of them, and a
+// smaller share keeps a subset of a larger one's (nested learning-curve
+// points).
+func TestKeepShare(t *testing.T) {
+	var all []Example
+	for g := range 20 {
+		for k := range 3 {
+			all = append(all, Example{Path: fmt.Sprintf("clip%02d-%d.jpg", g, k), Group: fmt.Sprintf("clip%02d", g)})
+		}
+	}
+	groupsOf := func(xs []Example) map[string]int {
+		m := map[string]int{}
+		for _, x := range xs {
+			m[x.Group]++
+		}
+		return m
+	}
+	if got := KeepShare(all, 1, 7); len(got) != len(all) {
+		t.Errorf("share 1 kept %d of %d", len(got), len(all))
+	}
+	if got := groupsOf(KeepShare(all, 0.01, 7)); len(got) != 1 {
+		t.Errorf("a tiny share kept %d groups, want at least (and here exactly) 1", len(got))
+	}
+	quarter, half := groupsOf(KeepShare(all, 0.25, 7)), groupsOf(KeepShare(all, 0.5, 7))
+	if len(quarter) != 5 || len(half) != 10 {
+		t.Fatalf("kept %d and %d of 20 groups, want 5 and 10", len(quarter), len(half))
+	}
+	for g, n := range half {
+		if n != 3 {
+			t.Errorf("group %s kept %d of its 3 images", g, n)
+		}
+	}
+	for g := range quarter {
+		if half[g] == 0 {
+			t.Errorf("group %s is in the 25%% share but not the 50%% one", g)
+		}
+	}
+	if other := groupsOf(KeepShare(all, 0.5, 8)); maps.Equal(other, half) {
+		t.Error("seeds 7 and 8 kept the same groups")
+	}
+}
+
+// TestSplitSourcesTrainShare: the share thins training only, and is
+// recorded; a share for an unknown source or out of range is refused.
+func TestSplitSourcesTrainShare(t *testing.T) {
+	dir := tree(t, cgiRenders(8, 3))
+	src := []Source{{Name: "cgi", Dir: dir, Grouping: GroupCGIModel}}
+	split := func(share map[string]float64) (*Splits, error) {
+		return SplitSources(Config{Sources: src, ValFraction: 0.25, SplitSeed: 1, Views: 1, TrainShare: share}, io.Discard)
+	}
+	full, err := split(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half, err := split(map[string]float64{"cgi": 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(half.Train) != len(full.Train)/2 || len(half.Validation) != len(full.Validation) {
+		t.Errorf("train %d -> %d, validation %d -> %d: want half the training images and the same validation", len(full.Train), len(half.Train), len(full.Validation), len(half.Validation))
+	}
+	if sc := half.Sources[0]; sc.TrainShare != 0.5 || sc.Train != len(half.Train) {
+		t.Errorf("source counts %+v: want share 0.5 and the kept count", sc)
+	}
+	for _, bad := range []map[string]float64{{"sxsw": 0.5}, {"cgi": 0}, {"cgi": 1.5}} {
+		if _, err := split(bad); err == nil {
+			t.Errorf("share %v accepted", bad)
 		}
 	}
 }

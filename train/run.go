@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -23,7 +24,12 @@ type Config struct {
 	// and scored afterwards: the leave-one-source-out check of how the
 	// model does on data unlike anything it trained on.
 	LeaveOut string
-	Fit      FitConfig
+	// TrainShare trains on only this share (0 < share <= 1) of a source's
+	// training groups, keyed by source name; validation is untouched. It
+	// measures a learning curve: how the held-out figures move with the
+	// amount of a source's data, i.e. what more of it would buy.
+	TrainShare map[string]float64
+	Fit        FitConfig
 }
 
 // DefaultConfig is the committed recipe. Seed 2 is the committed model's:
@@ -49,6 +55,8 @@ type SourceCounts struct {
 	HeldOut    int    `json:"held_out_images"`
 	Groups     int    `json:"groups"`
 	LeftOut    bool   `json:"left_out,omitempty"`
+	// TrainShare is Config.TrainShare's value for the source, when one was set.
+	TrainShare float64 `json:"train_share,omitempty"`
 }
 
 // Outcome is what Run produced.
@@ -175,6 +183,14 @@ type Splits struct {
 func SplitSources(cfg Config, log io.Writer) (*Splits, error) {
 	sp := &Splits{}
 	found := cfg.LeaveOut == ""
+	for name, share := range cfg.TrainShare {
+		if !slices.ContainsFunc(cfg.Sources, func(s Source) bool { return s.Name == name }) {
+			return nil, fmt.Errorf("train share for %q names no source (have %s)", name, sourceNames(cfg.Sources))
+		}
+		if !(share > 0 && share <= 1) {
+			return nil, fmt.Errorf("train share %g for %s: use a share in (0, 1], e.g. 0.5", share, name)
+		}
+	}
 	for _, s := range cfg.Sources {
 		all, held, err := s.List()
 		if err != nil {
@@ -194,6 +210,9 @@ func SplitSources(cfg Config, log io.Writer) (*Splits, error) {
 		tr, va, err := Split(all, cfg.ValFraction, cfg.SplitSeed)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", s.Name, err)
+		}
+		if share, ok := cfg.TrainShare[s.Name]; ok {
+			tr, sc.TrainShare = KeepShare(tr, share, cfg.SplitSeed), share
 		}
 		sc.Train, sc.Validation = len(tr), len(va)
 		sp.Sources = append(sp.Sources, sc)

@@ -43,6 +43,8 @@ func runTrain(env *cliEnv, args []string) error {
 	views := fs.Int("views", def.Views, "views per training image: 1 clean + N-1 augmented (--mode head: default 4)")
 	valFrac := fs.Float64("val-fraction", def.ValFraction, "share of each source's groups (hand models, clips) held for validation")
 	leaveOut := fs.String("leave-out", "", "keep this source out of training and report accuracy on it (writes no model)")
+	var shares []string
+	fs.StringArrayVar(&shares, "train-share", nil, "NAME=F trains on a share F (0 < F <= 1) of source NAME's training groups, validation unchanged (repeatable): a learning curve, e.g. sxsw=0.5 (smaller shares are subsets of larger ones)")
 	epochs := fs.Int("epochs", def.Fit.Epochs, "maximum epochs (early stopping usually ends sooner)")
 	batch := fs.Int("batch", def.Fit.BatchSize, "batch size")
 	lr := fs.Float64("lr", def.Fit.LearningRate, "Adam learning rate")
@@ -74,6 +76,15 @@ func runTrain(env *cliEnv, args []string) error {
 			return usagef("--val-fraction 0 trains on every group and leaves no validation to stop on: give the epoch counts a validated run chose, e.g. --epochs 2 --ft-epochs 3 (its record's head_warmup_history and history)")
 		}
 		*patience, *ft.patience = 0, 0
+	}
+	shareBy := map[string]float64{}
+	for _, o := range shares {
+		name, f, ok := strings.Cut(o, "=")
+		share, err := strconv.ParseFloat(f, 64)
+		if !ok || name == "" || err != nil || !(share > 0 && share <= 1) {
+			return usagef("--train-share %q: use NAME=F with a source name and a share above 0 and at most 1, e.g. sxsw=0.5", o)
+		}
+		shareBy[name] = share
 	}
 	if *mode != "head" && *mode != "finetune" {
 		return usagef("--mode %q: use head (frozen backbone) or finetune (last layers trained too)", *mode)
@@ -141,7 +152,7 @@ func runTrain(env *cliEnv, args []string) error {
 	reproduce := reproduceLine(fs, map[string]string{"weights": b.Source.Weights.Name}, recipeFlags(*mode)...)
 	if *mode == "finetune" {
 		return runFineTune(env, ft, b, srcs, fineTuneArgs{shared: shared, seed: *seed, splitSeed: *splitSeed, augSeed: *augSeed, views: *views, valFrac: *valFrac,
-			leaveOut: *leaveOut, cacheDir: *cacheDir, threads: *threads, ortLib: *ortLib, paramsOut: *paramsOut, recordOut: *recordOut,
+			leaveOut: *leaveOut, trainShare: shareBy, cacheDir: *cacheDir, threads: *threads, ortLib: *ortLib, paramsOut: *paramsOut, recordOut: *recordOut,
 			onnxOut: *onnxOut, curve: *curve, began: began, args: args, reproduce: reproduce,
 			fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience, BalanceClasses: *balance}})
 	}
@@ -175,7 +186,7 @@ func runTrain(env *cliEnv, args []string) error {
 		return err
 	}
 	ex := newExtractor(env, runner, aug, cache, *augSeed)
-	cfg := train.Config{Sources: srcs, ValFraction: *valFrac, Seed: *seed, SplitSeed: *splitSeed, Views: *views, LeaveOut: *leaveOut,
+	cfg := train.Config{Sources: srcs, ValFraction: *valFrac, Seed: *seed, SplitSeed: *splitSeed, Views: *views, LeaveOut: *leaveOut, TrainShare: shareBy,
 		Fit: train.FitConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Dropout: *dropout, WeightDecay: *wd, Patience: *patience, BalanceClasses: *balance}}
 
 	headParams := len(train.Labels)*model.FeatureSize + len(train.Labels)

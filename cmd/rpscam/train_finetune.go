@@ -63,6 +63,7 @@ type fineTuneArgs struct {
 	seed, splitSeed, augSeed             uint64
 	views                                int
 	valFrac                              float64
+	trainShare                           map[string]float64 // --train-share
 	leaveOut, cacheDir, ortLib           string
 	threads                              int
 	paramsOut, recordOut, onnxOut, curve string
@@ -170,7 +171,7 @@ func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train
 		}
 		tests = train.DefaultTestSets(dir)
 	}
-	cfg := train.Config{Sources: srcs, ValFraction: a.valFrac, Seed: a.seed, SplitSeed: a.splitSeed, Views: a.views, LeaveOut: a.leaveOut, Fit: a.fit}
+	cfg := train.Config{Sources: srcs, ValFraction: a.valFrac, Seed: a.seed, SplitSeed: a.splitSeed, Views: a.views, LeaveOut: a.leaveOut, TrainShare: a.trainShare, Fit: a.fit}
 	acts, err := train.ExtractActivations(cfg, tests, ex, env.stdout)
 	if err != nil {
 		return err

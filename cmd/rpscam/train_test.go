@@ -39,6 +39,10 @@ func TestTrainRejectsUnknownModes(t *testing.T) {
 		{"train", "--val-fraction", "0"},
 		{"train", "--val-fraction", "0", "--epochs", "2"},
 		{"train", "--mode", "head", "--val-fraction", "0"},
+		{"train", "--train-share", "sxsw"},
+		{"train", "--train-share", "sxsw=0"},
+		{"train", "--train-share", "sxsw=1.5"},
+		{"train", "--train-share", "=0.5"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, args)
@@ -147,7 +151,7 @@ func TestTrainWithoutValidation(t *testing.T) {
 	shared, lib, tmp, data := tinyTrainingRun(t)
 	recPath, paramsPath := filepath.Join(tmp, "record.json"), filepath.Join(tmp, "p.params")
 	var stdout, stderr bytes.Buffer
-	args := []string{"train", "--shared", shared, "--only-sources", "--source", "gen=" + data, "--tune", "conv1", "--views", "1",
+	args := []string{"train", "--shared", shared, "--only-sources", "--source", "gen=" + data, "--train-share", "gen=1", "--tune", "conv1", "--views", "1",
 		"--val-fraction", "0", "--epochs", "2", "--ft-epochs", "1", "--ft-schedule", "cosine", "--balance-classes", "--tests=false", "--trunk", filepath.Join(tmp, "trunk.onnx"),
 		"--cache", filepath.Join(tmp, "cache"), "--params-out", paramsPath, "--record", recPath, "--out", "", "--curve", filepath.Join(tmp, "curve.png"), "--ort-lib", lib}
 	if code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, args); code != exitOK {
@@ -181,12 +185,12 @@ func TestTrainWithoutValidation(t *testing.T) {
 	if v, ok := rec.History[0]["val_loss"]; rec.Validation != nil || !ok || v != nil {
 		t.Errorf("record: validation %v, history %s: want null figures", rec.Validation, rec.History)
 	}
-	if !strings.Contains(rec.Reproduce, "--val-fraction 0 --epochs 2") || !strings.Contains(rec.Reproduce, "--ft-epochs 1") {
+	if !strings.Contains(rec.Reproduce, " --val-fraction 0 ") || !strings.Contains(rec.Reproduce, " --epochs 2 ") || !strings.Contains(rec.Reproduce, "--ft-epochs 1") {
 		t.Errorf("reproduce line %q lacks the refit flags", rec.Reproduce)
 	}
 	// Options off by default must be repeated when on.
 	// So must the data and the weights, and no output path.
-	for _, want := range []string{" --ft-schedule cosine", " --balance-classes", " --weights tf2 ", " --only-sources", " --source gen=", " --views 1 "} {
+	for _, want := range []string{" --ft-schedule cosine", " --balance-classes", " --weights tf2 ", " --only-sources", " --source gen=", " --views 1 ", " --train-share gen=1"} {
 		if !strings.Contains(rec.Reproduce, want) {
 			t.Errorf("reproduce line %q lacks %q", rec.Reproduce, want)
 		}
@@ -232,7 +236,7 @@ func TestTrainHeadModeRecord(t *testing.T) {
 	if rec.Mode != "head" || len(rec.History) != 3 || rec.Validation != nil || !rec.Fit.Balance {
 		t.Errorf("record: mode %q, %d epochs, validation %v, balance_classes %v: want head, 3, null, true", rec.Mode, len(rec.History), rec.Validation, rec.Fit.Balance)
 	}
-	for _, want := range []string{"--mode head", " --weights tf2", " --balance-classes", " --val-fraction 0 --epochs 3"} {
+	for _, want := range []string{"--mode head", " --weights tf2", " --balance-classes", " --val-fraction 0", " --epochs 3"} {
 		if !strings.Contains(rec.Reproduce, want) {
 			t.Errorf("reproduce line %q lacks %q", rec.Reproduce, want)
 		}
