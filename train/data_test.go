@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -267,9 +268,13 @@ func TestSplitSourcesTrainShare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	half, err := split(map[string]float64{"cgi": 0.5})
+	var log strings.Builder
+	half, err := SplitSources(Config{Sources: src, ValFraction: 0.25, SplitSeed: 1, Views: 1, TrainShare: map[string]float64{"cgi": 0.5}}, &log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "training on 0.5 of its training groups") {
+		t.Errorf("the source line does not say it was thinned: %q", log.String())
 	}
 	if len(half.Train) != len(full.Train)/2 || len(half.Validation) != len(full.Validation) {
 		t.Errorf("train %d -> %d, validation %d -> %d: want half the training images and the same validation", len(full.Train), len(half.Train), len(full.Validation), len(half.Validation))

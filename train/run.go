@@ -227,7 +227,11 @@ func SplitSources(cfg Config, log io.Writer) (*Splits, error) {
 	}
 	sp.Train = Shuffle(sp.Train, cfg.Seed)
 	for _, sc := range sp.Sources {
-		fmt.Fprintf(log, "source %-11s %5d train %4d validation %4d held out %4d groups%s  %s\n", sc.Name, sc.Train, sc.Validation, sc.HeldOut, sc.Groups, map[bool]string{true: " (left out)"}[sc.LeftOut], sc.Dir)
+		note := map[bool]string{true: " (left out)"}[sc.LeftOut]
+		if sc.TrainShare != 0 {
+			note = fmt.Sprintf(" (training on %g of its training groups)", sc.TrainShare)
+		}
+		fmt.Fprintf(log, "source %-11s %5d train %4d validation %4d held out %4d groups%s  %s\n", sc.Name, sc.Train, sc.Validation, sc.HeldOut, sc.Groups, note, sc.Dir)
 	}
 	return sp, nil
 }
