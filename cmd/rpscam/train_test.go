@@ -188,8 +188,8 @@ func TestTrainWithoutValidation(t *testing.T) {
 	if !strings.Contains(rec.Reproduce, " --val-fraction 0 ") || !strings.Contains(rec.Reproduce, " --epochs 2 ") || !strings.Contains(rec.Reproduce, "--ft-epochs 1") {
 		t.Errorf("reproduce line %q lacks the refit flags", rec.Reproduce)
 	}
-	// Options off by default must be repeated when on.
-	// So must the data and the weights, and no output path.
+	// Options off by default must be repeated when on, and so must the
+	// data and the weights.
 	for _, want := range []string{" --ft-schedule cosine", " --balance-classes", " --weights tf2 ", " --only-sources", " --source gen=", " --views 1 ", " --train-share gen=1"} {
 		if !strings.Contains(rec.Reproduce, want) {
 			t.Errorf("reproduce line %q lacks %q", rec.Reproduce, want)
