@@ -136,6 +136,9 @@ func runTrain(env *cliEnv, args []string) error {
 	if len(srcs) == 0 {
 		return usagef("no training sources: drop --only-sources or add --source NAME=DIR")
 	}
+	if err := checkSourceNames("--train-share", sortedKeys(shareBy), srcs); err != nil {
+		return err
+	}
 
 	// Backbone: the TFLite weights (for the summary and export) and the
 	// feature-extractor ONNX (built from them if missing).

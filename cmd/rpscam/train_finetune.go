@@ -109,7 +109,7 @@ func (ft *fineTuneFlags) validate() error {
 }
 
 func runFineTune(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, srcs []train.Source, a fineTuneArgs) error {
-	if err := checkOversample(ft.overBy, srcs); err != nil {
+	if err := checkSourceNames("--oversample", sortedKeys(ft.overBy), srcs); err != nil {
 		return err
 	}
 	layers, _, residual, err := tuneLayers(*ft.tune)
@@ -579,16 +579,17 @@ func oversampleText(by map[string]int, prefix, sep, suffix string) string {
 	return strings.Join(items, sep) + suffix
 }
 
-// checkOversample rejects --oversample names that are not sources, before
-// minutes of activations are computed for nothing.
-func checkOversample(by map[string]int, srcs []train.Source) error {
+// checkSourceNames rejects names given to a per-source flag (--oversample,
+// --train-share) that are not sources, before minutes of activations are
+// computed for nothing.
+func checkSourceNames(flag string, given []string, srcs []train.Source) error {
 	var names []string
 	for _, s := range srcs {
 		names = append(names, s.Name)
 	}
-	for _, name := range sortedKeys(by) {
+	for _, name := range given {
 		if !slices.Contains(names, name) {
-			return usagef("--oversample %s: no training source has that name (sources: %s)", name, strings.Join(names, ", "))
+			return usagef("%s %s: no training source has that name (sources: %s)", flag, name, strings.Join(names, ", "))
 		}
 	}
 	return nil

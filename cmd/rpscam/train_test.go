@@ -130,14 +130,14 @@ func TestReproduceLine(t *testing.T) {
 	}
 }
 
-func TestCheckOversample(t *testing.T) {
+func TestCheckSourceNames(t *testing.T) {
 	srcs := []train.Source{{Name: "cgi"}, {Name: "sxsw"}}
-	if err := checkOversample(map[string]int{"sxsw": 2}, srcs); err != nil {
+	if err := checkSourceNames("--oversample", []string{"sxsw"}, srcs); err != nil {
 		t.Errorf("a known source: %v", err)
 	}
-	err := checkOversample(map[string]int{"sxws": 2}, srcs)
-	if err == nil || !strings.Contains(err.Error(), "sources: cgi, sxsw") {
-		t.Errorf("a misspelt source: %v, want an error listing the sources", err)
+	err := checkSourceNames("--train-share", []string{"cgi", "sxws"}, srcs)
+	if err == nil || !strings.Contains(err.Error(), "--train-share sxws: no training source") || !strings.Contains(err.Error(), "sources: cgi, sxsw") {
+		t.Errorf("a misspelt source: %v, want an error naming the flag, the name and the sources", err)
 	}
 }
 
