@@ -77,14 +77,12 @@ func runTrain(env *cliEnv, args []string) error {
 		}
 		*patience, *ft.patience = 0, 0
 	}
-	shareBy := map[string]float64{}
-	for _, o := range shares {
-		name, f, ok := strings.Cut(o, "=")
-		share, err := strconv.ParseFloat(f, 64)
-		if !ok || name == "" || err != nil || !(share > 0 && share <= 1) {
-			return usagef("--train-share %q: use NAME=F with a source name and a share above 0 and at most 1, e.g. sxsw=0.5", o)
-		}
-		shareBy[name] = share
+	shareBy, err := perSourceValues("--train-share", shares, "NAME=F with a source name and a share above 0 and at most 1, e.g. sxsw=0.5", func(v string) (float64, bool) {
+		share, err := strconv.ParseFloat(v, 64)
+		return share, err == nil && share > 0 && share <= 1
+	})
+	if err != nil {
+		return err
 	}
 	if *mode != "head" && *mode != "finetune" {
 		return usagef("--mode %q: use head (frozen backbone) or finetune (last layers trained too)", *mode)

@@ -93,15 +93,14 @@ func (ft *fineTuneFlags) validate() error {
 	if *ft.mixup < 0 {
 		return usagef("--ft-mixup %g: use 0 (off) or a Beta alpha above 0, e.g. 0.2", *ft.mixup)
 	}
-	ft.overBy = map[string]int{}
-	for _, o := range *ft.over {
-		name, k, ok := strings.Cut(o, "=")
-		n, err := strconv.Atoi(k)
-		if !ok || name == "" || err != nil || n < 1 || n > 20 {
-			return usagef("--oversample %q: use NAME=K with a source name and a whole K from 1 to 20, e.g. sxsw=2", o)
-		}
-		ft.overBy[name] = n
+	overBy, err := perSourceValues("--oversample", *ft.over, "NAME=K with a source name and a whole K from 1 to 20, e.g. sxsw=2", func(v string) (int, bool) {
+		n, err := strconv.Atoi(v)
+		return n, err == nil && n >= 1 && n <= 20
+	})
+	if err != nil {
+		return err
 	}
+	ft.overBy = overBy
 	if *ft.epochs < 1 || *ft.lrHead <= 0 || *ft.lrBody < 0 || *ft.anchor < 0 {
 		return usagef("--ft-epochs %d, --ft-lr-head %g, --ft-lr %g, --ft-anchor %g: epochs and the head rate must be positive, the others non-negative", *ft.epochs, *ft.lrHead, *ft.lrBody, *ft.anchor)
 	}
@@ -577,6 +576,23 @@ func oversampleText(by map[string]int, prefix, sep, suffix string) string {
 		items = append(items, fmt.Sprintf("%s%s=%d", prefix, name, by[name]))
 	}
 	return strings.Join(items, sep) + suffix
+}
+
+// perSourceValues parses the NAME=VALUE items of a per-source flag
+// (--oversample, --train-share) into a map; value parses one VALUE and says
+// whether it is in range. A bad item is a usage error showing want, the
+// form expected.
+func perSourceValues[V any](flag string, items []string, want string, value func(string) (V, bool)) (map[string]V, error) {
+	by := map[string]V{}
+	for _, item := range items {
+		name, text, found := strings.Cut(item, "=")
+		v, ok := value(text)
+		if !found || name == "" || !ok {
+			return nil, usagef("%s %q: use %s", flag, item, want)
+		}
+		by[name] = v
+	}
+	return by, nil
 }
 
 // checkSourceNames rejects names given to a per-source flag (--oversample,
