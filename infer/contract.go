@@ -27,7 +27,8 @@ const (
 	// KeyLabels holds the class names in output order, comma-separated
 	// ("rock,paper,scissors"). Without it, labels come from a file beside the
 	// model: "<model path without .onnx>.labels", else "labels.txt" in the same
-	// folder, one label per line.
+	// folder, one label per line. A label "none" is the no-hand class
+	// (see NoHandLabel): it is shown as "no hand", never as a gesture.
 	KeyLabels = "labels"
 	// KeyInputLayout is "NHWC" or "NCHW". Default: inferred from the input
 	// shape (channel count at position 1 means NCHW, at position 3 NHWC).

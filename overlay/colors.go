@@ -3,6 +3,8 @@ package overlay
 import (
 	"image/color"
 	"strings"
+
+	"github.com/rpscam/rpscam/infer"
 )
 
 // Colours are 0xRRGGBB constants so that they are true constants, usable by
@@ -15,6 +17,12 @@ const (
 	PaperRGB = 0x3DDC84
 	// ScissorsRGB is the colour of the "scissors" class: violet.
 	ScissorsRGB = 0xB07CFF
+
+	// NoHandRGB is the neutral light grey of the no-hand class ("none",
+	// shown as "no hand"): an empty box is news, not a gesture, so it gets
+	// no gesture's colour, and it stays apart from UncertainRGB so that a
+	// confident "no hand" does not look like a guess.
+	NoHandRGB = 0xD7DCE2
 
 	// UncertainRGB is the muted grey of the big label when the prediction
 	// is marked uncertain, so that nobody reads a guess as an answer.
@@ -61,9 +69,13 @@ func rgb(hex uint32) color.RGBA {
 }
 
 // ClassColor is the colour a class is drawn in: the fixed colour for rock,
-// paper and scissors (matched case-insensitively), otherwise a palette colour
-// picked by the class's index in the label list.
+// paper and scissors (matched case-insensitively), NoHandRGB for the no-hand
+// class (infer.IsNoHand), otherwise a palette colour picked by the class's
+// index in the label list.
 func ClassColor(label string, index int) color.RGBA {
+	if infer.IsNoHand(label) {
+		return rgb(NoHandRGB)
+	}
 	switch strings.ToLower(strings.TrimSpace(label)) {
 	case "rock":
 		return rgb(RockRGB)

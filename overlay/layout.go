@@ -99,7 +99,7 @@ func textSize(text string, font gocv.HersheyFont, scale float64, thick int) (w, 
 	return sz.X, sz.Y, b
 }
 
-// bigLabelText is the big label line for one class.
+// bigLabelText is the big label line for one class, given its shown name.
 func bigLabelText(label string, pct int, uncertain bool) string {
 	t := strings.ToUpper(asciiText(label)) + " " + strconv.Itoa(pct) + "%"
 	if uncertain {
@@ -111,7 +111,9 @@ func bigLabelText(label string, pct int, uncertain bool) string {
 // noPredictionText is shown in place of the label before any prediction.
 const noPredictionText = "no prediction"
 
-func computeLayout(w, h int, labels []string) layout {
+// computeLayout lays out a w x h frame for classes shown as names (the
+// labels after infer.DisplayLabel: text is measured as it will be drawn).
+func computeLayout(w, h int, names []string) layout {
 	m := newMetrics(h)
 	l := layout{w: w, h: h, m: m}
 	x0, y0 := m.margin, m.margin
@@ -120,7 +122,7 @@ func computeLayout(w, h int, labels []string) layout {
 	// Big label: as wide as the widest possible label line, so the panel
 	// does not jump in size as the prediction changes.
 	bigW, bigH, bigBase := textSize(noPredictionText, bigFont, m.bigScale, m.bigThick)
-	for _, lab := range labels {
+	for _, lab := range names {
 		tw, th, tb := textSize(bigLabelText(lab, 100, true), bigFont, m.bigScale, m.bigThick)
 		bigW, bigH, bigBase = max(bigW, tw), max(bigH, th), max(bigBase, tb)
 	}
@@ -130,7 +132,7 @@ func computeLayout(w, h int, labels []string) layout {
 
 	_, capH, smallBase := textSize("Ag", smallFont, m.smallScale, m.smallThick)
 	nameW := 0
-	for _, lab := range labels {
+	for _, lab := range names {
 		tw, _, _ := textSize(asciiText(lab), smallFont, m.smallScale, m.smallThick)
 		nameW = max(nameW, tw)
 	}
@@ -154,7 +156,7 @@ func computeLayout(w, h int, labels []string) layout {
 	if avail > 0 {
 		fit = (avail + m.rowGap) / (rowH + m.rowGap)
 	}
-	nRows := min(len(labels), fit)
+	nRows := min(len(names), fit)
 	if barLen < 2*m.barH {
 		nRows = 0 // too narrow for bars to mean anything
 	}

@@ -19,11 +19,13 @@ import (
 	"unsafe"
 
 	"gocv.io/x/gocv"
+
+	"github.com/rpscam/rpscam/infer"
 )
 
 // State is what one frame's overlay shows.
 type State struct {
-	Labels     []string  // class names, in the model's output order
+	Labels     []string  // class names, in the model's output order ("none": no hand)
 	Probs      []float32 // one probability per label
 	Top        int       // index of the predicted class
 	Confidence float32   // shown next to the big label, in [0, 1]
@@ -47,6 +49,7 @@ type Drawer struct {
 	layout     layout
 	haveLayout bool
 	labels     []string // the label set layout was computed for
+	names      []string // labels as shown (infer.DisplayLabel), same order
 
 	panel  blendTarget
 	rec    blendTarget
@@ -89,8 +92,12 @@ func (d *Drawer) Draw(img *gocv.Mat, s State) error {
 
 	w, h := img.Cols(), img.Rows()
 	if !d.haveLayout || d.layout.w != w || d.layout.h != h || !slices.Equal(d.labels, s.Labels) {
-		d.layout = computeLayout(w, h, s.Labels)
 		d.labels = append(d.labels[:0], s.Labels...)
+		d.names = d.names[:0]
+		for _, l := range s.Labels {
+			d.names = append(d.names, infer.DisplayLabel(l))
+		}
+		d.layout = computeLayout(w, h, d.names)
 		d.haveLayout = true
 	}
 	l := &d.layout
@@ -138,7 +145,7 @@ func (d *Drawer) DrawStatus(img *gocv.Mat, status string) error {
 	}
 	w, h := img.Cols(), img.Rows()
 	if !d.haveLayout || d.layout.w != w || d.layout.h != h {
-		d.layout = computeLayout(w, h, d.labels)
+		d.layout = computeLayout(w, h, d.names)
 		d.haveLayout = true
 	}
 	d.banner.blend(img, d.layout.banner, PanelRGB, PanelOpacity)
@@ -150,7 +157,9 @@ func (d *Drawer) drawLabel(img *gocv.Mat, s State) {
 	m := d.layout.m
 	text, colour := noPredictionText, rgb(UncertainRGB)
 	if len(s.Labels) > 0 {
-		text = bigLabelText(s.Labels[s.Top], percent(s.Confidence), s.Uncertain)
+		// The shown name, so the no-hand class reads "NO HAND", in its
+		// neutral ClassColor.
+		text = bigLabelText(d.names[s.Top], percent(s.Confidence), s.Uncertain)
 		if !s.Uncertain {
 			colour = ClassColor(s.Labels[s.Top], s.Top)
 		}
@@ -169,7 +178,7 @@ func (d *Drawer) drawBars(img *gocv.Mat, s State) {
 		if c == s.Top {
 			nameColour = rgb(textRGB)
 		}
-		d.text.draw(img, asciiText(s.Labels[c]), row.nameOrigin, smallFont, m.smallScale, nameColour, textThick)
+		d.text.draw(img, asciiText(d.names[c]), row.nameOrigin, smallFont, m.smallScale, nameColour, textThick)
 
 		// Bars are filled without anti-aliasing: their edges are axis
 		// aligned, and exact colours let tests count bar pixels.

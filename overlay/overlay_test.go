@@ -315,6 +315,16 @@ func TestClassColours(t *testing.T) {
 	if ClassColor("Rock", 5) != rgb(RockRGB) || ClassColor("paper", 0) != rgb(PaperRGB) || ClassColor(" SCISSORS ", 0) != rgb(ScissorsRGB) {
 		t.Error("rock, paper and scissors must get their fixed colours whatever their index or case")
 	}
+	for _, l := range []string{"none", "None", " NONE "} {
+		if ClassColor(l, 3) != rgb(NoHandRGB) {
+			t.Errorf("%q: colour %v, want the neutral no-hand colour", l, ClassColor(l, 3))
+		}
+	}
+	for _, c := range append([]uint32{RockRGB, PaperRGB, ScissorsRGB, UncertainRGB, textRGB, dimTextRGB, trackRGB}, palette[:]...) {
+		if c == NoHandRGB {
+			t.Errorf("the no-hand colour %06x is also another colour of the overlay", c)
+		}
+	}
 	seen := map[color.RGBA]string{}
 	for i, l := range []string{"rock", "paper", "scissors", "lizard", "spock", "ok", "thumb"} {
 		c := ClassColor(l, i)
@@ -322,7 +332,7 @@ func TestClassColours(t *testing.T) {
 			t.Errorf("%s and %s share the colour %v", prev, l, c)
 		}
 		seen[c] = l
-		for _, reserved := range []uint32{ROIRGB, RecordingRGB, UncertainRGB} {
+		for _, reserved := range []uint32{ROIRGB, RecordingRGB, UncertainRGB, NoHandRGB} {
 			if c == rgb(reserved) {
 				t.Errorf("%s has the reserved colour %06x", l, reserved)
 			}
@@ -552,6 +562,112 @@ func TestStrokeRectMatchesOpenCVWidths(t *testing.T) {
 					t.Fatalf("thickness %d: pixel %v is %v, gocv.Rectangle draws %v", thick, p, gf.at(p.X, p.Y), wf.at(p.X, p.Y))
 				}
 			}
+		}
+	}
+}
+
+// noHandState is a confident prediction of a 4-class model's no-hand class.
+func noHandState() State {
+	return State{
+		Labels:     []string{"rock", "paper", "scissors", "none"},
+		Probs:      []float32{0.01, 0.01, 0.01, 0.97},
+		Top:        3,
+		Confidence: 0.97,
+		FPS:        29.97,
+		InferMs:    8.4,
+	}
+}
+
+// inkMask marks the pixels of r that differ from bg: the shape of what was
+// drawn there, whatever its colour.
+func inkMask(f frame, r image.Rectangle, bg color.RGBA) []bool {
+	var m []bool
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			m = append(m, f.at(x, y) != bg)
+		}
+	}
+	return m
+}
+
+func maskDiff(a, b []bool) int {
+	n := 0
+	for i := range a {
+		if a[i] != b[i] {
+			n++
+		}
+	}
+	return n
+}
+
+func TestNoHandShownAsNoHand(t *testing.T) {
+	s := noHandState()
+	f, l := draw(t, 640, 480, s)
+	bg := f.at(l.panel.Min.X+1, l.panel.Min.Y+1)
+	neutral := rgb(NoHandRGB)
+
+	// The big label is in the neutral colour, in no gesture's colour, and
+	// not in the colour "none" got as an ordinary fourth class.
+	if n := countInRect(f, l.labelBox, neutral); n < 50 {
+		t.Errorf("no-hand label: %d pixels in the neutral colour, want the label drawn in it", n)
+	}
+	for name, c := range map[string]color.RGBA{"rock": rgb(RockRGB), "paper": rgb(PaperRGB), "scissors": rgb(ScissorsRGB), "palette[3]": rgb(palette[3]), "uncertain": rgb(UncertainRGB)} {
+		if n := countInRect(f, l.labelBox, c); n != 0 {
+			t.Errorf("no-hand label: %d pixels in the %s colour, want none", n, name)
+		}
+	}
+
+	// It reads "NO HAND 97%": the same shape as a model whose fourth label
+	// is literally "no hand" draws, and not the shape of "NONE 97%".
+	literal := noHandState()
+	literal.Labels = []string{"rock", "paper", "scissors", "no hand"}
+	lf, ll := draw(t, 640, 480, literal)
+	if ll.labelBox != l.labelBox || len(ll.rows) != 4 || len(l.rows) != 4 {
+		t.Fatalf("layouts differ: label box %v vs %v, rows %d vs %d", l.labelBox, ll.labelBox, len(l.rows), len(ll.rows))
+	}
+	got, want := inkMask(f, l.labelBox, bg), inkMask(lf, ll.labelBox, lf.at(ll.panel.Min.X+1, ll.panel.Min.Y+1))
+	if d := maskDiff(got, want); d > len(got)/200 {
+		t.Errorf("big label differs from a drawn %q in %d of %d pixels", bigLabelText("no hand", 97, false), d, len(got))
+	}
+	nw, _, _ := textSize(bigLabelText("no hand", 97, false), bigFont, l.m.bigScale, l.m.bigThick)
+	ow, _, _ := textSize(bigLabelText("none", 97, false), bigFont, l.m.bigScale, l.m.bigThick)
+	if ink := changedBounds(f, l.labelBox, bg); ink.Dx() < nw-4 || ink.Dx() > nw+4 || nw-ow < 20 {
+		t.Errorf("big label ink is %d px wide, want about %d (\"NO HAND 97%%\"; \"NONE 97%%\" would be %d)", ink.Dx(), nw, ow)
+	}
+
+	// The fourth bar row is named "no hand" and filled in the neutral colour.
+	row := l.rows[3]
+	names := image.Rect(row.nameOrigin.X, row.bar.Min.Y-l.m.smallThick-8, row.bar.Min.X, row.bar.Max.Y+4)
+	if d := maskDiff(inkMask(f, names, bg), inkMask(lf, names, lf.at(ll.panel.Min.X+1, ll.panel.Min.Y+1))); d > 2 {
+		t.Errorf("fourth row's name differs from a drawn \"no hand\" in %d pixels", d)
+	}
+	y := (row.bar.Min.Y + row.bar.Max.Y) / 2
+	if fill, want := countColour(f, y, row.bar.Min.X, row.bar.Max.X, neutral), 0.97*float64(row.bar.Dx()); math.Abs(float64(fill)-want) > 2 {
+		t.Errorf("no-hand bar: %d neutral pixels, want %.1f", fill, want)
+	}
+
+	// Below the threshold it is a guess like any other: muted, not neutral.
+	s.Uncertain, s.Confidence = true, 0.48
+	f, l = draw(t, 640, 480, s)
+	if n := countInRect(f, l.labelBox, neutral); n != 0 {
+		t.Errorf("uncertain no-hand label: %d neutral pixels, want none", n)
+	}
+	if n := countInRect(f, l.labelBox, rgb(UncertainRGB)); n < 50 {
+		t.Errorf("uncertain no-hand label: %d muted pixels, want the label drawn in the muted colour", n)
+	}
+}
+
+func TestThreeClassesNeverShowNoHand(t *testing.T) {
+	for top := range 3 {
+		s := rpsState()
+		s.Top, s.Probs = top, []float32{0.1, 0.1, 0.1}
+		s.Probs[top] = 0.8
+		f, l := draw(t, 640, 480, s)
+		if n := countInRect(f, l.panel, rgb(NoHandRGB)); n != 0 {
+			t.Errorf("%s: %d pixels in the no-hand colour", s.Labels[top], n)
+		}
+		if n := countInRect(f, l.labelBox, ClassColor(s.Labels[top], top)); n < 50 {
+			t.Errorf("%s: label has %d pixels in its class colour", s.Labels[top], n)
 		}
 	}
 }

@@ -194,6 +194,24 @@ func TestPageInHeadlessChromium(t *testing.T) {
 		}
 		t.Logf("wrote %s", out)
 	}
+
+	// A 4-class model's no-hand class: the page shows "no hand", with the
+	// neutral icon, and names the fourth bar "no hand" too.
+	stopPublishing()
+	<-published
+	publish4(t, hub, "none", 1000)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("label").textContent === "no hand"`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("a none prediction never showed as \"no hand\": %v", err)
+	}
+	icon, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("label-icon")))
+	if err != nil || icon != "–" {
+		t.Errorf("no-hand icon %q (%v), want \"–\" rather than a gesture's initial", icon, err)
+	}
+	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#bars .bar .name"), (e) => e.textContent)`))
+	if err != nil || !slices.Equal(names, []string{"rock", "paper", "scissors", "no hand"}) {
+		t.Errorf("bar names %q (%v), want rock, paper, scissors, no hand", names, err)
+	}
 }
 
 // jsString quotes s as a JavaScript string literal.

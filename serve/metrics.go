@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/rpscam/rpscam/infer"
 )
 
 // metrics are one Server's Prometheus collectors, registered on the server's
@@ -18,6 +20,7 @@ type metrics struct {
 	fps             prometheus.Gauge
 	clients         *prometheus.GaugeVec
 	labels          *prometheus.CounterVec
+	handPresent     prometheus.Gauge
 	framesSent      *prometheus.CounterVec
 	framesSkipped   *prometheus.CounterVec
 	sourceUp        prometheus.GaugeFunc
@@ -65,8 +68,12 @@ func newMetrics(healthy func() float64, frameAge func() float64) *metrics {
 		}, []string{"endpoint"}),
 		labels: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rpscam_predictions_total",
-			Help: "Published predictions by label.",
+			Help: `Published predictions by the model's label ("none" is the no-hand class).`,
 		}, []string{"label"}),
+		handPresent: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rpscam_hand_present",
+			Help: `1 while the newest prediction is a hand gesture, 0 while it is "no hand" (the model's "none" class) or before the first; a model without "none" always says 1.`,
+		}),
 		framesSent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rpscam_client_frames_sent_total",
 			Help: "Frames or events written to viewers, by endpoint.",
@@ -86,7 +93,7 @@ func newMetrics(healthy func() float64, frameAge func() float64) *metrics {
 	}
 	m.registry.MustRegister(
 		m.framesProcessed, m.framesDropped, m.inferErrors, m.stageLatency, m.fps,
-		m.clients, m.labels, m.framesSent, m.framesSkipped, m.sourceUp, m.lastFrameAge,
+		m.clients, m.labels, m.handPresent, m.framesSent, m.framesSkipped, m.sourceUp, m.lastFrameAge,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -110,6 +117,11 @@ func (m *metrics) published(f *Frame) {
 	if f.Prediction.Label != "" {
 		m.labels.WithLabelValues(f.Prediction.Label).Inc()
 	}
+	hand := 0.0
+	if infer.IsHand(f.Prediction.Label) {
+		hand = 1
+	}
+	m.handPresent.Set(hand)
 }
 
 // FrameStats is what the pipeline measured about one frame, for /metrics.

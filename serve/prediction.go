@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/rpscam/rpscam/infer"
 )
 
 // Prediction is what the pipeline knows about one processed frame.
 type Prediction struct {
 	Labels      []string      // class names, in model output order
 	Probs       []float32     // one probability per label
-	Label       string        // the label shown to the user (may be "" or "uncertain")
+	Label       string        // the model's label of the decision (may be "" or "uncertain"; "none": no hand)
 	Confidence  float32       // probability of Label
 	Uncertain   bool          // the top probability was below the pipeline's threshold
 	Seq         uint64        // the pipeline's frame number
@@ -39,7 +41,7 @@ func (p Prediction) validate() error {
 type PredictionJSON struct {
 	Seq           uint64             `json:"seq"`        // the server's frame sequence number, monotonic across source reconnects
 	SourceSeq     uint64             `json:"source_seq"` // the pipeline's own frame number
-	Label         string             `json:"label"`
+	Label         string             `json:"label"`      // the model's label; "none" is the no-hand class
 	Confidence    float32            `json:"confidence"`
 	Uncertain     bool               `json:"uncertain"`
 	Classes       []string           `json:"classes"`       // class order of the model
@@ -51,6 +53,14 @@ type PredictionJSON struct {
 	FPS           float64            `json:"fps"`
 	Width         int                `json:"width"`
 	Height        int                `json:"height"`
+	// Display is label as a person should read it ("no hand" for "none",
+	// the label itself otherwise) and DisplayClasses the same for classes,
+	// in the same order: clients show these and key on label and classes.
+	Display        string   `json:"display"`
+	DisplayClasses []string `json:"display_classes"`
+	// Hand is false when label is the no-hand class (or there is no label):
+	// a model without a "none" class always reports a hand.
+	Hand bool `json:"hand"`
 }
 
 func (f *Frame) predictionJSON() PredictionJSON {
@@ -63,20 +73,27 @@ func (f *Frame) predictionJSON() PredictionJSON {
 	if classes == nil {
 		classes = []string{}
 	}
+	display := make([]string, len(classes))
+	for i, l := range classes {
+		display[i] = infer.DisplayLabel(l)
+	}
 	return PredictionJSON{
-		Seq:           f.Seq,
-		SourceSeq:     p.Seq,
-		Label:         p.Label,
-		Confidence:    p.Confidence,
-		Uncertain:     p.Uncertain,
-		Classes:       classes,
-		Probabilities: probs,
-		CaptureTime:   p.CaptureTime,
-		PublishTime:   f.Published,
-		LatencyMs:     float64(p.Latency) / float64(time.Millisecond),
-		InferMs:       p.InferMs,
-		FPS:           f.FPS,
-		Width:         f.Width,
-		Height:        f.Height,
+		Seq:            f.Seq,
+		SourceSeq:      p.Seq,
+		Label:          p.Label,
+		Confidence:     p.Confidence,
+		Uncertain:      p.Uncertain,
+		Classes:        classes,
+		Probabilities:  probs,
+		CaptureTime:    p.CaptureTime,
+		PublishTime:    f.Published,
+		LatencyMs:      float64(p.Latency) / float64(time.Millisecond),
+		InferMs:        p.InferMs,
+		FPS:            f.FPS,
+		Width:          f.Width,
+		Height:         f.Height,
+		Display:        infer.DisplayLabel(p.Label),
+		DisplayClasses: display,
+		Hand:           infer.IsHand(p.Label),
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/pipeline"
 )
 
@@ -19,6 +20,10 @@ type classifiedImage struct {
 	Uncertain     bool               `json:"uncertain"`
 	Correct       *bool              `json:"correct,omitempty"`
 	Probabilities map[string]float32 `json:"probabilities"`
+	// Display is Predicted as people read it ("no hand" for the no-hand
+	// class "none"); Hand is false for that class. Predicted keeps the label.
+	Display string `json:"display"`
+	Hand    bool   `json:"hand"`
 }
 
 type classifyReport struct {
@@ -95,7 +100,8 @@ func classify(env *cliEnv, args []string) error {
 			continue
 		}
 		d := pipeline.Decide(res.Probs, labels, float32(mf.threshold))
-		ci := classifiedImage{Path: li.Path, Predicted: d.Label, Confidence: d.Confidence, Uncertain: d.Uncertain, Probabilities: map[string]float32{}}
+		ci := classifiedImage{Path: li.Path, Predicted: d.Label, Confidence: d.Confidence, Uncertain: d.Uncertain, Probabilities: map[string]float32{},
+			Display: infer.DisplayLabel(d.Label), Hand: infer.IsHand(d.Label)}
 		for i, l := range labels {
 			ci.Probabilities[l] = res.Probs[i]
 		}
@@ -141,14 +147,14 @@ func classify(env *cliEnv, args []string) error {
 func printClassified(env *cliEnv, ci *classifiedImage, labels []string) {
 	var probs []string
 	for _, l := range labels {
-		probs = append(probs, fmt.Sprintf("%s %.3f", l, ci.Probabilities[l]))
+		probs = append(probs, fmt.Sprintf("%s %.3f", infer.DisplayLabel(l), ci.Probabilities[l]))
 	}
-	verdict := ci.Predicted
+	verdict := ci.Display
 	if ci.Uncertain {
 		verdict += " (uncertain)"
 	}
 	fmt.Fprintf(env.stdout, "%s: %s %.1f%%  [%s]\n", ci.Path, verdict, 100*ci.Confidence, strings.Join(probs, ", "))
 	if ci.Actual != "" {
-		fmt.Fprintf(env.stdout, "  Actual: %s  Predicted: %s\n", ci.Actual, ci.Predicted)
+		fmt.Fprintf(env.stdout, "  Actual: %s  Predicted: %s\n", infer.DisplayLabel(ci.Actual), ci.Display)
 	}
 }

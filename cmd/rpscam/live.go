@@ -458,7 +458,7 @@ func (p *progress) Consume(a *pipeline.Annotated) error {
 	}
 	if now := time.Now(); now.Sub(p.last) >= interval {
 		p.last = now
-		line := fmt.Sprintf("%s %d frames, %.1f fps, %s %.0f%%", p.verb, a.Index+1, a.FPS, a.Decision.Label, 100*a.Decision.Confidence)
+		line := fmt.Sprintf("%s %d frames, %.1f fps, %s %.0f%%", p.verb, a.Index+1, a.FPS, infer.DisplayLabel(a.Decision.Label), 100*a.Decision.Confidence)
 		if terminal {
 			fmt.Fprintf(p.w, "\r%s   ", line)
 		} else {

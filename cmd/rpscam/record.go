@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/pipeline/parts"
@@ -180,7 +181,7 @@ func (c *labelCounts) String(labels []string) string {
 	}
 	var parts []string
 	for i, l := range labels {
-		parts = append(parts, fmt.Sprintf("%s %d", l, c.n[i]))
+		parts = append(parts, fmt.Sprintf("%s %d", infer.DisplayLabel(l), c.n[i]))
 	}
 	parts = append(parts, fmt.Sprintf("uncertain %d", c.uncertain))
 	return strings.Join(parts, ", ")

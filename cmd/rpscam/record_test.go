@@ -55,6 +55,13 @@ var clipColours = [3]gocv.Scalar{gocv.NewScalar(0, 0, 255, 0), gocv.NewScalar(0,
 // MJPG .avi (near-lossless on solid colours).
 func writeColourClip(t *testing.T, n, w, h int) string {
 	t.Helper()
+	return writeClip(t, clipColours[:], n, w, h)
+}
+
+// writeClip writes n frames of w x h, frame i in colours[i%len(colours)],
+// to an MJPG .avi.
+func writeClip(t *testing.T, colours []gocv.Scalar, n, w, h int) string {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "colours.avi")
 	vw, err := gocv.VideoWriterFile(p, "MJPG", 30, w, h, true)
 	if err != nil {
@@ -63,7 +70,7 @@ func writeColourClip(t *testing.T, n, w, h int) string {
 	frame := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8UC3)
 	defer frame.Close()
 	for i := 0; i < n; i++ {
-		frame.SetTo(clipColours[i%3])
+		frame.SetTo(colours[i%len(colours)])
 		if err := vw.Write(frame); err != nil {
 			t.Fatal(err)
 		}

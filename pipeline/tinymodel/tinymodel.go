@@ -7,6 +7,7 @@ package tinymodel
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/rpscam/rpscam/internal/onnx"
 )
@@ -44,6 +45,41 @@ func MeanColour(size int) onnx.Model {
 			Outputs:      []onnx.ValueInfo{{Name: "probabilities", Type: onnx.Float32, Dims: []onnx.Dim{{Param: "N"}, {Value: 3}}}},
 		},
 	}
+}
+
+// NoHandLabels are the classes of the no-hand model, in output order: the
+// mean-colour model's three and the no-hand class (infer.NoHandLabel), last,
+// as rpscam's own 4-class export has it.
+var NoHandLabels = [4]string{Labels[0], Labels[1], Labels[2], "none"}
+
+// NoHandBias is the no-hand class's constant logit in MeanColourNoHand; the
+// gestures' logits are Gain times a channel mean, as in MeanColour. A black
+// frame therefore is "none" with probability e^10/(e^10+3) = 0.99986, a
+// solid primary colour (logit 25.5) its gesture with probability 1 in
+// float32, and a dim one (a channel mean under NoHandBias/Gain = 100, say
+// dark red 60,0,0) "none" again.
+const NoHandBias = 10
+
+// MeanColourNoHand is MeanColour with a fourth class, "none": Cast ->
+// ReduceMean over H and W -> Gemm(features, w, b) -> Softmax, where w is
+// Gain * identity with a zero column for "none" and b is zero but for the
+// NoHandBias of "none". size is the input's height and width.
+func MeanColourNoHand(size int) onnx.Model {
+	m := MeanColour(size)
+	m.Metadata["labels"] = strings.Join(NoHandLabels[:], ",")
+	g := &m.Graph
+	g.Name = "mean_colour_no_hand"
+	g.Nodes[2] = onnx.Node{Name: "head", Op: "Gemm", Inputs: []string{"features", "w", "b"}, Outputs: []string{"logits"}}
+	g.Initializers = []onnx.Tensor{
+		{Name: "w", Type: onnx.Float32, Dims: []int64{3, 4}, Float: []float32{
+			Gain, 0, 0, 0,
+			0, Gain, 0, 0,
+			0, 0, Gain, 0,
+		}},
+		{Name: "b", Type: onnx.Float32, Dims: []int64{4}, Float: []float32{0, 0, 0, NoHandBias}},
+	}
+	g.Outputs = []onnx.ValueInfo{{Name: "probabilities", Type: onnx.Float32, Dims: []onnx.Dim{{Param: "N"}, {Value: 4}}}}
+	return m
 }
 
 // WriteMeanColour writes MeanColour(size) to path.

@@ -14,16 +14,18 @@
     el.className = "pill " + (ok ? "pill-ok" : /waiting|connecting/.test(text) ? "pill-wait" : "pill-bad");
   }
 
-  function buildBars(classes) {
+  // names are the classes as shown (the server's display_classes: "no hand"
+  // for the no-hand class "none"); bars stay keyed by the model's labels.
+  function buildBars(classes, names) {
     const box = $("bars");
     box.replaceChildren();
     barEls.clear();
-    for (const c of classes) {
+    for (const [i, c] of classes.entries()) {
       const bar = document.createElement("div");
       bar.className = "bar";
       bar.dataset.label = c;
       bar.innerHTML = '<div class="row"><span class="name"></span><span class="pct">0%</span></div><div class="track"><div class="fill"></div></div>';
-      bar.querySelector(".name").textContent = c;
+      bar.querySelector(".name").textContent = (names && names[i]) || c;
       bar.querySelector(".fill").style.background = colors[c] || "var(--other)";
       box.appendChild(bar);
       barEls.set(c, bar);
@@ -34,14 +36,18 @@
   const fmt = (v, digits) => (v > 0 ? v.toFixed(digits) : "–");
 
   function showPrediction(p) {
-    if (p.classes.join("\u0000") !== classesKey) buildBars(p.classes);
-    const label = p.label || "uncertain";
+    if (p.classes.join("\u0000") !== classesKey) buildBars(p.classes, p.display_classes);
+    // The server says what to call the label (display) and whether it is a
+    // hand at all (hand: false for the model's no-hand class).
+    const label = p.display || p.label || "uncertain";
+    const noHand = !!p.label && p.hand === false;
     const el = $("label");
     el.textContent = label;
     el.classList.toggle("uncertain", !!p.uncertain);
+    el.classList.toggle("no-hand", noHand);
     const icon = $("label-icon");
-    icon.textContent = p.uncertain || !p.label ? "?" : label.charAt(0).toUpperCase();
-    icon.style.background = (!p.uncertain && colors[label]) || "var(--other)";
+    icon.textContent = p.uncertain || !p.label ? "?" : noHand ? "–" : label.charAt(0).toUpperCase();
+    icon.style.background = (!p.uncertain && !noHand && colors[p.label]) || "var(--other)";
     $("confidence").textContent = (p.confidence * 100).toFixed(0) + "%";
     let top = "";
     let best = -1;
