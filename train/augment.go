@@ -33,6 +33,12 @@ type AugmentConfig struct {
 	JPEGP              float64 // probability of a JPEG round trip
 	JPEGMin, JPEGMax   int     // its quality range
 	BackgroundP        float64 // probability of replacing a white or green background
+	// LowLightP is the probability of a dim-room view: a gamma curve up to
+	// LowLightGamma darkens the mid-tones and shadows (where dark skin in a
+	// dim room sits) more than the highlights, as an underexposed webcam
+	// does; 0 leaves it off (records before it read so).
+	LowLightP     float64 `json:",omitempty"`
+	LowLightGamma float64 `json:",omitempty"`
 }
 
 // DefaultAugment is the recipe rpscam train uses.
@@ -42,6 +48,7 @@ func DefaultAugment() AugmentConfig {
 		Brightness: 0.2, Contrast: 0.3, Saturation: 0.5, Hue: 12, ChannelGain: 0.15,
 		SwapRBP: 0.1, GrayP: 0.05, BlurP: 0.3, BlurSigma: 2.0, NoiseSigma: 6,
 		JPEGP: 0.5, JPEGMin: 30, JPEGMax: 90, BackgroundP: 0.8,
+		LowLightP: 0.25, LowLightGamma: 2.2,
 	}
 }
 
@@ -53,6 +60,8 @@ func (c AugmentConfig) validate() error {
 		return fmt.Errorf("JPEG quality range [%d, %d] invalid: need 1 <= min <= max <= 100", c.JPEGMin, c.JPEGMax)
 	case c.Contrast >= 1 || c.Saturation > 1 || c.ChannelGain >= 1:
 		return errors.New("contrast, saturation and channel-gain ranges must be below 1 so factors stay positive")
+	case c.LowLightP > 0 && c.LowLightGamma <= 1:
+		return fmt.Errorf("low-light gamma %g: need above 1 (a gamma above 1 darkens)", c.LowLightGamma)
 	}
 	return nil
 }
@@ -202,6 +211,16 @@ func (a *Augmenter) colour(view gocv.Mat, pix []byte, rng *rand.Rand) {
 		}
 		for k := 0; k < 3; k++ {
 			pix[i+k] = clamp8(px[k])
+		}
+	}
+	if c.LowLightP > 0 && rng.Float64() < c.LowLightP {
+		gamma := 1 + rng.Float64()*(c.LowLightGamma-1)
+		var curve [256]uint8
+		for v := range curve {
+			curve[v] = clamp8(255 * math.Pow(float64(v)/255, gamma))
+		}
+		for i, v := range pix {
+			pix[i] = curve[v]
 		}
 	}
 }

@@ -18,8 +18,13 @@ import (
 	"strings"
 )
 
-// Labels is the class order of every rpscam model.
-var Labels = []string{"rock", "paper", "scissors"}
+// Labels is the class order of every rpscam model: the three gestures,
+// then "none", the empty capture box (no hand), which a live demo sees
+// before anyone raises a hand.
+var Labels = []string{"rock", "paper", "scissors", "none"}
+
+// NoHand is the index of the "none" class in Labels.
+const NoHand = 3
 
 // ClassIndex returns the index of label in Labels, or -1.
 func ClassIndex(label string) int {
@@ -42,41 +47,85 @@ const (
 	GroupCGIModel Grouping = "cgi-model"
 	// GroupClip groups the sxsw crops by video clip or photo session.
 	GroupClip Grouping = "clip"
+	// GroupScene groups subhih's crops by recording session and blocks of
+	// 50 consecutive pictures ("2_pic00117.jpg" -> "2/2"): a hand crop and
+	// the none crop of one scene, and neighbouring scenes, stay together.
+	GroupScene Grouping = "scene"
+	// GroupFrames groups numbered webcam frames of one class folder
+	// ("rock/117.jpg", "none/117__ab12.jpg") into blocks of 25 frames,
+	// which are near-copies of each other.
+	GroupFrames Grouping = "frames"
+	// GroupPerson groups the Sign Language Digits photos by student: one
+	// student's digits were taken in a run of ten consecutive numbers
+	// ("IMG_1123.jpg" -> "112").
+	GroupPerson Grouping = "person"
+)
+
+// HoldOut says which fixed, seed-independent part of a source is kept as its
+// test set, for sources without an upstream test split.
+type HoldOut int
+
+const (
+	// NoHoldOut: the source has its own test split elsewhere, or none.
+	NoHoldOut HoldOut = iota
+	// HoldOutFiles keeps the files whose base name hashes into the lowest
+	// HoldOutPercent (HeldOut): right where every file is its own group.
+	HoldOutFiles
+	// HoldOutGroups keeps the groups whose key hashes into the lowest
+	// HoldOutPercent, so near-duplicates of a test image are never trained on.
+	HoldOutGroups
+	// HoldOutLastGroups keeps the last HoldOutPercent of each class's groups
+	// in sorted order: the last frames a person recorded of each gesture.
+	HoldOutLastGroups
 )
 
 // Source is one folder of class sub-folders used for training.
 type Source struct {
 	Name     string   // short name used in records and --leave-out, e.g. "sxsw"
-	Dir      string   // holds rock/, paper/, scissors/
+	Dir      string   // holds class folders: rock/, paper/, scissors/, none/ (any of them)
 	Grouping Grouping // how near-duplicates are grouped
-	// HoldOut reserves a fixed, seed-independent part of the source (chosen by
-	// HeldOut on the file name) as a test set that training never sees. Used
-	// for sources without an upstream test split.
-	HoldOut bool
+	// HoldOut reserves a fixed, seed-independent part of the source as a
+	// test set that training never sees.
+	HoldOut HoldOut
 	// Background says what the augmenter may replace: "white" (CGI renders),
 	// "green" (green-screen photos) or "" (real scenes: keep).
 	Background string
 }
 
-// DefaultSources are the training sources under the shared data root.
+// DefaultSources are the training sources under the shared data root: only
+// data whose license allows training (../shared/README.md); the eval-only
+// collections are never listed here.
 func DefaultSources(shared string) []Source {
+	real := filepath.Join(shared, "data", "rps-real")
 	return []Source{
 		{Name: "cgi", Dir: filepath.Join(shared, "data", "rps-cgi", "train"), Grouping: GroupCGIModel, Background: "white"},
-		{Name: "drgfreeman", Dir: filepath.Join(shared, "data", "rps-real", "drgfreeman"), Grouping: GroupNone, HoldOut: true, Background: "green"},
-		{Name: "sxsw", Dir: filepath.Join(shared, "data", "rps-real", "sxsw", "train"), Grouping: GroupClip},
+		{Name: "drgfreeman", Dir: filepath.Join(real, "drgfreeman"), Grouping: GroupNone, HoldOut: HoldOutFiles, Background: "green"},
+		{Name: "sxsw", Dir: filepath.Join(real, "sxsw", "train"), Grouping: GroupClip},
+		{Name: "subhih", Dir: filepath.Join(real, "subhih", "train"), Grouping: GroupScene},
+		{Name: "parikshitkumar1", Dir: filepath.Join(real, "parikshitkumar1"), Grouping: GroupFrames, HoldOut: HoldOutLastGroups},
+		{Name: "signdigits", Dir: filepath.Join(real, "signdigits"), Grouping: GroupPerson, HoldOut: HoldOutGroups},
 	}
 }
+
+// DataLicenses names the license and attribution of every default source
+// and of the backbone weights, for training records and model cards.
+const DataLicenses = "rps-cgi: CC BY 2.0 (Laurence Moroney); drgfreeman: CC BY-SA 4.0 (Julien de la Bruere-Terreault); sxsw: CDLA-Sharing-1.0 (Roboflow Universe); " +
+	"subhih: Apache-2.0 (Subhi Hadba, SubhiH/HandsDataset); parikshitkumar1: MIT (parikshitkumar1/Best_Of_One); " +
+	"signdigits: Apache-2.0 (Arda Mavi, Sign-Language-Digits-Dataset, arXiv:2011.08927); MobileNet-v2: Apache-2.0 (google-coral/test_data)"
 
 // HoldOutPercent is the share of a HoldOut source reserved for testing.
 const HoldOutPercent = 20
 
 // HeldOut reports whether the file belongs to the fixed test part of a
-// HoldOut source. It hashes the base name only, so the choice does not
-// depend on the seed, the machine or where the data lives; rpscam eval
-// --heldout applies the same rule.
+// HoldOutFiles source. It hashes the base name only, so the choice does not
+// depend on the seed, the machine or where the data lives.
 func HeldOut(path string) bool {
-	sum := sha256.Sum256([]byte(filepath.Base(path)))
-	return binary.BigEndian.Uint32(sum[:4])%100 < HoldOutPercent
+	return hashPercent(filepath.Base(path)) < HoldOutPercent
+}
+
+func hashPercent(key string) uint32 {
+	sum := sha256.Sum256([]byte(key))
+	return binary.BigEndian.Uint32(sum[:4]) % 100
 }
 
 // Example is one labelled image.
@@ -90,16 +139,23 @@ type Example struct {
 
 var imageExt = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".bmp": true, ".webp": true}
 
-// ListDir lists the images in dir's class folders (rock, paper, scissors),
-// sorted by path. A missing class folder is an error naming the layout.
+// ListDir lists the images in dir's class folders (rock, paper, scissors,
+// none), sorted by path. A source may lack some classes (photos of open
+// palms and V signs only); one with none of the folders is an error naming
+// the layout.
 func ListDir(dir string) ([]Example, error) {
 	var out []Example
+	found := 0
 	for ci, label := range Labels {
 		cd := filepath.Join(dir, label)
 		entries, err := os.ReadDir(cd)
-		if err != nil {
-			return nil, fmt.Errorf("reading class folder: %w (expected %s to hold rock/, paper/ and scissors/ folders of images)", err, dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
 		}
+		if err != nil {
+			return nil, fmt.Errorf("reading class folder: %w", err)
+		}
+		found++
 		for _, e := range entries {
 			if e.IsDir() || !imageExt[strings.ToLower(filepath.Ext(e.Name()))] {
 				continue
@@ -107,8 +163,11 @@ func ListDir(dir string) ([]Example, error) {
 			out = append(out, Example{Path: filepath.Join(cd, e.Name()), Class: ci})
 		}
 	}
+	if found == 0 {
+		return nil, fmt.Errorf("%s holds no class folder: expected rock/, paper/, scissors/ and/or none/ folders of images", dir)
+	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no images (.jpg, .png, ...) in %s/{rock,paper,scissors}", dir)
+		return nil, fmt.Errorf("no images (.jpg, .png, ...) in %s/{rock,paper,scissors,none}", dir)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
@@ -121,17 +180,51 @@ func (s Source) List() (train, heldOut []Example, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("source %s: %w", s.Name, err)
 	}
+	for i := range all {
+		all[i].Source = s.Name
+		all[i].BG = s.Background
+		all[i].Group = s.Name + "/" + GroupKey(s.Grouping, all[i].Path)
+	}
+	held := s.heldOutGroups(all)
 	for _, ex := range all {
-		ex.Source = s.Name
-		ex.BG = s.Background
-		ex.Group = s.Name + "/" + GroupKey(s.Grouping, ex.Path)
-		if s.HoldOut && HeldOut(ex.Path) {
+		if held[ex.Group] || s.HoldOut == HoldOutFiles && HeldOut(ex.Path) {
 			heldOut = append(heldOut, ex)
 			continue
 		}
 		train = append(train, ex)
 	}
 	return train, heldOut, nil
+}
+
+// heldOutGroups is the set of groups a HoldOutGroups or HoldOutLastGroups
+// source keeps for testing.
+func (s Source) heldOutGroups(all []Example) map[string]bool {
+	held := map[string]bool{}
+	switch s.HoldOut {
+	case HoldOutGroups:
+		for _, ex := range all {
+			if hashPercent(ex.Group) < HoldOutPercent {
+				held[ex.Group] = true
+			}
+		}
+	case HoldOutLastGroups:
+		byClass := map[int][]string{}
+		seen := map[string]bool{}
+		for _, ex := range all {
+			if !seen[ex.Group] {
+				seen[ex.Group] = true
+				byClass[ex.Class] = append(byClass[ex.Class], ex.Group)
+			}
+		}
+		for _, groups := range byClass {
+			sort.Strings(groups) // GroupFrames keys sort in frame order
+			n := (len(groups)*HoldOutPercent + 99) / 100
+			for _, g := range groups[len(groups)-n:] {
+				held[g] = true
+			}
+		}
+	}
+	return held
 }
 
 var (
@@ -141,6 +234,9 @@ var (
 	frameRe     = regexp.MustCompile(`^(.*[A-Za-z_].*?)-\d+$`)
 	sessionRe   = regexp.MustCompile(`^((Photo-on|Screen-Shot|Screen-Recording)-.*?)-at-`)
 	timestampRe = regexp.MustCompile(`^(.*-)(\d{13})$`)
+	sceneRe     = regexp.MustCompile(`^(?:(.*)_)?pic(\d+)$`)
+	frameNumRe  = regexp.MustCompile(`^(\d+)(?:__.*)?$`)
+	imgNumRe    = regexp.MustCompile(`^IMG_(\d+)$`)
 )
 
 // GroupKey returns the near-duplicate group of a file under a grouping.
@@ -154,6 +250,26 @@ func GroupKey(g Grouping, path string) string {
 		return stem
 	case GroupClip:
 		return clipKey(stem)
+	case GroupScene:
+		if m := sceneRe.FindStringSubmatch(stem); m != nil {
+			n, _ := strconv.Atoi(m[2])
+			return fmt.Sprintf("%s/%d", m[1], n/50)
+		}
+		return stem
+	case GroupFrames:
+		class := filepath.Base(filepath.Dir(path))
+		if m := frameNumRe.FindStringSubmatch(stem); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			// Zero-padded so that the keys sort in frame order.
+			return fmt.Sprintf("%s/%04d", class, (n-1)/25)
+		}
+		return class + "/" + stem
+	case GroupPerson:
+		if m := imgNumRe.FindStringSubmatch(stem); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			return strconv.Itoa(n / 10)
+		}
+		return stem
 	default:
 		return stem
 	}

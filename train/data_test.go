@@ -26,6 +26,18 @@ func TestGroupKey(t *testing.T) {
 		{GroupClip, "training__paper.Screen-Shot-2022-02-08-at-1-00-12-PM_png.rf.8e643b51a03b6f2f_00667.jpg", "Screen-Shot-2022-02-08"},
 		{GroupClip, "testing__rock.egohands-public-1624298527625_png_jpg.rf.2f584b07e584c3ae4d7_00471.jpg", "egohands-public-16242985"},
 		{GroupClip, "training__paper.20220216_222108_jpg.rf.431f3ae6208bbe89da15a40af12a7d74_01197.jpg", "20220216_222108"},
+		{GroupScene, "x/rock/1528664299.56_pic00087.jpg", "1528664299.56/1"},
+		{GroupScene, "x/none/1528664299.56_pic00099.jpg", "1528664299.56/1"},
+		{GroupScene, "x/none/1528664299.56_pic00100.jpg", "1528664299.56/2"},
+		{GroupScene, "x/paper/pic00106.jpg", "/2"},
+		{GroupScene, "x/paper/Hand_0009484.jpg", "Hand_0009484"},
+		{GroupFrames, "x/rock/1.jpg", "rock/0000"},
+		{GroupFrames, "x/rock/25.jpg", "rock/0000"},
+		{GroupFrames, "x/rock/26.jpg", "rock/0001"},
+		{GroupFrames, "x/none/250__9c0499f53751.jpg", "none/0009"},
+		{GroupPerson, "x/paper/IMG_1123.jpg", "112"},
+		{GroupPerson, "x/scissors/IMG_1120.jpg", "112"},
+		{GroupPerson, "x/scissors/IMG_1130.jpg", "113"},
 	}
 	for _, c := range cases {
 		if got := GroupKey(c.g, c.path); got != c.want {
@@ -150,9 +162,92 @@ func TestHoldOutIsFixedShareByName(t *testing.T) {
 }
 
 func TestListDirErrorsNameTheLayout(t *testing.T) {
-	dir := tree(t, map[string][]string{"rock": {"a.jpg"}})
-	if _, err := ListDir(dir); err == nil {
-		t.Fatal("want an error for missing paper/ and scissors/")
+	dir := tree(t, map[string][]string{"rocks": {"a.jpg"}})
+	_, err := ListDir(dir)
+	if err == nil || !strings.Contains(err.Error(), "no class folder") || !strings.Contains(err.Error(), "none/") {
+		t.Fatalf("a folder without class folders: %v, want an error naming the layout", err)
+	}
+}
+
+// TestListDirTakesAnySubsetOfClasses: a source may hold only some classes
+// (signdigits: paper and scissors; an empty-room collection: none only).
+func TestListDirTakesAnySubsetOfClasses(t *testing.T) {
+	dir := tree(t, map[string][]string{"paper": {"a.jpg"}, "none": {"b.jpg", "c.png"}, "other": {"d.jpg"}})
+	exs, err := ListDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ex := range exs {
+		got = append(got, Labels[ex.Class]+"/"+filepath.Base(ex.Path))
+	}
+	if want := []string{"none/b.jpg", "none/c.png", "paper/a.jpg"}; !slices.Equal(got, want) {
+		t.Errorf("listed %v, want %v", got, want)
+	}
+	if Labels[NoHand] != "none" {
+		t.Errorf("Labels[NoHand] = %q, want none", Labels[NoHand])
+	}
+}
+
+// TestHoldOutLastGroups keeps the last 20% of each class's frame blocks,
+// whole: frames 201-250 of every class folder, and nothing else.
+func TestHoldOutLastGroups(t *testing.T) {
+	files := map[string][]string{}
+	for _, class := range []string{"rock", "none"} {
+		for n := 1; n <= 250; n++ {
+			name := fmt.Sprintf("%d.jpg", n)
+			if class == "none" {
+				name = fmt.Sprintf("%d__%04x.jpg", n, n*7919)
+			}
+			files[class] = append(files[class], name)
+		}
+	}
+	src := Source{Name: "p", Dir: tree(t, files), Grouping: GroupFrames, HoldOut: HoldOutLastGroups}
+	trainSet, held, err := src.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trainSet) != 400 || len(held) != 100 {
+		t.Fatalf("%d training and %d held-out files, want 400 and 100", len(trainSet), len(held))
+	}
+	for _, ex := range held {
+		var n int
+		fmt.Sscanf(filepath.Base(ex.Path), "%d", &n)
+		if n <= 200 {
+			t.Errorf("%s held out, want only frames 201-250", ex.Path)
+		}
+	}
+}
+
+// TestHoldOutGroupsKeepsGroupsWhole: a student's open palm and V sign are
+// held out together, about HoldOutPercent of the students.
+func TestHoldOutGroupsKeepsGroupsWhole(t *testing.T) {
+	files := map[string][]string{}
+	for s := 100; s < 300; s++ {
+		files["paper"] = append(files["paper"], fmt.Sprintf("IMG_%d3.jpg", s))
+		files["scissors"] = append(files["scissors"], fmt.Sprintf("IMG_%d0.jpg", s))
+	}
+	src := Source{Name: "sd", Dir: tree(t, files), Grouping: GroupPerson, HoldOut: HoldOutGroups}
+	trainSet, held, err := src.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	heldGroups := map[string]int{}
+	for _, ex := range held {
+		heldGroups[ex.Group]++
+	}
+	for _, ex := range trainSet {
+		if heldGroups[ex.Group] > 0 {
+			t.Fatalf("group %s straddles the hold-out", ex.Group)
+		}
+	}
+	for g, n := range heldGroups {
+		if n != 2 {
+			t.Errorf("held-out group %s has %d files, want both of the student's", g, n)
+		}
+	}
+	if n := len(heldGroups); n < 25 || n > 55 {
+		t.Errorf("%d of 200 students held out, want about %d%%", n, HoldOutPercent)
 	}
 }
 

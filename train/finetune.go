@@ -3,25 +3,35 @@ package train
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 )
 
 // TestSet is a labelled folder scored after training (never trained on).
 type TestSet struct {
 	Name string
-	Src  Source // HoldOut: score only the held-out part
+	Src  Source // with a HoldOut rule: score only the held-out part
 }
 
-// DefaultTestSets are the shared data's test splits: the TFDS CGI test
-// split, the sxsw test split (grouped by clip upstream) and drgfreeman's
-// fixed held-out 20%.
+// DefaultTestSets are the shared data's test parts, one per training source
+// and never trained on: the upstream test splits of the CGI renders, sxsw
+// (grouped by clip) and subhih (other sessions), and the fixed held-out
+// parts of the sources without one (drgfreeman, parikshitkumar1,
+// signdigits).
 func DefaultTestSets(shared string) []TestSet {
-	ds := DefaultSources(shared)
-	return []TestSet{
-		{Name: "cgi-test", Src: Source{Name: "cgi-test", Dir: ds[0].Dir[:len(ds[0].Dir)-len("train")] + "test", Grouping: GroupNone}},
-		{Name: "sxsw-test", Src: Source{Name: "sxsw-test", Dir: ds[2].Dir[:len(ds[2].Dir)-len("train")] + "test", Grouping: GroupNone}},
-		{Name: "drgfreeman-heldout", Src: Source{Name: "drgfreeman-heldout", Dir: ds[1].Dir, Grouping: GroupNone, HoldOut: true}},
+	var out []TestSet
+	for _, s := range DefaultSources(shared) {
+		t := s
+		t.Background = ""
+		if s.HoldOut != NoHoldOut {
+			t.Name = s.Name + "-heldout"
+		} else {
+			t.Name = s.Name + "-test"
+			t.Dir = filepath.Join(filepath.Dir(s.Dir), "test")
+		}
+		out = append(out, TestSet{Name: t.Name, Src: t})
 	}
+	return out
 }
 
 // Examples lists the test images (the held-out part for a HoldOut source).
@@ -30,10 +40,29 @@ func (t TestSet) Examples() ([]Example, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.Src.HoldOut {
+	if t.Src.HoldOut != NoHoldOut {
 		return held, nil
 	}
 	return all, nil
+}
+
+// HeldOutPart returns the fixed test part of the default source whose
+// folder is dir (compared as absolute paths), for rpscam eval --heldout;
+// ok is false when dir is no default source with a held-out part.
+func HeldOutPart(shared, dir string) (examples []Example, ok bool, err error) {
+	want, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, t := range DefaultTestSets(shared) {
+		have, err := filepath.Abs(t.Src.Dir)
+		if err != nil || have != want || t.Src.HoldOut == NoHoldOut {
+			continue
+		}
+		exs, err := t.Examples()
+		return exs, true, err
+	}
+	return nil, false, nil
 }
 
 // Activations are the cached trunk outputs of one run's examples.
