@@ -255,7 +255,7 @@ func runTrain(env *cliEnv, args []string) error {
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
 		Command:        "rpscam train " + strings.Join(args, " "),
-		SharedLicenses: "rps-cgi: CC BY 2.0 (Laurence Moroney); drgfreeman: CC BY-SA 4.0 (Julien de la Bruere-Terreault); sxsw: CDLA-Sharing-1.0 (Roboflow Universe); MobileNet-v2: Apache-2.0",
+		SharedLicenses: train.DataLicenses,
 	}
 	if err := writeJSON(*recordOut, rec); err != nil {
 		return err
@@ -279,7 +279,7 @@ func printSummary(w io.Writer, frozen, head int, dropout float64) {
 	fmt.Fprintf(w, "Model: \"rps_mobilenetv2\"\n%s\n%-36s %-16s %12s\n%s\n", strings.Repeat("_", 66), "Layer (type)", "Output Shape", "Param #", strings.Repeat("=", 66))
 	fmt.Fprintf(w, "%-36s %-16s %12s\n", "mobilenet_v2_1.00_224 (frozen)", "(None, 1280)", commas(frozen))
 	fmt.Fprintf(w, "%-36s %-16s %12s\n", fmt.Sprintf("dropout (Dropout %.2g)", dropout), "(None, 1280)", "0")
-	fmt.Fprintf(w, "%-36s %-16s %12s\n", "dense (Dense, softmax)", "(None, 3)", commas(head))
+	fmt.Fprintf(w, "%-36s %-16s %12s\n", "dense (Dense, softmax)", fmt.Sprintf("(None, %d)", len(train.Labels)), commas(head))
 	fmt.Fprintf(w, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", strings.Repeat("=", 66), commas(frozen+head), commas(head), commas(frozen), strings.Repeat("_", 66))
 }
 

@@ -404,7 +404,13 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 			}
 		}
 		tests[strings.TrimPrefix(name, "test ")] = rec
-		fmt.Fprintf(env.stdout, "%s: accuracy %.4f on %d images; recall rock %.3f paper %.3f scissors %.3f\n", name, acc, rec.N, rec.Recall["rock"], rec.Recall["paper"], rec.Recall["scissors"])
+		fmt.Fprintf(env.stdout, "%s: accuracy %.4f on %d images; recall", name, acc, rec.N)
+		for _, label := range train.Labels {
+			if r, ok := rec.Recall[label]; ok {
+				fmt.Fprintf(env.stdout, " %s %.3f", label, r)
+			}
+		}
+		fmt.Fprintln(env.stdout)
 		return nil
 	}
 	for _, name := range acts.TestOrder {
@@ -488,7 +494,7 @@ func fineTuneFit(env *cliEnv, ft *fineTuneFlags, b *model.Backbone, a fineTuneAr
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
 		Command:        "rpscam train " + strings.Join(a.args, " "),
-		SharedLicenses: "rps-cgi: CC BY 2.0 (Laurence Moroney); drgfreeman: CC BY-SA 4.0 (Julien de la Bruere-Terreault); sxsw: CDLA-Sharing-1.0 (Roboflow Universe); MobileNet-v2: Apache-2.0",
+		SharedLicenses: train.DataLicenses,
 	}
 	if err := writeJSON(a.recordOut, rec); err != nil {
 		return err
@@ -523,7 +529,7 @@ func printFineTuneSummary(w io.Writer, b *model.Backbone, layers []string, head 
 	}
 	fmt.Fprintf(w, "%-42s %-16s %12s\n", "global_average_pooling2d", "(None, 1280)", "0")
 	fmt.Fprintf(w, "%-42s %-16s %12s\n", fmt.Sprintf("dropout (Dropout %.2g)", dropout), "(None, 1280)", "0")
-	fmt.Fprintf(w, "%-42s %-16s %12s\n", "dense (Dense, softmax)", "(None, 3)", commas(head))
+	fmt.Fprintf(w, "%-42s %-16s %12s\n", "dense (Dense, softmax)", fmt.Sprintf("(None, %d)", len(train.Labels)), commas(head))
 	fmt.Fprintf(w, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", strings.Repeat("=", 72),
 		commas(frozen+tuned+head), commas(tuned+head), commas(frozen), strings.Repeat("_", 72))
 }
