@@ -18,12 +18,26 @@ import (
 	"github.com/rpscam/rpscam/sink"
 )
 
-// demoClasses are shown in this order, over and over.
-var demoClasses = [3]string{"rock", "paper", "scissors"}
+// demoClasses are shown in this order, over and over: the three gestures,
+// then an empty scene (no hand), which a live demo sees between gestures.
+var demoClasses = [4]string{"rock", "paper", "scissors", "none"}
 
-// demoSets are the test splits the clip draws from, in turn: real hands
-// first, then the CGI renders the original tutorial used.
-var demoSets = [2]string{"data/rps-real/sxsw/test", "data/rps-cgi/test"}
+// demoSets are the test splits the clip draws its hands from, one round of
+// the classes from each in turn: real hands first (sxsw, then subhih's
+// webcam scenes), then the CGI renders the original tutorial used.
+var demoSets = [3]string{"data/rps-real/sxsw/test", "data/rps-real/subhih/test", "data/rps-cgi/test"}
+
+// demoNoneSet holds the empty scenes of every round: subhih's test split is
+// the only shared test split with a none class.
+const demoNoneSet = "data/rps-real/subhih/test"
+
+// demoSet is the folder that round's photo of class comes from.
+func demoSet(round int, class string) string {
+	if class == "none" {
+		return demoNoneSet
+	}
+	return demoSets[round%len(demoSets)]
+}
 
 func runDemoClip(env *cliEnv, args []string) error {
 	return exitError(demoClip(env, args))
@@ -38,7 +52,7 @@ func demoClip(env *cliEnv, args []string) error {
 	shared := fs.String("shared", "", "the shared data folder (default $RPSCAM_SHARED, else ../shared beside the repository)")
 	perImage := fs.Int("per-image", 12, "frames each photo is held for")
 	size := fs.String("size", "640x480", "frame size WxH")
-	images := fs.Int("images", 48, "photos in the clip (rock, paper, scissors in turn)")
+	images := fs.Int("images", 48, "photos in the clip (rock, paper, scissors and an empty scene in turn)")
 	fps := fs.Float64("fps", 30, "frame rate of the clip")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -111,37 +125,41 @@ func demoClip(env *cliEnv, args []string) error {
 }
 
 // pickDemoImages chooses n photos: classes in turn, test sets in turn (one
-// round of three classes from each), photos spread evenly over each sorted
+// round of the classes from each), photos spread evenly over each sorted
 // class folder so the clip shows many people and backgrounds. The choice
 // depends only on the folder contents.
 func pickDemoImages(dir string, n int) ([]capture.LabeledImage, error) {
+	k := len(demoClasses)
 	lists := map[string][]capture.LabeledImage{}
-	for _, set := range demoSets {
-		for _, class := range demoClasses {
-			folder := filepath.Join(dir, set, class)
-			imgs, err := capture.ListImages(folder)
-			if err != nil {
-				return nil, fmt.Errorf("%w: democlip needs %s: %v (point --shared or $RPSCAM_SHARED at the folder holding data/)", errNoShared, filepath.Join(set, class), err)
-			}
-			sort.Slice(imgs, func(i, j int) bool { return imgs[i].Path < imgs[j].Path })
-			for i := range imgs {
-				imgs[i].Class = class
-			}
-			lists[set+"/"+class] = imgs
+	visits := map[string]int{} // how often the clip draws from each folder
+	for i := 0; i < n; i++ {
+		class := demoClasses[i%k]
+		folder := filepath.Join(demoSet(i/k, class), class)
+		visits[folder]++
+		if lists[folder] != nil {
+			continue
 		}
+		imgs, err := capture.ListImages(filepath.Join(dir, folder))
+		if err != nil {
+			return nil, fmt.Errorf("%w: democlip needs %s: %v (point --shared or $RPSCAM_SHARED at the folder holding data/)", errNoShared, folder, err)
+		}
+		sort.Slice(imgs, func(i, j int) bool { return imgs[i].Path < imgs[j].Path })
+		for i := range imgs {
+			imgs[i].Class = class
+		}
+		lists[folder] = imgs
 	}
-	rounds := (n + 2) / 3
+	seen := map[string]int{}
 	out := make([]capture.LabeledImage, 0, n)
 	for i := 0; i < n; i++ {
-		round := i / 3
-		set := demoSets[round%len(demoSets)]
-		class := demoClasses[i%3]
-		l := lists[set+"/"+class]
-		// The k-th visit of this set spreads over the list with a stride
-		// coprime to nothing in particular: evenly spaced, starting off-centre.
-		visits := (rounds + len(demoSets) - 1) / len(demoSets)
-		k := round / len(demoSets)
-		idx := (len(l)*(2*k+1)/(2*visits) + 7*k) % len(l)
+		class := demoClasses[i%k]
+		folder := filepath.Join(demoSet(i/k, class), class)
+		l := lists[folder]
+		// The v-th of a folder's visits spreads over its list: evenly
+		// spaced, starting off-centre.
+		v := seen[folder]
+		seen[folder]++
+		idx := (len(l)*(2*v+1)/(2*visits[folder]) + 7*v) % len(l)
 		out = append(out, l[idx])
 	}
 	return out, nil

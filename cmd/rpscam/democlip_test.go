@@ -14,16 +14,16 @@ func TestDemoClip(t *testing.T) {
 		t.Skipf("shared data not available: %v", err)
 	}
 	out := filepath.Join(t.TempDir(), "clip", "demo.mp4")
-	code, stdout, stderr := runCmd(t, "democlip", "--out", out, "--shared", shared, "--images", "6", "--per-image", "3", "--size", "320x240")
+	code, stdout, stderr := runCmd(t, "democlip", "--out", out, "--shared", shared, "--images", "10", "--per-image", "3", "--size", "320x240")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "18 frames (6 photos x 3), 320x240") || !strings.Contains(stdout, "avc1") {
+	if !strings.Contains(stdout, "30 frames (10 photos x 3), 320x240") || !strings.Contains(stdout, "avc1") {
 		t.Fatalf("summary: %s", stdout)
 	}
 	n := readVideo(t, out, nil)
-	if n != 18 {
-		t.Fatalf("%s holds %d frames, want 18", out, n)
+	if n != 30 {
+		t.Fatalf("%s holds %d frames, want 30", out, n)
 	}
 	f, err := os.Open(filepath.Join(filepath.Dir(out), "demo.truth.csv"))
 	if err != nil {
@@ -31,23 +31,28 @@ func TestDemoClip(t *testing.T) {
 	}
 	defer f.Close()
 	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(rows) != 19 {
+	if err != nil || len(rows) != 31 {
 		t.Fatalf("truth: %d rows, %v", len(rows), err)
 	}
-	// rock, paper, scissors in turn, 3 frames each; the first round from
-	// the real-hand photos, the second from the CGI renders.
+	// rock, paper, scissors and an empty scene in turn, 3 frames each; the
+	// first round's hands from sxsw, the second's from subhih, the third's
+	// from the CGI renders; every empty scene from subhih's test split.
 	for i, row := range rows[1:] {
-		if want := demoClasses[(i/3)%3]; row[1] != want {
+		want := []string{"rock", "paper", "scissors", "none"}[(i/3)%4]
+		if row[1] != want {
 			t.Fatalf("frame %d labelled %s, want %s", i, row[1], want)
 		}
-		set := demoSets[i/9]
+		set := []string{"data/rps-real/sxsw/test", "data/rps-real/subhih/test", "data/rps-cgi/test"}[i/12]
+		if want == "none" {
+			set = "data/rps-real/subhih/test"
+		}
 		if !strings.HasPrefix(row[2], set) || !strings.Contains(row[2], "/"+row[1]+"/") {
 			t.Fatalf("frame %d image %s, want one from %s/%s", i, row[2], set, row[1])
 		}
 	}
 	// Deterministic: a second run picks the same photos.
 	out2 := filepath.Join(t.TempDir(), "again.mp4")
-	runCmd(t, "democlip", "--out", out2, "--shared", shared, "--images", "6", "--per-image", "3", "--size", "320x240")
+	runCmd(t, "democlip", "--out", out2, "--shared", shared, "--images", "10", "--per-image", "3", "--size", "320x240")
 	a, _ := os.ReadFile(filepath.Join(filepath.Dir(out), "demo.truth.csv"))
 	b, _ := os.ReadFile(filepath.Join(filepath.Dir(out2), "again.truth.csv"))
 	if string(a) != string(b) {
