@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -381,5 +382,42 @@ func TestSplitSourcesTrainShare(t *testing.T) {
 		if _, err := split(bad); err == nil {
 			t.Errorf("share %v accepted", bad)
 		}
+	}
+}
+
+// TestHeldOutPartFollowsTheSourceRule: rpscam eval --heldout on a default
+// source's folder gets that source's own held-out part (here
+// parikshitkumar1's last frames), and no part for a folder that is no
+// default source.
+func TestHeldOutPartFollowsTheSourceRule(t *testing.T) {
+	shared := t.TempDir()
+	dir := filepath.Join(shared, "data", "rps-real", "parikshitkumar1", "rock")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n <= 100; n++ {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.jpg", n)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exs, ok, err := HeldOutPart(shared, filepath.Dir(dir))
+	if err != nil || !ok {
+		t.Fatalf("HeldOutPart: ok %v, %v", ok, err)
+	}
+	var got []string
+	for _, ex := range exs {
+		got = append(got, filepath.Base(ex.Path))
+	}
+	sort.Strings(got)
+	var want []string
+	for n := 76; n <= 100; n++ {
+		want = append(want, fmt.Sprintf("%d.jpg", n))
+	}
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("held out %v, want frames 76-100 (the last of 4 blocks)", got)
+	}
+	if _, ok, err := HeldOutPart(shared, t.TempDir()); ok || err != nil {
+		t.Errorf("a folder that is no default source: ok %v, %v; want no part", ok, err)
 	}
 }
