@@ -24,7 +24,7 @@ type evalFlags struct {
 	model, shared, ortLib string
 	jsonOut, confusion    string
 	heldOut, validation   bool
-	perSource             bool
+	perSource, tests      bool
 	splitSeed             uint64
 	valFrac               float64
 	threshold, target     float64
@@ -42,7 +42,8 @@ func parseEvalFlags(env *cliEnv, args []string) (*evalFlags, error) {
 		"rpscam eval --data ../shared/data/rps-real/drgfreeman --heldout   # only the files training never sees",
 		"rpscam eval --validation --model /tmp/soup.onnx                 # the images rpscam train validates on",
 		"rpscam eval --sources-in ../shared/data/eval-only --json out/eval-only.json   # one row per person, worst first",
-		"rpscam eval --per-source --data ../shared/data/rps-real/subhih/test --data ../shared/data/rps-real/sxsw/test")
+		"rpscam eval --per-source --data ../shared/data/rps-real/subhih/test --data ../shared/data/rps-real/sxsw/test",
+		"rpscam eval --tests                                              # every training source's test part, one row each")
 	f := &evalFlags{}
 	fs.StringArrayVar(&f.dirs, "data", nil, "folder holding rock/ paper/ scissors/ and optionally none/ (class folders may sit deeper, e.g. DIR/test/rock); repeatable; with --per-source each is one source")
 	fs.BoolVar(&f.perSource, "per-source", false, "one table row per source (each --data folder, each subfolder of --sources-in), worst gesture accuracy first, then the mean over sources and the pooled totals")
@@ -51,6 +52,7 @@ func parseEvalFlags(env *cliEnv, args []string) (*evalFlags, error) {
 	fs.Float64Var(&f.threshold, "threshold", 0.6, "below this top probability a label is uncertain (0..1), as in the video commands: a none image labelled none or uncertain shows no gesture")
 	fs.Float64Var(&f.target, "source-target", 0.9, "with --per-source: count and name the sources whose gesture accuracy is below this (0..1)")
 	fs.BoolVar(&f.heldOut, "heldout", false, "keep only the files rpscam train holds out of hold-out sources (drgfreeman's, parikshitkumar1's and signdigits' fixed 20%)")
+	fs.BoolVar(&f.tests, "tests", false, "one row per training source's test part (rpscam train's default sources: upstream test splits and fixed held-out parts, never trained on), as --per-source")
 	fs.BoolVar(&f.validation, "validation", false, "score the validation split of rpscam train's default sources (the images that choose epochs and recipes) instead of --data")
 	fs.StringVar(&f.shared, "shared", "", "with --validation or --heldout: shared data folder (default $RPSCAM_SHARED, else ../shared)")
 	def := train.DefaultConfig(nil) // rpscam train's defaults, so both name the same split
@@ -72,7 +74,7 @@ func parseEvalFlags(env *cliEnv, args []string) (*evalFlags, error) {
 	f.setFlags = map[string]bool{}
 	fs.Visit(func(fl *pflag.Flag) { f.setFlags[fl.Name] = true })
 	// --sources-in only makes sense as a table, so it asks for one itself.
-	f.perSource = f.perSource || len(f.sourcesIn) > 0
+	f.perSource = f.perSource || len(f.sourcesIn) > 0 || f.tests
 	return f, f.check()
 }
 
@@ -81,13 +83,15 @@ func (f *evalFlags) check() error {
 	switch {
 	case f.validation && (len(f.dirs) > 0 || f.perSource):
 		return usagef("--validation scores rpscam train's validation split: drop --data, --per-source and --sources-in, or drop --validation")
+	case f.tests && (f.validation || f.heldOut || len(f.dirs) > 0 || len(f.sourcesIn) > 0):
+		return usagef("--tests scores the default sources' test parts (held-out parts included): drop --data, --sources-in, --heldout and --validation, or drop --tests")
 	case f.validation && f.heldOut:
 		return usagef("--heldout picks from --data folders; --validation has no held-out part")
 	case f.validation && (f.valFrac <= 0 || f.valFrac >= 1):
 		return usagef("--val-fraction %g: use a share between 0 and 1, e.g. 0.15 (rpscam train's default)", f.valFrac)
-	case f.perSource && len(f.dirs) == 0 && len(f.sourcesIn) == 0:
+	case f.perSource && !f.tests && len(f.dirs) == 0 && len(f.sourcesIn) == 0:
 		return usagef("--per-source needs sources: pass --sources-in DIR (every subfolder of DIR is a source, e.g. ../shared/data/eval-only) or one --data folder per source")
-	case !f.validation && len(f.dirs) == 0 && len(f.sourcesIn) == 0:
+	case !f.validation && !f.tests && len(f.dirs) == 0 && len(f.sourcesIn) == 0:
 		return usagef("no --data folder: pass one or more folders of rock/ paper/ scissors/ (none/) images, --sources-in DIR, or --validation")
 	case f.perSource && (f.setFlags["worst"] || f.setFlags["samples"]):
 		return usagef("--worst and --samples shape the single report; the --per-source table has neither: drop them, or drop --per-source and --sources-in")
@@ -153,6 +157,9 @@ func (f *evalFlags) images(env *cliEnv) (imgs []labelledImage, dirs []string, so
 	if f.validation {
 		imgs, dirs, err = validationImages(env, f.shared, f.splitSeed, f.valFrac)
 		return imgs, dirs, nil, err
+	}
+	if f.tests {
+		return testImages(f.shared)
 	}
 	if !f.perSource {
 		for _, dir := range f.dirs {
@@ -554,6 +561,27 @@ type labelledImage struct {
 // validationImages lists the validation split of rpscam train's default
 // sources with the same code and seed that train splits them with, so a
 // recipe or a parameter average can be chosen on exactly those images.
+// testImages lists the test part of every default training source, each a
+// row of the per-source table.
+func testImages(sharedFlag string) (imgs []labelledImage, dirs []string, sources []evalSource, err error) {
+	shared, err := sharedDir(sharedFlag)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, t := range train.DefaultTestSets(shared) {
+		exs, err := t.Examples()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("test set %s: %w", t.Name, err)
+		}
+		sources = append(sources, evalSource{name: t.Name, dir: t.Src.Dir})
+		dirs = append(dirs, t.Src.Dir)
+		for _, ex := range exs {
+			imgs = append(imgs, labelledImage{path: ex.Path, class: train.Labels[ex.Class], group: t.Name})
+		}
+	}
+	return imgs, dirs, sources, nil
+}
+
 func validationImages(env *cliEnv, sharedFlag string, splitSeed uint64, valFrac float64) ([]labelledImage, []string, error) {
 	shared, err := sharedDir(sharedFlag)
 	if err != nil {

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image/color"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -509,6 +511,8 @@ func TestEvalPerSourceUsageErrors(t *testing.T) {
 		{[]string{"--data", oneSource, "--threshold", "2"}, "--threshold 2 is outside 0..1"},
 		{[]string{"--data", oneSource, "--source-target", "0.8"}, "--source-target counts sources in the --per-source table: add --per-source"},
 		{[]string{"--per-source", "--data", oneSource, "--source-target", "90"}, "--source-target 90 is outside 0..1: use a share, e.g. 0.9"},
+		{[]string{"--tests", "--data", oneSource}, "--tests scores the default sources' test parts"},
+		{[]string{"--tests", "--heldout"}, "drop --data, --sources-in, --heldout and --validation, or drop --tests"},
 	} {
 		code, _, stderr := evalRun(t, append(c.args, "--model", model)...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) {
@@ -527,5 +531,55 @@ func TestEvalPerSourceUnknownClassFolder(t *testing.T) {
 	code, _, stderr := evalRun(t, "--sources-in", filepath.Dir(src), "--model", model, "--ort-lib", lib)
 	if code != exitUsage || !strings.Contains(stderr, `is in folder "fist", which is not one of the model's classes (rock, paper, scissors, none)`) {
 		t.Errorf("exit %d, stderr %s", code, stderr)
+	}
+}
+
+// TestEvalTestsListsEveryTestPart: --tests makes one row per default
+// source's test part, the upstream splits whole and the held-out parts
+// only (parikshitkumar1's last frames here), from a generated shared tree.
+func TestEvalTestsListsEveryTestPart(t *testing.T) {
+	shared := t.TempDir()
+	files := map[string]color.RGBA{
+		"data/rps-cgi/test/rock/a.png":             red,
+		"data/rps-real/sxsw/test/paper/b.png":      red,
+		"data/rps-real/subhih/test/none/c.png":     black,
+		"data/rps-real/drgfreeman/rock/d.png":      red,
+		"data/rps-real/signdigits/paper/e.png":     red,
+		"data/rps-real/parikshitkumar1/rock/f.png": red,
+	}
+	for n := 1; n <= 50; n++ {
+		files[filepath.Join("data/rps-real/parikshitkumar1/none", strconv.Itoa(n)+"__x.png")] = black
+	}
+	imageTree(t, shared, files)
+	imgs, dirs, sources, err := testImages(shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	rows := map[string][]string{}
+	for _, s := range sources {
+		names = append(names, s.name)
+	}
+	for _, im := range imgs {
+		rows[im.group] = append(rows[im.group], im.class+"/"+filepath.Base(im.path))
+	}
+	want := []string{"cgi-test", "drgfreeman-heldout", "sxsw-test", "subhih-test", "parikshitkumar1-heldout", "signdigits-heldout"}
+	if strings.Join(names, " ") != strings.Join(want, " ") || len(dirs) != len(want) {
+		t.Fatalf("rows %v (%d folders), want %v", names, len(dirs), want)
+	}
+	if got := strings.Join(rows["subhih-test"], " "); got != "none/c.png" {
+		t.Errorf("subhih-test row: %s", got)
+	}
+	// parikshitkumar1: 50 none frames are two 25-frame blocks; the last
+	// (frames 26-50) is held out; the single rock frame is its own class's
+	// only block, so it is held out too.
+	if got := len(rows["parikshitkumar1-heldout"]); got != 26 {
+		t.Errorf("parikshitkumar1-heldout has %d images, want 26: %v", got, rows["parikshitkumar1-heldout"])
+	}
+	for _, r := range rows["parikshitkumar1-heldout"] {
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(r, "none/"), "%d", &n); err == nil && n <= 25 {
+			t.Errorf("%s held out, want only frames 26-50", r)
+		}
 	}
 }
