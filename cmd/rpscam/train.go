@@ -29,13 +29,14 @@ func runTrain(env *cliEnv, args []string) error {
 		"rpscam train                                    # fine-tune block_15 + block_16 + Conv_1 + head -> models/rps_head.params, models/rps_mobilenetv2.onnx",
 		"rpscam train --mode head                        # the tutorial recipe: frozen backbone, dense head only",
 		"rpscam train --seed 7 --views 2                 # another initialisation and fewer augmented views",
-		"rpscam train --source mine=~/rps-photos         # add a folder of rock/ paper/ scissors/ photos",
+		"rpscam train --source mine=~/rps-photos         # add a folder of rock/ paper/ scissors/ none/ photos",
 		"rpscam train --only-sources --source mine=~/rps-photos --source sxsw=../shared/data/rps-real/sxsw/train",
 		"rpscam train --leave-out sxsw                   # leave-one-source-out check; writes no model")
 	shared := fs.String("shared", "", "shared data folder (default $RPSCAM_SHARED, else ../shared)")
 	var sources []string
-	fs.StringArrayVar(&sources, "source", nil, "add a training folder NAME=DIR (or DIR) holding rock/ paper/ scissors/ (repeatable)")
-	only := fs.Bool("only-sources", false, "train on the --source folders only, not the default CGI + drgfreeman + sxsw/train")
+	fs.StringArrayVar(&sources, "source", nil, "add a training folder NAME=DIR (or DIR) holding rock/ paper/ scissors/ and/or none/ (empty scenes) (repeatable)")
+	synthNone := fs.Int("synthetic-none", 0, "add N generated empty scenes (bare walls, dim noisy frames, room-like clutter) to the none class, drawn with --aug-seed into the cache folder")
+	only := fs.Bool("only-sources", false, "train on the --source folders only, not the default sources (cgi, drgfreeman, sxsw, subhih, parikshitkumar1, signdigits)")
 	def := train.DefaultConfig(nil)
 	seed := fs.Uint64("seed", def.Seed, "seed for the initialisation, shuffling and dropout")
 	splitSeed := fs.Uint64("split-seed", def.SplitSeed, "seed of the validation split (kept apart from --seed so that runs of any seed are compared on the same images)")
@@ -130,6 +131,16 @@ func runTrain(env *cliEnv, args []string) error {
 			dir, name = s, filepath.Base(filepath.Clean(s))
 		}
 		srcs = append(srcs, train.Source{Name: name, Dir: dir, Grouping: train.GroupNone})
+	}
+	if *synthNone < 0 || *synthNone > 10000 {
+		return usagef("--synthetic-none %d: want 0 (off) to 10000", *synthNone)
+	}
+	if *synthNone > 0 {
+		s, err := train.WriteSyntheticNone(filepath.Join(*cacheDir, train.SyntheticNoneName), *synthNone, *augSeed)
+		if err != nil {
+			return err
+		}
+		srcs = append(srcs, s)
 	}
 	if len(srcs) == 0 {
 		return usagef("no training sources: drop --only-sources or add --source NAME=DIR")
