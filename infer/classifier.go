@@ -119,7 +119,7 @@ func (c *Classifier) Classify(bgr gocv.Mat, roi image.Rectangle) (Result, error)
 	if c.contract.OutputKind == Logits {
 		nn.SoftmaxInPlace(c.probs)
 	}
-	top := argmax(c.probs)
+	top := nn.ArgmaxSkipNaN(c.probs)
 	res := Result{Probs: c.probs, Top: top, Preprocess: ready.Sub(start), Inference: done.Sub(ready)}
 	if top >= 0 {
 		res.Label, res.Confidence = c.contract.Labels[top], c.probs[top]
@@ -136,19 +136,4 @@ func (c *Classifier) Close() error {
 	c.run.close()
 	c.run = nil
 	return c.pre.Close()
-}
-
-// argmax is the index of the largest value, ignoring NaNs; -1 when there is
-// none.
-func argmax(v []float32) int {
-	top := -1
-	for i, x := range v {
-		if x != x {
-			continue
-		}
-		if top < 0 || x > v[top] {
-			top = i
-		}
-	}
-	return top
 }

@@ -4,6 +4,8 @@ import (
 	"image"
 	"math"
 	"testing"
+
+	"github.com/rpscam/rpscam/pipeline"
 )
 
 func TestNoHandRule(t *testing.T) {
@@ -66,10 +68,10 @@ func TestFourClassModelPredictsNoHand(t *testing.T) {
 	}
 	// The threshold still applies: 0.711 is a confident "no hand" at 0.6
 	// and a guess at 0.8.
-	if d := Decide(res.Probs, c.Labels(), 0.6); d.Top != 3 || d.Uncertain {
+	if d := pipeline.Decide(res.Probs, c.Labels(), 0.6); d.Top != 3 || d.Uncertain {
 		t.Fatalf("threshold 0.6: %+v, want a certain none", d)
 	}
-	if d := Decide(res.Probs, c.Labels(), 0.8); d.Top != 3 || !d.Uncertain {
+	if d := pipeline.Decide(res.Probs, c.Labels(), 0.8); d.Top != 3 || !d.Uncertain {
 		t.Fatalf("threshold 0.8: %+v, want an uncertain none", d)
 	}
 
@@ -90,7 +92,7 @@ func TestSmoothingWithNoHandClass(t *testing.T) {
 	rock := []float32{0.9, 0.05, 0.03, 0.02}
 	none := []float32{0.02, 0.03, 0.05, 0.9}
 
-	ema, err := ParseSmoothing("ema:0.5")
+	ema, err := pipeline.ParseSmoothing("ema:0.5")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,25 +106,25 @@ func TestSmoothingWithNoHandClass(t *testing.T) {
 			t.Fatalf("ema: %v, want %v", out, want)
 		}
 	}
-	if d := Decide(out, labels, 0.6); !d.Uncertain || d.Confidence > 0.47 {
+	if d := pipeline.Decide(out, labels, 0.6); !d.Uncertain || d.Confidence > 0.47 {
 		t.Fatalf("ema between rock and none at threshold 0.6: %+v, want uncertain", d)
 	}
 	ema.Update(rock)
-	if d := Decide(ema.Update(rock), labels, 0.6); d.Label != "rock" || d.Uncertain {
+	if d := pipeline.Decide(ema.Update(rock), labels, 0.6); d.Label != "rock" || d.Uncertain {
 		t.Fatalf("ema after three rock frames: %+v, want a certain rock", d)
 	}
 
-	maj, err := ParseSmoothing("majority:3")
+	maj, err := pipeline.ParseSmoothing("majority:3")
 	if err != nil {
 		t.Fatal(err)
 	}
 	maj.Update(rock)
 	maj.Update(none)
 	out = maj.Update(none)
-	if d := Decide(out, labels, 0.6); d.Top != 3 || d.Label != NoHandLabel || d.Uncertain || math.Abs(float64(d.Confidence)-2.0/3) > 1e-6 {
+	if d := pipeline.Decide(out, labels, 0.6); d.Top != 3 || d.Label != NoHandLabel || d.Uncertain || math.Abs(float64(d.Confidence)-2.0/3) > 1e-6 {
 		t.Fatalf("majority none, none over rock: %+v (shares %v), want a certain none at 2/3", d, out)
 	}
-	if d := Decide(out, labels, 0.7); !d.Uncertain {
+	if d := pipeline.Decide(out, labels, 0.7); !d.Uncertain {
 		t.Fatalf("majority at 2/3 with threshold 0.7: %+v, want uncertain", d)
 	}
 }

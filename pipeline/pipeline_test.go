@@ -127,6 +127,7 @@ type fixedSmoother struct {
 }
 
 func (s *fixedSmoother) Update(probs []float32) []float32 { s.calls++; return s.out }
+func (s *fixedSmoother) Reset()                           {}
 
 func TestSmootherAndThreshold(t *testing.T) {
 	src := &fakeSource{w: 16, h: 16, n: 4}
@@ -598,6 +599,8 @@ func TestLiveStagedAndCancel(t *testing.T) {
 
 // orderSmoother records the top class of every distribution it sees.
 type orderSmoother struct{ tops []int }
+
+func (o *orderSmoother) Reset() { o.tops = nil }
 
 func (o *orderSmoother) Update(p []float32) []float32 {
 	o.tops = append(o.tops, Decide(p, nil, 0).Top)

@@ -119,7 +119,7 @@ func (f *modelFlags) check() (image.Rectangle, infer.Device, error) {
 		return roi, dev, usagef("--threshold %v is outside 0..1", f.threshold)
 	}
 	if f.smooth != "" && f.smooth != "auto" {
-		if _, err := infer.ParseSmoothing(f.smooth); err != nil {
+		if _, err := pipeline.ParseSmoothing(f.smooth); err != nil {
 			return roi, dev, usageError{err}
 		}
 	}
@@ -167,7 +167,7 @@ func (f *modelFlags) smoother(live bool) (pipeline.Smoother, string, error) {
 	if spec == "off" || spec == "none" {
 		return nil, "off", nil
 	}
-	s, err := infer.ParseSmoothing(spec)
+	s, err := pipeline.ParseSmoothing(spec)
 	if err != nil {
 		return nil, spec, usageError{err}
 	}

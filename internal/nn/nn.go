@@ -389,7 +389,7 @@ func SoftmaxInPlace(v []float32) {
 // Argmax is the index of the first largest value of v (0 when v is empty),
 // the predicted class of a row of scores in training, evaluation and the
 // tests. NaN loses every comparison, so it is meant for finite scores such
-// as probabilities; the live path's infer.Classifier skips NaNs instead.
+// as probabilities; ArgmaxSkipNaN skips NaNs instead.
 func Argmax(v []float32) int {
 	best := 0
 	for i, x := range v {
@@ -398,6 +398,21 @@ func Argmax(v []float32) int {
 		}
 	}
 	return best
+}
+
+// ArgmaxSkipNaN is the index of the largest value of v, ignoring NaNs; -1
+// when there is none.
+func ArgmaxSkipNaN(v []float32) int {
+	top := -1
+	for i, x := range v {
+		if x != x {
+			continue
+		}
+		if top < 0 || x > v[top] {
+			top = i
+		}
+	}
+	return top
 }
 
 // dot is the inner loop of every convolution; four accumulators let the CPU

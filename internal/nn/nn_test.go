@@ -202,3 +202,9 @@ func TestArgmax(t *testing.T) {
 		}
 	}
 }
+
+func TestArgmaxSkipNaN(t *testing.T) {
+	if ArgmaxSkipNaN(nil) != -1 || ArgmaxSkipNaN([]float32{-5, -1, -3}) != 1 {
+		t.Fatal("ArgmaxSkipNaN")
+	}
+}

@@ -69,7 +69,7 @@ func runColours(t *testing.T, model onnx.Model, colours []gocv.Scalar) []shownFr
 		return nil
 	})
 	p, err := pipeline.New(parts.Source(src), staged, pipeline.WithAnnotator(parts.NewAnnotator(drawer, 8, 8)),
-		pipeline.WithSmoother(infer.NewEMA(0.5)), pipeline.WithThreshold(0.6), pipeline.WithSinks(sink))
+		pipeline.WithSmoother(pipeline.NewEMA(0.5)), pipeline.WithThreshold(0.6), pipeline.WithSinks(sink))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -209,7 +209,7 @@ func runSoak(ctx context.Context, model string, frames, reconnects *atomic.Int64
 	defer drawer.Close()
 	w, h := cls.InputSize()
 	ann := parts.NewAnnotator(drawer, w, h)
-	smooth, err := infer.ParseSmoothing("ema:0.5")
+	smooth, err := pipeline.ParseSmoothing("ema:0.5")
 	if err != nil {
 		return err
 	}

@@ -1,18 +1,21 @@
-package infer
+package pipeline
 
 import (
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/rpscam/rpscam/internal/nn"
 )
 
-// Smoother steadies per-frame class probabilities over time, so the decision
-// does not flicker between classes on a borderline hand.
+// Smoother steadies per-frame class probabilities over time (EMA, majority
+// vote), so the decision does not flicker between classes on a borderline
+// hand.
 type Smoother interface {
 	// Update takes one frame's probabilities and returns the smoothed ones in
-	// the Smoother's own buffer, valid until the next Update. A change in the
-	// number of classes starts over.
+	// the Smoother's own buffer, valid until the next Update (the pipeline
+	// copies them at once). A change in the number of classes starts over.
 	Update(probs []float32) []float32
 	// Reset forgets the history, e.g. when the hand leaves the frame.
 	Reset()
@@ -110,7 +113,7 @@ func (m *majority) Update(p []float32) []float32 {
 		m.out = make([]float32, len(p))
 		m.filled, m.next = 0, 0
 	}
-	top := argmax(p)
+	top := nn.ArgmaxSkipNaN(p)
 	if top < 0 {
 		// No usable class this frame (all NaN): report the current shares.
 		return m.shares(-1)
@@ -123,7 +126,7 @@ func (m *majority) Update(p []float32) []float32 {
 
 // shares fills m.out with vote shares. Among classes tied for the most
 // votes, all but latest are nudged down by one float32 step: too little to
-// reorder untied classes, enough for argmax to pick the latest.
+// reorder untied classes, enough for Decide to pick the latest.
 func (m *majority) shares(latest int) []float32 {
 	clear(m.out)
 	if m.filled == 0 {
@@ -149,26 +152,26 @@ func (m *majority) shares(latest int) []float32 {
 
 func (m *majority) Reset() { m.filled, m.next = 0, 0 }
 
-// Decision is what to show for one frame.
+// Decision is what the frame is judged to show.
 type Decision struct {
-	Top        int // -1 when probs is empty or all NaN
-	Label      string
+	Top        int    // index of the most probable class
+	Label      string // its label
 	Confidence float32
-	// Uncertain is set when the top probability is below the threshold: show
-	// "no gesture" (or the label greyed out) rather than a confident answer.
+	// Uncertain is true when Confidence is below the threshold: show the
+	// label as uncertain rather than as a verdict.
 	Uncertain bool
 }
 
-// Decide picks the top class of probs, naming it from labels, and marks the
-// decision Uncertain when its probability is below threshold.
+// Decide picks the most probable class and compares its probability with
+// threshold. labels may be shorter than probs (the label is then "class N").
 func Decide(probs []float32, labels []string, threshold float32) Decision {
-	top := argmax(probs)
-	if top < 0 {
+	if len(probs) == 0 {
 		return Decision{Top: -1, Uncertain: true}
 	}
-	d := Decision{Top: top, Confidence: probs[top], Uncertain: probs[top] < threshold}
+	top := nn.Argmax(probs)
+	label := fmt.Sprintf("class %d", top)
 	if top < len(labels) {
-		d.Label = labels[top]
+		label = labels[top]
 	}
-	return d
+	return Decision{Top: top, Label: label, Confidence: probs[top], Uncertain: probs[top] < threshold}
 }

@@ -1,0 +1,379 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Pipeline is one configured run. Create it with New, run it once with Run.
+type Pipeline struct {
+	src     Source
+	cls     Classifier
+	workers []Classifier // cls and the parallel instances
+	labels  []string
+	cfg     config
+	status  atomic.Pointer[string]
+	started atomic.Bool
+}
+
+// New checks the parts and options and returns a pipeline ready to Run.
+func New(src Source, cls Classifier, opts ...Option) (*Pipeline, error) {
+	if src == nil {
+		return nil, errors.New("pipeline: nil Source")
+	}
+	if cls == nil {
+		return nil, errors.New("pipeline: nil Classifier")
+	}
+	cfg := config{queueDepth: 1}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.maxFrames > 0 && cfg.warmup >= cfg.maxFrames {
+		return nil, fmt.Errorf("pipeline: warm-up of %d frames leaves none of the %d-frame limit to measure", cfg.warmup, cfg.maxFrames)
+	}
+	p := &Pipeline{src: src, cls: cls, labels: cls.Labels(), cfg: cfg}
+	p.workers = append([]Classifier{cls}, cfg.parallel...)
+	staged, isStaged := cls.(StagedClassifier)
+	for i, w := range cfg.parallel {
+		if n := len(w.Labels()); n != len(p.labels) {
+			return nil, fmt.Errorf("pipeline: parallel classifier %d has %d labels, the first has %d: they must be instances of the same model", i, n, len(p.labels))
+		}
+		if ws, ok := w.(StagedClassifier); isStaged && (!ok || ws.InputBytes() != staged.InputBytes()) {
+			return nil, fmt.Errorf("pipeline: parallel classifier %d does not take the first one's %d-byte prepared input: they must be instances of the same model", i, staged.InputBytes())
+		}
+	}
+	empty := ""
+	p.status.Store(&empty)
+	return p, nil
+}
+
+// SetStatus sets the status line shown with every following frame ("" clears
+// it). Safe to call from any goroutine.
+func (p *Pipeline) SetStatus(msg string) {
+	old := p.status.Swap(&msg)
+	if *old != msg && p.cfg.onStatus != nil {
+		p.cfg.onStatus(msg)
+	}
+}
+
+// job is one frame on its way through the stages.
+type job struct {
+	frame    Frame
+	release  func()
+	index    int
+	readDone time.Time
+	input    []byte        // the prepared frame, with a StagedClassifier
+	free     chan<- []byte // where input goes back when inference is done with it
+	raw      []float32
+	probs    []float32
+	decision Decision
+	t        Timings
+}
+
+// returnInput gives the prepared frame's buffer back to preprocessing. It
+// cannot block: no more buffers exist than free holds.
+func (j *job) returnInput() {
+	if j.input != nil {
+		j.free <- j.input
+		j.input = nil
+	}
+}
+
+// Run processes frames until the source ends, the frame limit is reached, a
+// sink returns ErrStop or ctx is cancelled; none of those is an error. Frames
+// already in flight when ctx is cancelled are still processed and consumed,
+// so a recorder holds every frame that was counted. Run may be called once.
+func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
+	if !p.started.CompareAndSwap(false, true) {
+		return Stats{}, errors.New("pipeline: Run called twice: make a new Pipeline for each run")
+	}
+	r := p.newRun(ctx)
+	defer r.cancel()
+	r.wg.Add(2) // capture and sequence; preprocessing adds itself
+	go r.capture()
+	receive := r.receiveCaptured
+	if staged, ok := p.cls.(StagedClassifier); ok {
+		receive = r.startPreprocess(staged)
+	}
+	r.workersDone.Add(len(p.workers))
+	for _, cls := range p.workers {
+		go r.infer(cls, receive)
+	}
+	go func() {
+		r.workersDone.Wait()
+		close(r.inferred)
+	}()
+	go r.sequence()
+
+	stats, outErr := r.output()
+	r.wg.Wait()
+	if r.hasDrops {
+		stats.Dropped = r.drops.Dropped()
+	}
+	stats.Interrupted = r.captureEndedByCancel && ctx.Err() != nil && !stats.Stopped
+	return stats, firstErr(outErr, r.inferErr, r.captureErr)
+}
+
+// firstErr is the first non-nil error: the output's, inference's, then
+// capture's, the order in which they explain a failed run.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run is one Run's state: the channels between the stages and what each
+// stage reports back. Each stage is one method, run on its own goroutine but
+// output, which runs on Run's.
+type run struct {
+	p *Pipeline
+	// stageCtx is cancelled when any stage fails or a sink stops the run, so
+	// that capture stops reading; the user's ctx does the same from outside.
+	stageCtx context.Context
+	cancel   context.CancelFunc
+	start    time.Time
+
+	// pull: the source is live and read only when the next stage asks,
+	// through demand, for a frame; captured is then unbuffered.
+	pull     bool
+	handOff  int // frames each channel before inference holds
+	demand   chan struct{}
+	captured chan *job // capture -> preprocessing (or inference)
+	inferred chan *job // inference workers -> sequence
+	toOutput chan *job // sequence -> output
+
+	wg          sync.WaitGroup // capture, preprocessing, sequence
+	workersDone sync.WaitGroup
+
+	captureErr           error
+	captureEndedByCancel bool
+	inferErr             error
+	inferErrOnce         sync.Once
+	inferFailed          atomic.Bool
+
+	drops    DropCounter
+	hasDrops bool
+}
+
+func (p *Pipeline) newRun(ctx context.Context) *run {
+	r := &run{p: p, start: time.Now(), handOff: p.cfg.queueDepth}
+	r.stageCtx, r.cancel = context.WithCancel(ctx)
+	ls, isLive := p.src.(LiveSource)
+	if r.pull = isLive && ls.Live(); r.pull {
+		r.handOff = 0
+	}
+	r.demand = make(chan struct{})
+	r.captured = make(chan *job, r.handOff)
+	r.inferred = make(chan *job, len(p.workers))
+	r.toOutput = make(chan *job, p.cfg.queueDepth)
+	r.drops, r.hasDrops = p.src.(DropCounter)
+	return r
+}
+
+// capture reads frames from the source into captured.
+func (r *run) capture() {
+	defer r.wg.Done()
+	defer close(r.captured)
+	for i := 0; r.p.cfg.maxFrames == 0 || i < r.p.cfg.maxFrames; i++ {
+		if r.pull {
+			select {
+			case <-r.demand:
+			case <-r.stageCtx.Done():
+				r.captureEndedByCancel = true
+				return
+			}
+		}
+		t0 := time.Now()
+		f, release, err := r.p.src.Read(r.stageCtx)
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+			case r.stageCtx.Err() != nil:
+				r.captureEndedByCancel = true
+			default:
+				r.captureErr = fmt.Errorf("capture: %w", err)
+				r.cancel()
+			}
+			return
+		}
+		j := &job{frame: f, release: release, index: i, readDone: time.Now()}
+		j.t[StageCapture] = j.readDone.Sub(t0)
+		select {
+		case r.captured <- j:
+		case <-r.stageCtx.Done():
+			release()
+			r.captureEndedByCancel = true
+			return
+		}
+	}
+}
+
+// receiveCaptured is how the stage after capture takes the next frame; in
+// pull mode it first asks for one. Capture sends only on demand, so a
+// receive that wins the select means capture has ended.
+func (r *run) receiveCaptured() (*job, bool) {
+	if r.pull {
+		select {
+		case r.demand <- struct{}{}:
+		case j, ok := <-r.captured:
+			return j, ok
+		}
+	}
+	j, ok := <-r.captured
+	return j, ok
+}
+
+// setInferErr records the first failure of preprocessing or inference and
+// stops the run; later frames are released unprocessed.
+func (r *run) setInferErr(err error) {
+	r.inferErrOnce.Do(func() {
+		r.inferErr = err
+		r.inferFailed.Store(true)
+		r.cancel()
+	})
+}
+
+// startPreprocess gives a StagedClassifier's preprocessing its own goroutine
+// between capture and inference and returns how inference takes its frames.
+// The input buffers circulate through free: one per frame that can be
+// between the two stages (in each stage and in the channel), so steady state
+// allocates none.
+func (r *run) startPreprocess(staged StagedClassifier) func() (*job, bool) {
+	prepared := make(chan *job, r.handOff)
+	free := make(chan []byte, r.handOff+1+len(r.p.workers))
+	for i := 0; i < cap(free); i++ {
+		free <- make([]byte, staged.InputBytes())
+	}
+	r.wg.Add(1)
+	go r.preprocess(staged, prepared, free)
+	return func() (*job, bool) {
+		j, ok := <-prepared
+		return j, ok
+	}
+}
+
+// preprocess prepares each captured frame for the model into a buffer from
+// free and hands it on in prepared.
+func (r *run) preprocess(staged StagedClassifier, prepared chan<- *job, free chan []byte) {
+	defer r.wg.Done()
+	defer close(prepared)
+	for {
+		j, ok := r.receiveCaptured()
+		if !ok {
+			return
+		}
+		if r.inferFailed.Load() {
+			j.release()
+			continue
+		}
+		j.input = <-free // returned by the inference stage, which never blocks on us
+		j.free = free
+		t0 := time.Now()
+		if err := staged.Preprocess(j.frame.Mat, r.p.cfg.roi, j.input); err != nil {
+			j.returnInput()
+			r.setInferErr(fmt.Errorf("frame %d: preprocess: %w", j.frame.Seq, err))
+			j.release()
+			continue
+		}
+		j.t[StagePreprocess] = time.Since(t0)
+		prepared <- j
+	}
+}
+
+// infer is one inference worker: it runs cls on frames taken with receive,
+// as long as there are any. Workers may finish frames out of order.
+func (r *run) infer(cls Classifier, receive func() (*job, bool)) {
+	defer r.workersDone.Done()
+	for {
+		j, ok := receive()
+		if !ok {
+			return
+		}
+		var err error
+		if !r.inferFailed.Load() {
+			err = r.classify(cls, j)
+		}
+		j.returnInput()
+		if err != nil {
+			r.setInferErr(fmt.Errorf("frame %d: %w", j.frame.Seq, err))
+		}
+		if err != nil || r.inferFailed.Load() {
+			j.release()
+			continue
+		}
+		r.inferred <- j // sequence always drains
+	}
+}
+
+// classify runs one worker's classifier on frame j and keeps a copy of the
+// raw probabilities (the classifier reuses its buffer).
+func (r *run) classify(cls Classifier, j *job) error {
+	var pred Prediction
+	var err error
+	if staged, ok := cls.(StagedClassifier); ok && j.input != nil {
+		if pred, err = staged.Infer(j.input); err != nil {
+			return fmt.Errorf("infer: %w", err)
+		}
+	} else {
+		if pred, err = cls.Classify(j.frame.Mat, r.p.cfg.roi); err != nil {
+			return fmt.Errorf("classify: %w", err)
+		}
+		j.t[StagePreprocess] = pred.Preprocess
+	}
+	j.t[StageInference] = pred.Inference
+	j.raw = append(j.raw[:0], pred.Probs...)
+	return nil
+}
+
+// sequence puts the inferred frames back in capture order, which smoothing
+// must see them in, smooths and decides, and hands them to the output.
+func (r *run) sequence() {
+	defer r.wg.Done()
+	defer close(r.toOutput)
+	pending := map[int]*job{}
+	next := 0
+	for j := range r.inferred {
+		// Frames inferred before a failure are still shown; the workers
+		// stop sending after it.
+		pending[j.index] = j
+		for {
+			j, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			r.postprocess(j)
+			r.toOutput <- j // output always drains, so this cannot block forever
+		}
+	}
+	// Frames after a gap left by a failure are not shown.
+	for _, j := range pending {
+		j.release()
+	}
+}
+
+// postprocess smooths and decides, in capture order.
+func (r *run) postprocess(j *job) {
+	t0 := time.Now()
+	smoothed := j.raw
+	if r.p.cfg.smoother != nil {
+		smoothed = r.p.cfg.smoother.Update(j.raw)
+	}
+	j.probs = append(j.probs[:0], smoothed...)
+	j.decision = Decide(j.probs, r.p.labels, r.p.cfg.threshold)
+	j.t[StagePostprocess] = time.Since(t0)
+}
