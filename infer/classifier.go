@@ -12,11 +12,15 @@ import (
 	"github.com/rpscam/rpscam/internal/nn"
 )
 
-// Classifier runs one ONNX image classifier on frames. It is not safe for
-// concurrent use: give each goroutine its own, or serialise calls.
+// Classifier runs one ONNX image classifier on frames, in one call
+// (Classify) or in two steps a pipeline can overlap (Preprocess, then Infer).
+// It is not safe for concurrent use, but Preprocess and Infer may run
+// concurrently with each other; for more parallel instances, see Another.
 type Classifier struct {
 	path     string
 	contract Contract
+	spec     *inspected
+	opts     options
 	pre      *Preprocessor
 	run      *runner
 	probs    []float32
@@ -55,6 +59,10 @@ func Load(modelPath string, opts ...Option) (*Classifier, error) {
 	if spec.batchDim != -1 && spec.batchDim != 1 {
 		return nil, &ModelError{Path: modelPath, Problem: fmt.Sprintf("input %q has fixed batch size %d", spec.contract.InputName, spec.batchDim), Expected: "batch dimension 1 or symbolic"}
 	}
+	return newClassifier(modelPath, spec, o)
+}
+
+func newClassifier(modelPath string, spec *inspected, o options) (*Classifier, error) {
 	pre, err := NewPreprocessor(spec.contract)
 	if err != nil {
 		return nil, err
@@ -67,10 +75,27 @@ func Load(modelPath string, opts ...Option) (*Classifier, error) {
 	return &Classifier{
 		path:     modelPath,
 		contract: spec.contract,
+		spec:     spec,
+		opts:     o,
 		pre:      pre,
 		run:      r,
 		probs:    make([]float32, len(spec.contract.Labels)),
 	}, nil
+}
+
+// Another loads one more instance of the same model with the same options,
+// on the device c runs on, without reading the model file's contract again:
+// the parallel instances of a pipeline.
+func (c *Classifier) Another() (*Classifier, error) {
+	if c.run == nil {
+		return nil, errClassifierClosed
+	}
+	o := c.opts
+	o.device = DeviceCPU
+	if c.run.provider == "CUDA" {
+		o.device = DeviceCUDA
+	}
+	return newClassifier(c.path, c.spec, o)
 }
 
 // Labels are the class names in output order.
@@ -109,20 +134,43 @@ func (c *Classifier) Classify(bgr gocv.Mat, roi image.Rectangle) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	writeInput(&c.contract, src, c.run.inU8, c.run.inF32)
-	ready := time.Now()
+	res, err := c.Infer(src)
+	res.Preprocess = time.Since(start) - res.Inference
+	return res, err
+}
+
+// InputBytes is the size of one preprocessed frame (H*W*C uint8).
+func (c *Classifier) InputBytes() int { return c.pre.Size() }
+
+// Preprocess writes roi of bgr (zero: the model's centre crop), cropped,
+// resized and in the model's channel order, into dst (InputBytes long).
+func (c *Classifier) Preprocess(bgr gocv.Mat, roi image.Rectangle, dst []byte) error {
+	return c.pre.IntoUint8(bgr, roi, dst)
+}
+
+// Infer runs the model on one preprocessed frame (what Preprocess writes).
+// Result.Preprocess is zero; Result.Probs is c's own buffer, as with
+// Classify.
+func (c *Classifier) Infer(input []byte) (Result, error) {
+	if c.run == nil {
+		return Result{}, errClassifierClosed
+	}
+	if len(input) != c.pre.Size() {
+		return Result{}, fmt.Errorf("infer: %d bytes of input, want %d (%dx%dx%d)", len(input), c.pre.Size(), c.contract.Height, c.contract.Width, c.contract.Channels)
+	}
+	start := time.Now()
+	writeInput(&c.contract, input, c.run.inU8, c.run.inF32)
 	if err := c.run.session.Run(); err != nil {
 		return Result{}, fmt.Errorf("infer: running %s: %w", c.path, err)
 	}
-	done := time.Now()
+	res := Result{Probs: c.probs, Inference: time.Since(start)}
 	copy(c.probs, c.run.output.GetData())
 	if c.contract.OutputKind == Logits {
 		nn.SoftmaxInPlace(c.probs)
 	}
-	top := nn.ArgmaxSkipNaN(c.probs)
-	res := Result{Probs: c.probs, Top: top, Preprocess: ready.Sub(start), Inference: done.Sub(ready)}
-	if top >= 0 {
-		res.Label, res.Confidence = c.contract.Labels[top], c.probs[top]
+	res.Top = nn.ArgmaxSkipNaN(c.probs)
+	if res.Top >= 0 {
+		res.Label, res.Confidence = c.contract.Labels[res.Top], c.probs[res.Top]
 	}
 	return res, nil
 }

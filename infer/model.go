@@ -205,13 +205,13 @@ func inspect(modelPath, output string, needLabels bool) (*inspected, error) {
 	if needLabels {
 		cands := labelFileCandidates(modelPath)
 		if c.Labels == nil {
-			return nil, modelErr("has no class labels",
+			return nil, modelErr(fmt.Sprintf("has no class labels (%d outputs per image but 0 labels)", perImg),
 				fmt.Sprintf("metadata %q with comma-separated class names, or a labels file %s or %s with one name per line", KeyLabels, cands[0], cands[1]))
 		}
 		if int64(len(c.Labels)) != perImg {
-			return nil, modelErr(fmt.Sprintf("output %q has %d classes (shape %v) but %d labels from %s (%s)",
-				outInfo.Name, perImg, od, len(c.Labels), c.LabelSource, strings.Join(c.Labels, ",")),
-				"as many labels as classes in the output")
+			return nil, modelErr(fmt.Sprintf("output %q has %d classes (shape %v), %d outputs per image, but %d labels from %s (%s)",
+				outInfo.Name, perImg, od, perImg, len(c.Labels), c.LabelSource, strings.Join(c.Labels, ",")),
+				fmt.Sprintf("as many labels as classes in the output: metadata %q with one comma-separated class name per output, or a labels file beside the model", KeyLabels))
 		}
 		if od[len(od)-1] != perImg {
 			return nil, modelErr(fmt.Sprintf("output %q shape %v does not end in its class count", outInfo.Name, od), expectedOutput)

@@ -11,6 +11,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/latency"
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/procstat"
@@ -162,7 +163,7 @@ func bench(env *cliEnv, args []string) error {
 	if !probe.kept {
 		return errors.New("no frame kept for the inference-only loop")
 	}
-	inferLoop, err := inferenceOnly(append([]*parts.Staged{s.cls}, s.parallel...), probe.frame, s.roi, *iters)
+	inferLoop, err := inferenceOnly(append([]*infer.Classifier{s.cls}, s.parallel...), probe.frame, s.roi, *iters)
 	if err != nil {
 		return err
 	}
@@ -262,7 +263,7 @@ type inferLoopResult struct {
 // concurrently, as the pipeline does with --workers, n runs in all. FPS is runs
 // over wall time, so it is the model's own throughput with the same instances
 // and threads on the same machine, with nothing else competing for the cores.
-func inferenceOnly(instances []*parts.Staged, frame gocv.Mat, roi image.Rectangle, n int) (inferLoopResult, error) {
+func inferenceOnly(instances []*infer.Classifier, frame gocv.Mat, roi image.Rectangle, n int) (inferLoopResult, error) {
 	input := make([]byte, instances[0].InputBytes())
 	if err := instances[0].Preprocess(frame, roi, input); err != nil {
 		return inferLoopResult{}, fmt.Errorf("inference-only loop: %w", err)

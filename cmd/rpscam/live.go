@@ -174,25 +174,13 @@ func (f *modelFlags) smoother(live bool) (pipeline.Smoother, string, error) {
 	return s, spec, nil
 }
 
-// load finds the model and loads it on the requested device, as one
-// classifier for still images.
+// load finds the model and loads it on the requested device.
 func (f *modelFlags) load(env *cliEnv, dev infer.Device) (*infer.Classifier, string, error) {
 	path, err := resolveModel(f.model, f.fs.Changed("model"))
 	if err != nil {
 		return nil, "", err
 	}
 	cls, err := infer.Load(path, f.inferOptions(env, dev)...)
-	return cls, path, err
-}
-
-// loadStaged is load for video: preprocessing and inference split so the
-// pipeline overlaps them.
-func (f *modelFlags) loadStaged(env *cliEnv, dev infer.Device) (*parts.Staged, string, error) {
-	path, err := resolveModel(f.model, f.fs.Changed("model"))
-	if err != nil {
-		return nil, "", err
-	}
-	cls, err := parts.LoadStaged(path, f.inferOptions(env, dev)...)
 	return cls, path, err
 }
 
@@ -350,8 +338,8 @@ func (f *sourceFlags) onReconnect(e capture.ReconnectEvent) {
 // session is everything a pipeline command opens, closed together.
 type session struct {
 	src       capture.Source
-	cls       *parts.Staged
-	parallel  []*parts.Staged // more instances of the model (--workers)
+	cls       *infer.Classifier
+	parallel  []*infer.Classifier // more instances of the model (--workers)
 	modelPath string
 	info      capture.Info
 	roi       image.Rectangle
@@ -366,21 +354,13 @@ func openSession(env *cliEnv, mf *modelFlags, sf *sourceFlags) (*session, error)
 		return nil, err
 	}
 	mf.resolveWorkers(sf, runtime.NumCPU())
-	cls, path, err := mf.loadStaged(env, dev)
+	cls, path, err := mf.load(env, dev)
 	if err != nil {
 		return nil, err
 	}
 	s := &session{cls: cls, modelPath: path, roi: roi}
-	if dev == infer.DeviceAuto {
-		// The first instance found out where inference runs and said so
-		// once; the others go there without trying (and reporting) again.
-		dev = infer.DeviceCPU
-		if cls.Provider() == "CUDA" {
-			dev = infer.DeviceCUDA
-		}
-	}
 	for i := 1; i < mf.workers; i++ {
-		more, err := parts.LoadStaged(path, mf.inferOptions(env, dev)...)
+		more, err := cls.Another()
 		if err != nil {
 			s.close()
 			return nil, err
@@ -419,7 +399,7 @@ func (s *session) close() {
 func (s *session) options(mf *modelFlags) []pipeline.Option {
 	var parallel []pipeline.Classifier
 	for _, c := range s.parallel {
-		parallel = append(parallel, c)
+		parallel = append(parallel, parts.Classifier(c))
 	}
 	return []pipeline.Option{
 		pipeline.WithParallelClassifiers(parallel...),

@@ -33,7 +33,7 @@ func TestRealPartsNoLeakedMats(t *testing.T) {
 	before := gocv.MatProfile.Count()
 	for _, live := range []bool{false, true} {
 		func() {
-			cls, err := parts.LoadStaged(path, infer.WithDevice(infer.DeviceCPU))
+			cls, err := infer.Load(path, infer.WithDevice(infer.DeviceCPU))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -48,7 +48,7 @@ func runColours(t *testing.T, model onnx.Model, colours []gocv.Scalar) []shownFr
 	if err := tinymodel.Write(path, model); err != nil {
 		t.Fatal(err)
 	}
-	staged, err := parts.LoadStaged(path, infer.WithDevice(infer.DeviceCPU), infer.WithThreads(1))
+	staged, err := infer.Load(path, infer.WithDevice(infer.DeviceCPU), infer.WithThreads(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func runColours(t *testing.T, model onnx.Model, colours []gocv.Scalar) []shownFr
 		})
 		return nil
 	})
-	p, err := pipeline.New(parts.Source(src), staged, pipeline.WithAnnotator(parts.NewAnnotator(drawer, 8, 8)),
+	p, err := pipeline.New(parts.Source(src), parts.Classifier(staged), pipeline.WithAnnotator(parts.NewAnnotator(drawer, 8, 8)),
 		pipeline.WithSmoother(pipeline.NewEMA(0.5)), pipeline.WithThreshold(0.6), pipeline.WithSinks(sink))
 	if err != nil {
 		t.Fatal(err)

@@ -196,10 +196,11 @@ func BenchmarkPipeline640x480(b *testing.B) {
 	b.ReportMetric(float64(st.Stages[pipeline.StageOverlay].P50.Microseconds())/1000, "overlay-p50-ms")
 }
 
-// TestStagedMatchesClassifier runs frames of mixed colours through Staged,
-// as the pipeline's two stages, and compares with infer.Classifier on the
-// same frames: the same probabilities, for a softmax model and for a logits
-// model (where Staged applies the softmax).
+// TestStagedMatchesClassifier runs frames of mixed colours through the
+// classifier's two steps (Preprocess, Infer) as the pipeline's two stages,
+// on an instance made by Another, and compares with Classify on the same
+// frames: the same probabilities, for a softmax model and for a logits model
+// (where Infer applies the softmax).
 func TestStagedMatchesClassifier(t *testing.T) {
 	if _, err := ort.FindLibrary(""); err != nil {
 		t.Skipf("ONNX Runtime library not installed (%v)", err)
@@ -217,7 +218,7 @@ func TestStagedMatchesClassifier(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		staged, err := parts.LoadStaged(path, infer.WithDevice(infer.DeviceCPU))
+		staged, err := ref.Another()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +228,7 @@ func TestStagedMatchesClassifier(t *testing.T) {
 		}
 		src := capture.NewFake(96, 64, 9, draw)
 		var got [][]float32
-		p, err := pipeline.New(parts.Source(src), staged, pipeline.WithSinks(pipeline.SinkFunc(func(a *pipeline.Annotated) error {
+		p, err := pipeline.New(parts.Source(src), parts.Classifier(staged), pipeline.WithSinks(pipeline.SinkFunc(func(a *pipeline.Annotated) error {
 			got = append(got, append([]float32(nil), a.Probs...))
 			return nil
 		})))
@@ -265,7 +266,7 @@ func TestStagedMatchesClassifier(t *testing.T) {
 	}
 }
 
-func TestLoadStagedErrors(t *testing.T) {
+func TestLoadErrors(t *testing.T) {
 	if _, err := ort.FindLibrary(""); err != nil {
 		t.Skipf("ONNX Runtime library not installed (%v)", err)
 	}
@@ -275,12 +276,12 @@ func TestLoadStagedErrors(t *testing.T) {
 	if err := tinymodel.Write(path, m); err != nil {
 		t.Fatal(err)
 	}
-	_, err := parts.LoadStaged(path, infer.WithDevice(infer.DeviceCPU))
+	_, err := infer.Load(path, infer.WithDevice(infer.DeviceCPU))
 	var me *infer.ModelError
 	if !errors.As(err, &me) || !strings.Contains(err.Error(), "0 labels") {
 		t.Fatalf("model without labels: %v, want a *infer.ModelError about labels", err)
 	}
-	if _, err := parts.LoadStaged(filepath.Join(t.TempDir(), "none.onnx")); !errors.As(err, &me) {
+	if _, err := infer.Load(filepath.Join(t.TempDir(), "none.onnx")); !errors.As(err, &me) {
 		t.Fatalf("missing model: %v", err)
 	}
 }

@@ -184,7 +184,7 @@ func soakModel(t *testing.T) string {
 // reconnecting live source, the staged model, the overlay and the hub that
 // JPEG-encodes every frame.
 func runSoak(ctx context.Context, model string, frames, reconnects *atomic.Int64) error {
-	cls, err := parts.LoadStaged(model, infer.WithDevice(infer.DeviceCPU), infer.WithThreads(1))
+	cls, err := infer.Load(model, infer.WithDevice(infer.DeviceCPU), infer.WithThreads(1))
 	if err != nil {
 		return err
 	}
