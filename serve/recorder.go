@@ -24,6 +24,8 @@ type VideoRecorder struct {
 	fourcc string // "" lets sink.Recorder choose by extension (.mp4: avc1, else mp4v)
 	ext    string
 	now    func() time.Time
+	// indicate is told when a recording starts and stops (WithIndicator).
+	indicate func(on bool)
 
 	mu     sync.Mutex
 	active bool
@@ -56,6 +58,12 @@ func WithContainer(ext string, fourccs ...string) RecorderOption {
 		r.ext, r.fourcc = ext, fourccs[0]
 		return nil
 	}
+}
+
+// WithIndicator calls set(true) when a recording starts and set(false) when
+// it is stopped: the overlay's REC dot.
+func WithIndicator(set func(on bool)) RecorderOption {
+	return func(r *VideoRecorder) error { r.indicate = set; return nil }
 }
 
 // NewVideoRecorder records into dir (created if missing) at fps frames per
@@ -94,6 +102,9 @@ func (r *VideoRecorder) Start() (string, error) {
 		path = filepath.Join(r.dir, fmt.Sprintf("%s-%d%s", base, i, r.ext))
 	}
 	r.active, r.path, r.frames, r.err = true, path, 0, nil
+	if r.indicate != nil {
+		r.indicate(true)
+	}
 	return path, nil
 }
 
@@ -142,6 +153,9 @@ func (r *VideoRecorder) WriteFrame(frame gocv.Mat) error {
 
 // Stop finalizes the running recording and returns its path and frame count.
 func (r *VideoRecorder) Stop() (string, int, error) {
+	if r.indicate != nil {
+		r.indicate(false)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.active {

@@ -13,11 +13,9 @@ import (
 
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/latency"
-	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/procstat"
-	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
-	"github.com/rpscam/rpscam/pipeline/parts"
+	"github.com/rpscam/rpscam/session"
 	"github.com/rpscam/rpscam/sink"
 )
 
@@ -105,46 +103,39 @@ func bench(env *cliEnv, args []string) error {
 
 	ctx, stop := signalContext()
 	defer stop()
-	s, err := openSession(env, mf, sf)
+	cfg, err := sessionConfig(env, mf, sf)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	drawer := overlay.NewDrawer()
-	defer drawer.Close()
-	inW, inH := s.cls.InputSize()
-	ann := parts.NewAnnotator(drawer, inW, inH)
+	cfg.Warmup, cfg.MaxFrames = *warmup, *warmup+*frames
+	s, err := session.Open(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	info := s.Info()
 
 	var sinks []pipeline.Sink
 	var rec *sink.Recorder
 	if *output != "" {
-		if rec, err = sink.NewRecorder(*output, s.info.FPS, s.info.Width, s.info.Height); err != nil {
+		if rec, err = sink.NewRecorder(*output, info.FPS, info.Width, info.Height); err != nil {
 			return err
 		}
 		defer rec.Close()
-		sinks = append(sinks, recorderSink(rec))
+		sinks = append(sinks, rec)
 	}
 	// probe takes the CPU reading at the end of the warm-up and keeps one
 	// frame (unannotated size and type are what matter) for the model-only loop.
 	probe := &benchProbe{warmup: *warmup}
 	defer probe.close()
 	sinks = append(sinks, probe)
-	opts := append(s.options(mf),
-		pipeline.WithAnnotator(ann),
-		pipeline.WithSinks(sinks...),
-		pipeline.WithWarmup(*warmup),
-		pipeline.WithMaxFrames(*warmup+*frames))
-	p, err := pipeline.New(s.pipelineSource(), parts.Classifier(s.cls), opts...)
-	if err != nil {
-		return err
-	}
 	if !*asJSON {
-		fmt.Fprintf(env.stderr, "bench: %s; %d warm-up + %d frames\n", s.describe(), *warmup, *frames)
+		fmt.Fprintf(env.stderr, "bench: %s; %d warm-up + %d frames\n", s.Describe(), *warmup, *frames)
 	}
 	if probe.cpuStart, err = procstat.Now(); err != nil {
 		return err
 	}
-	st, err := p.Run(ctx)
+	st, err := s.Run(ctx, sinks...)
 	if err != nil {
 		return err
 	}
@@ -163,34 +154,32 @@ func bench(env *cliEnv, args []string) error {
 	if !probe.kept {
 		return errors.New("no frame kept for the inference-only loop")
 	}
-	inferLoop, err := inferenceOnly(append([]*infer.Classifier{s.cls}, s.parallel...), probe.frame, s.roi, *iters)
+	inferLoop, err := inferenceOnly(s.Models(), probe.frame, cfg.ROI, *iters)
 	if err != nil {
 		return err
 	}
 
 	r := benchReport{
-		Model:      s.modelPath,
-		Provider:   s.cls.Provider(),
-		Threads:    mf.threads,
-		Workers:    mf.workers,
-		Input:      s.info.Spec,
-		Warmup:     *warmup,
-		Frames:     st.Measured,
-		Dropped:    st.Dropped,
-		FPS:        st.FPS,
-		InferIters: *iters,
-		Stages:     map[string]stageMillis{},
-		LatencyMs:  millis(st.Latency),
-		CPUPercent: procstat.CPUPercent(probe.cpuStart, cpuEnd),
-		Go:         runtime.Version(),
-		OpenCV:     gocv.OpenCVVersion(),
-		Machine:    procstat.DescribeMachine(),
-		Smoothing:  s.smoothing,
+		Model:       s.Config().Model,
+		Provider:    s.Provider(),
+		Threads:     s.Config().Threads,
+		Workers:     s.Config().Workers,
+		ONNXRuntime: s.RuntimeVersion(),
+		Input:       info.Spec,
+		Warmup:      *warmup,
+		Frames:      st.Measured,
+		Dropped:     st.Dropped,
+		FPS:         st.FPS,
+		InferIters:  *iters,
+		Stages:      map[string]stageMillis{},
+		LatencyMs:   millis(st.Latency),
+		CPUPercent:  procstat.CPUPercent(probe.cpuStart, cpuEnd),
+		Go:          runtime.Version(),
+		OpenCV:      gocv.OpenCVVersion(),
+		Machine:     procstat.DescribeMachine(),
+		Smoothing:   s.Smoothing(),
 	}
-	r.Source.Width, r.Source.Height, r.Source.FPS, r.Source.Live = s.info.Width, s.info.Height, s.info.FPS, s.info.Live
-	if rt, err := ort.Init(ortLibPath(mf.ortLib)); err == nil {
-		r.ONNXRuntime = rt.Version()
-	}
+	r.Source.Width, r.Source.Height, r.Source.FPS, r.Source.Live = info.Width, info.Height, info.FPS, info.Live
 	if rec != nil {
 		r.Output, r.Codec = rec.Path(), rec.Codec()
 	} else {
@@ -219,12 +208,6 @@ func bench(env *cliEnv, args []string) error {
 	}
 	printBench(env, &r)
 	return nil
-}
-
-// ortLibPath is the library infer loaded (the same search as infer's).
-func ortLibPath(explicit string) string {
-	p, _ := ort.FindLibrary(explicit)
-	return p
 }
 
 // benchProbe is a sink that marks the end of the warm-up.

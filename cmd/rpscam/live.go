@@ -5,30 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
-	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/searchpath"
-	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
-	"github.com/rpscam/rpscam/pipeline/parts"
+	"github.com/rpscam/rpscam/session"
 	"github.com/rpscam/rpscam/sink"
 )
 
-// This file holds runLive and the pieces live, record, bench and classify
-// share: the model and source flags, finding the model, and classifyEnvError.
+// This file holds runLive and the pieces live, record, bench, serve and
+// classify share: the model and source flags turned into a session.Config,
+// finding the model, and classifyEnvError.
 
 // defaultModel is where scripts/setup.sh puts the trained model, relative to
 // the working directory or the repository root.
@@ -56,6 +52,10 @@ func classifyEnvError(err error) bool {
 // exitError turns environment errors into usage errors so they exit with
 // code 2 whatever common.go's isEnvironmentError knows about.
 func exitError(err error) error {
+	var ce *session.ConfigError
+	if errors.As(err, &ce) {
+		return usagef("--%s: %v", ce.Field, ce.Err)
+	}
 	if err != nil && classifyEnvError(err) {
 		var u usageError
 		if !errors.As(err, &u) {
@@ -118,60 +118,44 @@ func (f *modelFlags) check() (image.Rectangle, infer.Device, error) {
 	if !(f.threshold >= 0 && f.threshold <= 1) {
 		return roi, dev, usagef("--threshold %v is outside 0..1", f.threshold)
 	}
-	if f.smooth != "" && f.smooth != "auto" {
-		if _, err := pipeline.ParseSmoothing(f.smooth); err != nil {
-			return roi, dev, usageError{err}
-		}
-	}
 	return roi, dev, nil
 }
 
-// maxAutoWorkers bounds --workers auto: past 4 instances each added one
-// costs its memory (about 30 MB) for ever smaller gains, and ONNX Runtime's
-// own threads use the remaining cores better.
-const maxAutoWorkers = 4
-
-// resolveWorkers settles --workers 0 (auto) for the source in sf, before
-// any model is loaded. A video file read as fast as it decodes is a
-// throughput job: one model instance per core, each single-threaded, keeps
-// every core on inference (on 2 cores: 219 FPS end to end against 170 for
-// one two-threaded instance, see README "Performance"). Anything else may be
-// a live source delivering 30 or 60 frames a second, where what counts is
-// how fresh the label is: one instance using every core (5.5 ms per frame
-// against 9 ms). An explicit --workers or --threads is kept.
-func (f *modelFlags) resolveWorkers(sf *sourceFlags, cores int) {
-	if f.workers != 0 {
-		return
+// sessionConfig turns the model and source flags into a session.Config,
+// refusing what is wrong before anything is opened.
+func sessionConfig(env *cliEnv, mf *modelFlags, sf *sourceFlags) (session.Config, error) {
+	roi, dev, err := mf.check()
+	if err != nil {
+		return session.Config{}, err
 	}
-	f.workers = 1
-	spec, err := capture.ParseSpec(sf.input)
-	if err != nil || spec.Kind != capture.File || sf.realtime || cores < 2 {
-		return
+	smoothing, err := session.ParseSmoothing(mf.smooth)
+	if err != nil {
+		return session.Config{}, usageError{err}
 	}
-	f.workers = min(cores, maxAutoWorkers)
-	if f.threads == 0 {
-		f.threads = max(1, cores/f.workers)
+	path, err := resolveModel(mf.model, mf.fs.Changed("model"))
+	if err != nil {
+		return session.Config{}, err
 	}
+	spec, err := sf.check()
+	if err != nil {
+		return session.Config{}, err
+	}
+	return session.Config{
+		Model: path, Library: mf.ortLib, Device: dev, Threads: mf.threads, Workers: mf.workers, Spin: mf.spin,
+		ROI: roi, Smoothing: smoothing, Threshold: float32(mf.threshold),
+		Source: spec, Width: sf.width, Height: sf.height, FPS: sf.fps, MJPG: sf.mjpg, Realtime: sf.realtime,
+		Reconnect: sf.reconnect, GiveUp: sf.giveUp, SourceTimeout: sf.sourceTimeout,
+		Log: env.stderr,
+	}, nil
 }
 
-// smoother returns the smoother the flags ask for; "auto" smooths live
-// sources only, so a file's frames are judged one by one. nil means off.
-func (f *modelFlags) smoother(live bool) (pipeline.Smoother, string, error) {
-	spec := f.smooth
-	if spec == "" || spec == "auto" {
-		spec = "off"
-		if live {
-			spec = "ema:0.5"
-		}
-	}
-	if spec == "off" || spec == "none" {
-		return nil, "off", nil
-	}
-	s, err := pipeline.ParseSmoothing(spec)
+// openSession opens the source and model the flags ask for.
+func openSession(env *cliEnv, mf *modelFlags, sf *sourceFlags) (*session.Session, error) {
+	cfg, err := sessionConfig(env, mf, sf)
 	if err != nil {
-		return nil, spec, usageError{err}
+		return nil, err
 	}
-	return s, spec, nil
+	return session.Open(cfg)
 }
 
 // load finds the model and loads it on the requested device.
@@ -229,8 +213,6 @@ type sourceFlags struct {
 	reconnect     bool
 	giveUp        time.Duration // stop reconnecting after this long; 0: never
 	sourceTimeout time.Duration // a live source silent this long counts as lost
-	status        *statusRelay  // where "reconnecting…" goes
-	log           io.Writer     // one line per outage and per restoration
 }
 
 // addReconnectFlags adds --source-timeout, for the commands that reconnect.
@@ -243,34 +225,6 @@ func (f *sourceFlags) addReconnectFlags(fs *pflag.FlagSet) {
 // while the user is still looking at the screen.
 const defaultSourceTimeout = 5 * time.Second
 
-// statusRelay forwards a source's status to the pipeline, which is made
-// after the source is opened.
-type statusRelay struct {
-	mu sync.Mutex
-	to func(string)
-	// last is kept so a status set before the pipeline exists is not lost.
-	last string
-}
-
-func (r *statusRelay) set(status string) {
-	r.mu.Lock()
-	r.last = status
-	to := r.to
-	r.mu.Unlock()
-	if to != nil {
-		to(status)
-	}
-}
-
-// connect starts forwarding to f, passing on the current status.
-func (r *statusRelay) connect(f func(string)) {
-	r.mu.Lock()
-	r.to = f
-	last := r.last
-	r.mu.Unlock()
-	f(last)
-}
-
 func addSourceFlags(fs *pflag.FlagSet, defaultInput string) *sourceFlags {
 	f := &sourceFlags{}
 	fs.StringVarP(&f.input, "input", "i", defaultInput, "camera index (0), device (/dev/video2), video file, rtsp:// or http:// URL, or GStreamer pipeline ending in appsink")
@@ -282,143 +236,22 @@ func addSourceFlags(fs *pflag.FlagSet, defaultInput string) *sourceFlags {
 	return f
 }
 
-func (f *sourceFlags) open() (capture.Source, error) {
+// check validates the source flags and parses --input.
+func (f *sourceFlags) check() (capture.Spec, error) {
 	if f.input == "" {
-		return nil, usagef("--input is empty: give a camera index, file, URL or GStreamer pipeline")
+		return capture.Spec{}, usagef("--input is empty: give a camera index, file, URL or GStreamer pipeline")
 	}
 	if (f.width == 0) != (f.height == 0) || f.width < 0 || f.height < 0 {
-		return nil, usagef("--width %d --height %d: give both, positive, or neither", f.width, f.height)
+		return capture.Spec{}, usagef("--width %d --height %d: give both, positive, or neither", f.width, f.height)
 	}
-	var opts []capture.Option
-	if f.width > 0 {
-		opts = append(opts, capture.WithSize(f.width, f.height))
-	}
-	if f.fps != 0 {
-		opts = append(opts, capture.WithFPS(f.fps))
-	}
-	opts = append(opts, capture.WithMJPG(f.mjpg), capture.WithRealtime(f.realtime))
 	spec, err := capture.ParseSpec(f.input)
 	if err != nil {
-		return nil, usageError{err} // a typo or a file that is not there
+		return spec, usageError{err} // a typo or a file that is not there
 	}
 	if f.sourceTimeout < 0 {
-		return nil, usagef("--source-timeout %v is negative: give how long a silent camera is waited for, e.g. 5s", f.sourceTimeout)
+		return spec, usagef("--source-timeout %v is negative: give how long a silent camera is waited for, e.g. 5s", f.sourceTimeout)
 	}
-	// A file ends; only a camera, device, stream or pipeline can be lost.
-	if !f.reconnect || spec.Kind == capture.File {
-		return capture.OpenSpec(spec, opts...)
-	}
-	if f.sourceTimeout > 0 {
-		opts = append(opts, capture.WithStallTimeout(f.sourceTimeout))
-	}
-	backoff := capture.DefaultBackoff
-	backoff.GiveUpAfter = f.giveUp
-	return capture.Reconnecting(func() (capture.Source, error) { return capture.OpenSpec(spec, opts...) },
-		capture.WithBackoff(backoff), capture.WithReconnectListener(f.onReconnect))
-}
-
-// onReconnect reports an outage once when it starts and once when it ends,
-// and passes every step on as the status the overlay and /healthz show.
-func (f *sourceFlags) onReconnect(e capture.ReconnectEvent) {
-	if f.status != nil {
-		f.status.set(e.Status())
-	}
-	if f.log == nil {
-		return
-	}
-	switch {
-	case e.Restored:
-		fmt.Fprintf(f.log, "\nrpscam: %s is back; frames flow again\n", e.Spec)
-	case e.Attempt == 1:
-		fmt.Fprintf(f.log, "\nrpscam: %v\nrpscam: reconnecting to %s (waits double from %v to %v between attempts; Ctrl-C to stop)\n",
-			e.Lost, e.Spec, capture.DefaultBackoff.Initial, capture.DefaultBackoff.Max)
-	}
-}
-
-// session is everything a pipeline command opens, closed together.
-type session struct {
-	src       capture.Source
-	cls       *infer.Classifier
-	parallel  []*infer.Classifier // more instances of the model (--workers)
-	modelPath string
-	info      capture.Info
-	roi       image.Rectangle
-	smoother  pipeline.Smoother
-	smoothing string
-}
-
-// openSession checks the flags, loads the model and opens the source.
-func openSession(env *cliEnv, mf *modelFlags, sf *sourceFlags) (*session, error) {
-	roi, dev, err := mf.check()
-	if err != nil {
-		return nil, err
-	}
-	mf.resolveWorkers(sf, runtime.NumCPU())
-	cls, path, err := mf.load(env, dev)
-	if err != nil {
-		return nil, err
-	}
-	s := &session{cls: cls, modelPath: path, roi: roi}
-	for i := 1; i < mf.workers; i++ {
-		more, err := cls.Another()
-		if err != nil {
-			s.close()
-			return nil, err
-		}
-		s.parallel = append(s.parallel, more)
-	}
-	if s.src, err = sf.open(); err != nil {
-		s.close()
-		return nil, err
-	}
-	s.info = s.src.Info()
-	if !roi.Empty() {
-		if err := infer.CheckROI(roi, s.info.Width, s.info.Height); err != nil {
-			s.close()
-			return nil, usagef("--roi: %v", err)
-		}
-	}
-	if s.smoother, s.smoothing, err = mf.smoother(s.info.Live); err != nil {
-		s.close()
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *session) close() {
-	if s.src != nil {
-		s.src.Close()
-	}
-	s.cls.Close()
-	for _, c := range s.parallel {
-		c.Close()
-	}
-}
-
-// options are the pipeline options every command shares.
-func (s *session) options(mf *modelFlags) []pipeline.Option {
-	var parallel []pipeline.Classifier
-	for _, c := range s.parallel {
-		parallel = append(parallel, parts.Classifier(c))
-	}
-	return []pipeline.Option{
-		pipeline.WithParallelClassifiers(parallel...),
-		pipeline.WithROI(s.roi),
-		pipeline.WithSmoother(s.smoother),
-		pipeline.WithThreshold(float32(mf.threshold)),
-	}
-}
-
-func (s *session) pipelineSource() pipeline.Source { return parts.Source(s.src) }
-
-// describe is one line about the source and model, printed at start.
-func (s *session) describe() string {
-	kind := "file"
-	if s.info.Live {
-		kind = "live"
-	}
-	return fmt.Sprintf("%s (%s, %dx%d @ %.4g fps), model %s on %s (%d instance(s)), smoothing %s",
-		s.info.Spec, kind, s.info.Width, s.info.Height, s.info.FPS, s.modelPath, s.cls.Provider(), 1+len(s.parallel), s.smoothing)
+	return spec, nil
 }
 
 // progress prints a status line about once a second, rewriting it in place
@@ -493,167 +326,23 @@ func live(env *cliEnv, args []string) error {
 	defer stop()
 	// A camera that drops out is reopened with backoff for as long as the
 	// window is open; the window says so meanwhile.
-	sf.reconnect, sf.status, sf.log = true, &statusRelay{}, env.stderr
+	sf.reconnect = true
 	s, err := openSession(env, mf, sf)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	win, err := sink.NewWindow("rpscam", s.info.Width, s.info.Height)
+	defer s.Close()
+	info := s.Info()
+	win, err := sink.NewWindow("rpscam", info.Width, info.Height)
 	if err != nil {
 		return err
 	}
 	defer win.Close()
-	drawer := overlay.NewDrawer()
-	defer drawer.Close()
-	inW, inH := s.cls.InputSize()
-	ann := parts.NewAnnotator(drawer, inW, inH)
-	ws := &windowSink{env: env, ctx: ctx, win: win, ann: ann, drawer: drawer, dir: *saveDir, fps: s.info.FPS, last: gocv.NewMat(), frozen: gocv.NewMat()}
-	defer ws.close()
-	defer ws.stopRecording()
-	opts := append(s.options(mf), pipeline.WithAnnotator(ann), pipeline.WithSinks(ws), pipeline.WithIdle(idleRedraw, ws.idle))
-	p, err := pipeline.New(s.pipelineSource(), parts.Classifier(s.cls), opts...)
-	if err != nil {
-		return err
-	}
-	sf.status.connect(p.SetStatus)
-	fmt.Fprintf(env.stderr, "live: %s\nkeys: q/Esc quit, space pause, r record, s snapshot\n", s.describe())
-	st, err := p.Run(ctx)
-	ws.stopRecording()
+	lw := sink.NewLiveWindow(ctx, win, s.Annotator(), *saveDir, info.FPS, env.stderr)
+	defer lw.Close()
+	fmt.Fprintf(env.stderr, "live: %s\nkeys: q/Esc quit, space pause, r record, s snapshot\n", s.Describe())
+	st, err := s.Run(ctx, lw)
+	lw.StopRecording()
 	fmt.Fprintf(env.stdout, "frames processed: %d, dropped by the source: %d, %.1f fps\n", st.Frames, st.Dropped, st.FPS)
 	return err
-}
-
-// Key codes as OpenCV's WaitKey reports them (low byte).
-const (
-	keyEsc   = 27
-	keySpace = ' '
-)
-
-// windowSink shows frames and handles the keys. Pausing blocks in Consume,
-// which holds the pipeline back: a file waits where it is, a camera keeps
-// only its newest frame (and counts the rest as dropped).
-type windowSink struct {
-	env    *cliEnv
-	ctx    context.Context
-	win    *sink.Window
-	ann    *parts.Annotator
-	drawer *overlay.Drawer // the annotator's: idle runs on the same goroutine
-	dir    string
-	fps    float64
-	rec    *sink.Recorder
-	last   gocv.Mat // the last frame shown, redrawn with the status while none comes
-	frozen gocv.Mat // last with the status banner
-}
-
-// idleRedraw is how often the window is redrawn and its keys read while no
-// frame comes: often enough that q answers at once.
-const idleRedraw = 100 * time.Millisecond
-
-func (w *windowSink) Consume(a *pipeline.Annotated) error {
-	a.Mat.CopyTo(&w.last)
-	if w.rec != nil {
-		if err := w.rec.Write(a.Mat); err != nil {
-			fmt.Fprintf(w.env.stderr, "rpscam: recording stopped: %v\n", err)
-			w.stopRecording()
-		}
-	}
-	return w.handle(a, w.win.Show(a.Mat))
-}
-
-func (w *windowSink) handle(a *pipeline.Annotated, key int) error {
-	if w.win.UserClosed() {
-		return pipeline.ErrStop
-	}
-	switch key & 0xff {
-	case 'q', 'Q', keyEsc:
-		return pipeline.ErrStop
-	case 'r', 'R':
-		if w.rec != nil {
-			w.stopRecording()
-			return nil
-		}
-		path := filepath.Join(w.dir, "rpscam-"+time.Now().Format("20060102-150405")+".mp4")
-		rec, err := sink.NewRecorder(path, w.fps, a.Mat.Cols(), a.Mat.Rows())
-		if err != nil {
-			fmt.Fprintf(w.env.stderr, "rpscam: cannot record: %v\n", err)
-			return nil
-		}
-		w.rec = rec
-		w.ann.SetRecording(true)
-		fmt.Fprintf(w.env.stderr, "recording to %s (r to stop)\n", path)
-	case 's', 'S':
-		path := filepath.Join(w.dir, "rpscam-"+time.Now().Format("20060102-150405.000")+".png")
-		if gocv.IMWrite(path, a.Mat) {
-			fmt.Fprintf(w.env.stderr, "snapshot %s\n", path)
-		} else {
-			fmt.Fprintf(w.env.stderr, "rpscam: could not write snapshot %s\n", path)
-		}
-	case keySpace:
-		return w.pause(a)
-	}
-	return nil
-}
-
-// pause shows the current frame with a "paused" banner until space (resume)
-// or a quit key, the window closing or Ctrl-C.
-func (w *windowSink) pause(a *pipeline.Annotated) error {
-	frozen := a.Mat.Clone()
-	defer frozen.Close()
-	gocv.PutText(&frozen, "PAUSED - space to resume", image.Pt(12, frozen.Rows()-16), gocv.FontHersheySimplex, 0.7, color.RGBA{255, 255, 255, 0}, 2)
-	for {
-		if w.ctx.Err() != nil || w.win.UserClosed() {
-			return pipeline.ErrStop
-		}
-		switch w.win.Show(frozen) & 0xff {
-		case keySpace:
-			return nil
-		case 'q', 'Q', keyEsc:
-			return pipeline.ErrStop
-		case 's', 'S':
-			if err := w.handle(a, 's'); err != nil {
-				return err
-			}
-		}
-		time.Sleep(15 * time.Millisecond)
-	}
-}
-
-// idle keeps the window alive while no frame comes (the camera is being
-// reconnected): the last frame with the status banner, and the quit keys.
-func (w *windowSink) idle(status string) error {
-	if w.ctx.Err() != nil || w.win.UserClosed() {
-		return pipeline.ErrStop
-	}
-	img := w.last
-	if status != "" && !w.last.Empty() {
-		w.last.CopyTo(&w.frozen)
-		if err := w.drawer.DrawStatus(&w.frozen, status); err != nil {
-			return err
-		}
-		img = w.frozen
-	}
-	switch w.win.Show(img) & 0xff {
-	case 'q', 'Q', keyEsc:
-		return pipeline.ErrStop
-	}
-	return nil
-}
-
-func (w *windowSink) close() {
-	w.last.Close()
-	w.frozen.Close()
-}
-
-func (w *windowSink) stopRecording() {
-	if w.rec == nil {
-		return
-	}
-	err := w.rec.Close()
-	fmt.Fprintf(w.env.stderr, "recorded %d frames to %s\n", w.rec.Frames(), w.rec.Path())
-	if err != nil {
-		fmt.Fprintf(w.env.stderr, "rpscam: finishing %s: %v\n", w.rec.Path(), err)
-	}
-	w.rec = nil
-	w.ann.SetRecording(false)
 }

@@ -12,9 +12,8 @@ import (
 
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
-	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
-	"github.com/rpscam/rpscam/pipeline/parts"
+	"github.com/rpscam/rpscam/session"
 	"github.com/rpscam/rpscam/sink"
 )
 
@@ -42,7 +41,7 @@ func record(env *cliEnv, args []string) error {
 	}
 	switch *onLoss {
 	case "reconnect":
-		sf.reconnect, sf.status, sf.log = true, &statusRelay{}, env.stderr
+		sf.reconnect = true
 	case "stop":
 	default:
 		return usagef("--on-source-loss %q: want reconnect or stop", *onLoss)
@@ -68,44 +67,38 @@ func record(env *cliEnv, args []string) error {
 
 	ctx, stop := signalContext()
 	defer stop()
-	s, err := openSession(env, mf, sf)
+	cfg, err := sessionConfig(env, mf, sf)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	rec, err := sink.NewRecorder(*output, s.info.FPS, s.info.Width, s.info.Height)
+	cfg.MaxFrames = *frames
+	s, err := session.Open(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	info := s.Info()
+	rec, err := sink.NewRecorder(*output, info.FPS, info.Width, info.Height)
 	if err != nil {
 		return err
 	}
 	defer rec.Close()
-	drawer := overlay.NewDrawer()
-	defer drawer.Close()
-	inW, inH := s.cls.InputSize()
-	ann := parts.NewAnnotator(drawer, inW, inH)
-	ann.SetRecording(true)
+	s.Annotator().SetRecording(true)
 
-	sinks := []pipeline.Sink{recorderSink(rec)}
+	sinks := []pipeline.Sink{rec}
 	if !*quiet {
 		sinks = append(sinks, &progress{w: env.stderr, verb: "recording:"})
 	}
 	counts := &labelCounts{}
 	sinks = append(sinks, counts)
-	opts := append(s.options(mf), pipeline.WithAnnotator(ann), pipeline.WithSinks(sinks...), pipeline.WithMaxFrames(*frames))
-	p, err := pipeline.New(s.pipelineSource(), parts.Classifier(s.cls), opts...)
-	if err != nil {
-		return err
-	}
-	if sf.status != nil {
-		sf.status.connect(p.SetStatus)
-	}
-	fmt.Fprintf(env.stderr, "recording %s to %s (%s)\n", s.describe(), rec.Path(), rec.Codec())
+	fmt.Fprintf(env.stderr, "recording %s to %s (%s)\n", s.Describe(), rec.Path(), rec.Codec())
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
 	start := time.Now()
-	st, runErr := p.Run(ctx)
+	st, runErr := s.Run(ctx, sinks...)
 	elapsed := time.Since(start)
 	closeErr := rec.Close()
 	if !*quiet && isTerminal(env.stderr) {
@@ -131,16 +124,16 @@ func record(env *cliEnv, args []string) error {
 		why = "interrupted"
 	case *frames > 0 && st.Frames == *frames:
 		why = "frame limit reached"
-	case !s.info.Live && s.info.FrameCount > 0 && st.Frames+1 < s.info.FrameCount:
+	case !info.Live && info.FrameCount > 0 && st.Frames+1 < info.FrameCount:
 		// Containers estimate their count from the duration, so one frame
 		// short is rounding; more is a file cut off or damaged.
-		why = fmt.Sprintf("source ended after %d of the %d frames its header declares: the file is truncated or damaged", st.Frames, s.info.FrameCount)
-		fmt.Fprintf(env.stderr, "rpscam: warning: %s %s\n", s.info.Spec, why)
+		why = fmt.Sprintf("source ended after %d of the %d frames its header declares: the file is truncated or damaged", st.Frames, info.FrameCount)
+		fmt.Fprintf(env.stderr, "rpscam: warning: %s %s\n", info.Spec, why)
 	}
-	fmt.Fprintf(env.stdout, "recorded %s: %s, %dx%d at %.4g fps\n", rec.Path(), rec.Codec(), s.info.Width, s.info.Height, rec.FPS())
+	fmt.Fprintf(env.stdout, "recorded %s: %s, %dx%d at %.4g fps\n", rec.Path(), rec.Codec(), info.Width, info.Height, rec.FPS())
 	fmt.Fprintf(env.stdout, "frames processed: %d\nframes written: %d\nframes dropped by the source: %d\n", st.Frames, rec.Frames(), st.Dropped)
 	fmt.Fprintf(env.stdout, "time: %.1fs (%s), %.1f fps end to end\n", elapsed.Seconds(), why, st.FPS)
-	fmt.Fprintf(env.stdout, "predictions: %s\n", counts.String(s.cls.Labels()))
+	fmt.Fprintf(env.stdout, "predictions: %s\n", counts.String(s.Labels()))
 	if runErr != nil {
 		return runErr
 	}
@@ -148,11 +141,6 @@ func record(env *cliEnv, args []string) error {
 		return fmt.Errorf("finishing %s: %w", rec.Path(), closeErr)
 	}
 	return nil
-}
-
-// recorderSink writes each annotated frame to rec.
-func recorderSink(rec *sink.Recorder) pipeline.Sink {
-	return pipeline.SinkFunc(func(a *pipeline.Annotated) error { return rec.Write(a.Mat) })
 }
 
 // labelCounts tallies the decisions, for the summary.

@@ -7,11 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"syscall"
-	"time"
 
-	"github.com/rpscam/rpscam/overlay"
-	"github.com/rpscam/rpscam/pipeline"
-	"github.com/rpscam/rpscam/pipeline/parts"
 	"github.com/rpscam/rpscam/serve"
 )
 
@@ -73,27 +69,23 @@ func serveCmd(env *cliEnv, args []string) error {
 	defer ln.Close()
 	// A camera or stream that drops out is reopened with backoff while the
 	// server runs; /healthz answers 503 "reconnecting…" meanwhile.
-	sf.reconnect, sf.status, sf.log = true, &statusRelay{}, env.stderr
+	sf.reconnect = true
 	s, err := openSession(env, mf, sf)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	drawer := overlay.NewDrawer()
-	defer drawer.Close()
-	inW, inH := s.cls.InputSize()
-	ann := parts.NewAnnotator(drawer, inW, inH)
+	defer s.Close()
 
 	var rec *serve.VideoRecorder
 	if *recordDir != "" {
-		fps := s.info.FPS
+		fps := s.Info().FPS
 		if !(fps > 0) {
 			fps = 30 // the backend does not know; most cameras deliver 30
 		}
-		if rec, err = serve.NewVideoRecorder(*recordDir, fps); err != nil {
+		if rec, err = serve.NewVideoRecorder(*recordDir, fps, serve.WithIndicator(s.Annotator().SetRecording)); err != nil {
 			return usagef("--record-dir: %v", err)
 		}
-		opts = append(opts, serve.WithRecording(&overlayRecording{VideoRecorder: rec, ann: ann}))
+		opts = append(opts, serve.WithRecording(rec))
 	}
 	srv, err := serve.NewServer(hub, opts...)
 	if err != nil {
@@ -113,18 +105,8 @@ func serveCmd(env *cliEnv, args []string) error {
 		served <- err
 	}()
 
-	sk := &serveSink{hub: hub, srv: srv, rec: rec, env: env}
-	popts := append(s.options(mf),
-		pipeline.WithAnnotator(ann),
-		pipeline.WithSinks(sk),
-		pipeline.WithStatusListener(hub.SetStatus))
-	p, err := pipeline.New(s.pipelineSource(), parts.Classifier(s.cls), popts...)
-	if err != nil {
-		return err
-	}
-	sf.status.connect(p.SetStatus)
-	fmt.Fprintf(env.stderr, "serve: %s\nopen http://%s/ (Ctrl-C to stop)\n", s.describe(), ln.Addr())
-	st, runErr := p.Run(runCtx)
+	fmt.Fprintf(env.stderr, "serve: %s\nopen http://%s/ (Ctrl-C to stop)\n", s.Describe(), ln.Addr())
+	st, runErr := s.Run(runCtx, serve.NewSink(hub, srv, rec, env.stderr))
 	if runErr == nil && !st.Interrupted {
 		hub.Close() // viewers' streams end; snapshots and /api/prediction keep the last frame
 		if !*exitAtEnd {
@@ -136,62 +118,4 @@ func serveCmd(env *cliEnv, args []string) error {
 	serveErr := <-served
 	fmt.Fprintf(env.stdout, "frames processed: %d, dropped by the source: %d, %.1f fps\n", st.Frames, st.Dropped, st.FPS)
 	return errors.Join(runErr, serveErr)
-}
-
-// serveSink publishes each annotated frame to the hub, feeds the recorder
-// and reports the frame's stage timings to the server's metrics.
-type serveSink struct {
-	hub         *serve.Hub
-	srv         *serve.Server
-	rec         *serve.VideoRecorder
-	env         *cliEnv
-	lastDropped uint64
-}
-
-func (k *serveSink) Consume(a *pipeline.Annotated) error {
-	if k.rec != nil {
-		if err := k.rec.WriteFrame(a.Mat); err != nil {
-			path, n, _ := k.rec.Stop()
-			fmt.Fprintf(k.env.stderr, "rpscam: recording %s stopped after %d frames: %v\n", path, n, err)
-		}
-	}
-	// StageOutput is still running (this is it), so it is not reported.
-	stages := make(map[string]time.Duration, pipeline.StageOutput)
-	for st := pipeline.StageCapture; st < pipeline.StageOutput; st++ {
-		stages[st.String()] = a.Timings[st]
-	}
-	dropped := a.Dropped - min(a.Dropped, k.lastDropped)
-	k.lastDropped = a.Dropped
-	k.srv.ObserveFrame(serve.FrameStats{Stages: stages, Dropped: dropped})
-	return k.hub.Publish(a.Mat, serve.Prediction{
-		Labels:      a.Labels,
-		Probs:       a.Probs,
-		Label:       a.Decision.Label,
-		Confidence:  a.Decision.Confidence,
-		Uncertain:   a.Decision.Uncertain,
-		Seq:         a.Seq,
-		CaptureTime: a.Captured,
-		Latency:     time.Since(a.Captured),
-		InferMs:     float64(a.Timings[pipeline.StageInference].Microseconds()) / 1000,
-		FPS:         a.FPS,
-	})
-}
-
-// overlayRecording shows the REC indicator in the video while recording.
-type overlayRecording struct {
-	*serve.VideoRecorder
-	ann *parts.Annotator
-}
-
-func (r *overlayRecording) Start() (string, error) {
-	path, err := r.VideoRecorder.Start()
-	if err == nil {
-		r.ann.SetRecording(true)
-	}
-	return path, err
-}
-
-func (r *overlayRecording) Stop() (string, int, error) {
-	r.ann.SetRecording(false)
-	return r.VideoRecorder.Stop()
 }

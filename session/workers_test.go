@@ -1,12 +1,14 @@
-package main
+package session
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/rpscam/rpscam/capture"
 )
 
-// TestResolveWorkers: --workers auto runs a video file as a throughput job
+// TestResolveWorkers: Workers 0 (auto) runs a video file as a throughput job
 // (one single-threaded instance per core, at most maxAutoWorkers) and every
 // other source with one instance; explicit flags are kept.
 func TestResolveWorkers(t *testing.T) {
@@ -33,10 +35,13 @@ func TestResolveWorkers(t *testing.T) {
 		{"workers given", clip, false, 3, 0, 2, 3, 0},
 		{"missing file", "/nonexistent/clip.mp4", false, 0, 0, 2, 1, 0},
 	} {
-		mf := &modelFlags{workers: c.workers, threads: c.threads}
-		mf.resolveWorkers(&sourceFlags{input: c.input, realtime: c.realtime}, c.cores)
-		if mf.workers != c.wantWork || mf.threads != c.wantThread {
-			t.Errorf("%s: workers %d threads %d, want %d and %d", c.name, mf.workers, mf.threads, c.wantWork, c.wantThread)
+		cfg := &Config{Workers: c.workers, Threads: c.threads, Realtime: c.realtime}
+		// An input that does not parse is refused before Open; it counts as
+		// no file here.
+		cfg.Source, _ = capture.ParseSpec(c.input)
+		resolveWorkers(cfg, c.cores)
+		if cfg.Workers != c.wantWork || cfg.Threads != c.wantThread {
+			t.Errorf("%s: workers %d threads %d, want %d and %d", c.name, cfg.Workers, cfg.Threads, c.wantWork, c.wantThread)
 		}
 	}
 }

@@ -1,0 +1,263 @@
+// Package session opens what a video command runs, a source and a model
+// (one or more instances of it), from a plain Config, and runs them through
+// the pipeline with an overlay and the sinks a command gives:
+//
+//	s, err := session.Open(cfg)
+//	defer s.Close()
+//	stats, err := s.Run(ctx, recorder, progress)
+package session
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/overlay"
+	"github.com/rpscam/rpscam/pipeline"
+	"github.com/rpscam/rpscam/pipeline/parts"
+)
+
+// Config is what to open and how to run it.
+type Config struct {
+	Model   string // the .onnx classifier
+	Library string // the ONNX Runtime library; "" finds it as ort.FindLibrary does
+	Device  infer.Device
+	// Threads is ONNX Runtime's intra-op thread count per model instance;
+	// 0 is its default. Workers is the number of model instances run in
+	// parallel on successive frames; 0 chooses by the source (see Open).
+	Threads, Workers int
+	Spin             bool // let ONNX Runtime's threads busy-wait between operators
+
+	ROI       image.Rectangle // the zero rectangle: the model's centre crop
+	Smoothing Smoothing       // the zero value: ema:0.5 for a live source, off for a file
+	Threshold float32         // below it a decision is uncertain
+
+	Source        capture.Spec
+	Width, Height int     // ask a camera for this frame size; 0: its default
+	FPS           float64 // ask a camera for this frame rate; 0: its default
+	MJPG          bool    // ask a camera for MJPG
+	Realtime      bool    // read a file at its own frame rate, like a camera
+	// Reconnect reopens a lost camera, device, stream or pipeline with
+	// backoff, giving up after GiveUp (0: never); a live source silent for
+	// SourceTimeout counts as lost (0: never).
+	Reconnect             bool
+	GiveUp, SourceTimeout time.Duration
+
+	MaxFrames int // stop after this many frames, warm-up included; 0: no limit
+	Warmup    int // frames left out of the statistics
+
+	Log io.Writer // one line per notice: CUDA fallback, source lost and back; nil: none
+}
+
+// Smoothing is a parsed smoothing setting (see ParseSmoothing).
+type Smoothing struct {
+	name     string
+	smoother pipeline.Smoother
+}
+
+// ParseSmoothing reads "auto" (or ""), "off", "none", "ema:ALPHA" or
+// "majority:N"; see pipeline.ParseSmoothing.
+func ParseSmoothing(spec string) (Smoothing, error) {
+	switch spec {
+	case "", "auto":
+		return Smoothing{}, nil
+	case "off", "none":
+		return Smoothing{name: "off"}, nil
+	}
+	s, err := pipeline.ParseSmoothing(spec)
+	if err != nil {
+		return Smoothing{}, err
+	}
+	return Smoothing{name: spec, smoother: s}, nil
+}
+
+// ConfigError says a Config field does not fit what was opened (an ROI
+// outside the frame): fix the setting and run again.
+type ConfigError struct {
+	Field string // "roi"
+	Err   error
+}
+
+func (e *ConfigError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Session is an open source and model, closed together.
+type Session struct {
+	cfg     Config
+	src     capture.Source
+	models  []*infer.Classifier // the first and the parallel instances
+	info    capture.Info
+	drawer  *overlay.Drawer
+	ann     *parts.Annotator
+	status  statusRelay
+	version string // ONNX Runtime's
+}
+
+// Open loads the model (Config.Workers instances; 0 chooses: see
+// resolveWorkers) and opens the source. Errors about the setup wrap
+// ort.ErrLibrary, infer.ErrCUDAUnavailable, capture.ErrSourceUnavailable or
+// are an *infer.ModelError or a *ConfigError.
+func Open(cfg Config) (*Session, error) {
+	lib, err := ort.FindLibrary(cfg.Library)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := ort.Init(lib)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Library = lib
+	resolveWorkers(&cfg, runtime.NumCPU())
+	s := &Session{cfg: cfg, version: rt.Version()}
+	first, err := infer.Load(cfg.Model, s.inferOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	s.models = append(s.models, first)
+	for i := 1; i < cfg.Workers; i++ {
+		// On the device the first found, without trying (and reporting) again.
+		more, err := first.Another()
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.models = append(s.models, more)
+	}
+	if s.src, err = s.openSource(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.info = s.src.Info()
+	if !cfg.ROI.Empty() {
+		if err := infer.CheckROI(cfg.ROI, s.info.Width, s.info.Height); err != nil {
+			s.Close()
+			return nil, &ConfigError{Field: "roi", Err: err}
+		}
+	}
+	if s.cfg.Smoothing.name == "" {
+		s.cfg.Smoothing.name = "off"
+		if s.info.Live {
+			s.cfg.Smoothing = Smoothing{name: "ema:0.5", smoother: pipeline.NewEMA(0.5)}
+		}
+	}
+	s.drawer = overlay.NewDrawer()
+	w, h := first.InputSize()
+	s.ann = parts.NewAnnotator(s.drawer, w, h)
+	return s, nil
+}
+
+func (s *Session) inferOptions() []infer.Option {
+	opts := []infer.Option{
+		infer.WithLibrary(s.cfg.Library),
+		infer.WithDevice(s.cfg.Device),
+		infer.WithThreads(s.cfg.Threads),
+		infer.WithSpinning(s.cfg.Spin),
+	}
+	if s.cfg.Log != nil {
+		opts = append(opts, infer.WithLogger(func(msg string) { fmt.Fprintln(s.cfg.Log, "rpscam:", msg) }))
+	}
+	return opts
+}
+
+// Idler is a sink that needs its goroutine while no frame comes (a window
+// redrawing its last frame with the status and answering keys): Run calls
+// Idle every IdleEvery then.
+type Idler interface {
+	Idle(status string) error
+}
+
+// IdleEvery is how often an Idler is called while no frame comes: often
+// enough that a quit key answers at once.
+const IdleEvery = 100 * time.Millisecond
+
+// StatusListener is a sink told of every status change ("reconnecting…").
+type StatusListener interface {
+	SetStatus(status string)
+}
+
+// Run runs the pipeline once, with the overlay, into sinks in order, until
+// the source ends, Config.MaxFrames, a sink's pipeline.ErrStop or ctx.
+func (s *Session) Run(ctx context.Context, sinks ...pipeline.Sink) (pipeline.Stats, error) {
+	var parallel []pipeline.Classifier
+	for _, m := range s.models[1:] {
+		parallel = append(parallel, parts.Classifier(m))
+	}
+	opts := []pipeline.Option{
+		pipeline.WithParallelClassifiers(parallel...),
+		pipeline.WithROI(s.cfg.ROI),
+		pipeline.WithSmoother(s.cfg.Smoothing.smoother),
+		pipeline.WithThreshold(s.cfg.Threshold),
+		pipeline.WithAnnotator(s.ann),
+		pipeline.WithSinks(sinks...),
+		pipeline.WithMaxFrames(s.cfg.MaxFrames),
+		pipeline.WithWarmup(s.cfg.Warmup),
+	}
+	for _, k := range sinks {
+		if i, ok := k.(Idler); ok {
+			opts = append(opts, pipeline.WithIdle(IdleEvery, i.Idle))
+		}
+		if l, ok := k.(StatusListener); ok {
+			opts = append(opts, pipeline.WithStatusListener(l.SetStatus))
+		}
+	}
+	p, err := pipeline.New(parts.Source(s.src), parts.Classifier(s.models[0]), opts...)
+	if err != nil {
+		return pipeline.Stats{}, err
+	}
+	s.status.connect(p.SetStatus)
+	return p.Run(ctx)
+}
+
+// Config is the configuration as opened: the model instances and threads
+// chosen, the library found.
+func (s *Session) Config() Config { return s.cfg }
+
+// Info describes the source.
+func (s *Session) Info() capture.Info { return s.info }
+
+// Models are the model instances: the first, then the parallel ones.
+func (s *Session) Models() []*infer.Classifier { return s.models }
+
+// Labels are the model's class names.
+func (s *Session) Labels() []string { return s.models[0].Labels() }
+
+// Provider is where inference runs: "CUDA" or "CPU".
+func (s *Session) Provider() string { return s.models[0].Provider() }
+
+// Smoothing names the smoothing in use ("off", "ema:0.5", …).
+func (s *Session) Smoothing() string { return s.cfg.Smoothing.name }
+
+// RuntimeVersion is the ONNX Runtime library's version.
+func (s *Session) RuntimeVersion() string { return s.version }
+
+// Annotator draws the overlay; its REC indicator is the caller's to set.
+func (s *Session) Annotator() *parts.Annotator { return s.ann }
+
+// Describe is one line about the source and model, printed at start.
+func (s *Session) Describe() string {
+	kind := "file"
+	if s.info.Live {
+		kind = "live"
+	}
+	return fmt.Sprintf("%s (%s, %dx%d @ %.4g fps), model %s on %s (%d instance(s)), smoothing %s",
+		s.info.Spec, kind, s.info.Width, s.info.Height, s.info.FPS, s.cfg.Model, s.Provider(), len(s.models), s.Smoothing())
+}
+
+// Close closes the source, the model instances and the overlay.
+func (s *Session) Close() {
+	if s.src != nil {
+		s.src.Close()
+	}
+	for _, m := range s.models {
+		m.Close()
+	}
+	if s.drawer != nil {
+		s.drawer.Close()
+	}
+}
