@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/rpscam/rpscam/internal/onnx"
-	"github.com/rpscam/rpscam/pipeline/tinymodel"
+	"github.com/rpscam/rpscam/internal/tinymodel"
 )
 
 // This file drives the faults of issue 5 through the command line, one

@@ -9,8 +9,8 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/rpscam/rpscam/internal/tinymodel"
 	"github.com/rpscam/rpscam/pipeline"
-	"github.com/rpscam/rpscam/pipeline/tinymodel"
 )
 
 // tinyNoHandModelFile writes the 4-class mean-colour model (red rock, green

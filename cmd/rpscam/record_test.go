@@ -20,8 +20,8 @@ import (
 
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/tinymodel"
 	"github.com/rpscam/rpscam/overlay"
-	"github.com/rpscam/rpscam/pipeline/tinymodel"
 )
 
 // runCmd runs the rpscam command line in-process and returns the exit code

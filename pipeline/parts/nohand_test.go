@@ -11,10 +11,10 @@ import (
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/onnx"
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/tinymodel"
 	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/pipeline/parts"
-	"github.com/rpscam/rpscam/pipeline/tinymodel"
 )
 
 // countBGR counts the pixels of m that are exactly the 0xRRGGBB colour hex.

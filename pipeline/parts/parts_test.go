@@ -15,10 +15,10 @@ import (
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/tinymodel"
 	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/pipeline/parts"
-	"github.com/rpscam/rpscam/pipeline/tinymodel"
 )
 
 // primaries paints frame i red, green or blue (BGR scalars) in turn.

@@ -19,10 +19,10 @@ import (
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/procstat"
+	"github.com/rpscam/rpscam/internal/tinymodel"
 	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/pipeline/parts"
-	"github.com/rpscam/rpscam/pipeline/tinymodel"
 	"github.com/rpscam/rpscam/serve"
 )
 
