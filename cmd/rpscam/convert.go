@@ -50,7 +50,7 @@ func runConvert(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeModel(*out, m); err != nil {
+	if err := model.WriteONNX(*out, m); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "convert: %s (%s, sha256 %s…) -> %s: %d layers, %d parameters, outputs %s\n",
@@ -113,33 +113,6 @@ func (f *weightsFlags) load(want *model.Weights) (*model.Backbone, error) {
 		return nil, usagef("the params were trained on %s features but %s is %s: drop --tflite/--weights or retrain", want.Name, path, b.Source.Weights.Name)
 	}
 	return b, err
-}
-
-// writeModel marshals m and writes it atomically, creating the folder.
-func writeModel(path string, m interface{ Marshal() ([]byte, error) }) error {
-	data, err := m.Marshal()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func readLines(path string) ([]string, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/train"
 	"github.com/rpscam/rpscam/train/evaluate"
 )
@@ -383,7 +384,7 @@ func predict(env *cliEnv, runner *infer.BatchRunner, items []evalItem, batch int
 	}
 	defer pre.Close()
 	size := pre.Size()
-	prog := train.NewProgress(env.stderr, "eval", len(items), isTerminal(env.stderr))
+	prog := train.NewProgress(env.stderr, "eval", len(items), term.IsTerminal(env.stderr))
 	preds := make([]evaluate.Prediction, 0, len(items))
 	buf := make([]uint8, batch*size)
 	k := runner.OutputDim()

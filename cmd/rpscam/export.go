@@ -65,7 +65,7 @@ func runExport(env *cliEnv, args []string) error {
 	if len(sets) > 1 {
 		var from []string
 		for _, path := range *params {
-			sum, err := fileSHA256(path)
+			sum, err := model.FileSHA256(path)
 			if err != nil {
 				return err
 			}
@@ -94,7 +94,7 @@ func runExport(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeModel(*out, m); err != nil {
+	if err := model.WriteONNX(*out, m); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "export: %s + %s -> %s: classes %s, %d fine-tuned layers, outputs %s\n",

@@ -17,6 +17,7 @@ import (
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/searchpath"
+	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/session"
 	"github.com/rpscam/rpscam/sink"
@@ -264,7 +265,7 @@ type progress struct {
 }
 
 func (p *progress) Consume(a *pipeline.Annotated) error {
-	terminal := isTerminal(p.w)
+	terminal := term.IsTerminal(p.w)
 	interval := 5 * time.Second
 	if terminal {
 		interval = time.Second

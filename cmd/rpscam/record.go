@@ -12,6 +12,7 @@ import (
 
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/session"
 	"github.com/rpscam/rpscam/sink"
@@ -101,7 +102,7 @@ func record(env *cliEnv, args []string) error {
 	st, runErr := s.Run(ctx, sinks...)
 	elapsed := time.Since(start)
 	closeErr := rec.Close()
-	if !*quiet && isTerminal(env.stderr) {
+	if !*quiet && term.IsTerminal(env.stderr) {
 		fmt.Fprintln(env.stderr) // end the line the progress kept rewriting
 	}
 	why := "source ended"

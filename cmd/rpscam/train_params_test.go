@@ -32,7 +32,7 @@ func TestTrainParamsUnchanged(t *testing.T) {
 			noisyImage(t, filepath.Join(data, class, fmt.Sprintf("%d.png", i)), colours[c], rng)
 		}
 	}
-	libSum, err := fileSHA256(lib)
+	libSum, err := model.FileSHA256(lib)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func paramsSHA256(t *testing.T, path string) string {
 	if err := model.WriteParams(path+".nodate", p); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := fileSHA256(path + ".nodate")
+	sum, err := model.FileSHA256(path + ".nodate")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ func BenchmarkTrainStep(b *testing.B) {
 		name      string
 		trainable []string
 	}{
-		{"block16", AllParams},
-		{"conv1", append(append([]string{}, Conv1Params...), HeadParams...)},
+		{"block16", allParams},
+		{"conv1", append(append([]string{}, conv1Params...), headParams...)},
 		{"inference", nil},
 	} {
 		b.Run(c.name, func(b *testing.B) {

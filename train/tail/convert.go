@@ -2,13 +2,14 @@ package tail
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/rpscam/rpscam/model"
 )
 
-// TailLayers are the backbone layers a tail without residual blocks
+// noResidualLayers are the backbone layers a tail without residual blocks
 // computes, in order.
-var TailLayers = LayersFor(0)
+var noResidualLayers = LayersFor(0)
 
 // lastResidual is the MobileNet-v2 block just before block_16: with r
 // residual blocks the tail starts at block_{16-r}.
@@ -150,7 +151,7 @@ func FromBackbone(b *model.Backbone, p *model.Params, classes, residual int) (Pa
 		blockParams(3*r, ResidualParams(r), d.In)
 	}
 	k := 3 * residual
-	blockParams(k, Block16Params, d.Project)
+	blockParams(k, block16Params, d.Project)
 	w, bias := layer(ls[k+3])
 	out[Conv1W], out[Conv1B] = transpose(w, d.Features, d.Project), clone(bias)
 	out[HeadW], out[HeadB] = make([]float32, d.Features*classes), make([]float32, classes)
@@ -185,7 +186,7 @@ func ToModel(p Params, d Dims, layers ...string) (headW, headB []float32, tuned 
 	for r := 0; r < d.Residual; r++ {
 		addBlock(residualBlockName(r, d.Residual), ResidualParams(r), d.In)
 	}
-	addBlock("block_16", Block16Params, d.Project)
+	addBlock("block_16", block16Params, d.Project)
 	sources["Conv_1"] = source{Conv1W, Conv1B, d.Project, d.Features}
 	tuned = map[string]model.LayerParams{}
 	for _, name := range layers {
@@ -214,3 +215,21 @@ func transpose(m []float32, rows, cols int) []float32 {
 }
 
 func clone(v []float32) []float32 { return append([]float32(nil), v...) }
+
+// Tune maps a tuning choice to the backbone layers and tail parameters
+// trained, and the number of residual blocks the tail computes: conv1
+// (Conv_1 + head), block16 (block_16 too), block15 (block_15 too) or
+// block14 (block_14 too).
+func Tune(name string) (layers, params []string, residual int, err error) {
+	switch name {
+	case "conv1":
+		return []string{"Conv_1"}, append(append([]string{}, conv1Params...), headParams...), 0, nil
+	case "block16":
+		return slices.Clone(noResidualLayers), slices.Clone(allParams), 0, nil
+	case "block15":
+		return LayersFor(1), Dims{Residual: 1}.ParamNames(), 1, nil
+	case "block14":
+		return LayersFor(2), Dims{Residual: 2}.ParamNames(), 2, nil
+	}
+	return nil, nil, 0, fmt.Errorf("--tune %q: use conv1 (Conv_1 + head), block16 (block_16 + Conv_1 + head), block15 (block_15 too) or block14 (block_14 and block_15 too)", name)
+}

@@ -21,7 +21,7 @@ type Data struct {
 
 // FitConfig is the fine-tuning recipe.
 type FitConfig struct {
-	Trainable []string // parameters to train (e.g. Conv1Params + HeadParams)
+	Trainable []string // parameters to train (e.g. conv1Params + headParams)
 	Epochs    int      // upper bound; early stopping usually ends sooner
 	BatchSize int
 	// LRHead is Adam's learning rate for the head; LRBody for the

@@ -52,7 +52,7 @@ func newFitFixture(t *testing.T) *fitFixture {
 	}
 	f.trainSet, f.val = separable(r, f.d, 90), separable(r, f.d, 30)
 	var err error
-	if f.sess, err = NewSession(f.d, AllParams); err != nil {
+	if f.sess, err = NewSession(f.d, allParams); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.sess.Close() })
@@ -72,7 +72,7 @@ func TestFitLearnsAndKeepsTheBestEpoch(t *testing.T) {
 	}
 	loss0, _ := Score(before, val.Y, d.Classes)
 	batches := 0
-	hist, err := Fit(sess, eval, p, trainSet, val, FitConfig{Trainable: AllParams, Epochs: 40, BatchSize: 16,
+	hist, err := Fit(sess, eval, p, trainSet, val, FitConfig{Trainable: allParams, Epochs: 40, BatchSize: 16,
 		LRHead: 0.03, LRBody: 0.01, Dropout: 0.1, Patience: 5, Seed: 1,
 		OnBatch: func(epoch, batch, n int) { batches++ }})
 	if err != nil {
@@ -102,7 +102,7 @@ func TestFitLearnsAndKeepsTheBestEpoch(t *testing.T) {
 
 func TestFitRejectsBadRecipes(t *testing.T) {
 	initORT(t)
-	sess, err := NewSession(tiny, HeadParams)
+	sess, err := NewSession(tiny, headParams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,16 +113,16 @@ func TestFitRejectsBadRecipes(t *testing.T) {
 		p[name] = make([]float32, len(v))
 	}
 	for _, cfg := range []FitConfig{
-		{Trainable: HeadParams, Epochs: 1, BatchSize: 0, LRHead: 1e-3},
-		{Trainable: HeadParams, Epochs: 1, BatchSize: 2, LRHead: 1e-3, Dropout: 1},
-		{Trainable: AllParams, Epochs: 1, BatchSize: 2, LRHead: 1e-3},
+		{Trainable: headParams, Epochs: 1, BatchSize: 0, LRHead: 1e-3},
+		{Trainable: headParams, Epochs: 1, BatchSize: 2, LRHead: 1e-3, Dropout: 1},
+		{Trainable: allParams, Epochs: 1, BatchSize: 2, LRHead: 1e-3},
 	} {
 		if _, err := Fit(sess, sess, p, data, Data{}, cfg); err == nil {
 			t.Errorf("Fit accepted %+v", cfg)
 		}
 	}
 	bad := Data{X: [][]float32{make([]float32, 5)}, Y: []int{0}}
-	if _, err := Fit(sess, sess, p, bad, Data{}, FitConfig{Trainable: HeadParams, Epochs: 1, BatchSize: 2, LRHead: 1e-3}); err == nil {
+	if _, err := Fit(sess, sess, p, bad, Data{}, FitConfig{Trainable: headParams, Epochs: 1, BatchSize: 2, LRHead: 1e-3}); err == nil {
 		t.Error("Fit accepted an example of the wrong size")
 	}
 }
@@ -136,7 +136,7 @@ func TestFitCosineScheduleShrinksTheSteps(t *testing.T) {
 	steps := func(cosine bool) []float64 {
 		p, prev := f.start.Clone(), f.start.Clone()
 		var out []float64
-		_, err := Fit(f.sess, f.eval, p, f.trainSet, Data{}, FitConfig{Trainable: AllParams, Epochs: 2, BatchSize: 16,
+		_, err := Fit(f.sess, f.eval, p, f.trainSet, Data{}, FitConfig{Trainable: allParams, Epochs: 2, BatchSize: 16,
 			LRHead: 0.01, LRBody: 0.01, Seed: 3, Cosine: cosine,
 			OnBatch: func(epoch, batch, n int) {
 				largest := 0.0
@@ -189,7 +189,7 @@ func TestFitEMAReturnsTheAverage(t *testing.T) {
 	p := f.start.Clone()
 	avg := f.start.Clone()
 	var raw Params
-	hist, err := Fit(f.sess, f.eval, p, f.trainSet, f.val, FitConfig{Trainable: AllParams, Epochs: 2, BatchSize: 16,
+	hist, err := Fit(f.sess, f.eval, p, f.trainSet, f.val, FitConfig{Trainable: allParams, Epochs: 2, BatchSize: 16,
 		LRHead: 0.01, LRBody: 0.01, Seed: 4, EMA: decay,
 		OnBatch: func(epoch, batch, n int) {
 			for name, w := range p {
@@ -219,7 +219,7 @@ func TestFitEMAReturnsTheAverage(t *testing.T) {
 	if loss, _ := Score(probs, f.val.Y, f.d.Classes); math.Abs(loss-hist[1].ValLoss) > 1e-6 {
 		t.Errorf("epoch 2 validation loss %.6f, the average's %.6f: the epochs must score the average", hist[1].ValLoss, loss)
 	}
-	if _, err := Fit(f.sess, f.eval, f.start.Clone(), f.trainSet, f.val, FitConfig{Trainable: AllParams, Epochs: 1, BatchSize: 16, LRHead: 0.01, EMA: 1}); err == nil {
+	if _, err := Fit(f.sess, f.eval, f.start.Clone(), f.trainSet, f.val, FitConfig{Trainable: allParams, Epochs: 1, BatchSize: 16, LRHead: 0.01, EMA: 1}); err == nil {
 		t.Error("Fit accepted an EMA decay of 1 (the average would never move)")
 	}
 }
@@ -232,7 +232,7 @@ func TestFitWeightsShiftTheClassPrior(t *testing.T) {
 	meanP0 := func(weight []float32) float64 {
 		p := f.start.Clone()
 		set := Data{X: f.trainSet.X, Y: f.trainSet.Y, Weight: weight}
-		if _, err := Fit(f.sess, f.eval, p, set, Data{}, FitConfig{Trainable: AllParams, Epochs: 2, BatchSize: 16, LRHead: 0.01, LRBody: 0.01, Seed: 5}); err != nil {
+		if _, err := Fit(f.sess, f.eval, p, set, Data{}, FitConfig{Trainable: allParams, Epochs: 2, BatchSize: 16, LRHead: 0.01, LRBody: 0.01, Seed: 5}); err != nil {
 			t.Fatal(err)
 		}
 		probs, err := Predict(f.eval, p, f.val.X, 16)
@@ -257,7 +257,7 @@ func TestFitWeightsShiftTheClassPrior(t *testing.T) {
 		t.Errorf("mean validation probability of class 0: %.3f unweighted, %.3f with class 0 weighted 20x: want at least 0.05 more", plain, weighted)
 	}
 	bad := Data{X: f.trainSet.X, Y: f.trainSet.Y, Weight: heavy[:3]}
-	if _, err := Fit(f.sess, f.eval, f.start.Clone(), bad, Data{}, FitConfig{Trainable: AllParams, Epochs: 1, BatchSize: 16, LRHead: 0.01}); err == nil {
+	if _, err := Fit(f.sess, f.eval, f.start.Clone(), bad, Data{}, FitConfig{Trainable: allParams, Epochs: 1, BatchSize: 16, LRHead: 0.01}); err == nil {
 		t.Error("Fit accepted 3 weights for 90 examples")
 	}
 }

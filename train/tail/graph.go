@@ -77,33 +77,33 @@ const (
 	residualPrefix = "res"
 )
 
-// Block16Params and Conv1Params name the layers' tensors; HeadParams the head's.
+// block16Params and conv1Params name the layers' tensors; headParams the head's.
 var (
-	Block16Params = []string{ExpandW, ExpandB, DepthW, DepthB, ProjectW, ProjectB}
-	Conv1Params   = []string{Conv1W, Conv1B}
-	HeadParams    = []string{HeadW, HeadB}
-	// AllParams are the parameters of a tail without residual blocks.
-	AllParams = append(append(append([]string{}, Block16Params...), Conv1Params...), HeadParams...)
+	block16Params = []string{ExpandW, ExpandB, DepthW, DepthB, ProjectW, ProjectB}
+	conv1Params   = []string{Conv1W, Conv1B}
+	headParams    = []string{HeadW, HeadB}
+	// allParams are the parameters of a tail without residual blocks.
+	allParams = append(append(append([]string{}, block16Params...), conv1Params...), headParams...)
 )
 
 // ResidualParams names residual block r's tensors (r = 0 is the first the
-// tail computes), in Block16Params' order.
+// tail computes), in block16Params' order.
 func ResidualParams(r int) []string {
-	out := make([]string, len(Block16Params))
-	for i, base := range Block16Params {
+	out := make([]string, len(block16Params))
+	for i, base := range block16Params {
 		out[i] = residualPrefix + strconv.Itoa(r) + "_" + base
 	}
 	return out
 }
 
 // ParamNames lists every parameter of the tail: the residual blocks',
-// then AllParams.
+// then allParams.
 func (d Dims) ParamNames() []string {
 	var out []string
 	for r := 0; r < d.Residual; r++ {
 		out = append(out, ResidualParams(r)...)
 	}
-	return append(out, AllParams...)
+	return append(out, allParams...)
 }
 
 // residualOf splits "res1_project_w" into 1 and "project_w"; ok is false
@@ -277,7 +277,7 @@ func (b *builder) sumRows(g string) string {
 	return b.op("ReduceSum", []string{g, "axes0"}, onnx.AttrInt("keepdims", 0))
 }
 
-// block names one inverted-residual block's parameters (Block16Params or
+// block names one inverted-residual block's parameters (block16Params or
 // ResidualParams(r)).
 type block struct {
 	expandW, expandB, depthW, depthB, projectW, projectB string
@@ -424,7 +424,7 @@ func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 		residual[r] = b.forwardBlock(x, blockOf(ResidualParams(r)))
 		x = b.add(x, residual[r].out)
 	}
-	b16 := b.forwardBlock(x, blockOf(Block16Params))
+	b16 := b.forwardBlock(x, blockOf(block16Params))
 	z4 := b.add(b.mm(b16.out, Conv1W), Conv1B) // [M,F]
 	a4 := b.relu6(z4)
 	pooled := b.named(OutPooled, "ReduceMean", []string{b.reshape(a4, "pool_shape")}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0))
@@ -463,7 +463,7 @@ func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 	for r := 0; r < d.Residual; r++ {
 		stages = append(stages, ResidualParams(r))
 	}
-	stages = append(stages, Block16Params, Conv1Params)
+	stages = append(stages, block16Params, conv1Params)
 	below := make([]bool, len(stages))
 	for i, names := range stages {
 		if i > 0 {
@@ -492,7 +492,7 @@ func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 	}
 	// block_16, then the residual blocks from the last down: the gradient at
 	// a residual block's output flows both into the block and past it.
-	dX := b.backwardBlock(b16, blockOf(Block16Params), b.backT(dZ4, Conv1W), grad, cfg.trainable, d.Residual > 0 && below[d.Residual-1])
+	dX := b.backwardBlock(b16, blockOf(block16Params), b.backT(dZ4, Conv1W), grad, cfg.trainable, d.Residual > 0 && below[d.Residual-1])
 	for r := d.Residual - 1; r >= 0 && below[r]; r-- {
 		dIn := b.backwardBlock(residual[r], blockOf(ResidualParams(r)), dX, grad, cfg.trainable, r > 0 && below[r-1])
 		if dIn != "" {

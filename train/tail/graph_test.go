@@ -214,7 +214,7 @@ func TestTrainingGraphSkipsFrozenLayers(t *testing.T) {
 	}
 	// Training the second of two residual blocks back-propagates into it
 	// but not into the first.
-	m, err = Build(tinyResidual, Training(append(ResidualParams(1), AllParams...)...))
+	m, err = Build(tinyResidual, Training(append(ResidualParams(1), allParams...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestForwardMatchesNN(t *testing.T) {
 		}
 	}
 	// Round trip back to the backbone's layouts.
-	hw, hb, tuned, err := ToModel(p, d, TailLayers...)
+	hw, hb, tuned, err := ToModel(p, d, noResidualLayers...)
 	if err != nil {
 		t.Fatal(err)
 	}

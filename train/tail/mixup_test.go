@@ -47,7 +47,7 @@ func TestFitWithMixupLearns(t *testing.T) {
 	d, start, trainSet, val, sess, eval := f.d, f.start, f.trainSet, f.val, f.sess, f.eval
 	fit := func(alpha float64) Params {
 		p := start.Clone()
-		if _, err := Fit(sess, eval, p, trainSet, val, FitConfig{Trainable: AllParams, Epochs: 30, BatchSize: 16,
+		if _, err := Fit(sess, eval, p, trainSet, val, FitConfig{Trainable: allParams, Epochs: 30, BatchSize: 16,
 			LRHead: 0.03, LRBody: 0.01, Mixup: alpha, Seed: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func TestFitWithMixupLearns(t *testing.T) {
 	if same {
 		t.Error("Fit with Mixup 0.4 left the same parameters as without: mixing was not applied")
 	}
-	if _, err := Fit(sess, eval, start.Clone(), trainSet, val, FitConfig{Trainable: AllParams, Epochs: 1, BatchSize: 16, LRHead: 0.03, Mixup: -1}); err == nil {
+	if _, err := Fit(sess, eval, start.Clone(), trainSet, val, FitConfig{Trainable: allParams, Epochs: 1, BatchSize: 16, LRHead: 0.03, Mixup: -1}); err == nil {
 		t.Error("Fit accepted a negative mixup alpha")
 	}
 }

@@ -1,0 +1,102 @@
+package train
+
+import (
+	"io"
+	"time"
+
+	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/term"
+	"github.com/rpscam/rpscam/model"
+)
+
+// Job is one run of either recipe (rpscam train): the data and head
+// recipe (Config), the fine-tuning recipe, the backbone, and where the
+// run's files go.
+type Job struct {
+	Config
+	Mode     string // "head" (frozen backbone) or "finetune"
+	FineTune FineTuneConfig
+	AugSeed  uint64 // augmented views; part of the cache key
+	Backbone *model.Backbone
+	// BackbonePath is the head recipe's feature-extractor ONNX, built from
+	// Backbone when missing; TrunkPath the fine-tuning trunk, rebuilt when
+	// missing or cut elsewhere ("": TrunkPath of the weights and cut).
+	BackbonePath, TrunkPath string
+	Tests                   []TestSet // fine-tuning: scored for the log and record only
+	CacheDir                string
+	Threads                 int
+	Library                 string // ONNX Runtime; "" finds it
+	Out                     Outputs
+	// Reproduce and Command are the record's command lines.
+	Reproduce, Command string
+	Began              time.Time
+	Log                io.Writer // summary, epochs, results
+	Progress           io.Writer // progress bars and build notes
+}
+
+// Outputs are a Job's files; Model and Curve may be "" to skip them.
+type Outputs struct {
+	Params, Record, Model, Curve string
+}
+
+// FineTuneConfig is the fine-tuning recipe on top of the Config's head
+// warm-up.
+type FineTuneConfig struct {
+	Tune           string // conv1, block16, block15 or block14 (tail.Tune)
+	Epochs         int
+	LRHead, LRBody float64
+	Anchor         float64 // L2 pull towards the pretrained weights
+	Patience       int
+	LabelSmoothing float64
+	Mixup          float64 // Beta alpha; 0 = off
+	Schedule       string  // constant or cosine
+	EMA            float64 // 0 = off
+	Monitor        string  // val_loss or val_accuracy
+	Oversample     map[string]int
+}
+
+// DefaultFineTune is the committed fine-tuning recipe.
+func DefaultFineTune() FineTuneConfig {
+	return FineTuneConfig{Tune: "block15", Epochs: 3, LRHead: 2e-4, LRBody: 1e-4, Anchor: 1e-3, Patience: 3, LabelSmoothing: 0.1, Schedule: "constant", Monitor: "val_loss"}
+}
+
+// RecipeDefaults is DefaultConfig as each recipe uses it. The head recipe
+// (the tutorial's) keeps 4 views: its first run (the whole backbone per
+// view) then fits in a few minutes; more views did not move the head-only
+// test figures (see models/README.md). It weighs every image alike, as its
+// figures in the model card were measured; class balancing was chosen for
+// the fine-tuning recipe.
+func RecipeDefaults(mode string) Config {
+	cfg := DefaultConfig(nil)
+	if mode == "head" {
+		cfg.Views, cfg.Fit.BalanceClasses = 4, false
+	}
+	return cfg
+}
+
+// RecipeError is a recipe the backbone cannot follow (a trunk cut where it
+// has no such layer): the caller's to fix.
+type RecipeError struct{ Err error }
+
+func (e *RecipeError) Error() string { return e.Err.Error() }
+func (e *RecipeError) Unwrap() error { return e.Err }
+
+// extractor computes training vectors with runner (the whole backbone in
+// head mode, the trunk when fine-tuning): images decoded as classify and
+// eval decode them, view 0 through the live camera path's preprocessing,
+// the other views augmented by aug, vectors kept in cache.
+func (j *Job) extractor(runner *infer.BatchRunner, aug *Augmenter, cache VectorCache) *Extractor {
+	contract := runner.Contract()
+	return &Extractor{
+		Runner:   runner,
+		NewPre:   func() (Preprocessor, error) { return infer.NewPreprocessor(contract) },
+		Read:     capture.ReadImage,
+		Augment:  aug,
+		Batch:    32,
+		Cache:    cache,
+		AugSeed:  j.AugSeed,
+		Progress: j.Progress,
+		Terminal: term.IsTerminal(j.Progress),
+	}
+}
