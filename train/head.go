@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/rpscam/rpscam/internal/nn"
+	"github.com/rpscam/rpscam/train/internal/early"
 )
 
 // Head is the trained classifier on top of the backbone: dropout on the
@@ -258,7 +259,7 @@ func Fit(h *Head, trainSet, valSet Batch, cfg FitConfig, now func() float64) ([]
 		keep[i] = make([]float32, h.In)
 	}
 	var hist []EpochStats
-	best, bestLoss, since := h.Clone(), math.Inf(1), 0
+	stopper := early.New(cfg.Patience, false, h.Clone())
 	hasVal := len(valSet.X) > 0
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		start := now()
@@ -308,19 +309,12 @@ func Fit(h *Head, trainSet, valSet Batch, cfg FitConfig, now func() float64) ([]
 		if !hasVal {
 			monitor = st.Loss
 		}
-		if monitor < bestLoss-1e-6 {
-			bestLoss, best, since, st.Best = monitor, h.Clone(), 0, true
-		} else {
-			since++
+		st.Best = stopper.Observe(monitor, math.NaN(), h.Clone)
+		stop, restore, stoppedEarly := stopper.End(epoch, cfg.Epochs, st.Best)
+		if restore {
+			*h = *stopper.Best()
 		}
-		stop := cfg.Patience > 0 && since >= cfg.Patience
-		if stop || epoch == cfg.Epochs {
-			if cfg.Patience > 0 && !st.Best {
-				*h = *best
-				st.Restored = true
-			}
-			st.StoppedEarly = stop && epoch < cfg.Epochs
-		}
+		st.Restored, st.StoppedEarly = restore, stoppedEarly
 		st.Seconds = now() - start
 		hist = append(hist, st)
 		if cfg.OnEpoch != nil {

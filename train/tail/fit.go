@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/rpscam/rpscam/internal/nn"
+	"github.com/rpscam/rpscam/train/internal/early"
 )
 
 // Data is a set of cached trunk activations (each S*S*In values, NHWC) with labels.
@@ -139,14 +140,7 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 	batches := (len(order) + bs - 1) / bs
 	b := Batch{X: make([]float32, bs*per), OneHot: make([]float32, bs*d.Classes), Weight: make([]float32, bs), Mask: make([]float32, bs*d.Features)}
 	var hist []Stats
-	// better orders (loss, accuracy) results by the monitored quantity.
-	better := func(l, a, bl, ba float64) bool {
-		if cfg.MonitorAccuracy {
-			return a > ba+1e-9 || (math.Abs(a-ba) <= 1e-9 && l < bl-1e-6)
-		}
-		return l < bl-1e-6
-	}
-	best, bestLoss, bestAcc, since := p.Clone(), math.Inf(1), math.Inf(-1), 0
+	stopper := early.New(cfg.Patience, cfg.MonitorAccuracy, p.Clone())
 	if len(val.X) > 0 && cfg.Patience > 0 {
 		// The starting point competes too: fine-tuning that never beats the
 		// warmed-up head on validation ends where it began.
@@ -154,7 +148,7 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 		if err != nil {
 			return nil, err
 		}
-		bestLoss, bestAcc = Score(probs, val.Y, d.Classes)
+		stopper.Baseline(Score(probs, val.Y, d.Classes))
 	}
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -255,26 +249,21 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 			st.ValLoss, st.ValAccuracy = Score(probs, val.Y, d.Classes)
 			ml, ma = st.ValLoss, st.ValAccuracy
 		}
-		if better(ml, ma, bestLoss, bestAcc) {
-			bestLoss, bestAcc, best, since, st.Best = ml, ma, scored.Clone(), 0, true
-		} else {
-			since++
-		}
-		stop := cfg.Patience > 0 && since >= cfg.Patience
-		last := stop || epoch == cfg.Epochs
+		st.Best = stopper.Observe(ml, ma, scored.Clone)
+		stop, restore, stoppedEarly := stopper.End(epoch, cfg.Epochs, st.Best)
 		switch {
-		case last && cfg.Patience > 0 && !st.Best:
-			for k, v := range best {
+		case restore:
+			for k, v := range stopper.Best() {
 				copy(p[k], v)
 			}
 			st.Restored = true
-		case last && cfg.EMA > 0:
+		case (stop || epoch == cfg.Epochs) && cfg.EMA > 0:
 			// The average is the result, whether or not it was validated.
 			for k, v := range scored {
 				copy(p[k], v)
 			}
 		}
-		st.Early = stop && epoch < cfg.Epochs
+		st.Early = stoppedEarly
 		hist = append(hist, st)
 		if cfg.OnEpoch != nil {
 			cfg.OnEpoch(st)
