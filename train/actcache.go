@@ -2,10 +2,7 @@ package train
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/nn"
 )
 
@@ -38,11 +34,7 @@ type ActivationCache struct {
 // OpenActivationCache opens (or starts) the cache for one trunk model
 // (by its sha256) and one augmentation recipe under dir.
 func OpenActivationCache(dir, trunkSHA256 string, aug AugmentConfig) (*ActivationCache, error) {
-	recipe, _ := json.Marshal(aug)
-	// The preprocessing version is part of the identity: the cached
-	// values are a function of the pixels the live path makes.
-	sum := sha256.Sum256(append([]byte(fmt.Sprintf("%s\x00preprocess v%d\x00", trunkSHA256, infer.PreprocessVersion)), recipe...))
-	c := &ActivationCache{path: filepath.Join(dir, "activations-"+hex.EncodeToString(sum[:8])+".f16"), index: map[string][]uint16{}}
+	c := &ActivationCache{path: filepath.Join(dir, "activations-"+cacheID(trunkSHA256, aug)+".f16"), index: map[string][]uint16{}}
 	f, err := os.Open(c.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return c, nil

@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rpscam/rpscam/capture"
 )
 
 // Labels is the class order of every rpscam model: the three gestures,
@@ -137,8 +139,6 @@ type Example struct {
 	BG     string // Source.Background
 }
 
-var imageExt = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".bmp": true, ".webp": true}
-
 // ListDir lists the images in dir's class folders (rock, paper, scissors,
 // none), sorted by path. A source may lack some classes (photos of open
 // palms and V signs only); one with none of the folders is an error naming
@@ -157,7 +157,7 @@ func ListDir(dir string) ([]Example, error) {
 		}
 		found++
 		for _, e := range entries {
-			if e.IsDir() || !imageExt[strings.ToLower(filepath.Ext(e.Name()))] {
+			if e.IsDir() || !capture.IsImagePath(e.Name()) {
 				continue
 			}
 			out = append(out, Example{Path: filepath.Join(cd, e.Name()), Class: ci})

@@ -299,11 +299,7 @@ type Cache struct {
 // OpenCache opens (or starts) the cache file for one backbone and one
 // augmentation recipe under dir.
 func OpenCache(dir, backboneSHA256 string, aug AugmentConfig) (*Cache, error) {
-	recipe, _ := json.Marshal(aug)
-	// The preprocessing version is part of the identity: the cached
-	// values are a function of the pixels the live path makes.
-	sum := sha256.Sum256(append([]byte(fmt.Sprintf("%s\x00preprocess v%d\x00", backboneSHA256, infer.PreprocessVersion)), recipe...))
-	id := hex.EncodeToString(sum[:8])
+	id := cacheID(backboneSHA256, aug)
 	c := &Cache{path: filepath.Join(dir, "features-"+id+".gob"), prefix: id, entries: map[string][]float32{}}
 	f, err := os.Open(c.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -318,6 +314,15 @@ func OpenCache(dir, backboneSHA256 string, aug AugmentConfig) (*Cache, error) {
 		c.entries = map[string][]float32{}
 	}
 	return c, nil
+}
+
+// cacheID names a cache file by the model that computes its vectors (its
+// sha256), the preprocessing version (the cached values are a function of
+// the pixels the live path makes) and the augmentation recipe.
+func cacheID(modelSHA256 string, aug AugmentConfig) string {
+	recipe, _ := json.Marshal(aug)
+	sum := sha256.Sum256(append([]byte(fmt.Sprintf("%s\x00preprocess v%d\x00", modelSHA256, infer.PreprocessVersion)), recipe...))
+	return hex.EncodeToString(sum[:8])
 }
 
 // Len is the number of cached vectors.
