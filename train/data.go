@@ -22,8 +22,9 @@ import (
 
 // Labels is the class order of every rpscam model: the three gestures,
 // then "none", the empty capture box (no hand), which a live demo sees
-// before anyone raises a hand.
-var Labels = []string{"rock", "paper", "scissors", "none"}
+// before anyone raises a hand. An array, so that no caller can change the
+// order for everyone: slice a copy where a []string is needed.
+var Labels = [...]string{"rock", "paper", "scissors", "none"}
 
 // NoHand is the index of the "none" class in Labels.
 const NoHand = 3

@@ -380,7 +380,7 @@ func (r *fineTuneRun) write(val *recordVal, tests map[string]recordTest, fitTime
 	date := time.Now().UTC().Format(time.RFC3339)
 	recipe := fmt.Sprintf("finetune %s: %shead warm-up (dropout %g, Adam lr %g), then %s + head, Adam lr %g (layers) / %g (head), anchor L2 %g, label smoothing %g, %s%s%s%sbest %s, %d views/image, batch %d, seed %d",
 		ft.Tune, oversampleText(ft.Oversample, "", ", ", " oversampled; "), r.Fit.Dropout, r.Fit.LearningRate, strings.Join(r.layers, "+"), ft.LRBody, ft.LRHead, ft.Anchor, ft.LabelSmoothing, unlessZero(ft.Mixup, "mixup Beta(%g), "), ifOn(ft.Schedule != "constant", ft.Schedule+" learning-rate schedule, "), unlessZero(ft.EMA, "parameter EMA %g, "), ifOn(r.Fit.BalanceClasses, "class-balanced loss, "), ft.Monitor, r.Views, r.Fit.BatchSize, r.Seed)
-	params := &model.Params{Labels: Labels, HeadW: headW, HeadB: headB, Layers: tuned, Meta: modelMeta(b, date, r.acts.Splits.Sources, recipe, val)}
+	params := &model.Params{Labels: labelList(), HeadW: headW, HeadB: headB, Layers: tuned, Meta: modelMeta(b, date, r.acts.Splits.Sources, recipe, val)}
 	// Float16 layer weights keep the committed file small (Conv_1 is 409,600
 	// weights); the round trip changes each weight by at most 2^-11 relative.
 	if err := model.WriteParams(r.Out.Params, params, model.Float16Layers()); err != nil {

@@ -68,7 +68,7 @@ func HeadOnly(j Job) error {
 	}
 	date := time.Now().UTC().Format(time.RFC3339)
 	recipe := fmt.Sprintf("head-only: frozen MobileNet-v2, %d views/image, dropout %g, Adam lr %g, batch %d, wd %g, seed %d", j.Views, j.Fit.Dropout, j.Fit.LearningRate, j.Fit.BatchSize, j.Fit.WeightDecay, j.Seed)
-	params := &model.Params{Labels: Labels, HeadW: out.Head.W, HeadB: out.Head.B, Meta: modelMeta(b, date, out.Sources, recipe, val)}
+	params := &model.Params{Labels: labelList(), HeadW: out.Head.W, HeadB: out.Head.B, Meta: modelMeta(b, date, out.Sources, recipe, val)}
 	if err := model.WriteParams(j.Out.Params, params); err != nil {
 		return err
 	}

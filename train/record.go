@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -280,3 +281,6 @@ func oversampleText(by map[string]int, prefix, sep, suffix string) string {
 	}
 	return strings.Join(items, sep) + suffix
 }
+
+// labelList is Labels as a slice of its own.
+func labelList() []string { return slices.Clone(Labels[:]) }

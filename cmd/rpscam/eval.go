@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -132,7 +133,7 @@ func runEval(env *cliEnv, args []string) error {
 	defer runner.Close()
 	labels := runner.Contract().Labels
 	if len(labels) == 0 {
-		labels = train.Labels
+		labels = slices.Clone(train.Labels[:])
 	}
 	items, err := labelImages(imgs, labels)
 	if err != nil {
@@ -254,7 +255,7 @@ func sourceImages(s evalSource) ([]capture.LabeledImage, error) {
 	for _, im := range list {
 		if im.Class == "" {
 			return nil, usagef("source %s (%s) holds images outside class folders, e.g. %s: put them in %s/ subfolders, or pass the folder above the sources to --sources-in",
-				s.name, s.dir, im.Path, strings.Join(classFolders, "/ "))
+				s.name, s.dir, im.Path, strings.Join(classFolders[:], "/ "))
 		}
 	}
 	return list, nil
