@@ -82,21 +82,35 @@ type RecipeError struct{ Err error }
 func (e *RecipeError) Error() string { return e.Err.Error() }
 func (e *RecipeError) Unwrap() error { return e.Err }
 
-// extractor computes training vectors with runner (the whole backbone in
-// head mode, the trunk when fine-tuning): images decoded as classify and
-// eval decode them, view 0 through the live camera path's preprocessing,
-// the other views augmented by aug, vectors kept in cache.
-func (j *Job) extractor(runner *infer.BatchRunner, aug *Augmenter, cache VectorCache) *Extractor {
-	contract := runner.Contract()
-	return &Extractor{
-		Runner:   runner,
-		NewPre:   func() (Preprocessor, error) { return infer.NewPreprocessor(contract) },
-		Read:     capture.ReadImage,
-		Augment:  aug,
-		Batch:    32,
-		Cache:    cache,
-		AugSeed:  j.AugSeed,
-		Progress: j.Progress,
-		Terminal: term.IsTerminal(j.Progress),
+// extractor loads the model at path (output: the vectors it gives; the
+// whole backbone in head mode, the trunk when fine-tuning) and opens its
+// cache: images decoded as classify and eval decode them, view 0 through
+// the live camera path's preprocessing, the other views augmented by the
+// default augmentation, vectors kept in the cache. done closes the model.
+func (j *Job) extractor(path, output string, openCache func(AugmentConfig) (VectorCache, error)) (ex *Extractor, augCfg AugmentConfig, done func(), err error) {
+	runner, err := infer.LoadBatchRunner(path, output, 32, infer.WithThreads(j.Threads), infer.WithLibrary(j.Library))
+	if err != nil {
+		return nil, augCfg, nil, err
 	}
+	augCfg = DefaultAugment()
+	aug, err := NewAugmenter(augCfg)
+	if err == nil {
+		var cache VectorCache
+		if cache, err = openCache(augCfg); err == nil {
+			contract := runner.Contract()
+			return &Extractor{
+				Runner:   runner,
+				NewPre:   func() (Preprocessor, error) { return infer.NewPreprocessor(contract) },
+				Read:     capture.ReadImage,
+				Augment:  aug,
+				Batch:    32,
+				Cache:    cache,
+				AugSeed:  j.AugSeed,
+				Progress: j.Progress,
+				Terminal: term.IsTerminal(j.Progress),
+			}, augCfg, func() { runner.Close() }, nil
+		}
+	}
+	runner.Close()
+	return nil, augCfg, nil, err
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/nn"
 	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/model"
@@ -40,22 +39,17 @@ func FineTune(j Job) error {
 	if err != nil {
 		return err
 	}
-	runner, err := infer.LoadBatchRunner(j.TrunkPath, model.ActivationName, 32, infer.WithThreads(j.Threads), infer.WithLibrary(j.Library))
+	var cache *ActivationCache
+	ex, augCfg, done, err := j.extractor(j.TrunkPath, model.ActivationName, func(aug AugmentConfig) (VectorCache, error) {
+		cache, err = OpenActivationCache(j.CacheDir, trunkSHA, aug)
+		return cache, err
+	})
 	if err != nil {
 		return err
 	}
-	defer runner.Close()
-	augCfg := DefaultAugment()
-	aug, err := NewAugmenter(augCfg)
-	if err != nil {
-		return err
-	}
-	cache, err := OpenActivationCache(j.CacheDir, trunkSHA, augCfg)
-	if err != nil {
-		return err
-	}
+	defer done()
 	defer cache.Close()
-	acts, err := ExtractActivations(j.Config, j.Tests, j.extractor(runner, aug, cache), j.Log)
+	acts, err := ExtractActivations(j.Config, j.Tests, ex, j.Log)
 	if err != nil {
 		return err
 	}

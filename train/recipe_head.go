@@ -32,23 +32,18 @@ func HeadOnly(j Job) error {
 	if err != nil {
 		return err
 	}
-	runner, err := infer.LoadBatchRunner(j.BackbonePath, infer.FeaturesName, 32, infer.WithThreads(j.Threads), infer.WithLibrary(j.Library))
+	var cache *Cache
+	ex, augCfg, done, err := j.extractor(j.BackbonePath, infer.FeaturesName, func(aug AugmentConfig) (VectorCache, error) {
+		cache, err = OpenCache(j.CacheDir, backboneSHA, aug)
+		return cache, err
+	})
 	if err != nil {
 		return err
 	}
-	defer runner.Close()
-	augCfg := DefaultAugment()
-	aug, err := NewAugmenter(augCfg)
-	if err != nil {
-		return err
-	}
-	cache, err := OpenCache(j.CacheDir, backboneSHA, augCfg)
-	if err != nil {
-		return err
-	}
+	defer done()
 	headParams := len(Labels)*model.FeatureSize + len(Labels)
 	printSummary(j.Log, b.ParamCount(), headParams, j.Fit.Dropout)
-	out, err := Run(j.Config, j.extractor(runner, aug, cache), j.Log)
+	out, err := Run(j.Config, ex, j.Log)
 	if err != nil {
 		return err
 	}
