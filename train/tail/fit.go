@@ -79,39 +79,10 @@ type Stats struct {
 // session).
 func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]Stats, error) {
 	d := sess.dims
-	if len(trainSet.X) == 0 {
-		return nil, errors.New("tail: no training examples")
-	}
-	if cfg.BatchSize < 1 || cfg.Epochs < 1 || cfg.LRHead <= 0 || cfg.LRBody < 0 {
-		return nil, fmt.Errorf("tail: batch size, epochs and the head learning rate must be positive (got %d, %d, %g)", cfg.BatchSize, cfg.Epochs, cfg.LRHead)
-	}
-	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
-		return nil, fmt.Errorf("tail: dropout rate %g out of range: use [0, 1)", cfg.Dropout)
-	}
-	if cfg.LabelSmoothing < 0 || cfg.LabelSmoothing >= 1 {
-		return nil, fmt.Errorf("tail: label smoothing %g out of range: use [0, 1)", cfg.LabelSmoothing)
-	}
-	if cfg.EMA < 0 || cfg.EMA >= 1 || math.IsNaN(cfg.EMA) {
-		return nil, fmt.Errorf("tail: EMA decay %g out of range: use 0 (off) up to below 1, e.g. 0.999", cfg.EMA)
-	}
-	if cfg.Mixup < 0 || math.IsNaN(cfg.Mixup) {
-		return nil, fmt.Errorf("tail: mixup alpha %g out of range: use 0 (off) or more, e.g. 0.2", cfg.Mixup)
-	}
-	if !slices.Equal(sess.trainable, cfg.Trainable) {
-		return nil, fmt.Errorf("tail: the session trains %v, the recipe %v", sess.trainable, cfg.Trainable)
+	if err := cfg.check(sess, trainSet); err != nil {
+		return nil, err
 	}
 	per := d.Size * d.Size * d.In
-	for i, x := range trainSet.X {
-		if len(x) != per {
-			return nil, fmt.Errorf("tail: training example %d has %d values, the tail takes %d", i, len(x), per)
-		}
-		if trainSet.Y[i] < 0 || trainSet.Y[i] >= d.Classes {
-			return nil, fmt.Errorf("tail: training example %d has class %d of %d", i, trainSet.Y[i], d.Classes)
-		}
-	}
-	if trainSet.Weight != nil && len(trainSet.Weight) != len(trainSet.X) {
-		return nil, fmt.Errorf("tail: %d weights for %d training examples", len(trainSet.Weight), len(trainSet.X))
-	}
 	start := p.Clone()
 	// scored is what each epoch validates and keeps: p itself, or the
 	// moving average of it.
@@ -120,18 +91,8 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 		scored = p.Clone()
 	}
 	opt := newAdam()
-	off, on := float32(cfg.LabelSmoothing/float64(d.Classes)), float32(1-cfg.LabelSmoothing+cfg.LabelSmoothing/float64(d.Classes))
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a11))
-	// Mixing draws from its own stream so that a recipe without it repeats
-	// the shuffles and dropout masks of one that never had it.
-	mixing := mixer{alpha: cfg.Mixup, rng: rand.New(rand.NewPCG(cfg.Seed, 0x313c))}
-	target := func(dst []float32, y int) {
-		for i := range dst {
-			dst[i] = off
-		}
-		dst[y] = on
-	}
-	own, partner := make([]float32, d.Classes), make([]float32, d.Classes)
+	fill := newBatcher(trainSet, cfg, per, d.Classes)
 	order := make([]int, len(trainSet.X))
 	for i := range order {
 		order[i] = i
@@ -161,34 +122,8 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 			idx := order[bi*bs : min((bi+1)*bs, len(order))]
 			n := len(idx)
 			mb := Batch{N: n, X: b.X[:n*per], OneHot: b.OneHot[:n*d.Classes], Weight: b.Weight[:n], Mask: b.Mask[:n*d.Features]}
-			var wsum float32
-			for k, i := range idx {
-				x, t := mb.X[k*per:(k+1)*per], mb.OneHot[k*d.Classes:(k+1)*d.Classes]
-				if cfg.Mixup > 0 {
-					j := mixing.rng.IntN(len(trainSet.X))
-					target(own, trainSet.Y[i])
-					target(partner, trainSet.Y[j])
-					mix(x, trainSet.X[i], trainSet.X[j], t, own, partner, mixing.lambda())
-				} else {
-					copy(x, trainSet.X[i])
-					target(t, trainSet.Y[i])
-				}
-				mb.Weight[k] = 1
-				if trainSet.Weight != nil {
-					mb.Weight[k] = trainSet.Weight[i]
-				}
-				wsum += mb.Weight[k]
-			}
-			for k := range mb.Weight {
-				mb.Weight[k] /= wsum
-			}
-			scale := float32(1 / (1 - cfg.Dropout))
-			for i := range mb.Mask {
-				mb.Mask[i] = scale
-				if cfg.Dropout > 0 && rng.Float64() < cfg.Dropout {
-					mb.Mask[i] = 0
-				}
-			}
+			fill.fill(mb, idx)
+			dropoutMask(mb.Mask, cfg.Dropout, rng)
 			res, err := sess.Run(mb, p)
 			if err != nil {
 				return hist, err
@@ -202,38 +137,7 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 					right++
 				}
 			}
-			for _, name := range cfg.Trainable {
-				g := res.Grads[name]
-				lr := cfg.LRBody
-				switch name {
-				case HeadW:
-					lr = cfg.LRHead
-					if cfg.WeightDecay > 0 {
-						for i := range g {
-							g[i] += float32(cfg.WeightDecay) * p[name][i]
-						}
-					}
-				case HeadB:
-					lr = cfg.LRHead
-				default:
-					if cfg.AnchorDecay > 0 {
-						w0 := start[name]
-						for i := range g {
-							g[i] += float32(cfg.AnchorDecay) * (p[name][i] - w0[i])
-						}
-					}
-				}
-				opt.step(name, p[name], g, lr*decay)
-			}
-			opt.t++
-			if cfg.EMA > 0 {
-				for _, name := range cfg.Trainable {
-					avg, w := scored[name], p[name]
-					for i := range avg {
-						avg[i] = float32(cfg.EMA)*avg[i] + float32(1-cfg.EMA)*w[i]
-					}
-				}
-			}
+			cfg.update(opt, p, start, scored, res.Grads, decay)
 			if cfg.OnBatch != nil {
 				cfg.OnBatch(epoch, bi+1, batches)
 			}
@@ -360,5 +264,148 @@ func (a *adam) step(name string, w, g []float32, lr float64) {
 		m[i] = b1*m[i] + (1-b1)*gi
 		v[i] = b2*v[i] + (1-b2)*gi*gi
 		w[i] -= float32(lr * (m[i] / c1) / (math.Sqrt(v[i]/c2) + eps))
+	}
+}
+
+// check rejects a recipe or training set the session cannot run.
+func (cfg FitConfig) check(sess *Session, trainSet Data) error {
+	d := sess.dims
+	per := d.Size * d.Size * d.In
+	if len(trainSet.X) == 0 {
+		return errors.New("tail: no training examples")
+	}
+	if cfg.BatchSize < 1 || cfg.Epochs < 1 || cfg.LRHead <= 0 || cfg.LRBody < 0 {
+		return fmt.Errorf("tail: batch size, epochs and the head learning rate must be positive (got %d, %d, %g)", cfg.BatchSize, cfg.Epochs, cfg.LRHead)
+	}
+	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
+		return fmt.Errorf("tail: dropout rate %g out of range: use [0, 1)", cfg.Dropout)
+	}
+	if cfg.LabelSmoothing < 0 || cfg.LabelSmoothing >= 1 {
+		return fmt.Errorf("tail: label smoothing %g out of range: use [0, 1)", cfg.LabelSmoothing)
+	}
+	if cfg.EMA < 0 || cfg.EMA >= 1 || math.IsNaN(cfg.EMA) {
+		return fmt.Errorf("tail: EMA decay %g out of range: use 0 (off) up to below 1, e.g. 0.999", cfg.EMA)
+	}
+	if cfg.Mixup < 0 || math.IsNaN(cfg.Mixup) {
+		return fmt.Errorf("tail: mixup alpha %g out of range: use 0 (off) or more, e.g. 0.2", cfg.Mixup)
+	}
+	if !slices.Equal(sess.trainable, cfg.Trainable) {
+		return fmt.Errorf("tail: the session trains %v, the recipe %v", sess.trainable, cfg.Trainable)
+	}
+	for i, x := range trainSet.X {
+		if len(x) != per {
+			return fmt.Errorf("tail: training example %d has %d values, the tail takes %d", i, len(x), per)
+		}
+		if trainSet.Y[i] < 0 || trainSet.Y[i] >= d.Classes {
+			return fmt.Errorf("tail: training example %d has class %d of %d", i, trainSet.Y[i], d.Classes)
+		}
+	}
+	if trainSet.Weight != nil && len(trainSet.Weight) != len(trainSet.X) {
+		return fmt.Errorf("tail: %d weights for %d training examples", len(trainSet.Weight), len(trainSet.X))
+	}
+	return nil
+}
+
+// update applies one batch's gradients (with weight decay on the head
+// and the anchor pull on the other layers) at the learning rates times
+// decay, and moves the moving average scored when EMA is on.
+func (cfg FitConfig) update(opt *adam, p, start, scored Params, grads map[string][]float32, decay float64) {
+	for _, name := range cfg.Trainable {
+		g := grads[name]
+		lr := cfg.LRBody
+		switch name {
+		case HeadW:
+			lr = cfg.LRHead
+			if cfg.WeightDecay > 0 {
+				for i := range g {
+					g[i] += float32(cfg.WeightDecay) * p[name][i]
+				}
+			}
+		case HeadB:
+			lr = cfg.LRHead
+		default:
+			if cfg.AnchorDecay > 0 {
+				w0 := start[name]
+				for i := range g {
+					g[i] += float32(cfg.AnchorDecay) * (p[name][i] - w0[i])
+				}
+			}
+		}
+		opt.step(name, p[name], g, lr*decay)
+	}
+	opt.t++
+	if cfg.EMA > 0 {
+		for _, name := range cfg.Trainable {
+			avg, w := scored[name], p[name]
+			for i := range avg {
+				avg[i] = float32(cfg.EMA)*avg[i] + float32(1-cfg.EMA)*w[i]
+			}
+		}
+	}
+}
+
+// batcher fills training batches: inputs, smoothed one-hot targets (both
+// mixed with a random partner under mixup) and normalised weights.
+type batcher struct {
+	set          Data
+	per, classes int
+	mixup        bool
+	mixing       mixer
+	off, on      float32
+	own, partner []float32
+}
+
+func newBatcher(set Data, cfg FitConfig, per, classes int) *batcher {
+	smooth := cfg.LabelSmoothing
+	return &batcher{set: set, per: per, classes: classes, mixup: cfg.Mixup > 0,
+		// Mixing draws from its own stream so that a recipe without it
+		// repeats the shuffles and dropout masks of one that never had it.
+		mixing: mixer{alpha: cfg.Mixup, rng: rand.New(rand.NewPCG(cfg.Seed, 0x313c))},
+		off:    float32(smooth / float64(classes)), on: float32(1 - smooth + smooth/float64(classes)),
+		own: make([]float32, classes), partner: make([]float32, classes)}
+}
+
+func (f *batcher) target(dst []float32, y int) {
+	for i := range dst {
+		dst[i] = f.off
+	}
+	dst[y] = f.on
+}
+
+// fill writes the examples idx into mb.
+func (f *batcher) fill(mb Batch, idx []int) {
+	per, set := f.per, f.set
+	var wsum float32
+	for k, i := range idx {
+		x, t := mb.X[k*per:(k+1)*per], mb.OneHot[k*f.classes:(k+1)*f.classes]
+		if f.mixup {
+			j := f.mixing.rng.IntN(len(set.X))
+			f.target(f.own, set.Y[i])
+			f.target(f.partner, set.Y[j])
+			mix(x, set.X[i], set.X[j], t, f.own, f.partner, f.mixing.lambda())
+		} else {
+			copy(x, set.X[i])
+			f.target(t, set.Y[i])
+		}
+		mb.Weight[k] = 1
+		if set.Weight != nil {
+			mb.Weight[k] = set.Weight[i]
+		}
+		wsum += mb.Weight[k]
+	}
+	for k := range mb.Weight {
+		mb.Weight[k] /= wsum
+	}
+}
+
+// dropoutMask fills mask with inverted-dropout factors: 0 at rate, else
+// 1/(1-rate).
+func dropoutMask(mask []float32, rate float64, rng *rand.Rand) {
+	scale := float32(1 / (1 - rate))
+	for i := range mask {
+		mask[i] = scale
+		if rate > 0 && rng.Float64() < rate {
+			mask[i] = 0
+		}
 	}
 }
