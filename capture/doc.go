@@ -44,8 +44,9 @@
 // to try. A live source that stops delivering mid-run ends with an error
 // wrapping [ErrSourceLost]; a file or a finite pipeline ends with io.EOF.
 //
-// # Test doubles
+// # Other frame producers
 //
-// [NewFake], [NewFakeLive], [FailAfter] and [StallAfter] let other packages
-// test their frame loops without a camera.
+// [FromReader] makes a Source of any [Reader]'s frames; package capturetest
+// uses it for the synthetic and failing sources that tests run without a
+// camera.
 package capture

@@ -10,6 +10,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/capture/capturetest"
 )
 
 // drawSeqColour paints frame seq in frameColour(seq).
@@ -19,10 +20,10 @@ func drawSeqColour(seq int, m *gocv.Mat) {
 }
 
 func TestNewFake(t *testing.T) {
-	src := capture.NewFake(32, 24, 5, drawSeqColour)
+	src := capturetest.NewFake(32, 24, 5, drawSeqColour)
 	defer src.Close()
 	info := src.Info()
-	if info.Kind != capture.Fake || info.Live || info.Width != 32 || info.Height != 24 || info.FrameCount != 5 {
+	if info.Spec != "fake" || info.Kind != capture.File || info.Live || info.Width != 32 || info.Height != 24 || info.FrameCount != 5 {
 		t.Errorf("Info = %+v", info)
 	}
 	seqs, pixels, err := readAll(t, src, 0)
@@ -36,7 +37,7 @@ func TestNewFake(t *testing.T) {
 	}
 
 	// Reused Mats are cleared: a draw that paints nothing yields black.
-	blank := capture.NewFake(8, 8, 3, func(seq int, m *gocv.Mat) {
+	blank := capturetest.NewFake(8, 8, 3, func(seq int, m *gocv.Mat) {
 		if seq == 0 {
 			m.SetTo(gocv.NewScalar(255, 255, 255, 0))
 		}
@@ -47,10 +48,10 @@ func TestNewFake(t *testing.T) {
 		t.Errorf("blank fake pixels %v: frame 0 white, later frames must be black", pixels)
 	}
 
-	if _, _, err := capture.NewFake(0, 10, 1, nil).Read(context.Background()); err == nil {
+	if _, _, err := capturetest.NewFake(0, 10, 1, nil).Read(context.Background()); err == nil {
 		t.Error("NewFake with width 0: Read succeeded")
 	}
-	empty := capture.NewFake(4, 4, 0, nil)
+	empty := capturetest.NewFake(4, 4, 0, nil)
 	if _, _, err := empty.Read(context.Background()); !errors.Is(err, io.EOF) {
 		t.Errorf("NewFake with n=0: %v, want io.EOF", err)
 	}
@@ -58,7 +59,7 @@ func TestNewFake(t *testing.T) {
 }
 
 func TestNewFakeEndless(t *testing.T) {
-	src := capture.NewFake(16, 16, -1, nil)
+	src := capturetest.NewFake(16, 16, -1, nil)
 	defer src.Close()
 	for i := 0; i < 100; i++ {
 		f, release, err := src.Read(context.Background())
@@ -73,7 +74,7 @@ func TestNewFakeEndless(t *testing.T) {
 }
 
 func TestNewFakeLiveDropsForSlowReader(t *testing.T) {
-	src := capture.NewFakeLive(32, 24, 200, drawSeqColour)
+	src := capturetest.NewFakeLive(32, 24, 200, drawSeqColour)
 	defer src.Close()
 	if !src.Info().Live || src.Info().FPS != 200 {
 		t.Errorf("Info = %+v, want live at 200 fps", src.Info())
@@ -102,7 +103,7 @@ func TestNewFakeLiveDropsForSlowReader(t *testing.T) {
 	}
 
 	// Cancelling unblocks a waiting Read.
-	slow := capture.NewFakeLive(8, 8, 0.5, nil)
+	slow := capturetest.NewFakeLive(8, 8, 0.5, nil)
 	defer slow.Close()
 	_, release, err := slow.Read(context.Background())
 	if err != nil {
@@ -118,7 +119,7 @@ func TestNewFakeLiveDropsForSlowReader(t *testing.T) {
 
 func TestFailAfter(t *testing.T) {
 	boom := errors.New("boom")
-	src := capture.FailAfter(capture.NewFake(8, 8, -1, nil), 3, boom)
+	src := capturetest.FailAfter(capturetest.NewFake(8, 8, -1, nil), 3, boom)
 	defer src.Close()
 	for i := 0; i < 3; i++ {
 		_, release, err := src.Read(context.Background())
@@ -135,7 +136,7 @@ func TestFailAfter(t *testing.T) {
 	if st := src.Stats(); st.Read != 3 {
 		t.Errorf("Stats passes through: Read %d, want 3", st.Read)
 	}
-	lost := capture.FailAfter(capture.NewFake(8, 8, -1, nil), 0, nil)
+	lost := capturetest.FailAfter(capturetest.NewFake(8, 8, -1, nil), 0, nil)
 	defer lost.Close()
 	if _, _, err := lost.Read(context.Background()); !errors.Is(err, capture.ErrSourceLost) {
 		t.Errorf("FailAfter with nil err: %v, want ErrSourceLost", err)
@@ -143,7 +144,7 @@ func TestFailAfter(t *testing.T) {
 }
 
 func TestStallAfter(t *testing.T) {
-	src := capture.StallAfter(capture.NewFake(8, 8, -1, nil), 2)
+	src := capturetest.StallAfter(capturetest.NewFake(8, 8, -1, nil), 2)
 	defer src.Close()
 	for i := 0; i < 2; i++ {
 		_, release, err := src.Read(context.Background())
@@ -160,7 +161,7 @@ func TestStallAfter(t *testing.T) {
 }
 
 func TestCloseUnblocksLiveRead(t *testing.T) {
-	src := capture.NewFakeLive(8, 8, 0.5, nil)
+	src := capturetest.NewFakeLive(8, 8, 0.5, nil)
 	_, release, err := src.Read(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ type liveSource struct {
 	reader       frameReader
 	pool         *matPool
 	info         Info
-	pace         time.Duration // >0: wait this long between frames (realtime files, fake cameras)
+	pace         time.Duration // >0: wait this long between frames (realtime files, FromReader sources)
 	stallTimeout time.Duration
 	capacity     int
 

@@ -13,28 +13,33 @@ import (
 // scriptedReader delivers n frames, then blocks until stop (a stalled
 // camera), or returns end.
 type scriptedReader struct {
-	fake   fakeReader
+	seq    int
 	n      int
 	end    error // nil: stall after n frames
 	closed chan struct{}
 }
 
 func (r *scriptedReader) next(stop <-chan struct{}, dst *gocv.Mat) error {
-	if r.fake.seq >= r.n {
+	if r.seq >= r.n {
 		if r.end != nil {
 			return r.end
 		}
 		<-stop
 		return ErrClosed
 	}
-	return r.fake.next(stop, dst)
+	if dst.Empty() {
+		*dst = gocv.NewMatWithSize(8, 8, gocv.MatTypeCV8UC3)
+	}
+	dst.SetTo(gocv.NewScalar(float64(r.seq%256), 0, 0, 0))
+	r.seq++
+	return nil
 }
 
 func (r *scriptedReader) close() { close(r.closed) }
 
 func startScripted(t *testing.T, n int, end error, cfg config) (*liveSource, *scriptedReader) {
 	t.Helper()
-	r := &scriptedReader{fake: fakeReader{w: 8, h: 8, n: -1, draw: TestPattern}, n: n, end: end, closed: make(chan struct{})}
+	r := &scriptedReader{n: n, end: end, closed: make(chan struct{})}
 	pool := &matPool{}
 	first := pool.get()
 	if err := r.next(nil, &first); err != nil {

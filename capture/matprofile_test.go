@@ -14,6 +14,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/capture/capturetest"
 )
 
 // checkNoMatLeak runs fn and fails if it leaves Mats open. Only meaningful
@@ -89,7 +90,7 @@ func TestMatProfileNoLeaks(t *testing.T) {
 		src.Close()
 	})
 	checkNoMatLeak(t, "fake live", func(t *testing.T) {
-		src := capture.NewFakeLive(64, 48, 500, nil)
+		src := capturetest.NewFakeLive(64, 48, 500, nil)
 		held := make([]func(), 0, 5)
 		for i := 0; i < 5; i++ { // hold several frames at once: the pool grows
 			_, release, err := src.Read(context.Background())
@@ -104,7 +105,7 @@ func TestMatProfileNoLeaks(t *testing.T) {
 		src.Close()
 	})
 	checkNoMatLeak(t, "fake, unopenable and corrupt sources", func(t *testing.T) {
-		src := capture.NewFake(16, 16, 3, nil)
+		src := capturetest.NewFake(16, 16, 3, nil)
 		readAll(t, src, 0)
 		src.Close()
 		capture.Open("filesrc location=/nonexistent ! decodebin ! videoconvert ! appsink")

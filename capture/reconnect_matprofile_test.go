@@ -10,6 +10,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/capture/capturetest"
 )
 
 // TestReconnectingNoLeakedMats: sources lost and reopened, with frames
@@ -23,9 +24,9 @@ func TestReconnectingNoLeakedMats(t *testing.T) {
 		case opens < 4 && opens%2 == 0:
 			return nil, errors.New("busy")
 		case opens < 5:
-			return capture.FailAfter(capture.NewFakeLive(32, 24, 500, nil), 5, nil), nil
+			return capturetest.FailAfter(capturetest.NewFakeLive(32, 24, 500, nil), 5, nil), nil
 		}
-		return capture.NewFake(32, 24, 3, nil), nil
+		return capturetest.NewFake(32, 24, 3, nil), nil
 	}, capture.WithBackoff(fastBackoff))
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/capture/capturetest"
 )
 
 // fastBackoff keeps the tests quick while still exercising the doubling.
@@ -45,11 +46,11 @@ func TestReconnectingAfterLoss(t *testing.T) {
 		opens++
 		switch opens {
 		case 1:
-			return capture.FailAfter(capture.NewFake(16, 16, -1, drawSeqColour), 5, nil), nil
+			return capturetest.FailAfter(capturetest.NewFake(16, 16, -1, drawSeqColour), 5, nil), nil
 		case 2, 3:
 			return nil, fmt.Errorf("camera busy (open %d)", opens)
 		}
-		return capture.NewFake(16, 16, 4, drawSeqColour), nil
+		return capturetest.NewFake(16, 16, 4, drawSeqColour), nil
 	}
 	var log eventLog
 	src, err := capture.Reconnecting(open, capture.WithBackoff(fastBackoff), capture.WithReconnectListener(log.add))
@@ -108,7 +109,7 @@ func TestReconnectingGivesUp(t *testing.T) {
 	open := func() (capture.Source, error) {
 		opens++
 		if opens == 1 {
-			return capture.FailAfter(capture.NewFake(8, 8, -1, nil), 2, nil), nil
+			return capturetest.FailAfter(capturetest.NewFake(8, 8, -1, nil), 2, nil), nil
 		}
 		return nil, errors.New("no such device")
 	}
@@ -137,7 +138,7 @@ func TestReconnectingPassesEndsAndFirstFailure(t *testing.T) {
 	opens := 0
 	src, err := capture.Reconnecting(func() (capture.Source, error) {
 		opens++
-		return capture.NewFake(8, 8, 3, nil), nil
+		return capturetest.NewFake(8, 8, 3, nil), nil
 	}, capture.WithBackoff(fastBackoff))
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +156,7 @@ func TestReconnectingPassesEndsAndFirstFailure(t *testing.T) {
 	if _, err := capture.Reconnecting(nil); err == nil {
 		t.Fatal("nil open accepted")
 	}
-	if _, err := capture.Reconnecting(func() (capture.Source, error) { return capture.NewFake(8, 8, 1, nil), nil },
+	if _, err := capture.Reconnecting(func() (capture.Source, error) { return capturetest.NewFake(8, 8, 1, nil), nil },
 		capture.WithBackoff(capture.Backoff{Initial: time.Second, Max: time.Millisecond})); err == nil {
 		t.Fatal("Max < Initial accepted")
 	}
@@ -170,7 +171,7 @@ func TestReconnectingCloseAndCancelUnblock(t *testing.T) {
 			src, err := capture.Reconnecting(func() (capture.Source, error) {
 				if first {
 					first = false
-					return capture.FailAfter(capture.NewFake(8, 8, -1, nil), 0, nil), nil
+					return capturetest.FailAfter(capturetest.NewFake(8, 8, -1, nil), 0, nil), nil
 				}
 				return nil, errors.New("still gone")
 			}, capture.WithBackoff(capture.Backoff{Initial: time.Hour}))

@@ -75,10 +75,7 @@ func OpenSpec(spec Spec, opts ...Option) (Source, error) {
 			return nil, err
 		}
 	}
-	if spec.Kind == Fake {
-		return nil, fmt.Errorf("capture: fake sources are made with NewFake or NewFakeLive, not opened from a spec")
-	}
-	if spec.Kind < 0 || spec.Kind > Fake {
+	if spec.Kind < 0 || spec.Kind > GStreamer {
 		return nil, fmt.Errorf("capture: unknown source kind %d in spec %q", spec.Kind, spec.Raw)
 	}
 	vc, err := openVideoCapture(spec, cfg)

@@ -18,10 +18,9 @@ const (
 	File                  // a video file path
 	URL                   // a network stream: rtsp://, rtmp://, http(s)://, ...
 	GStreamer             // a GStreamer pipeline ending in appsink
-	Fake                  // a synthetic source from NewFake or NewFakeLive
 )
 
-var kindNames = [...]string{"camera", "device", "file", "url", "gstreamer", "fake"}
+var kindNames = [...]string{"camera", "device", "file", "url", "gstreamer"}
 
 func (k Kind) String() string {
 	if k >= 0 && int(k) < len(kindNames) {

@@ -85,7 +85,7 @@ func TestParseSpecErrors(t *testing.T) {
 
 func TestKindString(t *testing.T) {
 	for k, want := range map[capture.Kind]string{capture.Camera: "camera", capture.Device: "device", capture.File: "file",
-		capture.URL: "url", capture.GStreamer: "gstreamer", capture.Fake: "fake", capture.Kind(42): "Kind(42)"} {
+		capture.URL: "url", capture.GStreamer: "gstreamer", capture.Kind(42): "Kind(42)"} {
 		if got := k.String(); got != want {
 			t.Errorf("Kind(%d).String() = %q, want %q", int(k), got, want)
 		}

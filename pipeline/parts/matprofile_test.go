@@ -10,6 +10,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/capture/capturetest"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/tinymodel"
@@ -40,9 +41,9 @@ func TestRealPartsNoLeakedMats(t *testing.T) {
 			defer cls.Close()
 			var src capture.Source
 			if live {
-				src = capture.NewFakeLive(320, 240, 500, primaries)
+				src = capturetest.NewFakeLive(320, 240, 500, primaries)
 			} else {
-				src = capture.NewFake(320, 240, 40, primaries)
+				src = capturetest.NewFake(320, 240, 40, primaries)
 			}
 			defer src.Close()
 			drawer := overlay.NewDrawer()

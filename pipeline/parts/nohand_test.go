@@ -7,7 +7,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/capture/capturetest"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/onnx"
 	"github.com/rpscam/rpscam/internal/ort"
@@ -53,7 +53,7 @@ func runColours(t *testing.T, model onnx.Model, colours []gocv.Scalar) []shownFr
 		t.Fatal(err)
 	}
 	defer staged.Close()
-	src := capture.NewFake(640, 480, len(colours), func(seq int, m *gocv.Mat) { m.SetTo(colours[seq]) })
+	src := capturetest.NewFake(640, 480, len(colours), func(seq int, m *gocv.Mat) { m.SetTo(colours[seq]) })
 	defer src.Close()
 	drawer := overlay.NewDrawer()
 	defer drawer.Close()

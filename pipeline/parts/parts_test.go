@@ -12,7 +12,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/capture/capturetest"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/tinymodel"
@@ -50,7 +50,7 @@ func loadTiny(t testing.TB) *infer.Classifier {
 // overlay has drawn the ROI box.
 func TestRealPartsPredictEveryFrame(t *testing.T) {
 	cls := loadTiny(t)
-	src := capture.NewFake(640, 480, 12, primaries)
+	src := capturetest.NewFake(640, 480, 12, primaries)
 	defer src.Close()
 	drawer := overlay.NewDrawer()
 	defer drawer.Close()
@@ -107,7 +107,7 @@ func roiColour() [3]uint8 {
 func TestExplicitROIIsWhatIsClassified(t *testing.T) {
 	cls := loadTiny(t)
 	roi := image.Rect(100, 20, 150, 70)
-	src := capture.NewFake(160, 120, 3, func(seq int, m *gocv.Mat) {
+	src := capturetest.NewFake(160, 120, 3, func(seq int, m *gocv.Mat) {
 		m.SetTo(gocv.NewScalar(0, 0, 255, 0))
 		r := m.Region(roi)
 		r.SetTo(gocv.NewScalar(0, 255, 0, 0))
@@ -138,7 +138,7 @@ func TestExplicitROIIsWhatIsClassified(t *testing.T) {
 
 func TestLiveSourceDropsAreReported(t *testing.T) {
 	cls := loadTiny(t)
-	src := capture.NewFakeLive(64, 48, 1000, primaries)
+	src := capturetest.NewFakeLive(64, 48, 1000, primaries)
 	defer src.Close()
 	slow := pipeline.SinkFunc(func(a *pipeline.Annotated) error {
 		// A consumer slower than the 1000 fps source: waiting for the source
@@ -178,7 +178,7 @@ func BenchmarkPipeline640x480(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cls.Close()
-	src := capture.NewFake(640, 480, b.N, nil)
+	src := capturetest.NewFake(640, 480, b.N, nil)
 	defer src.Close()
 	drawer := overlay.NewDrawer()
 	defer drawer.Close()
@@ -226,7 +226,7 @@ func TestStagedMatchesClassifier(t *testing.T) {
 		draw := func(seq int, m *gocv.Mat) {
 			m.SetTo(gocv.NewScalar(float64(seq*7%60), float64(seq*13%50), float64(seq*5%40), 0))
 		}
-		src := capture.NewFake(96, 64, 9, draw)
+		src := capturetest.NewFake(96, 64, 9, draw)
 		var got [][]float32
 		p, err := pipeline.New(parts.Source(src), parts.Classifier(staged), pipeline.WithSinks(pipeline.SinkFunc(func(a *pipeline.Annotated) error {
 			got = append(got, append([]float32(nil), a.Probs...))
