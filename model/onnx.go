@@ -58,6 +58,25 @@ func BuildONNX(b *Backbone, head *Params, meta map[string]string, opts ...BuildO
 	for _, o := range opts {
 		o(&cfg)
 	}
+	layers, err := buildLayers(b, head, cfg)
+	if err != nil {
+		return nil, err
+	}
+	g := &graphBuilder{}
+	n := onnx.Dim{Param: "N"}
+	g.graph.Name = "rpscam_mobilenet_v2"
+	g.graph.Inputs = []onnx.ValueInfo{{Name: InputName, Type: onnx.Uint8, Dims: []onnx.Dim{n, {Value: InputSize}, {Value: InputSize}, {Value: InputColours}}}}
+	g.normalizeInput()
+	g.layers(layers)
+	if cfg.trunk != "" {
+		return g.trunkModel(b, layers[len(layers)-1], n, cfg.trunk, meta), nil
+	}
+	return g.featureModel(b, head, layers[len(layers)-1].Name, n, meta), nil
+}
+
+// buildLayers returns the layers BuildONNX writes: the backbone's up to a
+// trunk's end, or all of them with a head's fine-tuned weights.
+func buildLayers(b *Backbone, head *Params, cfg buildConfig) ([]Layer, error) {
 	layers := b.Layers
 	if cfg.trunk != "" {
 		if head != nil {
@@ -81,12 +100,13 @@ func BuildONNX(b *Backbone, head *Params, meta map[string]string, opts ...BuildO
 			return nil, err
 		}
 	}
-	g := &graphBuilder{}
-	n := onnx.Dim{Param: "N"}
-	g.graph.Name = "rpscam_mobilenet_v2"
-	g.graph.Inputs = []onnx.ValueInfo{{Name: InputName, Type: onnx.Uint8, Dims: []onnx.Dim{n, {Value: InputSize}, {Value: InputSize}, {Value: InputColours}}}}
+	return layers, nil
+}
 
-	// Normalisation inside the graph, so every caller feeds camera bytes as they are.
+// normalizeInput adds the normalisation inside the graph, so every caller
+// feeds camera bytes as they are: uint8 NHWC in, x/127.5-1 NCHW out
+// ("image_norm").
+func (g *graphBuilder) normalizeInput() {
 	g.scalar("scale", float32(1.0/127.5))
 	g.scalar("one", 1)
 	g.scalar("relu6_min", 0)
@@ -95,7 +115,11 @@ func BuildONNX(b *Backbone, head *Params, meta map[string]string, opts ...BuildO
 	g.node("scale", "Mul", []string{"image_f32", "scale"}, []string{"image_scaled"})
 	g.node("shift", "Sub", []string{"image_scaled", "one"}, []string{"image_norm_nhwc"})
 	g.node("to_nchw", "Transpose", []string{"image_norm_nhwc"}, []string{"image_norm"}, onnx.AttrInts("perm", 0, 3, 1, 2))
+}
 
+// layers adds one node per convolution or add (and a Clip per ReLU6), each
+// named after its layer.
+func (g *graphBuilder) layers(layers []Layer) {
 	out := func(i int) string {
 		if i == ImageInput {
 			return "image_norm"
@@ -129,34 +153,40 @@ func BuildONNX(b *Backbone, head *Params, meta map[string]string, opts ...BuildO
 			g.node(name+"/relu6", "Clip", []string{pre, "relu6_min", "relu6_max"}, []string{name})
 		}
 	}
-	last := layers[len(layers)-1].Name
-	if cfg.trunk != "" {
-		l := layers[len(layers)-1]
-		g.node("to_nhwc", "Transpose", []string{last}, []string{ActivationName}, onnx.AttrInts("perm", 0, 2, 3, 1))
-		g.graph.Outputs = []onnx.ValueInfo{{Name: ActivationName, Type: onnx.Float32,
-			Dims: []onnx.Dim{n, {Value: int64(l.OutSize)}, {Value: int64(l.OutSize)}, {Value: int64(l.OutChannels)}}}}
-		md := map[string]string{
-			MetaProducer:      "rpscam",
-			MetaSourceWeights: fmt.Sprintf("%s sha256:%s", b.Source.File, b.Source.SHA256),
-			MetaNormalization: "x/127.5-1 (in the graph: feed uint8)",
-			MetaInputSize:     fmt.Sprint(InputSize),
-			"trunk_end":       cfg.trunk,
-		}
-		maps.Copy(md, meta)
-		md[MetaInputLayout], md[MetaInputColor] = "NHWC", "RGB"
-		return &onnx.Model{Graph: g.graph, ProducerName: "rpscam", Metadata: md,
-			DocString: "MobileNet-v2 1.0/224 trunk up to " + cfg.trunk + " from " + b.Source.File + ", dequantized to float32 by rpscam"}, nil
-	}
-	g.node("global_pool", "GlobalAveragePool", []string{last}, []string{"pooled"})
-	g.node("flatten", "Flatten", []string{"pooled"}, []string{FeaturesName}, onnx.AttrInt("axis", 1))
-	features := onnx.ValueInfo{Name: FeaturesName, Type: onnx.Float32, Dims: []onnx.Dim{n, {Value: FeatureSize}}}
+}
 
-	md := map[string]string{
+// baseMeta is the metadata every built model starts from.
+func baseMeta(b *Backbone) map[string]string {
+	return map[string]string{
 		MetaProducer:      "rpscam",
 		MetaSourceWeights: fmt.Sprintf("%s sha256:%s", b.Source.File, b.Source.SHA256),
 		MetaNormalization: "x/127.5-1 (in the graph: feed uint8)",
 		MetaInputSize:     fmt.Sprint(InputSize),
 	}
+}
+
+// trunkModel ends the graph at last, whose activation goes out as
+// ActivationName in NHWC.
+func (g *graphBuilder) trunkModel(b *Backbone, last Layer, n onnx.Dim, trunk string, meta map[string]string) *onnx.Model {
+	g.node("to_nhwc", "Transpose", []string{last.Name}, []string{ActivationName}, onnx.AttrInts("perm", 0, 2, 3, 1))
+	g.graph.Outputs = []onnx.ValueInfo{{Name: ActivationName, Type: onnx.Float32,
+		Dims: []onnx.Dim{n, {Value: int64(last.OutSize)}, {Value: int64(last.OutSize)}, {Value: int64(last.OutChannels)}}}}
+	md := baseMeta(b)
+	md["trunk_end"] = trunk
+	maps.Copy(md, meta)
+	md[MetaInputLayout], md[MetaInputColor] = "NHWC", "RGB"
+	return &onnx.Model{Graph: g.graph, ProducerName: "rpscam", Metadata: md,
+		DocString: "MobileNet-v2 1.0/224 trunk up to " + trunk + " from " + b.Source.File + ", dequantized to float32 by rpscam"}
+}
+
+// featureModel pools the last layer into FeaturesName and, with a head,
+// adds the classifier and its ProbabilitiesName output.
+func (g *graphBuilder) featureModel(b *Backbone, head *Params, last string, n onnx.Dim, meta map[string]string) *onnx.Model {
+	g.node("global_pool", "GlobalAveragePool", []string{last}, []string{"pooled"})
+	g.node("flatten", "Flatten", []string{"pooled"}, []string{FeaturesName}, onnx.AttrInt("axis", 1))
+	features := onnx.ValueInfo{Name: FeaturesName, Type: onnx.Float32, Dims: []onnx.Dim{n, {Value: FeatureSize}}}
+
+	md := baseMeta(b)
 	if head != nil {
 		maps.Copy(md, head.Meta)
 		classes := int64(head.Classes())
@@ -184,7 +214,7 @@ func BuildONNX(b *Backbone, head *Params, meta map[string]string, opts ...BuildO
 		ProducerName: "rpscam",
 		DocString:    "MobileNet-v2 1.0/224 from " + b.Source.File + ", dequantized to float32 by rpscam",
 		Metadata:     md,
-	}, nil
+	}
 }
 
 // withFineTuned returns a copy of layers with the named layers' weights replaced.
