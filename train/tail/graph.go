@@ -391,11 +391,29 @@ func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 			return nil, fmt.Errorf("tail: %q is not a parameter of this tail (have %v)", p, d.ParamNames())
 		}
 	}
-	S, area := int64(d.Size), int64(d.Size*d.Size)
-	b := &builder{elem: cfg.elem, size: S}
+	b := &builder{elem: cfg.elem, size: int64(d.Size)}
 	b.g.Name = "rpscam_tail"
-	n := onnx.Dim{Param: "N"}
-	b.input(inputX, n, onnx.Dim{Value: S}, onnx.Dim{Value: S}, onnx.Dim{Value: int64(d.In)})
+	b.declare(d)
+	f := b.forward(d)
+	if !cfg.train {
+		logits := b.add(b.mm(f.pooled, HeadW), HeadB)
+		b.named(OutProbs, "Softmax", []string{logits}, onnx.AttrInt("axis", 1))
+		b.output(OutProbs, batchDim, onnx.Dim{Value: int64(d.Classes)})
+		return &onnx.Model{Graph: b.g, ProducerName: "rpscam", DocString: "rpscam fine-tuning tail (inference)"}, nil
+	}
+	b.loss(d, &f)
+	b.backward(d, cfg.trainable, f)
+	return b.model(), nil
+}
+
+// batchDim is the graph's batch dimension.
+var batchDim = onnx.Dim{Param: "N"}
+
+// declare adds the graph's inputs (x, the parameters, the constants) and
+// the shape and index constants the nodes use.
+func (b *builder) declare(d Dims) {
+	S, area := int64(d.Size), int64(d.Size*d.Size)
+	b.input(inputX, batchDim, onnx.Dim{Value: S}, onnx.Dim{Value: S}, onnx.Dim{Value: int64(d.In)})
 	for _, p := range d.ParamNames() {
 		b.input(p, onnx.Dims(d.Shape(p)...)...)
 	}
@@ -416,49 +434,57 @@ func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 	for t := range 9 {
 		b.scalarInt(fmt.Sprintf("tap%d", t), int64(t))
 	}
+}
 
-	// Forward: the residual blocks (x + block(x)), block_16, Conv_1, pool.
+// tailPass holds the forward values the backward pass reads.
+type tailPass struct {
+	residual []blockPass
+	b16      blockPass
+	z4       string // Conv_1 before its ReLU6, [M,F]
+	pooled   string // [N,F]
+	// Training only.
+	dropped string // pooled with the dropout mask applied
+	probs   string
+}
+
+// forward adds the residual blocks (x + block(x)), block_16, Conv_1 and the
+// pool, whose result is the OutPooled output.
+func (b *builder) forward(d Dims) tailPass {
 	x := b.reshape(inputX, "rows_in") // [M,In]
-	residual := make([]blockPass, d.Residual)
-	for r := range residual {
-		residual[r] = b.forwardBlock(x, blockOf(ResidualParams(r)))
-		x = b.add(x, residual[r].out)
+	f := tailPass{residual: make([]blockPass, d.Residual)}
+	for r := range f.residual {
+		f.residual[r] = b.forwardBlock(x, blockOf(ResidualParams(r)))
+		x = b.add(x, f.residual[r].out)
 	}
-	b16 := b.forwardBlock(x, blockOf(block16Params))
-	z4 := b.add(b.mm(b16.out, Conv1W), Conv1B) // [M,F]
-	a4 := b.relu6(z4)
-	pooled := b.named(OutPooled, "ReduceMean", []string{b.reshape(a4, "pool_shape")}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0))
-	nd := onnx.Dim{Param: "N"}
-	b.output(OutPooled, nd, onnx.Dim{Value: int64(d.Features)})
+	f.b16 = b.forwardBlock(x, blockOf(block16Params))
+	f.z4 = b.add(b.mm(f.b16.out, Conv1W), Conv1B) // [M,F]
+	a4 := b.relu6(f.z4)
+	f.pooled = b.named(OutPooled, "ReduceMean", []string{b.reshape(a4, "pool_shape")}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0))
+	b.output(OutPooled, batchDim, onnx.Dim{Value: int64(d.Features)})
+	return f
+}
 
-	if !cfg.train {
-		logits := b.add(b.mm(pooled, HeadW), HeadB)
-		b.named(OutProbs, "Softmax", []string{logits}, onnx.AttrInt("axis", 1))
-		b.output(OutProbs, nd, onnx.Dim{Value: int64(d.Classes)})
-		return &onnx.Model{Graph: b.g, ProducerName: "rpscam", DocString: "rpscam fine-tuning tail (inference)"}, nil
-	}
-	b.input(inputY, n, onnx.Dim{Value: int64(d.Classes)})
-	b.input(inputWt, n, onnx.Dim{Value: 1})
-	b.input(inputMask, n, onnx.Dim{Value: int64(d.Features)})
-	dropped := b.mul(pooled, inputMask)
-	logits := b.add(b.mm(dropped, HeadW), HeadB)
+// loss adds the training inputs, dropout, the head and the OutProbs and
+// OutLoss outputs.
+func (b *builder) loss(d Dims, f *tailPass) {
+	b.input(inputY, batchDim, onnx.Dim{Value: int64(d.Classes)})
+	b.input(inputWt, batchDim, onnx.Dim{Value: 1})
+	b.input(inputMask, batchDim, onnx.Dim{Value: int64(d.Features)})
+	f.dropped = b.mul(f.pooled, inputMask)
+	logits := b.add(b.mm(f.dropped, HeadW), HeadB)
 	logp := b.op("LogSoftmax", []string{logits}, onnx.AttrInt("axis", 1))
-	probs := b.named(OutProbs, "Exp", []string{logp})
-	b.output(OutProbs, nd, onnx.Dim{Value: int64(d.Classes)})
+	f.probs = b.named(OutProbs, "Exp", []string{logp})
+	b.output(OutProbs, batchDim, onnx.Dim{Value: int64(d.Classes)})
 	// loss = -Σ weight·onehot·log p
 	// Kept [1,1]: ONNX Runtime's Go binding cannot return a rank-0 output.
 	nll := b.op("ReduceSum", []string{b.mul(b.mul(logp, inputY), inputWt)}, onnx.AttrInt("keepdims", 1))
 	b.named(OutLoss, "Neg", []string{nll})
 	b.output(OutLoss, onnx.Dim{Value: 1}, onnx.Dim{Value: 1})
+}
 
-	grad := func(param, value string) {
-		if cfg.trainable[param] {
-			b.named(GradName(param), "Identity", []string{value})
-			b.output(GradName(param), onnx.Dims(d.Shape(param)...)...)
-		}
-	}
-	// below[i] reports whether anything at or below stage i trains:
-	// stage 0..Residual-1 are the residual blocks, then block_16, Conv_1.
+// trainsBelow reports for each stage (the residual blocks, then block_16,
+// Conv_1) whether anything at or below it trains.
+func trainsBelow(d Dims, trainable map[string]bool) []bool {
 	stages := make([][]string, 0, d.Residual+2)
 	for r := 0; r < d.Residual; r++ {
 		stages = append(stages, ResidualParams(r))
@@ -470,36 +496,48 @@ func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 			below[i] = below[i-1]
 		}
 		for _, p := range names {
-			below[i] = below[i] || cfg.trainable[p]
+			below[i] = below[i] || trainable[p]
 		}
 	}
+	return below
+}
+
+// backward adds a grad_<param> output per trainable parameter, stopping
+// below the lowest trainable stage.
+func (b *builder) backward(d Dims, trainable map[string]bool, f tailPass) {
+	grad := func(param, value string) {
+		if trainable[param] {
+			b.named(GradName(param), "Identity", []string{value})
+			b.output(GradName(param), onnx.Dims(d.Shape(param)...)...)
+		}
+	}
+	below := trainsBelow(d, trainable)
 	// Head.
-	dLogits := b.mul(b.op("Sub", []string{probs, inputY}), inputWt) // [N,K]
-	grad(HeadW, b.gemmT(dropped, dLogits))
+	dLogits := b.mul(b.op("Sub", []string{f.probs, inputY}), inputWt) // [N,K]
+	grad(HeadW, b.gemmT(f.dropped, dLogits))
 	grad(HeadB, b.sumRows(dLogits))
-	conv1 := len(stages) - 1
+	conv1 := len(below) - 1
 	if !below[conv1] {
-		return b.model(), nil
+		return
 	}
 	// Pool and Conv_1.
-	dPooled := b.mul(b.backT(dLogits, HeadW), inputMask)                                    // [N,F]
-	dA4 := b.mul(b.reshape(dPooled, "pooled_3d"), constArea)                                // [N,1,F]
-	dZ4 := b.reshape(b.mul(b.reshape(b.relu6Mask(z4), "pool_shape"), dA4), "rows_features") // [M,F]
-	grad(Conv1W, b.gemmT(b16.out, dZ4))
+	dPooled := b.mul(b.backT(dLogits, HeadW), inputMask)                                      // [N,F]
+	dA4 := b.mul(b.reshape(dPooled, "pooled_3d"), constArea)                                  // [N,1,F]
+	dZ4 := b.reshape(b.mul(b.reshape(b.relu6Mask(f.z4), "pool_shape"), dA4), "rows_features") // [M,F]
+	grad(Conv1W, b.gemmT(f.b16.out, dZ4))
 	grad(Conv1B, b.sumRows(dZ4))
 	if !below[conv1-1] {
-		return b.model(), nil
+		return
 	}
 	// block_16, then the residual blocks from the last down: the gradient at
 	// a residual block's output flows both into the block and past it.
-	dX := b.backwardBlock(b16, blockOf(block16Params), b.backT(dZ4, Conv1W), grad, cfg.trainable, d.Residual > 0 && below[d.Residual-1])
+	dX := b.backwardBlock(f.b16, blockOf(block16Params), b.backT(dZ4, Conv1W), grad, trainable, d.Residual > 0 && below[d.Residual-1])
 	for r := d.Residual - 1; r >= 0 && below[r]; r-- {
-		dIn := b.backwardBlock(residual[r], blockOf(ResidualParams(r)), dX, grad, cfg.trainable, r > 0 && below[r-1])
+		dIn := b.backwardBlock(f.residual[r], blockOf(ResidualParams(r)), dX, grad, trainable, r > 0 && below[r-1])
 		if dIn != "" {
 			dX = b.add(dX, dIn)
 		}
 	}
-	return b.model(), nil
 }
 
 func (b *builder) model() *onnx.Model {
