@@ -55,18 +55,9 @@ const expectedInput = "one input tensor of rank 4, uint8 or float32, NHWC [N,H,W
 // contract. output names the output to read ("" picks "probabilities", else
 // the first output); labels are required only when needLabels is set.
 func inspect(modelPath, output string, needLabels bool) (*inspected, error) {
-	modelErr := func(problem, expected string) error {
-		return &ModelError{Path: modelPath, Problem: problem, Expected: expected}
-	}
-	st, err := os.Stat(modelPath)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, modelErr("file does not exist", "the path of an .onnx model file")
-		}
-		return nil, modelErr(err.Error(), "a readable .onnx model file")
-	}
-	if st.IsDir() {
-		return nil, modelErr("is a directory", "the path of an .onnx model file inside it")
+	mf := modelFile(modelPath)
+	if err := mf.checkFile(); err != nil {
+		return nil, err
 	}
 	opts, err := onnxruntime.NewSessionOptions()
 	if err != nil {
@@ -80,22 +71,76 @@ func inspect(modelPath, output string, needLabels bool) (*inspected, error) {
 	ins, outs, err := onnxruntime.GetInputOutputInfoWithOptions(modelPath, opts)
 	if err != nil {
 		reason := strings.TrimSpace(strings.TrimPrefix(ortReason(err), "Load model from "+modelPath+" failed:"))
-		return nil, modelErr("ONNX Runtime cannot load it: "+reason, "an ONNX model file (ModelProto) using standard ai.onnx operators")
+		return nil, mf.err("ONNX Runtime cannot load it: "+reason, "an ONNX model file (ModelProto) using standard ai.onnx operators")
 	}
+	c, dims, err := mf.input(ins)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := readMetadata(modelPath, opts)
+	if err != nil {
+		return nil, mf.err("reading its metadata: "+ortReason(err), "an ONNX model file whose metadata_props ONNX Runtime can read")
+	}
+	if err := mf.inputFromMeta(&c, meta, dims); err != nil {
+		return nil, err
+	}
+	out, perImg, err := mf.output(outs, output)
+	if err != nil {
+		return nil, err
+	}
+	c.OutputName = out.Name
+	if err := mf.labels(&c, meta); err != nil {
+		return nil, err
+	}
+	if needLabels {
+		if err := mf.checkLabels(c, out, perImg); err != nil {
+			return nil, err
+		}
+	}
+	return &inspected{contract: c, batchDim: dims[0], outShape: out.Dimensions, outPerImg: int(perImg)}, nil
+}
+
+// modelFile is the path of the model inspect checks.
+type modelFile string
+
+// err is a ModelError about the file.
+func (mf modelFile) err(problem, expected string) error {
+	return &ModelError{Path: string(mf), Problem: problem, Expected: expected}
+}
+
+// checkFile checks the path names a readable file.
+func (mf modelFile) checkFile() error {
+	st, err := os.Stat(string(mf))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return mf.err("file does not exist", "the path of an .onnx model file")
+		}
+		return mf.err(err.Error(), "a readable .onnx model file")
+	}
+	if st.IsDir() {
+		return mf.err("is a directory", "the path of an .onnx model file inside it")
+	}
+	return nil
+}
+
+// input checks the model has one rank-4 uint8 or float32 input with a
+// usable batch dimension, and returns the contract's input name and element
+// type and the input's dimensions.
+func (mf modelFile) input(ins []onnxruntime.InputOutputInfo) (Contract, []int64, error) {
 	if len(ins) != 1 {
 		names := make([]string, len(ins))
 		for i := range ins {
 			names[i] = ins[i].Name
 		}
-		return nil, modelErr(fmt.Sprintf("has %d inputs %v", len(ins), names), expectedInput)
+		return Contract{}, nil, mf.err(fmt.Sprintf("has %d inputs %v", len(ins), names), expectedInput)
 	}
 	in := ins[0]
 	if in.OrtValueType != onnxruntime.ONNXTypeTensor {
-		return nil, modelErr(fmt.Sprintf("input %q is a %s, not a tensor", in.Name, in.OrtValueType), expectedInput)
+		return Contract{}, nil, mf.err(fmt.Sprintf("input %q is a %s, not a tensor", in.Name, in.OrtValueType), expectedInput)
 	}
 	dims := in.Dimensions
 	if len(dims) != 4 {
-		return nil, modelErr(fmt.Sprintf("input %q has rank %d, shape %v", in.Name, len(dims), dims), expectedInput)
+		return Contract{}, nil, mf.err(fmt.Sprintf("input %q has rank %d, shape %v", in.Name, len(dims), dims), expectedInput)
 	}
 	c := Contract{InputName: in.Name}
 	switch in.DataType {
@@ -104,120 +149,139 @@ func inspect(modelPath, output string, needLabels bool) (*inspected, error) {
 	case onnxruntime.TensorElementDataTypeFloat:
 		c.Element = Float32
 	default:
-		return nil, modelErr(fmt.Sprintf("input %q has element type %s", in.Name, elemName(in.DataType)), expectedInput)
+		return Contract{}, nil, mf.err(fmt.Sprintf("input %q has element type %s", in.Name, elemName(in.DataType)), expectedInput)
 	}
 	if dims[0] != -1 && dims[0] < 1 {
-		return nil, modelErr(fmt.Sprintf("input %q has batch dimension %d", in.Name, dims[0]), "a batch dimension of 1 or a symbolic one")
+		return Contract{}, nil, mf.err(fmt.Sprintf("input %q has batch dimension %d", in.Name, dims[0]), "a batch dimension of 1 or a symbolic one")
 	}
+	return c, dims, nil
+}
 
-	meta, err := readMetadata(modelPath, opts)
-	if err != nil {
-		return nil, modelErr("reading its metadata: "+ortReason(err), "an ONNX model file whose metadata_props ONNX Runtime can read")
-	}
+// inputFromMeta fills the contract's layout, channels, size, colour,
+// scaling and output kind from the metadata and the input's dimensions.
+func (mf modelFile) inputFromMeta(c *Contract, meta map[string]string, dims []int64) error {
+	var err error
 	if c.Layout, err = parseLayout(meta[KeyInputLayout], dims); err != nil {
 		if _, declared := meta[KeyInputLayout]; declared {
-			return nil, modelErr(err.Error(), "metadata input_layout NHWC or NCHW (or none, to infer it from the input shape)")
+			return mf.err(err.Error(), "metadata input_layout NHWC or NCHW (or none, to infer it from the input shape)")
 		}
-		return nil, modelErr(err.Error(), expectedInput)
+		return mf.err(err.Error(), expectedInput)
 	}
 	ci := c.Layout.channelIndex()
 	c.Channels = int(dims[ci])
 	if c.Channels != 3 && c.Channels != 1 {
-		return nil, modelErr(fmt.Sprintf("input %q shape %v has %d channels at the %s channel position", in.Name, dims, dims[ci], c.Layout), expectedInput)
+		return mf.err(fmt.Sprintf("input %q shape %v has %d channels at the %s channel position", c.InputName, dims, dims[ci], c.Layout), expectedInput)
 	}
 	hi, wi := 1, 2
 	if c.Layout == NCHW {
 		hi, wi = 2, 3
 	}
 	if dims[hi] < 1 || dims[wi] < 1 {
-		return nil, modelErr(fmt.Sprintf("input %q shape %v has a symbolic height or width", in.Name, dims), "fixed H and W in the input shape, e.g. [N,224,224,3]")
+		return mf.err(fmt.Sprintf("input %q shape %v has a symbolic height or width", c.InputName, dims), "fixed H and W in the input shape, e.g. [N,224,224,3]")
 	}
 	c.Height, c.Width = int(dims[hi]), int(dims[wi])
 	if c.Color, err = parseColor(meta[KeyInputColor]); err != nil {
-		return nil, modelErr(err.Error(), "RGB or BGR")
+		return mf.err(err.Error(), "RGB or BGR")
 	}
 	if c.Element == Float32 {
 		if c.Scale, err = parsePerChannel(KeyInputScale, meta[KeyInputScale], 1.0/255); err != nil {
-			return nil, modelErr(err.Error(), "e.g. input_scale=0.0078431 or 0.0171,0.0175,0.0174")
+			return mf.err(err.Error(), "e.g. input_scale=0.0078431 or 0.0171,0.0175,0.0174")
 		}
 		if c.Offset, err = parsePerChannel(KeyInputOffset, meta[KeyInputOffset], 0); err != nil {
-			return nil, modelErr(err.Error(), "e.g. input_offset=-1 or -2.118,-2.036,-1.804")
+			return mf.err(err.Error(), "e.g. input_offset=-1 or -2.118,-2.036,-1.804")
 		}
 	}
 	if c.OutputKind, err = parseOutputKind(meta[KeyOutputKind]); err != nil {
-		return nil, modelErr(err.Error(), "probabilities or logits")
+		return mf.err(err.Error(), "probabilities or logits")
 	}
+	return nil
+}
 
+const expectedOutput = "a float32 output tensor [N,K] (or [N,K,1,1]) with a fixed K"
+
+// output picks the output to read (named, else "probabilities", else the
+// first), checks it is a float32 tensor with fixed dimensions after the
+// batch, and returns it with its elements per image.
+func (mf modelFile) output(outs []onnxruntime.InputOutputInfo, name string) (*onnxruntime.InputOutputInfo, int64, error) {
 	var outInfo *onnxruntime.InputOutputInfo
 	names := make([]string, len(outs))
 	for i := range outs {
 		names[i] = outs[i].Name
 	}
 	switch {
-	case output != "":
-		if i := slices.Index(names, output); i >= 0 {
+	case name != "":
+		if i := slices.Index(names, name); i >= 0 {
 			outInfo = &outs[i]
 		} else {
-			return nil, modelErr(fmt.Sprintf("has no output %q (outputs: %s)", output, strings.Join(names, ", ")), "one of the model's output names")
+			return nil, 0, mf.err(fmt.Sprintf("has no output %q (outputs: %s)", name, strings.Join(names, ", ")), "one of the model's output names")
 		}
 	case slices.Contains(names, ProbabilitiesName):
 		outInfo = &outs[slices.Index(names, ProbabilitiesName)]
 	case len(outs) > 0:
 		outInfo = &outs[0]
 	default:
-		return nil, modelErr("has no outputs", "a float32 output [N,classes]")
+		return nil, 0, mf.err("has no outputs", "a float32 output [N,classes]")
 	}
-	c.OutputName = outInfo.Name
-	const expectedOutput = "a float32 output tensor [N,K] (or [N,K,1,1]) with a fixed K"
 	if outInfo.OrtValueType != onnxruntime.ONNXTypeTensor || outInfo.DataType != onnxruntime.TensorElementDataTypeFloat {
-		return nil, modelErr(fmt.Sprintf("output %q is %s", outInfo.Name, outInfo.String()), expectedOutput)
+		return nil, 0, mf.err(fmt.Sprintf("output %q is %s", outInfo.Name, outInfo.String()), expectedOutput)
 	}
 	od := outInfo.Dimensions
 	if len(od) < 2 {
-		return nil, modelErr(fmt.Sprintf("output %q has shape %v", outInfo.Name, od), expectedOutput)
+		return nil, 0, mf.err(fmt.Sprintf("output %q has shape %v", outInfo.Name, od), expectedOutput)
 	}
 	perImg := int64(1)
 	for i, d := range od[1:] {
 		if d < 1 {
-			return nil, modelErr(fmt.Sprintf("output %q shape %v has a symbolic dimension %d", outInfo.Name, od, i+1), expectedOutput)
+			return nil, 0, mf.err(fmt.Sprintf("output %q shape %v has a symbolic dimension %d", outInfo.Name, od, i+1), expectedOutput)
 		}
 		perImg *= d
 	}
+	return outInfo, perImg, nil
+}
 
+// labels reads the class labels from the metadata, else from a labels file
+// beside the model; none found leaves c.Labels nil.
+func (mf modelFile) labels(c *Contract, meta map[string]string) error {
 	if v, ok := meta[KeyLabels]; ok {
+		var err error
 		if c.Labels, err = parseLabelList(v); err != nil {
-			return nil, modelErr(err.Error(), "comma-separated class names in output order")
+			return mf.err(err.Error(), "comma-separated class names in output order")
 		}
 		c.LabelSource = "metadata"
-	} else {
-		for _, p := range labelFileCandidates(modelPath) {
-			labels, err := readLabelFile(p)
-			if errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return nil, modelErr(err.Error(), "one class name per line")
-			}
-			c.Labels, c.LabelSource = labels, p
-			break
-		}
+		return nil
 	}
-	if needLabels {
-		cands := labelFileCandidates(modelPath)
-		if c.Labels == nil {
-			return nil, modelErr(fmt.Sprintf("has no class labels (%d outputs per image but 0 labels)", perImg),
-				fmt.Sprintf("metadata %q with comma-separated class names, or a labels file %s or %s with one name per line", KeyLabels, cands[0], cands[1]))
+	for _, p := range labelFileCandidates(string(mf)) {
+		labels, err := readLabelFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
 		}
-		if int64(len(c.Labels)) != perImg {
-			return nil, modelErr(fmt.Sprintf("output %q has %d classes (shape %v), %d outputs per image, but %d labels from %s (%s)",
-				outInfo.Name, perImg, od, perImg, len(c.Labels), c.LabelSource, strings.Join(c.Labels, ",")),
-				fmt.Sprintf("as many labels as classes in the output: metadata %q with one comma-separated class name per output, or a labels file beside the model", KeyLabels))
+		if err != nil {
+			return mf.err(err.Error(), "one class name per line")
 		}
-		if od[len(od)-1] != perImg {
-			return nil, modelErr(fmt.Sprintf("output %q shape %v does not end in its class count", outInfo.Name, od), expectedOutput)
-		}
+		c.Labels, c.LabelSource = labels, p
+		break
 	}
-	return &inspected{contract: c, batchDim: dims[0], outShape: od, outPerImg: int(perImg)}, nil
+	return nil
+}
+
+// checkLabels checks there is one label per output element and the output
+// ends in its class count.
+func (mf modelFile) checkLabels(c Contract, out *onnxruntime.InputOutputInfo, perImg int64) error {
+	od := out.Dimensions
+	cands := labelFileCandidates(string(mf))
+	if c.Labels == nil {
+		return mf.err(fmt.Sprintf("has no class labels (%d outputs per image but 0 labels)", perImg),
+			fmt.Sprintf("metadata %q with comma-separated class names, or a labels file %s or %s with one name per line", KeyLabels, cands[0], cands[1]))
+	}
+	if int64(len(c.Labels)) != perImg {
+		return mf.err(fmt.Sprintf("output %q has %d classes (shape %v), %d outputs per image, but %d labels from %s (%s)",
+			out.Name, perImg, od, perImg, len(c.Labels), c.LabelSource, strings.Join(c.Labels, ",")),
+			fmt.Sprintf("as many labels as classes in the output: metadata %q with one comma-separated class name per output, or a labels file beside the model", KeyLabels))
+	}
+	if od[len(od)-1] != perImg {
+		return mf.err(fmt.Sprintf("output %q shape %v does not end in its class count", out.Name, od), expectedOutput)
+	}
+	return nil
 }
 
 // readMetadata returns the model's metadata_props.
