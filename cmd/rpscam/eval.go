@@ -2,13 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"image"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -109,17 +107,21 @@ func (f *evalFlags) check() error {
 	return nil
 }
 
-// evalSource is one row of the per-source table: a folder of class folders.
-type evalSource struct {
-	name, dir string
-}
-
 func runEval(env *cliEnv, args []string) error {
 	f, err := parseEvalFlags(env, args)
 	if err != nil {
 		return err
 	}
-	imgs, dirs, sources, err := f.images(env)
+	var de *evaluate.DataError
+	if err := f.run(env); errors.As(err, &de) {
+		return usageError{err}
+	} else {
+		return err
+	}
+}
+
+func (f *evalFlags) run(env *cliEnv) error {
+	imgs, dirs, sources, err := f.images()
 	if err != nil {
 		return err
 	}
@@ -135,19 +137,20 @@ func runEval(env *cliEnv, args []string) error {
 	if len(labels) == 0 {
 		labels = slices.Clone(train.Labels[:])
 	}
-	items, err := labelImages(imgs, labels)
+	items, err := evaluate.LabelImages(imgs, labels)
 	if err != nil {
 		return err
 	}
 	if len(items) == 0 {
 		return usagef("no labelled images left in %s", strings.Join(dirs, ", "))
 	}
-	preds, err := predict(env, runner, items, f.batch)
+	prog := train.NewProgress(env.stderr, "eval", len(items), term.IsTerminal(env.stderr))
+	preds, err := evaluate.Predict(runner, items, f.batch, prog.Update)
 	if err != nil {
 		return err
 	}
 	if f.perSource {
-		return f.writeSourceTable(env, labels, sources, items, preds)
+		return f.writeSourceTable(env, labels, evaluate.GroupBySource(sources, items, preds), preds)
 	}
 	return f.writeReport(env, labels, dirs, preds)
 }
@@ -155,13 +158,17 @@ func runEval(env *cliEnv, args []string) error {
 // images lists what to score: the validation split, the --data folders, or
 // with --per-source every source's folder, each image tagged with its
 // source. dirs name the folders for the report's header.
-func (f *evalFlags) images(env *cliEnv) (imgs []labelledImage, dirs []string, sources []evalSource, err error) {
-	if f.validation {
-		imgs, dirs, err = validationImages(env, f.shared, f.splitSeed, f.valFrac)
+func (f *evalFlags) images() (imgs []evaluate.Image, dirs []string, sources []evaluate.Source, err error) {
+	if f.validation || f.tests {
+		shared, err := sharedDir(f.shared)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if f.tests {
+			return evaluate.TestImages(shared)
+		}
+		imgs, dirs, err = evaluate.ValidationImages(shared, f.splitSeed, f.valFrac)
 		return imgs, dirs, nil, err
-	}
-	if f.tests {
-		return testImages(f.shared)
 	}
 	if !f.perSource {
 		for _, dir := range f.dirs {
@@ -177,265 +184,45 @@ func (f *evalFlags) images(env *cliEnv) (imgs []labelledImage, dirs []string, so
 		}
 		return imgs, f.dirs, nil, nil
 	}
-	if sources, err = listSources(f.sourcesIn, f.dirs); err != nil {
+	if sources, err = evaluate.ListSources(f.sourcesIn, f.dirs); err != nil {
 		return nil, nil, nil, err
 	}
 	for _, s := range sources {
-		list, err := sourceImages(s)
+		list, err := evaluate.SourceImages(s)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		kept, err := f.keep(list, s.name, s.dir)
+		kept, err := f.keep(list, s.Name, s.Dir)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		imgs = append(imgs, kept...)
-		dirs = append(dirs, s.dir)
+		dirs = append(dirs, s.Dir)
 	}
 	return imgs, dirs, sources, nil
 }
 
 // keep applies --heldout to the images listed from dir and tags them with
 // their per-source row.
-func (f *evalFlags) keep(list []capture.LabeledImage, group, dir string) ([]labelledImage, error) {
-	heldOut := func(string) bool { return true }
-	if f.heldOut {
-		var err error
-		if heldOut, err = f.heldOutRule(dir); err != nil {
-			return nil, err
-		}
+func (f *evalFlags) keep(list []capture.LabeledImage, group, dir string) ([]evaluate.Image, error) {
+	if !f.heldOut {
+		return evaluate.Tag(list, group, nil), nil
 	}
-	var out []labelledImage
-	for _, im := range list {
-		if heldOut(im.Path) {
-			out = append(out, labelledImage{path: im.Path, class: im.Class, group: group})
-		}
-	}
-	return out, nil
-}
-
-// heldOutRule says which files of dir rpscam train never trains on: a
-// default source's own held-out part (drgfreeman's hashed 20% of files,
-// parikshitkumar1's last frames, signdigits' hashed 20% of students), or
-// for any other folder the file-name hash that --source folders get.
-func (f *evalFlags) heldOutRule(dir string) (func(string) bool, error) {
 	shared, err := sharedDir(f.shared)
 	if err != nil {
-		return train.HeldOut, nil
+		shared = "" // no shared folder: the file-name hash
 	}
-	exs, ok, err := train.HeldOutPart(shared, dir)
+	heldOut, err := evaluate.HeldOutRule(shared, dir)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return train.HeldOut, nil
-	}
-	held := map[string]bool{}
-	for _, ex := range exs {
-		abs, _ := filepath.Abs(ex.Path)
-		held[abs] = true
-	}
-	return func(path string) bool {
-		abs, _ := filepath.Abs(path)
-		return held[abs]
-	}, nil
-}
-
-// classFolders are the folder names a source's images sit in: rpscam's
-// classes.
-var classFolders = train.Labels
-
-// sourceImages lists one source's images, all of which must be in class
-// folders: an image directly in the source folder has no truth to score.
-func sourceImages(s evalSource) ([]capture.LabeledImage, error) {
-	list, err := capture.ListImages(s.dir)
-	if err != nil {
-		return nil, usagef("source %s: %v", s.name, err)
-	}
-	for _, im := range list {
-		if im.Class == "" {
-			return nil, usagef("source %s (%s) holds images outside class folders, e.g. %s: put them in %s/ subfolders, or pass the folder above the sources to --sources-in",
-				s.name, s.dir, im.Path, strings.Join(classFolders[:], "/ "))
-		}
-	}
-	return list, nil
-}
-
-// listSources turns every subfolder of each --sources-in folder, then each
-// --data folder, into a named source.
-func listSources(parents, dirs []string) ([]evalSource, error) {
-	var out []evalSource
-	for _, parent := range parents {
-		subs, err := subfolders(parent)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, subs...)
-	}
-	for _, d := range dirs {
-		out = append(out, evalSource{name: sourceName(d), dir: d})
-	}
-	return uniqueNames(out), nil
-}
-
-// subfolders are parent's non-hidden folders as sources, sorted by name.
-func subfolders(parent string) ([]evalSource, error) {
-	entries, err := os.ReadDir(parent)
-	if err != nil {
-		return nil, usagef("--sources-in %s: %v (pass the folder whose subfolders are the sources, e.g. ../shared/data/eval-only)", parent, err)
-	}
-	var out []evalSource
-	var classes []string
-	for _, e := range entries {
-		dir := filepath.Join(parent, e.Name())
-		if strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			continue // SOURCES.tsv and other files beside the sources
-		}
-		if isClassFolder(e.Name()) {
-			classes = append(classes, e.Name())
-		}
-		out = append(out, evalSource{name: e.Name(), dir: dir})
-	}
-	if len(classes) > 0 {
-		return nil, usagef("--sources-in %s: its subfolders are class folders (%s), so it is one source: pass it as --per-source --data %s, or pass the folder above it to --sources-in",
-			parent, strings.Join(classes, ", "), parent)
-	}
-	if len(out) == 0 {
-		return nil, usagef("--sources-in %s has no subfolders: pass the folder whose subfolders are the sources (each holding rock/ paper/ scissors/ none/), e.g. ../shared/data/eval-only", parent)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out, nil
-}
-
-func isClassFolder(name string) bool {
-	for _, c := range classFolders {
-		if name == c {
-			return true
-		}
-	}
-	return false
-}
-
-// splitFolders are names that say which part of a source a folder is, not
-// whose it is: such a folder is named with its parent (subhih/test).
-var splitFolders = map[string]bool{"test": true, "train": true, "val": true, "valid": true, "validation": true}
-
-func sourceName(dir string) string {
-	clean := filepath.Clean(dir)
-	base := filepath.Base(clean)
-	if splitFolders[strings.ToLower(base)] {
-		return filepath.Base(filepath.Dir(clean)) + "/" + base
-	}
-	return base
-}
-
-// uniqueNames names sources that share a name by their paths instead, so
-// no two rows look alike.
-func uniqueNames(srcs []evalSource) []evalSource {
-	count := map[string]int{}
-	for _, s := range srcs {
-		count[s.name]++
-	}
-	for i, s := range srcs {
-		if count[s.name] > 1 {
-			srcs[i].name = filepath.Clean(s.dir)
-		}
-	}
-	return srcs
-}
-
-// evalItem is one image with its model class index (or
-// evaluate.NoneImage) and per-source row.
-type evalItem struct {
-	path, source, group string
-	class               int
-}
-
-// labelImages maps class folder names to the model's outputs. A none/
-// folder under a model without a none class is still scored, by
-// uncertainty only, so old models can be measured on new data.
-func labelImages(imgs []labelledImage, labels []string) ([]evalItem, error) {
-	index := map[string]int{}
-	for i, l := range labels {
-		index[l] = i
-	}
-	if _, ok := index[infer.NoHandLabel]; !ok {
-		index[infer.NoHandLabel] = evaluate.NoneImage
-	}
-	items := make([]evalItem, 0, len(imgs))
-	for _, im := range imgs {
-		c, ok := index[im.class]
-		if !ok {
-			return nil, usagef("%s is in folder %q, which is not one of the model's classes (%s): put images in class folders", im.path, im.class, strings.Join(labels, ", "))
-		}
-		items = append(items, evalItem{path: im.path, source: im.source, group: im.group, class: c})
-	}
-	return items, nil
-}
-
-// predict runs the model on every item in batches through the live path's
-// preprocessing (the same code as infer.Classifier).
-func predict(env *cliEnv, runner *infer.BatchRunner, items []evalItem, batch int) ([]evaluate.Prediction, error) {
-	pre, err := infer.NewPreprocessor(runner.Contract())
-	if err != nil {
-		return nil, err
-	}
-	defer pre.Close()
-	size := pre.Size()
-	prog := train.NewProgress(env.stderr, "eval", len(items), term.IsTerminal(env.stderr))
-	preds := make([]evaluate.Prediction, 0, len(items))
-	buf := make([]uint8, batch*size)
-	k := runner.OutputDim()
-	for start := 0; start < len(items); start += batch {
-		part := items[start:min(start+batch, len(items))]
-		for i, it := range part {
-			if err := preprocessFile(pre, it.path, buf[i*size:(i+1)*size]); err != nil {
-				return nil, err
-			}
-		}
-		probs, err := runner.Run(buf[:len(part)*size], len(part))
-		if err != nil {
-			return nil, err
-		}
-		for i, it := range part {
-			preds = append(preds, evaluate.Prediction{Path: it.path, Source: it.source, Actual: it.class, Probs: probs[i*k : (i+1)*k]})
-		}
-		prog.Update(start + len(part))
-	}
-	return preds, nil
-}
-
-func preprocessFile(pre *infer.Preprocessor, path string, dst []uint8) error {
-	img, err := capture.ReadImage(path)
-	if err != nil {
-		return err
-	}
-	defer img.Close()
-	if err := pre.IntoUint8(img, image.Rectangle{}, dst); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
-// scoredOnly drops none images that a model without a none class cannot
-// be right or wrong on, leaving what the confusion matrix counts.
-func scoredOnly(preds []evaluate.Prediction) []evaluate.Prediction {
-	out := make([]evaluate.Prediction, 0, len(preds))
-	for _, p := range preds {
-		if p.Actual != evaluate.NoneImage {
-			out = append(out, p)
-		}
-	}
-	return out
+	return evaluate.Tag(list, group, heldOut), nil
 }
 
 // writeReport is the single report: accuracy, per-class table, confusion
 // matrix, mistakes, samples, and the none figures when they apply.
 func (f *evalFlags) writeReport(env *cliEnv, labels, dirs []string, preds []evaluate.Prediction) error {
-	scored := scoredOnly(preds)
+	scored := evaluate.ScoredOnly(preds)
 	rep, err := evaluate.Score(labels, scored, f.worst)
 	if err != nil {
 		return err
@@ -458,7 +245,7 @@ func (f *evalFlags) writeReport(env *cliEnv, labels, dirs []string, preds []eval
 		figs.WriteNoneText(env.stdout, labels, f.threshold)
 	}
 	if f.samples > 0 {
-		fmt.Fprintf(env.stdout, "\n%s", evaluate.SampleLines(labels, sampleSpread(scored, f.samples), f.samples))
+		fmt.Fprintf(env.stdout, "\n%s", evaluate.SampleLines(labels, evaluate.SampleSpread(scored, f.samples), f.samples))
 	}
 	if err := f.writeConfusion(env, rep, filepath.Base(dirs[0])); err != nil {
 		return err
@@ -483,29 +270,19 @@ func (f *evalFlags) writeReport(env *cliEnv, labels, dirs []string, preds []eval
 }
 
 // writeSourceTable is --per-source: the table, worst source first.
-func (f *evalFlags) writeSourceTable(env *cliEnv, labels []string, sources []evalSource, items []evalItem, preds []evaluate.Prediction) error {
-	groups := make([]evaluate.SourcePredictions, len(sources))
-	row := map[string]int{}
-	for i, s := range sources {
-		groups[i] = evaluate.SourcePredictions{Name: s.name, Data: s.dir}
-		row[s.name] = i
-	}
-	for i, it := range items {
-		g := &groups[row[it.group]]
-		g.Preds = append(g.Preds, preds[i])
-	}
+func (f *evalFlags) writeSourceTable(env *cliEnv, labels []string, groups []evaluate.SourcePredictions, preds []evaluate.Prediction) error {
 	table, err := evaluate.NewSourceTable(labels, groups, f.threshold, f.target)
 	if err != nil {
 		return err
 	}
 	part := map[bool]string{true: " (held-out part)"}[f.heldOut]
-	fmt.Fprintf(env.stdout, "model %s on %d sources%s: %d images (uncertain: top probability below %.2f)\n\n", f.model, len(sources), part, len(preds), f.threshold)
+	fmt.Fprintf(env.stdout, "model %s on %d sources%s: %d images (uncertain: top probability below %.2f)\n\n", f.model, len(groups), part, len(preds), f.threshold)
 	table.WriteText(env.stdout)
-	rep, err := evaluate.Score(labels, scoredOnly(preds), 0)
+	rep, err := evaluate.Score(labels, evaluate.ScoredOnly(preds), 0)
 	if err != nil {
 		return err
 	}
-	if err := f.writeConfusion(env, rep, fmt.Sprintf("pooled over %d sources", len(sources))); err != nil {
+	if err := f.writeConfusion(env, rep, fmt.Sprintf("pooled over %d sources", len(groups))); err != nil {
 		return err
 	}
 	type jsonTable struct {
@@ -552,69 +329,4 @@ func writeEvalJSON(env *cliEnv, path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, data, 0o644)
-}
-
-// labelledImage is one image to score, with its class folder's name, for
-// the validation split its training source, and with --per-source its row.
-type labelledImage struct {
-	path, class, source, group string
-}
-
-// validationImages lists the validation split of rpscam train's default
-// sources with the same code and seed that train splits them with, so a
-// recipe or a parameter average can be chosen on exactly those images.
-// testImages lists the test part of every default training source, each a
-// row of the per-source table.
-func testImages(sharedFlag string) (imgs []labelledImage, dirs []string, sources []evalSource, err error) {
-	shared, err := sharedDir(sharedFlag)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	for _, t := range train.DefaultTestSets(shared) {
-		exs, err := t.Examples()
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("test set %s: %w", t.Name, err)
-		}
-		sources = append(sources, evalSource{name: t.Name, dir: t.Src.Dir})
-		dirs = append(dirs, t.Src.Dir)
-		for _, ex := range exs {
-			imgs = append(imgs, labelledImage{path: ex.Path, class: train.Labels[ex.Class], group: t.Name})
-		}
-	}
-	return imgs, dirs, sources, nil
-}
-
-func validationImages(env *cliEnv, sharedFlag string, splitSeed uint64, valFrac float64) ([]labelledImage, []string, error) {
-	shared, err := sharedDir(sharedFlag)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg := train.DefaultConfig(train.DefaultSources(shared))
-	cfg.SplitSeed, cfg.ValFraction = splitSeed, valFrac
-	sp, err := train.SplitSources(cfg, io.Discard)
-	if err != nil {
-		return nil, nil, err
-	}
-	var dirs []string
-	for _, s := range cfg.Sources {
-		dirs = append(dirs, s.Dir)
-	}
-	out := make([]labelledImage, len(sp.Validation))
-	for i, ex := range sp.Validation {
-		out[i] = labelledImage{path: ex.Path, class: train.Labels[ex.Class], source: ex.Source}
-	}
-	return out, dirs, nil
-}
-
-// sampleSpread picks n predictions spread evenly over the list, so the
-// sample lines show every class rather than the first folder's files.
-func sampleSpread(preds []evaluate.Prediction, n int) []evaluate.Prediction {
-	if n >= len(preds) {
-		return preds
-	}
-	out := make([]evaluate.Prediction, n)
-	for i := range out {
-		out[i] = preds[i*len(preds)/n]
-	}
-	return out
 }

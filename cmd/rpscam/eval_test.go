@@ -16,6 +16,7 @@ import (
 
 	"github.com/rpscam/rpscam/internal/onnx"
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/train/evaluate"
 )
 
 // colourModel writes a tiny classifier with the rpscam contract (uint8 NHWC
@@ -551,17 +552,17 @@ func TestEvalTestsListsEveryTestPart(t *testing.T) {
 		files[filepath.Join("data/rps-real/parikshitkumar1/none", strconv.Itoa(n)+"__x.png")] = black
 	}
 	imageTree(t, shared, files)
-	imgs, dirs, sources, err := testImages(shared)
+	imgs, dirs, sources, err := evaluate.TestImages(shared)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
 	rows := map[string][]string{}
 	for _, s := range sources {
-		names = append(names, s.name)
+		names = append(names, s.Name)
 	}
 	for _, im := range imgs {
-		rows[im.group] = append(rows[im.group], im.class+"/"+filepath.Base(im.path))
+		rows[im.Group] = append(rows[im.Group], im.Class+"/"+filepath.Base(im.Path))
 	}
 	want := []string{"cgi-test", "drgfreeman-heldout", "sxsw-test", "subhih-test", "parikshitkumar1-heldout", "signdigits-heldout"}
 	if strings.Join(names, " ") != strings.Join(want, " ") || len(dirs) != len(want) {
