@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"github.com/rpscam/rpscam/bench"
 )
 
 func TestBenchJSON(t *testing.T) {
@@ -82,7 +84,7 @@ func TestBenchShortClip(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var r benchReport
+	var r bench.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func TestBenchParallelWorkers(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var r benchReport
+	var r bench.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatal(err)
 	}
