@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"slices"
 	"strings"
 
 	"github.com/rpscam/rpscam/capture"
@@ -74,51 +75,28 @@ func classify(env *cliEnv, args []string) error {
 	}
 	defer cls.Close()
 	labels := cls.Labels()
-	known := map[string]bool{}
-	for _, l := range labels {
-		known[l] = true
-	}
 	rep := classifyReport{Model: path, Provider: cls.Provider(), Images: []classifiedImage{}, Skipped: []skippedImage{}}
 	for _, li := range imgs {
-		img, err := capture.ReadImage(li.Path)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "rpscam: skipping %s: %v\n", li.Path, err)
-			rep.Skipped = append(rep.Skipped, skippedImage{li.Path, err.Error()})
+		ci, skip := classifyImage(cls, li, roi, float32(mf.threshold))
+		if skip != nil {
+			fmt.Fprintf(env.stderr, "rpscam: skipping %s: %s\n", li.Path, skip.why)
+			rep.Skipped = append(rep.Skipped, skip.skippedImage)
 			continue
-		}
-		if !roi.Empty() && !roi.In(image.Rect(0, 0, img.Cols(), img.Rows())) {
-			fmt.Fprintf(env.stderr, "rpscam: skipping %s: --roi lies outside its %dx%d pixels\n", li.Path, img.Cols(), img.Rows())
-			rep.Skipped = append(rep.Skipped, skippedImage{li.Path, "roi outside the image"})
-			img.Close()
-			continue
-		}
-		res, err := cls.Classify(img, roi)
-		img.Close()
-		if err != nil {
-			fmt.Fprintf(env.stderr, "rpscam: skipping %s: %v\n", li.Path, err)
-			rep.Skipped = append(rep.Skipped, skippedImage{li.Path, err.Error()})
-			continue
-		}
-		d := pipeline.Decide(res.Probs, labels, float32(mf.threshold))
-		ci := classifiedImage{Path: li.Path, Predicted: d.Label, Confidence: d.Confidence, Uncertain: d.Uncertain, Probabilities: map[string]float32{},
-			Display: infer.DisplayLabel(d.Label), Hand: infer.IsHand(d.Label)}
-		for i, l := range labels {
-			ci.Probabilities[l] = res.Probs[i]
 		}
 		// A folder name is a class only when the model knows it: photos/2024/
 		// is not a class.
-		if known[li.Class] {
+		if slices.Contains(labels, li.Class) {
 			ci.Actual = li.Class
-			ok := li.Class == d.Label
+			ok := li.Class == ci.Predicted
 			ci.Correct = &ok
 			rep.Labelled++
 			if ok {
 				rep.Correct++
 			}
 		}
-		rep.Images = append(rep.Images, ci)
+		rep.Images = append(rep.Images, *ci)
 		if !*asJSON {
-			printClassified(env, &ci, labels)
+			printClassified(env, ci, labels)
 		}
 	}
 	if rep.Labelled > 0 {
@@ -142,6 +120,38 @@ func classify(env *cliEnv, args []string) error {
 		return fmt.Errorf("none of the %d image(s) could be classified", len(imgs))
 	}
 	return nil
+}
+
+// skip is why an image was not classified: the message for stderr and the
+// report's entry.
+type skip struct {
+	skippedImage
+	why string
+}
+
+// classifyImage classifies one image file with the decision rule of the
+// video commands, or says why it cannot.
+func classifyImage(cls *infer.Classifier, li capture.LabeledImage, roi image.Rectangle, threshold float32) (*classifiedImage, *skip) {
+	img, err := capture.ReadImage(li.Path)
+	if err != nil {
+		return nil, &skip{skippedImage{li.Path, err.Error()}, err.Error()}
+	}
+	defer img.Close()
+	if !roi.Empty() && !roi.In(image.Rect(0, 0, img.Cols(), img.Rows())) {
+		return nil, &skip{skippedImage{li.Path, "roi outside the image"}, fmt.Sprintf("--roi lies outside its %dx%d pixels", img.Cols(), img.Rows())}
+	}
+	res, err := cls.Classify(img, roi)
+	if err != nil {
+		return nil, &skip{skippedImage{li.Path, err.Error()}, err.Error()}
+	}
+	labels := cls.Labels()
+	d := pipeline.Decide(res.Probs, labels, threshold)
+	ci := &classifiedImage{Path: li.Path, Predicted: d.Label, Confidence: d.Confidence, Uncertain: d.Uncertain, Probabilities: map[string]float32{},
+		Display: infer.DisplayLabel(d.Label), Hand: infer.IsHand(d.Label)}
+	for i, l := range labels {
+		ci.Probabilities[l] = res.Probs[i]
+	}
+	return ci, nil
 }
 
 func printClassified(env *cliEnv, ci *classifiedImage, labels []string) {

@@ -7,15 +7,27 @@ import (
 	"log/slog"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/rpscam/rpscam/serve"
+	"github.com/rpscam/rpscam/session"
 )
 
 func runServe(env *cliEnv, args []string) error {
 	return exitError(serveCmd(env, args))
 }
 
-func serveCmd(env *cliEnv, args []string) error {
+// serveOpts are rpscam serve's flags after parsing.
+type serveOpts struct {
+	mf                  *modelFlags
+	sf                  *sourceFlags
+	addr, recordDir     string
+	quality, maxClients int
+	stall               time.Duration
+	exitAtEnd, verbose  bool
+}
+
+func parseServeFlags(env *cliEnv, args []string) (*serveOpts, error) {
 	fs := newFlagSet(env, "serve", "[flags]",
 		"rpscam serve --input 0                        # then open http://127.0.0.1:8080/",
 		"rpscam serve --input rtsp://cam/stream --addr 0.0.0.0:8080 --record-dir recordings",
@@ -23,66 +35,74 @@ func serveCmd(env *cliEnv, args []string) error {
 		"curl -s localhost:8080/api/prediction; curl -N localhost:8080/api/events?max_rate=5",
 		"curl -s -X POST -H 'Content-Type: application/json' -d '{\"action\":\"start\"}' localhost:8080/api/record",
 		"endpoints: / (page), /stream.mjpg, /snapshot.jpg, /api/prediction, /api/events, /api/record, /metrics, /healthz")
-	sf := addSourceFlags(fs, "0")
-	sf.addReconnectFlags(fs)
-	mf := addModelFlags(fs, true)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on; 0.0.0.0:8080 lets other machines connect")
-	recordDir := fs.String("record-dir", "", "folder for recordings started from the page or /api/record (default: recording off)")
-	quality := fs.Int("jpeg-quality", serve.DefaultJPEGQuality, "JPEG quality of the stream, 1..100")
-	stall := fs.Duration("stall-timeout", serve.DefaultStallTimeout, "/healthz reports the source stalled after this long without a frame")
-	maxClients := fs.Int("max-clients", serve.DefaultMaxClients, "most concurrent stream and event viewers")
-	exitAtEnd := fs.Bool("exit-at-end", false, "exit when the source ends (default: keep serving the last frame until Ctrl-C)")
-	verbose := fs.BoolP("verbose", "v", false, "log viewers connecting and leaving")
+	o := &serveOpts{sf: addSourceFlags(fs, "0")}
+	o.sf.addReconnectFlags(fs)
+	o.mf = addModelFlags(fs, true)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on; 0.0.0.0:8080 lets other machines connect")
+	fs.StringVar(&o.recordDir, "record-dir", "", "folder for recordings started from the page or /api/record (default: recording off)")
+	fs.IntVar(&o.quality, "jpeg-quality", serve.DefaultJPEGQuality, "JPEG quality of the stream, 1..100")
+	fs.DurationVar(&o.stall, "stall-timeout", serve.DefaultStallTimeout, "/healthz reports the source stalled after this long without a frame")
+	fs.IntVar(&o.maxClients, "max-clients", serve.DefaultMaxClients, "most concurrent stream and event viewers")
+	fs.BoolVar(&o.exitAtEnd, "exit-at-end", false, "exit when the source ends (default: keep serving the last frame until Ctrl-C)")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log viewers connecting and leaving")
 	// A viewer expects a file to play like a camera, at its own pace.
-	sf.realtime = true
+	o.sf.realtime = true
 	if f := fs.Lookup("realtime"); f != nil {
 		f.DefValue = "true"
 		f.Usage = "play a video file at its own frame rate like a camera (--realtime=false: as fast as inference goes)"
 	}
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected arguments %q: the source goes in --input", fs.Args())
+		return nil, usagef("unexpected arguments %q: the source goes in --input", fs.Args())
 	}
-	hub, err := serve.NewHub(serve.WithJPEGQuality(*quality))
+	return o, nil
+}
+
+func serveCmd(env *cliEnv, args []string) error {
+	o, err := parseServeFlags(env, args)
+	if err != nil {
+		return err
+	}
+	hub, err := serve.NewHub(serve.WithJPEGQuality(o.quality))
 	if err != nil {
 		return usagef("--jpeg-quality: %v", err)
 	}
 	level := slog.LevelInfo
-	if *verbose {
+	if o.verbose {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
-	opts := []serve.Option{serve.WithStallTimeout(*stall), serve.WithMaxClients(*maxClients), serve.WithLogger(logger)}
+	opts := []serve.Option{serve.WithStallTimeout(o.stall), serve.WithMaxClients(o.maxClients), serve.WithLogger(logger)}
 
 	ctx, stop := signalContext()
 	defer stop()
 	// Listen before loading the model, so a busy port fails in a moment.
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return usagef("--addr %s is already in use: stop the other server or pass another port, e.g. --addr 127.0.0.1:8081", *addr)
+			return usagef("--addr %s is already in use: stop the other server or pass another port, e.g. --addr 127.0.0.1:8081", o.addr)
 		}
-		return usagef("--addr %s: %v (give host:port, e.g. 127.0.0.1:8080)", *addr, err)
+		return usagef("--addr %s: %v (give host:port, e.g. 127.0.0.1:8080)", o.addr, err)
 	}
 	defer ln.Close()
 	// A camera or stream that drops out is reopened with backoff while the
 	// server runs; /healthz answers 503 "reconnecting…" meanwhile.
-	sf.reconnect = true
-	s, err := openSession(env, mf, sf)
+	o.sf.reconnect = true
+	s, err := openSession(env, o.mf, o.sf)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 
 	var rec *serve.VideoRecorder
-	if *recordDir != "" {
+	if o.recordDir != "" {
 		fps := s.Info().FPS
 		if !(fps > 0) {
 			fps = 30 // the backend does not know; most cameras deliver 30
 		}
-		if rec, err = serve.NewVideoRecorder(*recordDir, fps, serve.WithIndicator(s.Annotator().SetRecording)); err != nil {
+		if rec, err = serve.NewVideoRecorder(o.recordDir, fps, serve.WithIndicator(s.Annotator().SetRecording)); err != nil {
 			return usagef("--record-dir: %v", err)
 		}
 		opts = append(opts, serve.WithRecording(rec))
@@ -91,7 +111,12 @@ func serveCmd(env *cliEnv, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	return o.serve(ctx, env, s, hub, srv, rec, ln)
+}
 
+// serve runs the pipeline into the server until the source ends (then,
+// without --exit-at-end, until Ctrl-C) or the server fails.
+func (o *serveOpts) serve(ctx context.Context, env *cliEnv, s *session.Session, hub *serve.Hub, srv *serve.Server, rec *serve.VideoRecorder, ln net.Listener) error {
 	// The server outlives the pipeline (it keeps showing the last frame
 	// when a file ends); if the server fails, the pipeline stops too.
 	serveCtx, stopServing := context.WithCancel(ctx)
@@ -109,7 +134,7 @@ func serveCmd(env *cliEnv, args []string) error {
 	st, runErr := s.Run(runCtx, serve.NewSink(hub, srv, rec, env.stderr))
 	if runErr == nil && !st.Interrupted {
 		hub.Close() // viewers' streams end; snapshots and /api/prediction keep the last frame
-		if !*exitAtEnd {
+		if !o.exitAtEnd {
 			fmt.Fprintf(env.stderr, "serve: the source ended after %d frames; still serving the last one (Ctrl-C to stop)\n", st.Frames)
 			<-serveCtx.Done()
 		}
