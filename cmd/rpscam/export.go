@@ -28,20 +28,9 @@ func runExport(env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
-	var sets []*model.Params
-	for _, path := range *params {
-		if _, err := os.Stat(path); err != nil {
-			return usagef("params %s: %v (rpscam train writes it; or pass --params)", path, errors.Unwrap(err))
-		}
-		p, err := model.ReadParams(path)
-		if err != nil {
-			return err
-		}
-		if len(sets) > 0 && p.Meta[model.MetaBackboneWeights] != sets[0].Meta[model.MetaBackboneWeights] {
-			return fmt.Errorf("%s was trained on backbone weights %q, %s on %q: only runs from the same backbone can be averaged",
-				path, p.Meta[model.MetaBackboneWeights], (*params)[0], sets[0].Meta[model.MetaBackboneWeights])
-		}
-		sets = append(sets, p)
+	sets, err := readParamSets(*params)
+	if err != nil {
+		return err
 	}
 	p, err := model.AverageParams(sets...)
 	if err != nil {
@@ -63,20 +52,9 @@ func runExport(env *cliEnv, args []string) error {
 	}
 	meta := map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name}
 	if len(sets) > 1 {
-		var from []string
-		for _, path := range *params {
-			sum, err := model.FileSHA256(path)
-			if err != nil {
-				return err
-			}
-			from = append(from, filepath.Base(path)+":"+sum[:12])
+		if err := markAverage(p, meta, *params); err != nil {
+			return err
 		}
-		p.Meta["averaged_from"] = strings.Join(from, ",")
-		meta["averaged_from"] = p.Meta["averaged_from"]
-		// The first run's validation figures do not describe the average:
-		// measure it with rpscam eval --validation and add them with --meta.
-		delete(p.Meta, "validation_accuracy")
-		delete(p.Meta, "validation_loss")
 	}
 	for _, kv := range *extra {
 		k, v, ok := strings.Cut(kv, "=")
@@ -99,6 +77,45 @@ func runExport(env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "export: %s + %s -> %s: classes %s, %d fine-tuned layers, outputs %s\n",
 		b.Source.File, strings.Join(*params, " + "), *out, strings.Join(p.Labels, ","), len(p.Layers), outputNames(m.Graph.Outputs))
+	return nil
+}
+
+// readParamSets reads every --params file; several must share one backbone.
+func readParamSets(paths []string) ([]*model.Params, error) {
+	var sets []*model.Params
+	for _, path := range paths {
+		if _, err := os.Stat(path); err != nil {
+			return nil, usagef("params %s: %v (rpscam train writes it; or pass --params)", path, errors.Unwrap(err))
+		}
+		p, err := model.ReadParams(path)
+		if err != nil {
+			return nil, err
+		}
+		if len(sets) > 0 && p.Meta[model.MetaBackboneWeights] != sets[0].Meta[model.MetaBackboneWeights] {
+			return nil, fmt.Errorf("%s was trained on backbone weights %q, %s on %q: only runs from the same backbone can be averaged",
+				path, p.Meta[model.MetaBackboneWeights], paths[0], sets[0].Meta[model.MetaBackboneWeights])
+		}
+		sets = append(sets, p)
+	}
+	return sets, nil
+}
+
+// markAverage names the averaged runs (file and sha256) in p's and the
+// model's metadata and drops the first run's validation figures, which do
+// not describe the average (rpscam eval --validation measures it).
+func markAverage(p *model.Params, meta map[string]string, paths []string) error {
+	var from []string
+	for _, path := range paths {
+		sum, err := model.FileSHA256(path)
+		if err != nil {
+			return err
+		}
+		from = append(from, filepath.Base(path)+":"+sum[:12])
+	}
+	p.Meta["averaged_from"] = strings.Join(from, ",")
+	meta["averaged_from"] = p.Meta["averaged_from"]
+	delete(p.Meta, "validation_accuracy")
+	delete(p.Meta, "validation_loss")
 	return nil
 }
 

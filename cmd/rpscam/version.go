@@ -52,41 +52,8 @@ func version(env *cliEnv, args []string) error {
 		OpenCV:   gocv.OpenCVVersion(),
 		GoCV:     gocv.Version(),
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		var rev, dirty string
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				if s.Value == "true" {
-					dirty = "+dirty"
-				}
-			}
-		}
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		if rev != "" {
-			r.Commit = rev + dirty
-		}
-	}
-	ortErr := func() error {
-		lib, err := ort.FindLibrary(*ortLib)
-		if err != nil {
-			return err
-		}
-		r.ORTLibrary = lib
-		rt, err := ort.Init(lib)
-		if err != nil {
-			return err
-		}
-		r.ONNXRuntime = rt.Version()
-		if r.Providers, err = infer.AvailableProviders(lib); err != nil {
-			return err
-		}
-		return nil
-	}()
+	r.Commit = buildCommit()
+	ortErr := r.findRuntime(*ortLib)
 	if ortErr != nil {
 		r.ORTError = ortErr.Error()
 	}
@@ -97,21 +64,70 @@ func version(env *cliEnv, args []string) error {
 			return err
 		}
 	} else {
-		v := r.Rpscam
-		if r.Commit != "" {
-			v += " (" + r.Commit + ")"
-		}
-		fmt.Fprintf(env.stdout, "rpscam        %s\n", v)
-		fmt.Fprintf(env.stdout, "Go            %s %s\n", r.Go, r.Platform)
-		fmt.Fprintf(env.stdout, "OpenCV        %s (gocv %s)\n", r.OpenCV, r.GoCV)
-		if ortErr == nil {
-			fmt.Fprintf(env.stdout, "ONNX Runtime  %s (%s)\n", r.ONNXRuntime, r.ORTLibrary)
-			fmt.Fprintf(env.stdout, "providers     %s (compiled in; whether CUDA works shows when a model loads)\n", joinNonEmpty(", ", r.Providers...))
-		} else {
-			fmt.Fprintf(env.stdout, "ONNX Runtime  unavailable\n")
-		}
+		r.print(env, ortErr == nil)
 	}
 	// Everything that could be printed was; a missing library still makes
 	// the exit code say the setup is incomplete.
 	return ortErr
+}
+
+// buildCommit is the checkout's commit (12 digits, "+dirty" when modified),
+// or "" when the build recorded none.
+func buildCommit() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		return ""
+	}
+	return rev + dirty
+}
+
+// findRuntime fills the ONNX Runtime library, version and providers.
+func (r *versionReport) findRuntime(ortLib string) error {
+	lib, err := ort.FindLibrary(ortLib)
+	if err != nil {
+		return err
+	}
+	r.ORTLibrary = lib
+	rt, err := ort.Init(lib)
+	if err != nil {
+		return err
+	}
+	r.ONNXRuntime = rt.Version()
+	if r.Providers, err = infer.AvailableProviders(lib); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (r *versionReport) print(env *cliEnv, haveORT bool) {
+	v := r.Rpscam
+	if r.Commit != "" {
+		v += " (" + r.Commit + ")"
+	}
+	fmt.Fprintf(env.stdout, "rpscam        %s\n", v)
+	fmt.Fprintf(env.stdout, "Go            %s %s\n", r.Go, r.Platform)
+	fmt.Fprintf(env.stdout, "OpenCV        %s (gocv %s)\n", r.OpenCV, r.GoCV)
+	if haveORT {
+		fmt.Fprintf(env.stdout, "ONNX Runtime  %s (%s)\n", r.ONNXRuntime, r.ORTLibrary)
+		fmt.Fprintf(env.stdout, "providers     %s (compiled in; whether CUDA works shows when a model loads)\n", joinNonEmpty(", ", r.Providers...))
+	} else {
+		fmt.Fprintf(env.stdout, "ONNX Runtime  unavailable\n")
+	}
 }
