@@ -124,6 +124,7 @@ type Server struct {
 	writeTimeout time.Duration
 	maxClients   int64
 	recording    Recording
+	allowedHosts []string // canonical, from WithAllowedHosts
 	log          *slog.Logger
 	now          func() time.Time
 
@@ -184,9 +185,23 @@ func (s *Server) ObserveFrame(st FrameStats) {
 	}
 }
 
-// Handler returns the server's routes. Streams end when the request's context
-// is done; ListenAndServe cancels them all on shutdown.
-func (s *Server) Handler() http.Handler {
+// Handler returns the server's routes for a server listening on loopback
+// (127.0.0.1, [::1] or localhost): requests that name another host are
+// refused (see HandlerFor). Streams end when the request's context is done;
+// ListenAndServe cancels them all on shutdown.
+func (s *Server) Handler() http.Handler { return s.HandlerFor(nil) }
+
+// HandlerFor returns the server's routes for a server listening on listen.
+// Every request's Host must name listen's address (for a loopback address
+// also localhost and any loopback address; for all interfaces, also any
+// address of this machine) or a WithAllowedHosts name, and every
+// state-changing request that carries an Origin must come from the same
+// origin; others get 403. nil listen means loopback.
+func (s *Server) HandlerFor(listen net.Addr) http.Handler {
+	return s.guard(newHostPolicy(listen, s.allowedHosts), s.routes())
+}
+
+func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	static, err := fs.Sub(webFiles, "web")
 	if err != nil {
@@ -234,7 +249,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	base, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.HandlerFor(ln.Addr()),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

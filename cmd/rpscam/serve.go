@@ -22,6 +22,7 @@ type serveOpts struct {
 	mf                  *modelFlags
 	sf                  *sourceFlags
 	addr, recordDir     string
+	allowedHosts        []string
 	quality, maxClients int
 	stall               time.Duration
 	exitAtEnd, verbose  bool
@@ -39,6 +40,7 @@ func parseServeFlags(env *cliEnv, args []string) (*serveOpts, error) {
 	o.sf.addReconnectFlags(fs)
 	o.mf = addModelFlags(fs, true)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on; 0.0.0.0:8080 lets other machines connect")
+	fs.StringArrayVar(&o.allowedHosts, "allowed-host", nil, "a host name the page may be opened by besides the listen address (repeatable; '*': any, which gives up the DNS-rebinding check)")
 	fs.StringVar(&o.recordDir, "record-dir", "", "folder for recordings started from the page or /api/record (default: recording off)")
 	fs.IntVar(&o.quality, "jpeg-quality", serve.DefaultJPEGQuality, "JPEG quality of the stream, 1..100")
 	fs.DurationVar(&o.stall, "stall-timeout", serve.DefaultStallTimeout, "/healthz reports the source stalled after this long without a frame")
@@ -56,6 +58,9 @@ func parseServeFlags(env *cliEnv, args []string) (*serveOpts, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected arguments %q: the source goes in --input", fs.Args())
+	}
+	if err := serve.CheckAllowedHosts(o.allowedHosts...); err != nil {
+		return nil, usagef("--allowed-host: %v", err)
 	}
 	return o, nil
 }
@@ -75,6 +80,9 @@ func serveCmd(env *cliEnv, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
 	opts := []serve.Option{serve.WithStallTimeout(o.stall), serve.WithMaxClients(o.maxClients), serve.WithLogger(logger)}
+	if len(o.allowedHosts) > 0 {
+		opts = append(opts, serve.WithAllowedHosts(o.allowedHosts...))
+	}
 
 	ctx, stop := signalContext()
 	defer stop()

@@ -81,6 +81,15 @@ func TestServeReconnectsAndSIGTERMFinalizesRecording(t *testing.T) {
 	}
 	waitHealth(http.StatusOK, "ok")
 
+	// DNS rebinding: a foreign name for 127.0.0.1 is refused, and logged.
+	evil, _ := http.NewRequest("GET", base+"/api/prediction", nil)
+	evil.Host = "evil.example"
+	if resp, err := http.DefaultClient.Do(evil); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("GET /api/prediction with Host evil.example: %v %v, want 403", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	resp, err := http.Post(base+"/api/record", "application/json", strings.NewReader(`{"action":"start"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +125,7 @@ func TestServeReconnectsAndSIGTERMFinalizesRecording(t *testing.T) {
 		t.Fatalf("serve after SIGTERM: %v\n%s%s", err, stdout.String(), w.String())
 	}
 	logs := w.String()
-	for _, want := range []string{"stopped delivering frames after 45 frames", "is back; frames flow again"} {
+	for _, want := range []string{"stopped delivering frames after 45 frames", "is back; frames flow again", "refused request", "host=evil.example"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, logs)
 		}
@@ -146,4 +155,13 @@ func publishedSeq(base string) int {
 	io.Copy(io.Discard, resp.Body)
 	n, _ := strconv.Atoi(resp.Header.Get("X-Frame-Seq"))
 	return n
+}
+
+func TestServeAllowedHostFlag(t *testing.T) {
+	for _, bad := range []string{"http://cam.lan", "cam.lan:8080", ""} {
+		code, _, stderr := runCmd(t, "serve", "--allowed-host", bad, "--input", "57")
+		if code != 2 || !strings.Contains(stderr, "--allowed-host") || !strings.Contains(stderr, "without scheme, port or path") {
+			t.Errorf("--allowed-host %q: exit %d, %q; want 2 naming the form", bad, code, stderr)
+		}
+	}
 }
