@@ -3,11 +3,15 @@ package serve
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"image"
 	"image/png"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,35 +74,7 @@ func TestPageInHeadlessChromium(t *testing.T) {
 	}()
 	defer func() { stopPublishing(); <-published }()
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 760),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-	}
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
-	// The first Do starts the browser, which lives as long as that call's
-	// context: so no timeout on it, only on the steps after it.
-	if err := chromedp.Do(browser, chromedp.EmulateViewport(1280, 760), chromedp.Navigate(ts.URL+"/")); err != nil {
-		t.Fatalf("loading the page in %s: %v", chromium, err)
-	}
-	ctx, cancelTimeout := context.WithTimeout(browser, 90*time.Second)
-	defer cancelTimeout()
+	ctx := openPage(t, chromium, ts.URL+"/")
 
 	natural, err := chromedp.Run(ctx, chromedp.Poll[[]int](
 		`(() => { const i = document.getElementById("stream"); return i.naturalWidth > 0 && [i.naturalWidth, i.naturalHeight]; })()`,
@@ -214,6 +190,43 @@ func TestPageInHeadlessChromium(t *testing.T) {
 	}
 }
 
+// openPage loads url in a headless chromium and returns a context for the
+// steps after it, bounded to 90 s; the browser closes when the test ends.
+func openPage(t *testing.T, chromium, url string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 760),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+	}
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(cancelBrowser)
+	// The first Do starts the browser, which lives as long as that call's
+	// context: so no timeout on it, only on the steps after it.
+	if err := chromedp.Do(browser, chromedp.EmulateViewport(1280, 760), chromedp.Navigate(url)); err != nil {
+		t.Fatalf("loading the page in %s: %v", chromium, err)
+	}
+	ctx, cancelTimeout := context.WithTimeout(browser, 90*time.Second)
+	t.Cleanup(cancelTimeout)
+
+	return ctx
+}
+
 // jsString quotes s as a JavaScript string literal.
 func jsString(s string) string {
 	var b strings.Builder
@@ -227,4 +240,121 @@ func jsString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// TestTeachPanelInHeadlessChromium teaches through the page in a real
+// browser: hold each class's button (real mouse presses) so the live frames
+// become samples, see the thumbnails, Train, watch the progress and the
+// figures, and see the label switch to what the taught model says; Reset
+// switches it back.
+func TestTeachPanelInHeadlessChromium(t *testing.T) {
+	chromium := findChromium()
+	if chromium == "" {
+		t.Skip("no chromium on $PATH (set RPSCAM_CHROMIUM to a Chromium or Chrome binary to run the browser test)")
+	}
+	// The fake pipeline's classifier says rock with the shipped model and
+	// paper with a taught one: the swap changes which.
+	var taught atomic.Bool
+	ft := newFakeTeacher(t, 5, func(path string) error {
+		taught.Store(strings.Contains(filepath.Base(path), "taught"))
+		return nil
+	})
+	ft.delay = 300 * time.Millisecond
+	hub, s, ts := newTestServer(t, WithTeacher(ft))
+	pubCtx, stopPublishing := context.WithCancel(context.Background())
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		roi := image.Rect(80, 40, 240, 200)
+		for i := uint64(1); pubCtx.Err() == nil; i++ {
+			label := "rock"
+			if taught.Load() {
+				label = "paper"
+			}
+			m := drawFrame(label, i, 320, 240)
+			s.TeachFrame(m, roi) // as captured, before the overlay
+			err := hub.Publish(m, testPrediction(label, i))
+			m.Close()
+			if err != nil {
+				if err != ErrHubClosed {
+					t.Error(err)
+				}
+				return
+			}
+			sleepCtx(pubCtx, time.Second/20)
+		}
+	}()
+	t.Cleanup(func() { stopPublishing(); <-published })
+
+	ctx := openPage(t, chromium, ts.URL+"/")
+	poll := func(what, js string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	poll("the Teach panel never listed the 4 classes", `document.querySelectorAll("#teach-classes .teach-class .hold:not([disabled])").length === 4`)
+	poll("the label never showed the shipped model's rock", `document.getElementById("label").textContent === "rock"`)
+
+	for _, class := range ft.Classes() {
+		sel := `document.querySelector('#teach-classes [data-class="` + class + `"] .hold')`
+		box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const b = `+sel+`; b.scrollIntoView({ block: "center" }); const r = b.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := box[0], box[1]
+		if err := chromedp.Do(ctx, chromedp.MouseEvent(chromedp.MousePressed, x, y, chromedp.ButtonLeft, chromedp.ClickCount(1))); err != nil {
+			t.Fatal(err)
+		}
+		poll("the held "+class+" button never showed it records", sel+`.classList.contains("active") && /rec [1-9]/.test(`+sel+`.textContent)`)
+		time.Sleep(500 * time.Millisecond)
+		if err := chromedp.Do(ctx, chromedp.MouseEvent(chromedp.MouseReleased, x, y, chromedp.ButtonLeft, chromedp.ClickCount(1))); err != nil {
+			t.Fatal(err)
+		}
+		poll("the released "+class+" button stayed active", `!`+sel+`.classList.contains("active")`)
+		n := ft.Counts()[class]
+		if n < 5 {
+			t.Fatalf("holding %s about 0.6 s at 20 FPS saved %d samples", class, n)
+		}
+		poll(fmt.Sprintf("the %s button never showed its %d samples", class, n), fmt.Sprintf(`%s.textContent.includes("%d samples") && !%s.textContent.includes("rec")`, sel, n, sel))
+		// No frame after the release was saved.
+		time.Sleep(200 * time.Millisecond)
+		if m := ft.Counts()[class]; m != n {
+			t.Fatalf("%s went from %d to %d samples after the release", class, n, m)
+		}
+	}
+	poll("thumbnails never decoded", `Array.from(document.querySelectorAll('#teach-classes [data-class="rock"] .thumbs img')).filter((i) => i.naturalWidth === 160).length === 4`)
+
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("train"))); err != nil {
+		t.Fatal(err)
+	}
+	poll("no progress while training", `!document.getElementById("train-progress").hidden && /training [1-4]\/4/.test(document.querySelector("#train-progress .text").textContent)`)
+	poll("the Train button stayed enabled while training", `document.getElementById("train").disabled`)
+	poll("no before/after figures", `document.getElementById("train-result").textContent.startsWith("held-out accuracy 50% → 100% (8 frames)")`)
+	poll("the label never switched to the taught model's paper", `document.getElementById("label").textContent === "paper"`)
+	poll("the panel does not say the taught model runs", `document.getElementById("teach-model").textContent === "taught: taught-1.onnx"`)
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("download").getAttribute("aria-disabled") + " " + document.getElementById("download").href`))
+	if err != nil || href != "false "+ts.URL+"/api/teach/model" {
+		t.Fatalf("download link %q (%v)", href, err)
+	}
+
+	if out := os.Getenv("RPSCAM_TEACH_SCREENSHOT"); out != "" {
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("teach").scrollIntoView({ block: "center" })`)); err != nil {
+			t.Fatal(err)
+		}
+		shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(out, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s", out)
+	}
+	poll("Reset is not enabled after training", `!document.getElementById("reset").disabled`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("reset"))); err != nil {
+		t.Fatal(err)
+	}
+	poll("the label never went back to rock after Reset", `document.getElementById("label").textContent === "rock"`)
+	poll("the page does not say it went back", `document.getElementById("train-result").textContent === "back to the shipped model"`)
 }

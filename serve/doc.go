@@ -1,7 +1,11 @@
 // Package serve makes the classifier watchable and scriptable over HTTP: a
 // live web page, a multipart MJPEG stream of the annotated frames, the newest
 // prediction as JSON and as server-sent events, recording control, Prometheus
-// metrics and a health check.
+// metrics, a health check, and a Teach panel (WithTeacher, TeachFrame) that
+// records samples per class from the live frames, trains on them and swaps
+// the taught model in. Every request must name the server by an address it
+// listens on or an allowed name, and state-changing requests must come from
+// its own page (DNS rebinding and cross-site requests are refused).
 //
 // The pipeline hands each processed frame to a Hub, which JPEG-encodes it once
 // and keeps only the newest frame. Every viewer's handler waits on the Hub and

@@ -3,6 +3,7 @@
 package serve
 
 import (
+	"image"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -39,6 +40,24 @@ func TestMatProfileCountReturnsToStart(t *testing.T) {
 			t.Fatalf("Stop = %d, %v", n, err)
 		}
 	}()
+	if end := gocv.MatProfile.Count(); end != start {
+		t.Fatalf("open Mats: %d at start, %d at end", start, end)
+	}
+}
+
+// Samples recorded through the Teach panel leave no Mat open: TeachFrame
+// only lends the frame to the teacher.
+func TestMatProfileTeachFrame(t *testing.T) {
+	start := gocv.MatProfile.Count()
+	ft := newFakeTeacher(t, 1, nil)
+	_, s, ts := newTestServer(t, WithTeacher(ft))
+	teachPost(t, ts.URL, "/api/teach/record", `{"class":"rock","action":"start"}`)
+	teachFrames(t, s, "rock", 3, image.Rect(10, 10, 90, 90))
+	teachPost(t, ts.URL, "/api/teach/record", `{"class":"rock","action":"stop"}`)
+	teachFrames(t, s, "rock", 2, image.Rectangle{})
+	if n := ft.Counts()["rock"]; n != 3 {
+		t.Fatalf("%d samples, want 3", n)
+	}
 	if end := gocv.MatProfile.Count(); end != start {
 		t.Fatalf("open Mats: %d at start, %d at end", start, end)
 	}

@@ -125,6 +125,8 @@ type Server struct {
 	maxClients   int64
 	recording    Recording
 	allowedHosts []string // canonical, from WithAllowedHosts
+	teacher      Teacher
+	holdLimit    time.Duration
 	log          *slog.Logger
 	now          func() time.Time
 
@@ -133,6 +135,8 @@ type Server struct {
 
 	recMu   sync.Mutex // serialises Start/Stop from concurrent requests
 	recPath string     // the current or last recording
+
+	teach teachState
 }
 
 // NewServer returns a server for hub.
@@ -145,6 +149,7 @@ func NewServer(hub *Hub, opts ...Option) (*Server, error) {
 		stallTimeout: DefaultStallTimeout,
 		writeTimeout: DefaultWriteTimeout,
 		maxClients:   DefaultMaxClients,
+		holdLimit:    DefaultHoldLimit,
 		log:          slog.New(slog.DiscardHandler),
 		now:          time.Now,
 	}
@@ -218,6 +223,12 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/events", s.handleEvents)
 	mux.HandleFunc("GET /api/record", s.handleRecordStatus)
 	mux.HandleFunc("POST /api/record", s.handleRecord)
+	mux.HandleFunc("GET /api/teach", s.handleTeachStatus)
+	mux.HandleFunc("POST /api/teach/record", s.handleTeachRecord)
+	mux.HandleFunc("POST /api/teach/train", s.handleTeachTrain)
+	mux.HandleFunc("POST /api/teach/reset", s.handleTeachReset)
+	mux.HandleFunc("GET /api/teach/model", s.handleTeachModel)
+	mux.HandleFunc("GET /api/teach/thumb", s.handleTeachThumb)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelError),
 		EnableOpenMetrics: true,
@@ -264,6 +275,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	cancelBase()
+	s.cancelTraining()
 	recErr := s.stopRecording()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
