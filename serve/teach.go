@@ -186,6 +186,9 @@ func (s *Server) endHoldLocked(reason string) {
 	if h == nil {
 		return
 	}
+	if now := s.now(); now.Before(h.until) {
+		h.until = now // ended early: until is when it ended
+	}
 	h.stopped = reason
 	ts.lastHold, ts.hold = h, nil
 	s.log.Info("samples recorded", "class", h.class, "frames", h.frames, "stopped", reason)
@@ -344,7 +347,6 @@ func (s *Server) handleTeachRecord(w http.ResponseWriter, r *http.Request) {
 		now := s.now()
 		if h := ts.hold; h != nil {
 			if now.Before(h.until) {
-				h.until = now
 				s.endHoldLocked("released")
 			} else {
 				s.endHoldLocked("limit")
