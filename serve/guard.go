@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // WithAllowedHosts adds host names (or addresses) that requests may carry in
@@ -79,6 +80,7 @@ type hostPolicy struct {
 	// asked only for an address not already known, so interfaces that come
 	// up after start are found.
 	ifaceAddrs func() ([]net.Addr, error)
+	found      sync.Map // addresses ifaceAddrs confirmed, so it is asked once per address
 }
 
 // newHostPolicy allows the names of listen (nil: a loopback listener) plus
@@ -135,12 +137,16 @@ func (p *hostPolicy) allows(host string) bool {
 	if !p.allIfaces {
 		return false
 	}
+	if _, ok := p.found.Load(h); ok {
+		return true
+	}
 	addrs, err := p.ifaceAddrs()
 	if err != nil {
 		return false
 	}
 	for _, a := range addrs {
 		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			p.found.Store(h, true)
 			return true
 		}
 	}
