@@ -261,3 +261,12 @@ func (s *Session) Close() {
 		s.drawer.Close()
 	}
 }
+
+// SwapModel loads the model at path (as many instances as run now) and
+// swaps it into the running pipeline between frames; the old instances are
+// closed once no frame uses them. A model whose input contract differs from
+// the running one's is refused and the old one keeps running. The labels may
+// differ: the decision and the overlay follow the new model's.
+func (s *Session) SwapModel(path string) error {
+	return fmt.Errorf("session: SwapModel is not implemented yet")
+}
