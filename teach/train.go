@@ -1,7 +1,6 @@
 package teach
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -88,10 +87,4 @@ func (e *SamplesError) Error() string {
 		return fmt.Sprintf("teach: class %q has no samples: record at least %d of it (hold the gesture up and capture)", e.Class, e.Need)
 	}
 	return fmt.Sprintf("teach: class %q has only %d samples: record at least %d (%d more)", e.Class, e.Have, e.Need, e.Need-e.Have)
-}
-
-// Train fits a new head on the samples and writes the taught model to
-// cfg.Out. progress (may be nil) is called from the calling goroutine.
-func Train(ctx context.Context, cfg Config, progress func(Progress)) (*Result, error) {
-	return nil, errors.New("teach: Train is not implemented yet")
 }

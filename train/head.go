@@ -167,6 +167,9 @@ type FitConfig struct {
 	OnBatch func(epoch, batch, batches int)
 	// OnEpoch, if set, is called after every epoch.
 	OnEpoch func(EpochStats)
+	// Stop, if set, is asked after every batch; a non-nil error ends Fit
+	// with that error (an interrupted teach run).
+	Stop func() error
 }
 
 // EpochStats is one epoch's line in the Keras-like log.
@@ -300,6 +303,11 @@ func Fit(h *Head, trainSet, valSet Batch, cfg FitConfig, now func() float64) ([]
 			opt.Step(h, g)
 			if cfg.OnBatch != nil {
 				cfg.OnBatch(epoch, bi+1, batches)
+			}
+			if cfg.Stop != nil {
+				if err := cfg.Stop(); err != nil {
+					return hist, err
+				}
 			}
 		}
 		st := EpochStats{Epoch: epoch, Epochs: cfg.Epochs, LearningRate: cfg.LearningRate, TrainN: len(trainSet.X), ValN: len(valSet.X)}

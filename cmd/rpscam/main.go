@@ -44,6 +44,7 @@ func commands() map[string]command {
 		"train":    {"train the gesture model by transfer learning", runTrain},
 		"eval":     {"measure the model's accuracy on labelled folders", runEval},
 		"convert":  {"convert the MobileNet-v2 TFLite weights into an ONNX backbone", runConvert},
+		"teach":    {"capture your own examples and retrain the model on them in seconds", runTeach},
 		"export":   {"assemble the ONNX model from the backbone and trained parameters", runExport},
 		"democlip": {"make a demo video from labelled images", runDemoClip},
 		"version":  {"print versions of rpscam, Go, OpenCV, ONNX Runtime and its providers", runVersion},
