@@ -25,9 +25,12 @@ import (
 
 // Config is what to open and how to run it.
 type Config struct {
-	Model   string // the .onnx classifier
-	Library string // the ONNX Runtime library; "" finds it as ort.FindLibrary does
-	Device  infer.Device
+	Model string // the .onnx classifier
+	// Precision says which build of the model Model is and why (e.g. "int8
+	// (auto: this CPU has AVX512_VNNI)"), for the start line; "" says nothing.
+	Precision string
+	Library   string // the ONNX Runtime library; "" finds it as ort.FindLibrary does
+	Device    infer.Device
 	// Threads is ONNX Runtime's intra-op thread count per model instance;
 	// 0 is its default. Workers is the number of model instances run in
 	// parallel on successive frames; 0 chooses by the source (see Open).
@@ -245,8 +248,12 @@ func (s *Session) Describe() string {
 	if s.info.Live {
 		kind = "live"
 	}
+	model := s.cfg.Model
+	if s.cfg.Precision != "" {
+		model += " [" + s.cfg.Precision + "]"
+	}
 	return fmt.Sprintf("%s (%s, %dx%d @ %.4g fps), model %s on %s (%d instance(s)), smoothing %s",
-		s.info.Spec, kind, s.info.Width, s.info.Height, s.info.FPS, s.cfg.Model, s.Provider(), len(s.models), s.Smoothing())
+		s.info.Spec, kind, s.info.Width, s.info.Height, s.info.FPS, model, s.Provider(), len(s.models), s.Smoothing())
 }
 
 // Close closes the source, the model instances and the overlay.

@@ -28,10 +28,12 @@ type classifiedImage struct {
 }
 
 type classifyReport struct {
-	Model    string            `json:"model"`
-	Provider string            `json:"provider"`
-	Images   []classifiedImage `json:"images"`
-	Skipped  []skippedImage    `json:"skipped"`
+	Model    string `json:"model"`
+	Provider string `json:"provider"`
+	// Precision is the model build --precision picked, e.g. "fp32 (auto: ...)".
+	Precision string            `json:"precision"`
+	Images    []classifiedImage `json:"images"`
+	Skipped   []skippedImage    `json:"skipped"`
 	// Labelled counts images in class folders; Accuracy is Correct/Labelled.
 	Labelled int     `json:"labelled"`
 	Correct  int     `json:"correct"`
@@ -69,13 +71,13 @@ func classify(env *cliEnv, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cls, path, err := mf.load(env, dev)
+	cls, choice, err := mf.load(env, dev)
 	if err != nil {
 		return err
 	}
 	defer cls.Close()
 	labels := cls.Labels()
-	rep := classifyReport{Model: path, Provider: cls.Provider(), Images: []classifiedImage{}, Skipped: []skippedImage{}}
+	rep := classifyReport{Model: choice.Path, Precision: choice.String(), Provider: cls.Provider(), Images: []classifiedImage{}, Skipped: []skippedImage{}}
 	for _, li := range imgs {
 		ci, skip := classifyImage(cls, li, roi, float32(mf.threshold))
 		if skip != nil {

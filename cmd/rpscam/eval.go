@@ -22,6 +22,9 @@ import (
 type evalFlags struct {
 	dirs, sourcesIn       []string
 	model, shared, ortLib string
+	precision             string
+	// choice is the model build --precision picked (run sets it).
+	choice                infer.PrecisionChoice
 	jsonOut, confusion    string
 	heldOut, validation   bool
 	perSource, tests      bool
@@ -49,6 +52,7 @@ func parseEvalFlags(env *cliEnv, args []string) (*evalFlags, error) {
 	fs.BoolVar(&f.perSource, "per-source", false, "one table row per source (each --data folder, each subfolder of --sources-in), worst gesture accuracy first, then the mean over sources and the pooled totals")
 	fs.StringArrayVar(&f.sourcesIn, "sources-in", nil, "with --per-source (implied): every subfolder of this folder is one source, e.g. ../shared/data/eval-only; repeatable")
 	fs.StringVar(&f.model, "model", "models/rps_mobilenetv2.onnx", "ONNX model to evaluate")
+	fs.StringVar(&f.precision, "precision", "auto", precisionUsage)
 	fs.Float64Var(&f.threshold, "threshold", 0.6, "below this top probability a label is uncertain (0..1), as in the video commands: a none image labelled none or uncertain shows no gesture")
 	fs.Float64Var(&f.target, "source-target", 0.9, "with --per-source: count and name the sources whose gesture accuracy is below this (0..1)")
 	fs.BoolVar(&f.heldOut, "heldout", false, "keep only the files rpscam train holds out of hold-out sources (drgfreeman's, parikshitkumar1's and signdigits' fixed 20%)")
@@ -128,6 +132,10 @@ func (f *evalFlags) run(env *cliEnv) error {
 	if _, err := os.Stat(f.model); err != nil {
 		return usagef("model %s: %v (run scripts/setup.sh or rpscam train, or pass --model)", f.model, err)
 	}
+	if f.choice, err = resolvePrecision(f.model, true, f.precision); err != nil {
+		return exitError(err)
+	}
+	f.model = f.choice.Path
 	runner, err := infer.LoadBatchRunner(f.model, infer.ProbabilitiesName, f.batch, infer.WithThreads(f.threads), infer.WithLibrary(f.ortLib))
 	if err != nil {
 		return err
@@ -253,13 +261,14 @@ func (f *evalFlags) writeReport(env *cliEnv, labels, dirs []string, preds []eval
 	type jsonReport struct {
 		evaluate.Report
 		Model     string            `json:"model"`
+		Precision string            `json:"precision"`
 		Data      []string          `json:"data"`
 		HeldOut   bool              `json:"heldout_only"`
 		Split     string            `json:"split,omitempty"`
 		Threshold *float64          `json:"threshold,omitempty"`
 		None      *evaluate.Figures `json:"gestures_and_none,omitempty"`
 	}
-	out := jsonReport{Report: rep, Model: f.model, Data: dirs, HeldOut: f.heldOut}
+	out := jsonReport{Report: rep, Model: f.model, Precision: f.choice.String(), Data: dirs, HeldOut: f.heldOut}
 	if f.validation {
 		out.Split = "validation"
 	}
@@ -287,13 +296,14 @@ func (f *evalFlags) writeSourceTable(env *cliEnv, labels []string, groups []eval
 	}
 	type jsonTable struct {
 		evaluate.SourceTable
-		Model   string `json:"model"`
-		HeldOut bool   `json:"heldout_only"`
+		Model     string `json:"model"`
+		Precision string `json:"precision"`
+		HeldOut   bool   `json:"heldout_only"`
 		// Confusion is pooled over the sources, [actual][predicted],
 		// without the none images of a model that has no none class.
 		Confusion [][]int `json:"pooled_confusion"`
 	}
-	return writeEvalJSON(env, f.jsonOut, jsonTable{SourceTable: table, Model: f.model, HeldOut: f.heldOut, Confusion: rep.Confusion})
+	return writeEvalJSON(env, f.jsonOut, jsonTable{SourceTable: table, Model: f.model, Precision: f.choice.String(), HeldOut: f.heldOut, Confusion: rep.Confusion})
 }
 
 // writeConfusion writes --confusion, when given.

@@ -46,6 +46,7 @@ func classifyEnvError(err error) bool {
 		errors.Is(err, sink.ErrNoDisplay) ||
 		errors.Is(err, sink.ErrUnwritable) ||
 		errors.Is(err, errModelMissing) ||
+		errors.Is(err, infer.ErrNoInt8Model) ||
 		errors.Is(err, errNoShared) ||
 		errors.As(err, &modelErr)
 }
@@ -69,6 +70,7 @@ func exitError(err error) error {
 // modelFlags are the flags every model-running subcommand takes.
 type modelFlags struct {
 	model     string
+	precision string
 	device    string
 	ortLib    string
 	threads   int
@@ -83,6 +85,7 @@ type modelFlags struct {
 func addModelFlags(fs *pflag.FlagSet, withSmoothing bool) *modelFlags {
 	f := &modelFlags{fs: fs}
 	fs.StringVar(&f.model, "model", defaultModel, "ONNX classifier; the default is looked for in the working directory, then in the folders above the executable")
+	fs.StringVar(&f.precision, "precision", "auto", precisionUsage)
 	fs.StringVar(&f.device, "device", "auto", "where inference runs: cpu, cuda or auto (CUDA when it works, else CPU)")
 	fs.StringVar(&f.ortLib, "ort-lib", "", "ONNX Runtime shared library (default $"+ort.EnvVar+", then .deps/ from scripts/setup.sh)")
 	fs.IntVar(&f.threads, "threads", 0, "ONNX Runtime intra-op threads per model instance (0: one per physical core; with --workers auto on a video file, the cores shared out among the instances)")
@@ -133,7 +136,7 @@ func sessionConfig(env *cliEnv, mf *modelFlags, sf *sourceFlags) (session.Config
 	if err != nil {
 		return session.Config{}, usageError{err}
 	}
-	path, err := resolveModel(mf.model, mf.fs.Changed("model"))
+	choice, err := mf.resolve()
 	if err != nil {
 		return session.Config{}, err
 	}
@@ -142,7 +145,7 @@ func sessionConfig(env *cliEnv, mf *modelFlags, sf *sourceFlags) (session.Config
 		return session.Config{}, err
 	}
 	return session.Config{
-		Model: path, Library: mf.ortLib, Device: dev, Threads: mf.threads, Workers: mf.workers, Spin: mf.spin,
+		Model: choice.Path, Precision: choice.String(), Library: mf.ortLib, Device: dev, Threads: mf.threads, Workers: mf.workers, Spin: mf.spin,
 		ROI: roi, Smoothing: smoothing, Threshold: float32(mf.threshold),
 		Source: spec, Width: sf.width, Height: sf.height, FPS: sf.fps, MJPG: sf.mjpg, Realtime: sf.realtime,
 		Reconnect: sf.reconnect, GiveUp: sf.giveUp, SourceTimeout: sf.sourceTimeout,
@@ -159,14 +162,40 @@ func openSession(env *cliEnv, mf *modelFlags, sf *sourceFlags) (*session.Session
 	return session.Open(cfg)
 }
 
-// load finds the model and loads it on the requested device.
-func (f *modelFlags) load(env *cliEnv, dev infer.Device) (*infer.Classifier, string, error) {
-	path, err := resolveModel(f.model, f.fs.Changed("model"))
+// load finds the model of the chosen precision and loads it on the
+// requested device.
+func (f *modelFlags) load(env *cliEnv, dev infer.Device) (*infer.Classifier, infer.PrecisionChoice, error) {
+	choice, err := f.resolve()
 	if err != nil {
-		return nil, "", err
+		return nil, choice, err
 	}
-	cls, err := infer.Load(path, f.inferOptions(env, dev)...)
-	return cls, path, err
+	cls, err := infer.Load(choice.Path, f.inferOptions(env, dev)...)
+	return cls, choice, err
+}
+
+// resolve finds the model --model names and picks its build by --precision.
+func (f *modelFlags) resolve() (infer.PrecisionChoice, error) {
+	return resolvePrecision(f.model, f.fs.Changed("model"), f.precision)
+}
+
+const precisionUsage = "fp32, int8 (" + defaultInt8Model + ", built by rpscam quantize) or auto: int8 where the CPU has AVX512_VNNI or AVX_VNNI, the int8 model exists and it kept the accuracy bar, else fp32"
+
+// resolvePrecision resolves the float model path (see resolveModel) and
+// picks the build --precision asks for (see infer.ChoosePrecision).
+func resolvePrecision(model string, explicit bool, precision string) (infer.PrecisionChoice, error) {
+	p, err := infer.ParsePrecision(precision)
+	if err != nil {
+		return infer.PrecisionChoice{}, usagef("--precision: %v", err)
+	}
+	path, err := resolveModel(model, explicit)
+	if err != nil {
+		return infer.PrecisionChoice{}, err
+	}
+	choice, err := infer.ChoosePrecision(p, path, infer.CPUVNNI())
+	if err != nil && !errors.Is(err, infer.ErrNoInt8Model) {
+		err = usageError{err}
+	}
+	return choice, err
 }
 
 func (f *modelFlags) inferOptions(env *cliEnv, dev infer.Device) []infer.Option {
@@ -347,3 +376,7 @@ func live(env *cliEnv, args []string) error {
 	fmt.Fprintf(env.stdout, "frames processed: %d, dropped by the source: %d, %.1f fps\n", st.Frames, st.Dropped, st.FPS)
 	return err
 }
+
+// defaultInt8Model is where scripts/setup.sh (rpscam quantize) puts the
+// int8 model, beside defaultModel.
+const defaultInt8Model = "models/rps_mobilenetv2_int8.onnx"

@@ -46,6 +46,7 @@ func commands() map[string]command {
 		"convert":  {"convert the MobileNet-v2 TFLite weights into an ONNX backbone", runConvert},
 		"teach":    {"capture your own examples and retrain the model on them in seconds", runTeach},
 		"export":   {"assemble the ONNX model from the backbone and trained parameters", runExport},
+		"quantize": {"make the int8 model (post-training static quantization) and compare it with the float one", runQuantize},
 		"democlip": {"make a demo video from labelled images", runDemoClip},
 		"version":  {"print versions of rpscam, Go, OpenCV, ONNX Runtime and its providers", runVersion},
 	}

@@ -2,8 +2,9 @@
 //
 // It is a small, dependency-light encoder for the subset of the ONNX protobuf
 // schema (onnx/onnx.proto3) that rpscam produces: a single graph of standard
-// operators with float32, int64 and uint8 tensors and string metadata. ONNX
-// Runtime does the reading, so no decoder is needed.
+// operators with float32, int64, int32, int8 and uint8 tensors and string
+// metadata. ONNX Runtime does the reading; ReadOps and ReadMetadata only
+// pick operator types and metadata out of a file without loading it.
 package onnx
 
 import (
@@ -71,6 +72,7 @@ type Tensor struct {
 	Dims  []int64
 	Float []float32
 	Int64 []int64
+	Int32 []int32
 	Bytes []byte // Uint8 or Int8 data
 }
 
@@ -79,6 +81,9 @@ type ValueInfo struct {
 	Name string
 	Type DataType
 	Dims []Dim
+	// UnknownShape leaves the shape out (Dims are ignored): ONNX Runtime
+	// infers it, e.g. for an intermediate tensor exposed as an output.
+	UnknownShape bool
 }
 
 // Dim is one dimension of a declared shape: a fixed size, or a symbolic name
@@ -221,6 +226,12 @@ func (n *Node) marshal() []byte {
 	return b
 }
 
+// Name is the attribute's name.
+func (a Attr) Name() string { return a.name }
+
+// Int is an integer attribute's value (0 for other kinds).
+func (a Attr) Int() int64 { return a.i }
+
 func (a *Attr) marshal() []byte {
 	var b []byte
 	b = appendString(b, 1, a.name)
@@ -269,6 +280,8 @@ func (t *Tensor) check() error {
 		have = len(t.Float)
 	case Int64:
 		have = len(t.Int64)
+	case Int32:
+		have = len(t.Int32)
 	case Uint8, Int8:
 		have = len(t.Bytes)
 	default:
@@ -305,6 +318,11 @@ func (t *Tensor) marshal() []byte {
 		for i, v := range t.Int64 {
 			binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
 		}
+	case Int32:
+		raw = make([]byte, 4*len(t.Int32))
+		for i, v := range t.Int32 {
+			binary.LittleEndian.PutUint32(raw[4*i:], uint32(v))
+		}
 	case Uint8, Int8:
 		raw = t.Bytes
 	}
@@ -328,7 +346,9 @@ func (v *ValueInfo) marshal() []byte {
 	var tensorType []byte
 	tensorType = protowire.AppendTag(tensorType, 1, protowire.VarintType)
 	tensorType = protowire.AppendVarint(tensorType, uint64(v.Type))
-	tensorType = appendMessage(tensorType, 2, shape)
+	if !v.UnknownShape {
+		tensorType = appendMessage(tensorType, 2, shape)
+	}
 	var typ []byte
 	typ = appendMessage(typ, 1, tensorType)
 	var b []byte

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"encoding/json"
+	"image/color"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rpscam/rpscam/internal/tinymodel"
+)
+
+// classifyPrecision runs classify --json on one red image with the tiny
+// model and the given precision flags, returning the exit code, the
+// report's model and precision fields and stderr.
+func classifyPrecision(t *testing.T, model string, flags ...string) (code int, path, precision, stderr string) {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "red.png")
+	writeSolidImage(t, img, color.RGBA{R: 255})
+	args := append([]string{"classify", "--model", model, "--device", "cpu", "--json"}, flags...)
+	code, stdout, stderr := runCmd(t, append(args, img)...)
+	if code != 0 {
+		return code, "", "", stderr
+	}
+	var rep struct{ Model, Precision string }
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("%v in %q", err, stdout)
+	}
+	return code, rep.Model, rep.Precision, stderr
+}
+
+func TestPrecisionFlag(t *testing.T) {
+	model := tinyModelFile(t)
+	int8 := strings.TrimSuffix(model, ".onnx") + "_int8.onnx"
+
+	// No int8 model: int8 is an environment error naming the fix; fp32 and
+	// auto run the float model.
+	code, _, _, stderr := classifyPrecision(t, model, "--precision", "int8")
+	if code != 2 || !strings.Contains(stderr, int8+" does not exist: run rpscam quantize (or scripts/setup.sh)") {
+		t.Errorf("int8 without the file: exit %d, stderr %q", code, stderr)
+	}
+	if code, path, prec, stderr := classifyPrecision(t, model, "--precision", "fp32"); code != 0 || path != model || prec != "fp32" {
+		t.Errorf("fp32: exit %d, model %s, precision %q (%s)", code, path, prec, stderr)
+	}
+	if code, path, prec, stderr := classifyPrecision(t, model); code != 0 || path != model || !strings.HasPrefix(prec, "fp32 (auto: ") {
+		t.Errorf("auto without an int8 model: exit %d, model %s, precision %q (%s)", code, path, prec, stderr)
+	}
+	if code, _, _, stderr := classifyPrecision(t, model, "--precision", "int4"); code != 2 || !strings.Contains(stderr, "want fp32, int8 or auto") {
+		t.Errorf("--precision int4: exit %d, stderr %q", code, stderr)
+	}
+
+	// With the file beside it (any model stands in here), int8 loads it.
+	if err := tinymodel.WriteMeanColour(int8, 8); err != nil {
+		t.Fatal(err)
+	}
+	if code, path, prec, stderr := classifyPrecision(t, model, "--precision", "int8"); code != 0 || path != int8 || prec != "int8" {
+		t.Errorf("int8: exit %d, model %s, precision %q (%s)", code, path, prec, stderr)
+	}
+	// Its metadata does not say it kept the accuracy bar, so auto never
+	// picks it, whatever the CPU.
+	if code, path, prec, stderr := classifyPrecision(t, model, "--precision", "auto"); code != 0 || path != model || !strings.HasPrefix(prec, "fp32 (auto: ") {
+		t.Errorf("auto with an unmeasured int8 model: exit %d, model %s, precision %q (%s)", code, path, prec, stderr)
+	}
+}
+
+func TestQuantizeFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--method", "entropy"}, "want minmax or percentile"},
+		{[]string{"extra"}, "unexpected arguments"},
+	} {
+		code, _, stderr := runCmd(t, append([]string{"quantize"}, c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("quantize %v: exit %d, stderr %q, want exit 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
