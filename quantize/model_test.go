@@ -1,6 +1,7 @@
 package quantize
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,4 +135,54 @@ func benchThreads() int {
 		return 1
 	}
 	return 2
+}
+
+// TestRun quantizes the shipped model end to end on a few calibration
+// images, without the (minute-long) comparison: the file is fused, carries
+// the float model's contract and says its accuracy was not measured, so
+// --precision auto would not pick it.
+func TestRun(t *testing.T) {
+	shared := sharedtest.Dir(t, "models", "mobilenet_v2")
+	needModels(t)
+	params := filepath.Join("..", "models", "rps_head.params")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "m_int8.onnx")
+	rep, err := Run(Config{Shared: shared, Params: params, Model: floatPath, Out: out, Calib: 16, SkipEval: true, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Fusion.Fused() || rep.Summary.Convs != 52 || rep.Summary.Adds != 10 || rep.Calib != 16 || rep.Method != DefaultMethod {
+		t.Errorf("report %+v", rep)
+	}
+	if rep.Summary.InputParams.ZeroPoint != 127 || rep.Bytes == 0 || rep.Bytes*3 > rep.FloatBytes {
+		t.Errorf("input %+v, %d bytes against %d", rep.Summary.InputParams, rep.Bytes, rep.FloatBytes)
+	}
+	md, err := onnx.ReadMetadata(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmd, _ := onnx.ReadMetadata(floatPath)
+	if md[MetaPrecision] != "int8" || !strings.HasPrefix(md[MetaAccuracyBar], "not measured") || md["labels"] != fmd["labels"] || md["output_kind"] != fmd["output_kind"] {
+		t.Errorf("metadata %v", md)
+	}
+	// Beside a copy of the float model, even a VNNI CPU's auto keeps fp32.
+	data, err := os.ReadFile(floatPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(dir, "m.onnx")
+	if err := os.WriteFile(copyPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := infer.ChoosePrecision(infer.PrecisionAuto, copyPath, "avx512_vnni")
+	if err != nil || c.Path != copyPath || !strings.Contains(c.Why, "not measured") {
+		t.Errorf("auto beside an unmeasured int8 model: %+v, %v", c, err)
+	}
+
+	// A float model that is not what the params build is refused with the fix.
+	_, err = Run(Config{Shared: shared, Params: params, Model: filepath.Join("..", "models", "mobilenet_v2_backbone.onnx"), Out: out, Calib: 1, SkipEval: true})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Field != "model" || !strings.Contains(err.Error(), "run rpscam export") {
+		t.Errorf("mismatched float model: %v", err)
+	}
 }
