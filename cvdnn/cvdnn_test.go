@@ -21,7 +21,9 @@ import (
 // same four input steps with the same names, a Conv with a ReLU6 Clip taking
 // its bounds as inputs, pooling, a Gemm head and a softmax), 8x8 pixels.
 func tinyRPS() onnx.Model {
-	scalar := func(name string, v float32) onnx.Tensor { return onnx.Tensor{Name: name, Type: onnx.Float32, Float: []float32{v}} }
+	scalar := func(name string, v float32) onnx.Tensor {
+		return onnx.Tensor{Name: name, Type: onnx.Float32, Float: []float32{v}}
+	}
 	nd := func(name, op string, in, out []string, attrs ...onnx.Attr) onnx.Node {
 		return onnx.Node{Name: name, Op: op, Inputs: in, Outputs: out, Attrs: attrs}
 	}
