@@ -15,6 +15,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/latency"
 	"github.com/rpscam/rpscam/internal/procstat"
@@ -49,6 +50,7 @@ type Report struct {
 	// after the pipeline run, in the same process with the same settings.
 	InferFPS    float64                `json:"infer_fps"`
 	InferP50Ms  float64                `json:"infer_p50_ms"`
+	InferP99Ms  float64                `json:"infer_p99_ms"`
 	InferIters  int                    `json:"infer_iters"`
 	Ratio       float64                `json:"fps_over_infer_fps"`
 	Stages      map[string]StageMillis `json:"stages"`
@@ -97,11 +99,30 @@ func Run(ctx context.Context, cfg session.Config, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer s.Close()
-	info := s.Info()
+	var instances []instance
+	for _, m := range s.Models() {
+		instances = append(instances, ortInstance{m})
+	}
+	r := newReport(s.Info(), o)
+	r.Model, r.Provider, r.Threads, r.Workers = s.Config().Model, s.Provider(), s.Config().Threads, s.Config().Workers
+	r.ONNXRuntime, r.Smoothing = s.RuntimeVersion(), s.Smoothing()
+	started := func() {
+		if o.Started != nil {
+			o.Started(s)
+		}
+	}
+	run := func(sinks ...pipeline.Sink) (pipeline.Stats, error) { return s.Run(ctx, sinks...) }
+	return measure(r, instances, cfg.ROI, o, started, run)
+}
+
+// measure runs the pipeline (run) into the probe and an optional recorder,
+// then the model-only loop on instances, and fills r.
+func measure(r *Report, instances []instance, roi image.Rectangle, o Options, started func(), run func(...pipeline.Sink) (pipeline.Stats, error)) (*Report, error) {
 	var sinks []pipeline.Sink
 	var rec *sink.Recorder
+	var err error
 	if o.Output != "" {
-		if rec, err = sink.NewRecorder(o.Output, info.FPS, info.Width, info.Height); err != nil {
+		if rec, err = sink.NewRecorder(o.Output, r.Source.FPS, r.Source.Width, r.Source.Height); err != nil {
 			return nil, err
 		}
 		defer rec.Close()
@@ -112,13 +133,11 @@ func Run(ctx context.Context, cfg session.Config, o Options) (*Report, error) {
 	p := &probe{warmup: o.Warmup}
 	defer p.close()
 	sinks = append(sinks, p)
-	if o.Started != nil {
-		o.Started(s)
-	}
+	started()
 	if p.cpuStart, err = procstat.Now(); err != nil {
 		return nil, err
 	}
-	st, err := s.Run(ctx, sinks...)
+	st, err := run(sinks...)
 	if err != nil {
 		return nil, err
 	}
@@ -137,11 +156,11 @@ func Run(ctx context.Context, cfg session.Config, o Options) (*Report, error) {
 	if !p.kept {
 		return nil, errors.New("no frame kept for the inference-only loop")
 	}
-	loop, err := inferenceOnly(s.Models(), p.frame, cfg.ROI, o.InferIters)
+	loop, err := inferenceOnly(instances, p.frame, roi, o.InferIters)
 	if err != nil {
 		return nil, err
 	}
-	r := newReport(s, st, o)
+	fillStats(r, st)
 	r.CPUPercent = procstat.CPUPercent(p.cpuStart, cpuEnd)
 	if rec != nil {
 		r.Output, r.Codec = rec.Path(), rec.Codec()
@@ -155,6 +174,7 @@ func Run(ctx context.Context, cfg session.Config, o Options) (*Report, error) {
 		r.InferFPS = float64(loop.Runs) / loop.Total.Seconds()
 		r.InferIters = loop.Runs
 		r.InferP50Ms = latency.Millis(loop.Summary.P50)
+		r.InferP99Ms = latency.Millis(loop.Summary.P99)
 		r.Ratio = r.FPS / r.InferFPS
 	}
 	if rss, err := procstat.PeakRSS(); err == nil {
@@ -163,34 +183,28 @@ func Run(ctx context.Context, cfg session.Config, o Options) (*Report, error) {
 	return r, nil
 }
 
-// newReport fills what the session and the pipeline's stats say.
-func newReport(s *session.Session, st pipeline.Stats, o Options) *Report {
-	info := s.Info()
+// newReport starts a report on the source and the run's settings.
+func newReport(info capture.Info, o Options) *Report {
 	r := &Report{
-		Model:       s.Config().Model,
-		Provider:    s.Provider(),
-		Threads:     s.Config().Threads,
-		Workers:     s.Config().Workers,
-		ONNXRuntime: s.RuntimeVersion(),
-		Input:       info.Spec,
-		Warmup:      o.Warmup,
-		Frames:      st.Measured,
-		Dropped:     st.Dropped,
-		FPS:         st.FPS,
-		InferIters:  o.InferIters,
-		Stages:      map[string]StageMillis{},
-		LatencyMs:   millis(st.Latency),
-		Go:          runtime.Version(),
-		OpenCV:      gocv.OpenCVVersion(),
-		Machine:     procstat.DescribeMachine(),
-		Smoothing:   s.Smoothing(),
+		Input:      info.Spec,
+		Warmup:     o.Warmup,
+		InferIters: o.InferIters,
+		Stages:     map[string]StageMillis{},
+		Go:         runtime.Version(),
+		OpenCV:     gocv.OpenCVVersion(),
+		Machine:    procstat.DescribeMachine(),
 	}
 	r.Source.Width, r.Source.Height, r.Source.FPS, r.Source.Live = info.Width, info.Height, info.FPS, info.Live
+	return r
+}
+
+// fillStats copies what the pipeline's stats say.
+func fillStats(r *Report, st pipeline.Stats) {
+	r.Frames, r.Dropped, r.FPS, r.LatencyMs = st.Measured, st.Dropped, st.FPS, millis(st.Latency)
 	for stg := pipeline.Stage(0); stg < pipeline.NumStages; stg++ {
 		r.Stages[stg.String()] = millis(st.Stages[stg])
 		r.StageOrder = append(r.StageOrder, stg.String())
 	}
-	return r
 }
 
 // probe is a sink that marks the end of the warm-up.
@@ -219,6 +233,20 @@ func (b *probe) Consume(a *pipeline.Annotated) error {
 	return nil
 }
 
+// instance is one model instance as the model-only loop runs it.
+type instance interface {
+	InputBytes() int
+	Preprocess(bgr gocv.Mat, roi image.Rectangle, dst []byte) error
+	infer(input []byte) (time.Duration, error) // the inference time alone
+}
+
+type ortInstance struct{ *infer.Classifier }
+
+func (m ortInstance) infer(input []byte) (time.Duration, error) {
+	r, err := m.Infer(input)
+	return r.Inference, err
+}
+
 // inferLoop is the model-only loop's result.
 type inferLoop struct {
 	Total   time.Duration // wall time of the whole loop
@@ -230,7 +258,7 @@ type inferLoop struct {
 // concurrently, as the pipeline does with --workers, n runs in all. FPS is runs
 // over wall time, so it is the model's own throughput with the same instances
 // and threads on the same machine, with nothing else competing for the cores.
-func inferenceOnly(instances []*infer.Classifier, frame gocv.Mat, roi image.Rectangle, n int) (inferLoop, error) {
+func inferenceOnly(instances []instance, frame gocv.Mat, roi image.Rectangle, n int) (inferLoop, error) {
 	input := make([]byte, instances[0].InputBytes())
 	if err := instances[0].Preprocess(frame, roi, input); err != nil {
 		return inferLoop{}, fmt.Errorf("inference-only loop: %w", err)
@@ -245,12 +273,12 @@ func inferenceOnly(instances []*infer.Classifier, frame gocv.Mat, roi image.Rect
 		go func() {
 			defer wg.Done()
 			for j := 0; j < per; j++ {
-				r, err := inst.Infer(input)
+				d, err := inst.infer(input)
 				if err != nil {
 					errs[i] = err
 					return
 				}
-				durations[i] = append(durations[i], r.Inference)
+				durations[i] = append(durations[i], d)
 			}
 		}()
 	}
@@ -283,7 +311,7 @@ func (r *Report) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%-12s %8.2f %8.2f %8.2f %8.2f\n\n", "latency", r.LatencyMs.P50, r.LatencyMs.P90, r.LatencyMs.P99, r.LatencyMs.Max)
 	fmt.Fprintf(w, "end-to-end FPS      %.1f\n", r.FPS)
-	fmt.Fprintf(w, "inference-only FPS  %.1f (p50 %.2f ms over %d runs)\n", r.InferFPS, r.InferP50Ms, r.InferIters)
+	fmt.Fprintf(w, "inference-only FPS  %.1f (p50 %.2f ms, p99 %.2f ms over %d runs)\n", r.InferFPS, r.InferP50Ms, r.InferP99Ms, r.InferIters)
 	fmt.Fprintf(w, "ratio               %.2f\n", r.Ratio)
 	fmt.Fprintf(w, "dropped frames      %d\n", r.Dropped)
 	fmt.Fprintf(w, "CPU                 %.0f%% (100%% = one core)\n", r.CPUPercent)

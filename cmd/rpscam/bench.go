@@ -17,7 +17,8 @@ func benchCmd(env *cliEnv, args []string) error {
 		"rpscam bench --input out/demo.mp4 --frames 500",
 		"rpscam bench --input out/demo.mp4 --frames 500 --json > bench.json",
 		"rpscam bench --input out/demo.mp4 --output /tmp/annotated.mp4   # also measure H.264 encoding",
-		"rpscam bench --input 0 --frames 300 --threads 2")
+		"rpscam bench --input 0 --frames 300 --threads 2",
+		"rpscam bench --compare --input out/demo.mp4   # ONNX Runtime fp32/int8, OpenCV DNN, CUDA: one table")
 	sf := addSourceFlags(fs, "")
 	mf := addModelFlags(fs, true)
 	frames := fs.IntP("frames", "n", 500, "frames to measure, after the warm-up")
@@ -25,8 +26,12 @@ func benchCmd(env *cliEnv, args []string) error {
 	iters := fs.Int("infer-iters", 1000, "inferences in the model-only loop after the pipeline run")
 	output := fs.StringP("output", "o", "", "also encode the annotated frames to this video, so the output stage includes encoding (default: the output stage is empty and overlay is drawn but not encoded)")
 	asJSON := fs.Bool("json", false, "write the report as one JSON object on stdout")
+	cf := addCompareFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if cf.job != "" {
+		return compareChild(env, cf.job)
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q: the source goes in --input", fs.Args())
@@ -40,6 +45,9 @@ func benchCmd(env *cliEnv, args []string) error {
 
 	ctx, stop := signalContext()
 	defer stop()
+	if cf.compare {
+		return compareCmd(ctx, env, cf, mf, compareRun{input: sf.input, warmup: *warmup, frames: *frames, iters: *iters, asJSON: *asJSON})
+	}
 	cfg, err := sessionConfig(env, mf, sf)
 	if err != nil {
 		return err

@@ -1,0 +1,74 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rpscam/rpscam/capture"
+)
+
+func TestCompareAgreementAndRatio(t *testing.T) {
+	specs := CompareRows("/nonexistent/fp32.onnx", "/nonexistent/fp32_int8.onnx", "/nonexistent/opencv.onnx", 2)
+	for i := range specs { // pretend the files exist
+		specs[i].Unavailable = ""
+	}
+	specs[3].Unavailable = "no CUDA provider here: test"
+	job := Job{Images: make([]capture.LabeledImage, 4)}
+	labels := map[string][]string{
+		"onnxruntime fp32": {"rock", "paper", "scissors", "none"},
+		"onnxruntime int8": {"rock", "paper", "scissors", "rock"},
+		"opencv fp32":      {"rock", "paper", "scissors", "none"},
+	}
+	fps := map[string]float64{"onnxruntime fp32": 200, "onnxruntime int8": 230, "opencv fp32": 50}
+	var measured []string
+	measure := func(_ context.Context, j Job) (RowResult, error) {
+		key := j.Row.Backend + " " + j.Row.Precision
+		measured = append(measured, key+" "+j.Row.Device)
+		if j.Row.Backend == BackendOpenCV && j.Row.Workers != 2 {
+			return RowResult{}, errors.New("wrong settings")
+		}
+		return RowResult{Row: Row{RowSpec: j.Row, InferFPS: fps[key]}, Labels: labels[key]}, nil
+	}
+	c := Compare(context.Background(), specs, job, "test", measure)
+	if strings.Join(measured, ",") != "onnxruntime fp32 cpu,onnxruntime int8 cpu,opencv fp32 cpu" {
+		t.Fatalf("measured %v: the unavailable CUDA row must not run", measured)
+	}
+	if len(c.Rows) != 4 || c.Rows[3].Error != "no CUDA provider here: test" || c.Rows[3].SameLabel != nil {
+		t.Fatalf("rows %+v", c.Rows)
+	}
+	for i, want := range []float64{1, 0.75, 1} {
+		if c.Rows[i].Error != "" || c.Rows[i].SameLabel == nil || *c.Rows[i].SameLabel != want {
+			t.Errorf("row %d: error %q same label %v, want %v", i, c.Rows[i].Error, c.Rows[i].SameLabel, want)
+		}
+	}
+	if c.Int8OverFP32 != 230.0/200 {
+		t.Errorf("int8/fp32 %v, want 1.15", c.Int8OverFP32)
+	}
+	if specs[0].Workers != 2 || specs[0].Threads != 1 || specs[0].RealtimeWorkers != 1 || specs[0].RealtimeThreads != 0 {
+		t.Errorf("2-core file settings %+v, want 2 instances x 1 thread, 1 x default at 30 FPS", specs[0])
+	}
+}
+
+func TestCompareRowsMissingModels(t *testing.T) {
+	specs := CompareRows("/nonexistent/fp32.onnx", "/nonexistent/fp32_int8.onnx", "/nonexistent/opencv.onnx", 1)
+	if !strings.Contains(specs[1].Unavailable, "rpscam quantize") || !strings.Contains(specs[0].Unavailable, "/nonexistent/fp32.onnx") {
+		t.Fatalf("unavailable: %q, %q", specs[0].Unavailable, specs[1].Unavailable)
+	}
+	if specs[0].Workers != 1 || specs[0].Threads != 1 {
+		t.Fatalf("1 core: %d instances x %d threads", specs[0].Workers, specs[0].Threads)
+	}
+}
+
+func TestAccuracySkipsNoneWithoutNoneClass(t *testing.T) {
+	imgs := []capture.LabeledImage{{Class: "rock"}, {Class: "paper"}, {Class: "none"}, {Class: "scissors"}}
+	acc, n := accuracy(imgs, []string{"rock", "rock", "rock", "scissors"}, []string{"rock", "paper", "scissors"})
+	if n != 3 || acc != 2.0/3 {
+		t.Fatalf("accuracy %v of %d, want 2/3 of 3", acc, n)
+	}
+	acc, n = accuracy(imgs, []string{"rock", "rock", "none", "scissors"}, []string{"rock", "paper", "scissors", "none"})
+	if n != 4 || acc != 0.75 {
+		t.Fatalf("with a none class: %v of %d, want 0.75 of 4", acc, n)
+	}
+}
