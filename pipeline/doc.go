@@ -34,6 +34,23 @@
 // goroutine, taking frames as they become free; a sequencing step restores
 // capture order before smoothing, so sinks always see frames in order.
 //
+// # Swapping the model
+//
+// (*Pipeline).Swap replaces the classifier instances from any goroutine,
+// before, during or after Run. Each frame takes the model current when it is
+// read and keeps it to the end, so frames in flight finish on the old model
+// and the switch falls between two frames; Swap returns the replaced
+// instances and a channel closed once no frame holds them, after which the
+// caller closes them. Load the new instances first: Swap only switches, so
+// frames keep flowing at their pace. A model that does not fit (another
+// prepared input size, number of instances, or staging) is refused with an
+// error wrapping ErrIncompatibleModel. The labels may differ: the decision,
+// Annotated.Labels and the overlay follow the new model from its first frame,
+// and the smoother starts over there.
+//
+// WithFrameTap sees each frame as captured, before the annotator draws on
+// it, with the configured ROI: what teaching keeps as samples.
+//
 // # Consumers
 //
 // Anything that wants the annotated stream — the video recorder, the window,

@@ -83,6 +83,27 @@ func TestNoLeakedMats(t *testing.T) {
 			}
 			return nil
 		}},
+		{"swap while running, with a frame tap", func() error {
+			var p *Pipeline
+			s := newRecordingSink()
+			s.hook = func(a *Annotated) {
+				if a.Index == 4 {
+					if _, _, err := p.Swap(&stagedMeanColour{}); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			tap := func(frame gocv.Mat, roi image.Rectangle) {
+				kept := frame.Clone() // what a teaching tap does
+				kept.Close()
+			}
+			p, err := New(&fakeSource{w: 64, h: 48, n: 20}, &stagedMeanColour{}, WithAnnotator(annotate), WithSinks(s), WithFrameTap(tap), WithQueueDepth(2))
+			if err != nil {
+				return err
+			}
+			_, err = p.Run(context.Background())
+			return err
+		}},
 		{"cancel", func() error {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

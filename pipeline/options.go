@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"image"
 	"time"
+
+	"gocv.io/x/gocv"
 )
 
 // config is what the options set.
@@ -21,6 +23,7 @@ type config struct {
 	parallel   []Classifier
 	idleEvery  time.Duration
 	onIdle     func(status string) error
+	taps       []func(frame gocv.Mat, roi image.Rectangle)
 }
 
 // Option configures a Pipeline.
@@ -144,6 +147,21 @@ func WithIdle(every time.Duration, f func(status string) error) Option {
 			return fmt.Errorf("pipeline: WithIdle(%v, f): want a positive interval and a function", every)
 		}
 		c.idleEvery, c.onIdle = every, f
+		return nil
+	}
+}
+
+// WithFrameTap calls f with every frame as captured, before the annotator
+// draws on it, and the ROI configured (WithROI; the zero rectangle means the
+// classifier's default crop): what teaching samples. f runs on the output
+// goroutine, before the sinks; it must not keep or change frame (clone what
+// it keeps). Several taps are called in the order given.
+func WithFrameTap(f func(frame gocv.Mat, roi image.Rectangle)) Option {
+	return func(c *config) error {
+		if f == nil {
+			return errors.New("pipeline: WithFrameTap(nil): pass a function or leave the option out")
+		}
+		c.taps = append(c.taps, f)
 		return nil
 	}
 }

@@ -89,7 +89,7 @@ func (o *outputStage) consume(j *job) (done time.Time, shown bool) {
 		Seq:      j.frame.Seq,
 		Index:    j.index,
 		Captured: j.frame.Time,
-		Labels:   o.p.labels,
+		Labels:   j.set.labels,
 		Raw:      j.raw,
 		Probs:    j.probs,
 		Decision: j.decision,
@@ -102,6 +102,9 @@ func (o *outputStage) consume(j *job) (done time.Time, shown bool) {
 	}
 	a.Timings = j.t // what is known so far: the overlay shows inference time
 	t0 := time.Now()
+	for _, tap := range o.p.cfg.taps {
+		tap(j.frame.Mat, o.p.cfg.roi)
+	}
 	if o.p.cfg.annotator != nil {
 		if err := o.p.cfg.annotator.Annotate(&a.Mat, &a); err != nil {
 			o.failed = fmt.Errorf("overlay, frame %d: %w", j.frame.Seq, err)

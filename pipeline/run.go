@@ -13,9 +13,8 @@ import (
 // Pipeline is one configured run. Create it with New, run it once with Run.
 type Pipeline struct {
 	src     Source
-	cls     Classifier
-	workers []Classifier // cls and the parallel instances
-	labels  []string
+	models  models
+	workers int // inference goroutines: the instances per model
 	cfg     config
 	status  atomic.Pointer[string]
 	started atomic.Bool
@@ -41,17 +40,12 @@ func New(src Source, cls Classifier, opts ...Option) (*Pipeline, error) {
 	if cfg.maxFrames > 0 && cfg.warmup >= cfg.maxFrames {
 		return nil, fmt.Errorf("pipeline: warm-up of %d frames leaves none of the %d-frame limit to measure", cfg.warmup, cfg.maxFrames)
 	}
-	p := &Pipeline{src: src, cls: cls, labels: cls.Labels(), cfg: cfg}
-	p.workers = append([]Classifier{cls}, cfg.parallel...)
-	staged, isStaged := cls.(StagedClassifier)
-	for i, w := range cfg.parallel {
-		if n := len(w.Labels()); n != len(p.labels) {
-			return nil, fmt.Errorf("pipeline: parallel classifier %d has %d labels, the first has %d: they must be instances of the same model", i, n, len(p.labels))
-		}
-		if ws, ok := w.(StagedClassifier); isStaged && (!ok || ws.InputBytes() != staged.InputBytes()) {
-			return nil, fmt.Errorf("pipeline: parallel classifier %d does not take the first one's %d-byte prepared input: they must be instances of the same model", i, staged.InputBytes())
-		}
+	set, err := newModelSet(append([]Classifier{cls}, cfg.parallel...))
+	if err != nil {
+		return nil, err
 	}
+	p := &Pipeline{src: src, workers: len(set.workers), cfg: cfg}
+	p.models.cur = set
 	empty := ""
 	p.status.Store(&empty)
 	return p, nil
@@ -69,7 +63,8 @@ func (p *Pipeline) SetStatus(msg string) {
 // job is one frame on its way through the stages.
 type job struct {
 	frame    Frame
-	release  func()
+	release  func()    // releases the frame and the hold on set
+	set      *modelSet // the model current when the frame was read
 	index    int
 	readDone time.Time
 	input    []byte        // the prepared frame, with a StagedClassifier
@@ -102,12 +97,13 @@ func (p *Pipeline) Run(ctx context.Context) (Stats, error) {
 	r.wg.Add(2) // capture and sequence; preprocessing adds itself
 	go r.capture()
 	receive := r.receiveCaptured
-	if staged, ok := p.cls.(StagedClassifier); ok {
-		receive = r.startPreprocess(staged)
+	// Swap keeps every set staged or every set not.
+	if first := p.models.current(); first.staged != nil {
+		receive = r.startPreprocess(first.inputBytes)
 	}
-	r.workersDone.Add(len(p.workers))
-	for _, cls := range p.workers {
-		go r.infer(cls, receive)
+	r.workersDone.Add(p.workers)
+	for i := 0; i < p.workers; i++ {
+		go r.infer(i, receive)
 	}
 	go func() {
 		r.workersDone.Wait()
@@ -177,7 +173,7 @@ func (p *Pipeline) newRun(ctx context.Context) *run {
 	}
 	r.demand = make(chan struct{})
 	r.captured = make(chan *job, r.handOff)
-	r.inferred = make(chan *job, len(p.workers))
+	r.inferred = make(chan *job, p.workers)
 	r.toOutput = make(chan *job, p.cfg.queueDepth)
 	r.drops, r.hasDrops = p.src.(DropCounter)
 	return r
@@ -209,12 +205,14 @@ func (r *run) capture() {
 			}
 			return
 		}
-		j := &job{frame: f, release: release, index: i, readDone: time.Now()}
+		j := &job{frame: f, index: i, readDone: time.Now()}
+		j.set = r.p.models.acquire()
+		j.release = func() { release(); r.p.models.release(j.set) }
 		j.t[StageCapture] = j.readDone.Sub(t0)
 		select {
 		case r.captured <- j:
 		case <-r.stageCtx.Done():
-			release()
+			j.release()
 			r.captureEndedByCancel = true
 			return
 		}
@@ -251,23 +249,23 @@ func (r *run) setInferErr(err error) {
 // The input buffers circulate through free: one per frame that can be
 // between the two stages (in each stage and in the channel), so steady state
 // allocates none.
-func (r *run) startPreprocess(staged StagedClassifier) func() (*job, bool) {
+func (r *run) startPreprocess(inputBytes int) func() (*job, bool) {
 	prepared := make(chan *job, r.handOff)
-	free := make(chan []byte, r.handOff+1+len(r.p.workers))
+	free := make(chan []byte, r.handOff+1+r.p.workers)
 	for i := 0; i < cap(free); i++ {
-		free <- make([]byte, staged.InputBytes())
+		free <- make([]byte, inputBytes)
 	}
 	r.wg.Add(1)
-	go r.preprocess(staged, prepared, free)
+	go r.preprocess(prepared, free)
 	return func() (*job, bool) {
 		j, ok := <-prepared
 		return j, ok
 	}
 }
 
-// preprocess prepares each captured frame for the model into a buffer from
-// free and hands it on in prepared.
-func (r *run) preprocess(staged StagedClassifier, prepared chan<- *job, free chan []byte) {
+// preprocess prepares each captured frame, with the first instance of the
+// model the frame holds, into a buffer from free and hands it on in prepared.
+func (r *run) preprocess(prepared chan<- *job, free chan []byte) {
 	defer r.wg.Done()
 	defer close(prepared)
 	for {
@@ -282,7 +280,7 @@ func (r *run) preprocess(staged StagedClassifier, prepared chan<- *job, free cha
 		j.input = <-free // returned by the inference stage, which never blocks on us
 		j.free = free
 		t0 := time.Now()
-		if err := staged.Preprocess(j.frame.Mat, r.p.cfg.roi, j.input); err != nil {
+		if err := j.set.staged.Preprocess(j.frame.Mat, r.p.cfg.roi, j.input); err != nil {
 			j.returnInput()
 			r.setInferErr(fmt.Errorf("frame %d: preprocess: %w", j.frame.Seq, err))
 			j.release()
@@ -293,9 +291,10 @@ func (r *run) preprocess(staged StagedClassifier, prepared chan<- *job, free cha
 	}
 }
 
-// infer is one inference worker: it runs cls on frames taken with receive,
-// as long as there are any. Workers may finish frames out of order.
-func (r *run) infer(cls Classifier, receive func() (*job, bool)) {
+// infer is inference worker i: it runs instance i of each frame's model on
+// frames taken with receive, as long as there are any, so no instance is
+// run by two goroutines. Workers may finish frames out of order.
+func (r *run) infer(i int, receive func() (*job, bool)) {
 	defer r.workersDone.Done()
 	for {
 		j, ok := receive()
@@ -304,7 +303,7 @@ func (r *run) infer(cls Classifier, receive func() (*job, bool)) {
 		}
 		var err error
 		if !r.inferFailed.Load() {
-			err = r.classify(cls, j)
+			err = r.classify(j.set.workers[i], j)
 		}
 		j.returnInput()
 		if err != nil {
@@ -345,6 +344,7 @@ func (r *run) sequence() {
 	defer close(r.toOutput)
 	pending := map[int]*job{}
 	next := 0
+	var model *modelSet // of the frame smoothed last
 	for j := range r.inferred {
 		// Frames inferred before a failure are still shown; the workers
 		// stop sending after it.
@@ -356,6 +356,11 @@ func (r *run) sequence() {
 			}
 			delete(pending, next)
 			next++
+			if j.set != model && model != nil && r.p.cfg.smoother != nil {
+				// The history is of the old model's classes.
+				r.p.cfg.smoother.Reset()
+			}
+			model = j.set
 			r.postprocess(j)
 			r.toOutput <- j // output always drains, so this cannot block forever
 		}
@@ -374,6 +379,6 @@ func (r *run) postprocess(j *job) {
 		smoothed = r.p.cfg.smoother.Update(j.raw)
 	}
 	j.probs = append(j.probs[:0], smoothed...)
-	j.decision = Decide(j.probs, r.p.labels, r.p.cfg.threshold)
+	j.decision = Decide(j.probs, j.set.labels, r.p.cfg.threshold)
 	j.t[StagePostprocess] = time.Since(t0)
 }
