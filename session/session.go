@@ -5,15 +5,24 @@
 //	s, err := session.Open(cfg)
 //	defer s.Close()
 //	stats, err := s.Run(ctx, recorder, progress)
+//
+// SwapModel replaces the model, from any goroutine, while Run runs (or
+// before or after): the frames already read finish on the old model, which
+// is closed once none holds it.
 package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"io"
 	"runtime"
+	"slices"
+	"sync"
 	"time"
+
+	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
@@ -92,14 +101,22 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Session is an open source and model, closed together.
 type Session struct {
-	cfg     Config
 	src     capture.Source
-	models  []*infer.Classifier // the first and the parallel instances
 	info    capture.Info
 	drawer  *overlay.Drawer
 	ann     *parts.Annotator
 	status  statusRelay
 	version string // ONNX Runtime's
+
+	// mu guards what SwapModel changes: the model instances, the model's
+	// path in cfg, and the pipeline running them.
+	mu     sync.Mutex
+	cfg    Config
+	models []*infer.Classifier // the first and the parallel instances
+	pipe   *pipeline.Pipeline  // while Run runs
+	closed bool
+	// retiring counts replaced models waiting for their last frame.
+	retiring sync.WaitGroup
 }
 
 // Open loads the model (Config.Workers instances; 0 chooses: see
@@ -107,6 +124,11 @@ type Session struct {
 // ort.ErrLibrary, infer.ErrCUDAUnavailable, capture.ErrSourceUnavailable or
 // are an *infer.ModelError or a *ConfigError.
 func Open(cfg Config) (*Session, error) {
+	return open(cfg, (*Session).openSource)
+}
+
+// open is Open with the source opened by openSource (tests give a fake).
+func open(cfg Config, openSource func(*Session) (capture.Source, error)) (*Session, error) {
 	lib, err := ort.FindLibrary(cfg.Library)
 	if err != nil {
 		return nil, err
@@ -132,7 +154,7 @@ func Open(cfg Config) (*Session, error) {
 		}
 		s.models = append(s.models, more)
 	}
-	if s.src, err = s.openSource(); err != nil {
+	if s.src, err = openSource(s); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -184,15 +206,46 @@ type StatusListener interface {
 	SetStatus(status string)
 }
 
+// RawFrameSink is a sink that also wants every frame as captured, before
+// the overlay is drawn on it, with the region the model classified
+// (Config.ROI, or the model's centre crop when that is zero): teaching's
+// samples. Run calls RawFrame on the output goroutine before annotating the
+// frame and before any Consume; it must not keep or change frame (clone
+// what it keeps).
+type RawFrameSink interface {
+	RawFrame(frame gocv.Mat, roi image.Rectangle)
+}
+
 // Run runs the pipeline once, with the overlay, into sinks in order, until
 // the source ends, Config.MaxFrames, a sink's pipeline.ErrStop or ctx.
+// SwapModel may be called while it runs.
 func (s *Session) Run(ctx context.Context, sinks ...pipeline.Sink) (pipeline.Stats, error) {
-	var parallel []pipeline.Classifier
-	for _, m := range s.models[1:] {
-		parallel = append(parallel, parts.Classifier(m))
+	p, err := s.newPipeline(sinks)
+	if err != nil {
+		return pipeline.Stats{}, err
 	}
+	s.status.connect(p.SetStatus)
+	stats, err := p.Run(ctx)
+	s.mu.Lock()
+	s.pipe = nil
+	s.mu.Unlock()
+	return stats, err
+}
+
+// newPipeline makes the pipeline of the current model into sinks and
+// registers it for SwapModel.
+func (s *Session) newPipeline(sinks []pipeline.Sink) (*pipeline.Pipeline, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errors.New("session: Run after Close")
+	}
+	if s.pipe != nil {
+		return nil, errors.New("session: Run is already running: a session runs one pipeline at a time")
+	}
+	cls := adapt(s.models)
 	opts := []pipeline.Option{
-		pipeline.WithParallelClassifiers(parallel...),
+		pipeline.WithParallelClassifiers(cls[1:]...),
 		pipeline.WithROI(s.cfg.ROI),
 		pipeline.WithSmoother(s.cfg.Smoothing.smoother),
 		pipeline.WithThreshold(s.cfg.Threshold),
@@ -208,33 +261,92 @@ func (s *Session) Run(ctx context.Context, sinks ...pipeline.Sink) (pipeline.Sta
 		if l, ok := k.(StatusListener); ok {
 			opts = append(opts, pipeline.WithStatusListener(l.SetStatus))
 		}
+		if r, ok := k.(RawFrameSink); ok {
+			opts = append(opts, pipeline.WithFrameTap(s.rawFrameTap(r)))
+		}
 	}
-	p, err := pipeline.New(parts.Source(s.src), parts.Classifier(s.models[0]), opts...)
+	p, err := pipeline.New(parts.Source(s.src), cls[0], opts...)
 	if err != nil {
-		return pipeline.Stats{}, err
+		return nil, err
 	}
-	s.status.connect(p.SetStatus)
-	return p.Run(ctx)
+	s.pipe = p
+	return p, nil
+}
+
+// adapt makes the model instances pipeline classifiers.
+func adapt(models []*infer.Classifier) []pipeline.Classifier {
+	cls := make([]pipeline.Classifier, len(models))
+	for i, m := range models {
+		cls[i] = parts.Classifier(m)
+	}
+	return cls
+}
+
+// rawFrameTap passes frames to r with the region the model classified.
+func (s *Session) rawFrameTap(r RawFrameSink) func(gocv.Mat, image.Rectangle) {
+	w, h := s.models[0].InputSize() // every model swapped in has the same
+	return func(frame gocv.Mat, roi image.Rectangle) {
+		if roi.Empty() {
+			roi = centreCrop(frame.Cols(), frame.Rows(), w, h)
+		}
+		r.RawFrame(frame, roi)
+	}
+}
+
+// centreCrop is the largest rectangle of aspect ratio aw:ah centred in the
+// frame: what infer.Classifier classifies when given no ROI
+// (infer.CentreSquare for a square input).
+func centreCrop(frameW, frameH, aw, ah int) image.Rectangle {
+	if aw == ah {
+		return infer.CentreSquare(frameW, frameH)
+	}
+	w, h := frameW, frameH
+	if frameW*ah > frameH*aw {
+		w = frameH * aw / ah
+	} else {
+		h = frameW * ah / aw
+	}
+	w, h = max(w, 1), max(h, 1)
+	x, y := (frameW-w)/2, (frameH-h)/2
+	return image.Rect(x, y, x+w, y+h)
 }
 
 // Config is the configuration as opened: the model instances and threads
-// chosen, the library found.
-func (s *Session) Config() Config { return s.cfg }
+// chosen, the library found; after SwapModel, Model is the swapped-in path
+// and Precision "".
+func (s *Session) Config() Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
 
 // Info describes the source.
 func (s *Session) Info() capture.Info { return s.info }
 
-// Models are the model instances: the first, then the parallel ones.
-func (s *Session) Models() []*infer.Classifier { return s.models }
+// Models are the current model's instances: the first, then the parallel
+// ones. A later SwapModel closes them.
+func (s *Session) Models() []*infer.Classifier {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.models)
+}
 
-// Labels are the model's class names.
-func (s *Session) Labels() []string { return s.models[0].Labels() }
+// Labels are the current model's class names.
+func (s *Session) Labels() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.models[0].Labels()
+}
 
-// Provider is where inference runs: "CUDA" or "CPU".
-func (s *Session) Provider() string { return s.models[0].Provider() }
+// Provider is where the current model runs: "CUDA" or "CPU" ("" after Close).
+func (s *Session) Provider() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.models[0].Provider()
+}
 
 // Smoothing names the smoothing in use ("off", "ema:0.5", …).
-func (s *Session) Smoothing() string { return s.cfg.Smoothing.name }
+func (s *Session) Smoothing() string { return s.Config().Smoothing.name }
 
 // RuntimeVersion is the ONNX Runtime library's version.
 func (s *Session) RuntimeVersion() string { return s.version }
@@ -248,32 +360,33 @@ func (s *Session) Describe() string {
 	if s.info.Live {
 		kind = "live"
 	}
-	model := s.cfg.Model
-	if s.cfg.Precision != "" {
-		model += " [" + s.cfg.Precision + "]"
+	cfg, instances := s.Config(), len(s.Models())
+	model := cfg.Model
+	if cfg.Precision != "" {
+		model += " [" + cfg.Precision + "]"
 	}
 	return fmt.Sprintf("%s (%s, %dx%d @ %.4g fps), model %s on %s (%d instance(s)), smoothing %s",
-		s.info.Spec, kind, s.info.Width, s.info.Height, s.info.FPS, model, s.Provider(), len(s.models), s.Smoothing())
+		s.info.Spec, kind, s.info.Width, s.info.Height, s.info.FPS, model, s.Provider(), instances, s.Smoothing())
 }
 
-// Close closes the source, the model instances and the overlay.
+// Close closes the source, the current model's instances (after waiting
+// for replaced ones to be closed) and the overlay. Call it after Run has
+// returned.
 func (s *Session) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	models := s.models // kept: Labels still answers, Provider says ""
+	s.mu.Unlock()
+	s.retiring.Wait()
 	if s.src != nil {
 		s.src.Close()
 	}
-	for _, m := range s.models {
-		m.Close()
-	}
+	closeAll(models)
 	if s.drawer != nil {
 		s.drawer.Close()
 	}
-}
-
-// SwapModel loads the model at path (as many instances as run now) and
-// swaps it into the running pipeline between frames; the old instances are
-// closed once no frame uses them. A model whose input contract differs from
-// the running one's is refused and the old one keeps running. The labels may
-// differ: the decision and the overlay follow the new model's.
-func (s *Session) SwapModel(path string) error {
-	return fmt.Errorf("session: SwapModel is not implemented yet")
 }
