@@ -78,7 +78,8 @@ func (s *Session) SwapModel(path string) error {
 	return nil
 }
 
-// loadInstances loads n instances of the model at path on device.
+// loadInstances loads n instances of the model at path on device and runs
+// each once.
 func (s *Session) loadInstances(path string, n int, device infer.Device) ([]*infer.Classifier, error) {
 	first, err := infer.Load(path, append(s.inferOptions(), infer.WithDevice(device))...)
 	if err != nil {
@@ -92,6 +93,15 @@ func (s *Session) loadInstances(path string, n int, device infer.Device) ([]*inf
 			return nil, err
 		}
 		models = append(models, more)
+	}
+	// ONNX Runtime allocates a session's buffers on its first run: let that
+	// happen here, not on a frame.
+	blank := make([]byte, first.InputBytes())
+	for _, m := range models {
+		if _, err := m.Infer(blank); err != nil {
+			closeAll(models)
+			return nil, fmt.Errorf("session: trial run of %s: %w", path, err)
+		}
 	}
 	return models, nil
 }
