@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"math"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -259,7 +260,8 @@ func TestSwapModelBeforeAndAfterRun(t *testing.T) {
 // session ends on the model of the last swap. Run it with -race.
 func TestConcurrentSwapModel(t *testing.T) {
 	m := writeTinyModels(t)
-	s := openOn(t, m, m.three, 2, capturetest.NewFakeLive(64, 48, 200, primaries))
+	src := &gatedSource{Source: capturetest.NewFakeLive(64, 48, 200, primaries), at: math.MaxInt64}
+	s := openOn(t, m, m.three, 2, src)
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -279,10 +281,17 @@ func TestConcurrentSwapModel(t *testing.T) {
 				}
 			}()
 		}
-		go func() { swaps.Wait(); time.Sleep(100 * time.Millisecond); cancel() }()
+		go func() {
+			swaps.Wait()
+			// Stop once a few frames have been read after the last swap.
+			for read := src.reads.Load(); src.reads.Load() < read+3; {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
 	}
 	st, err := s.Run(ctx, log)
-	if err != nil || st.Frames < 10 {
+	if err != nil || st.Frames < 6 {
 		t.Fatalf("frames %d, err %v", st.Frames, err)
 	}
 	close(errs)
