@@ -14,8 +14,14 @@ import (
 	"github.com/rpscam/rpscam/pipeline"
 )
 
-// Consume writes the annotated frame: a Recorder is a pipeline.Sink.
-func (r *Recorder) Consume(a *pipeline.Annotated) error { return r.Write(a.Mat) }
+// Consume writes the annotated frame: a Recorder is a pipeline.Sink. With
+// WithRealTime it places the frame by its capture time (WriteAt).
+func (r *Recorder) Consume(a *pipeline.Annotated) error {
+	if r.realTime && !a.Captured.IsZero() {
+		return r.WriteAt(a.Mat, a.Captured)
+	}
+	return r.Write(a.Mat)
+}
 
 // Overlay is what LiveWindow needs of the pipeline's annotator: the REC
 // indicator, and the status banner over a frame shown again.

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"gocv.io/x/gocv"
 )
@@ -74,9 +75,27 @@ const (
 )
 
 type recorderOptions struct {
-	fourcc  string
-	reserve int64
+	fourcc   string
+	reserve  int64
+	realTime bool
 }
+
+// WithRealTime makes the recording play back at the speed it was captured:
+// Consume places each frame by its capture time (pipeline.Annotated.Captured)
+// on the file's fixed frame rate, repeating the previous frame over a gap
+// (a live source that dropped frames or stalled) and leaving out a frame
+// that comes more than one frame early, so the file's duration follows the
+// wall clock instead of frames/rate. Use it for live sources only: a file
+// read as fast as it decodes would lose most of its frames. See WriteAt.
+func WithRealTime() RecorderOption {
+	return func(o *recorderOptions) { o.realTime = true }
+}
+
+// MaxRepeatGap bounds the gap WriteAt fills with repeats: a longer one (a
+// camera reconnected after minutes) is cut to this, so the recording does
+// not fill the disk with a frozen frame and the pipeline is not held up
+// encoding it.
+const MaxRepeatGap = 10 * time.Second
 
 // WithDiskReserve stops the recording (Write returns an error wrapping
 // ErrDiskFull) once less than bytes are free on the output's file system,
@@ -115,6 +134,13 @@ type Recorder struct {
 
 	converted gocv.Mat // grey/BGRA frames turned to BGR
 	resized   gocv.Mat // frames of another size scaled to size
+
+	// WriteAt's timeline: the first frame's capture time is slot 0; last
+	// is the last frame written, for repeats.
+	realTime          bool
+	start             time.Time
+	last              gocv.Mat
+	repeated, skipped int
 }
 
 // NewRecorder opens a video file for w x h frames at fps frames per second.
@@ -161,7 +187,7 @@ func NewRecorder(path string, fps float64, w, h int, opts ...RecorderOption) (*R
 			vw.Close()
 			continue
 		}
-		r := &Recorder{writer: vw, path: path, codec: codec, fps: fps, size: image.Pt(w, h), reserve: o.reserve}
+		r := &Recorder{writer: vw, path: path, codec: codec, fps: fps, size: image.Pt(w, h), reserve: o.reserve, realTime: o.realTime}
 		// FFmpeg creates the file on open; a backend that creates it
 		// lazily gets its identity recorded on the first check instead.
 		r.file, _ = os.Stat(path)
@@ -250,16 +276,88 @@ func checkWritableDir(path string) error {
 func (r *Recorder) Write(img gocv.Mat) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
-		return ErrClosed
-	}
-	if r.err != nil {
-		return r.err
+	if err := r.usable(); err != nil {
+		return err
 	}
 	frame, err := r.prepare(img)
 	if err != nil {
 		return err
 	}
+	return r.append(frame)
+}
+
+// WriteAt writes img as the frame captured at t, on a timeline whose slot 0
+// is the first frame's t and whose slots are 1/FPS apart: a frame whose slot
+// lies ahead of the file's end is preceded by repeats of the previous frame
+// (at most MaxRepeatGap of them; a longer gap is cut), one more than a slot
+// behind is left out (the file stays within a frame of the wall clock).
+// Frames() counts repeats; Repeated and Skipped say how many.
+func (r *Recorder) WriteAt(img gocv.Mat, t time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.usable(); err != nil {
+		return err
+	}
+	frame, err := r.prepare(img)
+	if err != nil {
+		return err
+	}
+	if r.frames == 0 {
+		r.start = t
+	}
+	gap := int(math.Round(t.Sub(r.start).Seconds()*r.fps)) - r.frames
+	if gap < -1 {
+		r.skipped++
+		return nil
+	}
+	if maxGap := int(MaxRepeatGap.Seconds() * r.fps); gap > maxGap {
+		// Cut the outage: the timeline resumes maxGap slots after the
+		// last frame.
+		r.start = r.start.Add(time.Duration(float64(gap-maxGap) / r.fps * float64(time.Second)))
+		gap = maxGap
+	}
+	for i := 0; i < gap && r.frames > 0; i++ {
+		if err := r.append(r.last); err != nil {
+			return err
+		}
+		r.repeated++
+	}
+	if err := r.append(frame); err != nil {
+		return err
+	}
+	if r.last.Ptr() == nil {
+		r.last = gocv.NewMat()
+	}
+	frame.CopyTo(&r.last)
+	return nil
+}
+
+// Repeated is how many frames WriteAt repeated to fill gaps.
+func (r *Recorder) Repeated() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.repeated
+}
+
+// Skipped is how many frames WriteAt left out for coming early.
+func (r *Recorder) Skipped() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.skipped
+}
+
+// RealTime says whether Consume places frames by capture time (WithRealTime).
+func (r *Recorder) RealTime() bool { return r.realTime }
+
+func (r *Recorder) usable() error {
+	if r.closed {
+		return ErrClosed
+	}
+	return r.err
+}
+
+// append writes a prepared frame and checks the output now and then.
+func (r *Recorder) append(frame gocv.Mat) error {
 	if err := r.writer.Write(frame); err != nil {
 		r.err = fmt.Errorf("sink: recording %s failed after %d frames: %w", r.path, r.frames, err)
 		return r.err
@@ -379,6 +477,9 @@ func (r *Recorder) Close() error {
 	}
 	if r.resized.Ptr() != nil {
 		r.resized.Close()
+	}
+	if r.last.Ptr() != nil {
+		r.last.Close()
 	}
 	return r.err
 }

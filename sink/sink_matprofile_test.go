@@ -6,6 +6,7 @@ import (
 	"image"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rpscam/rpscam/overlay"
 	"gocv.io/x/gocv"
@@ -69,5 +70,27 @@ func TestRecorderErrorPathsReleaseMats(t *testing.T) {
 	r.Close()
 	if got := gocv.MatProfile.Count(); got != start {
 		t.Errorf("%d Mats open, want %d", got, start)
+	}
+}
+
+// TestRealTimeRecorderReleasesMats: WriteAt keeps the last frame for
+// repeats; Close frees it.
+func TestRealTimeRecorderReleasesMats(t *testing.T) {
+	frame := gocv.NewMatWithSize(48, 64, gocv.MatTypeCV8UC3)
+	defer frame.Close()
+	start := gocv.MatProfile.Count()
+	r, err := NewRecorder(filepath.Join(t.TempDir(), "rt.avi"), 30, 64, 48, WithRealTime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	for _, at := range []time.Duration{0, 200 * time.Millisecond, 210 * time.Millisecond} {
+		if err := r.WriteAt(frame, t0.Add(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	if got := gocv.MatProfile.Count(); got != start || r.Repeated() != 5 {
+		t.Errorf("%d Mats open, want %d; %d repeats, want 5", got, start, r.Repeated())
 	}
 }

@@ -94,7 +94,11 @@ func record(env *cliEnv, args []string) error {
 	}
 	defer s.Close()
 	info := s.Info()
-	rec, err := sink.NewRecorder(o.output, info.FPS, info.Width, info.Height)
+	var recOpts []sink.RecorderOption
+	if info.Live { // a camera, stream or --realtime file: the file plays at the speed it was captured
+		recOpts = append(recOpts, sink.WithRealTime())
+	}
+	rec, err := sink.NewRecorder(o.output, info.FPS, info.Width, info.Height, recOpts...)
 	if err != nil {
 		return err
 	}
@@ -123,6 +127,10 @@ func record(env *cliEnv, args []string) error {
 	why, runErr := o.stopReason(ctx, env, info, st, runErr)
 	fmt.Fprintf(env.stdout, "recorded %s: %s, %dx%d at %.4g fps\n", rec.Path(), rec.Codec(), info.Width, info.Height, rec.FPS())
 	fmt.Fprintf(env.stdout, "frames processed: %d\nframes written: %d\nframes dropped by the source: %d\n", st.Frames, rec.Frames(), st.Dropped)
+	if rec.RealTime() {
+		fmt.Fprintf(env.stdout, "real-time timing: %d frames repeated over gaps, %d early frames left out (%.1fs of video)\n",
+			rec.Repeated(), rec.Skipped(), float64(rec.Frames())/rec.FPS())
+	}
 	fmt.Fprintf(env.stdout, "time: %.1fs (%s), %.1f fps end to end\n", elapsed.Seconds(), why, st.FPS)
 	fmt.Fprintf(env.stdout, "predictions: %s\n", counts.String(s.Labels()))
 	if runErr != nil {
