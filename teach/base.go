@@ -6,15 +6,21 @@ import (
 	"github.com/rpscam/rpscam/infer"
 )
 
-// modelLabels reads a model's class names.
-func modelLabels(path, library string) ([]string, error) {
+// modelContract reads a model's input contract and class names.
+func modelContract(path, library string) (infer.Contract, error) {
 	if path == "" {
-		return nil, fmt.Errorf("teach: no base model given: pass the shipped model, e.g. models/rps_mobilenetv2.onnx")
+		return infer.Contract{}, fmt.Errorf("teach: no base model given: pass the shipped model, e.g. models/rps_mobilenetv2.onnx")
 	}
 	c, err := infer.Load(path, infer.WithLibrary(library), infer.WithDevice(infer.DeviceCPU), infer.WithThreads(1))
 	if err != nil {
-		return nil, err
+		return infer.Contract{}, err
 	}
 	defer c.Close()
-	return c.Labels(), nil
+	return c.Contract(), nil
+}
+
+// modelLabels reads a model's class names.
+func modelLabels(path, library string) ([]string, error) {
+	c, err := modelContract(path, library)
+	return c.Labels, err
 }

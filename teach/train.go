@@ -52,6 +52,9 @@ type Result struct {
 	HeldOut       int     // held-out samples
 	Model         string  // path of the taught model
 	Took          time.Duration
+	// SwapTook is how long Teacher.Train's swap into the running pipeline
+	// took (part of Took; 0 for Train).
+	SwapTook time.Duration
 	// Trained is the number of user samples trained on, General the number
 	// of general images mixed in.
 	Trained, General int
