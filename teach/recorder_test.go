@@ -52,7 +52,7 @@ func TestRecorderSavesTheModelInput(t *testing.T) {
 			}
 		}
 	}
-	check(image.Rectangle{}, thirds[1])       // centred square: the red middle
+	check(image.Rectangle{}, thirds[1])        // centred square: the red middle
 	check(image.Rect(16, 0, 24, 8), thirds[2]) // the ROI: green
 	if _, err := rec.Add("rock", frame, image.Rect(20, 0, 30, 8)); err == nil {
 		t.Error("an ROI outside the frame was saved")
