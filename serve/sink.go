@@ -2,8 +2,11 @@ package serve
 
 import (
 	"fmt"
+	"image"
 	"io"
 	"time"
+
+	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/pipeline"
 )
@@ -28,6 +31,10 @@ func NewSink(hub *Hub, srv *Server, rec *VideoRecorder, log io.Writer) *Sink {
 
 // SetStatus passes the pipeline's status on to the hub (/healthz, the page).
 func (k *Sink) SetStatus(status string) { k.hub.SetStatus(status) }
+
+// RawFrame offers the frame as captured, before the overlay, to the Teach
+// panel (which records it while a class's button is held).
+func (k *Sink) RawFrame(frame gocv.Mat, roi image.Rectangle) { k.srv.TeachFrame(frame, roi) }
 
 // Consume publishes one annotated frame.
 func (k *Sink) Consume(a *pipeline.Annotated) error {

@@ -51,7 +51,12 @@ type LiveWindow struct {
 	rec    *Recorder
 	last   gocv.Mat // the last frame shown, redrawn with the status while none comes
 	frozen gocv.Mat // last with the status banner
+	keys   func(key int) bool
 }
+
+// SetKeys gives keys first look at every key pressed (low byte); a key it
+// reports handled is not the window's (live's teach keys).
+func (w *LiveWindow) SetKeys(keys func(key int) bool) { w.keys = keys }
 
 // NewLiveWindow shows frames in win; recordings (at fps) and snapshots go
 // to dir, messages about them to log. A cancelled ctx ends a pause.
@@ -74,6 +79,9 @@ func (w *LiveWindow) Consume(a *pipeline.Annotated) error {
 func (w *LiveWindow) handle(a *pipeline.Annotated, key int) error {
 	if w.win.UserClosed() {
 		return pipeline.ErrStop
+	}
+	if key >= 0 && w.keys != nil && w.keys(key&0xff) {
+		return nil
 	}
 	switch key & 0xff {
 	case 'q', 'Q', keyEsc:

@@ -130,13 +130,14 @@ func (c *Capture) Consume(a *pipeline.Annotated) error {
 	return nil
 }
 
-// drawBanner writes line in white on a dark band across the frame's top.
+// drawBanner writes line in white on a dark band across the frame's
+// bottom, clear of the overlay's label and bars at the top.
 func drawBanner(m *gocv.Mat, line string) {
 	w, h := m.Cols(), m.Rows()
 	scale := max(float64(h)/720, 0.4)
 	thick := max(int(2*scale), 1)
 	size := gocv.GetTextSize(line, gocv.FontHersheySimplex, scale, thick)
-	band := size.Y*2 + 8
-	gocv.Rectangle(m, image.Rect(0, 0, w, min(band, h)), color.RGBA{A: 255}, -1)
-	gocv.PutText(m, line, image.Pt(8, size.Y+size.Y/2+4), gocv.FontHersheySimplex, scale, color.RGBA{R: 255, G: 255, B: 255, A: 255}, thick)
+	band := min(size.Y*2+8, h)
+	gocv.Rectangle(m, image.Rect(0, h-band, w, h), color.RGBA{A: 255}, -1)
+	gocv.PutText(m, line, image.Pt(8, h-band+size.Y+size.Y/2+4), gocv.FontHersheySimplex, scale, color.RGBA{R: 255, G: 255, B: 255, A: 255}, thick)
 }

@@ -49,7 +49,10 @@ func NewTeacher(cfg Config, swap func(modelPath string) error) (*Teacher, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Teacher{cfg: cfg, swap: swap, rec: rec, current: cfg.Base}, nil
+	if cfg.Shipped == "" {
+		cfg.Shipped = cfg.Base
+	}
+	return &Teacher{cfg: cfg, swap: swap, rec: rec, current: cfg.Shipped}, nil
 }
 
 // Classes are the classes taught.
@@ -96,13 +99,13 @@ func (t *Teacher) Train(ctx context.Context, progress func(Progress)) (*Result, 
 	return res, nil
 }
 
-// Reset swaps the base model back in.
+// Reset swaps the shipped model (Config.Shipped) back in.
 func (t *Teacher) Reset() error {
-	if err := t.swap(t.cfg.Base); err != nil {
+	if err := t.swap(t.cfg.Shipped); err != nil {
 		return err
 	}
 	t.mu.Lock()
-	t.current = t.cfg.Base
+	t.current = t.cfg.Shipped
 	t.mu.Unlock()
 	return nil
 }

@@ -16,6 +16,9 @@ type Config struct {
 	Library string   // ONNX Runtime library ("" finds it)
 	Classes []string // the classes taught; default the base model's labels
 	Log     io.Writer
+	// Shipped is the model a Teacher's Reset swaps back in: the one running
+	// before teaching (e.g. the int8 build of Base); "" is Base.
+	Shipped string
 
 	// Params is the base model's parameters file (its head and fine-tuned
 	// layers); "" is rps_head.params beside Base.

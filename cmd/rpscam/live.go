@@ -336,11 +336,14 @@ func live(env *cliEnv, args []string) error {
 		"rpscam live --input /dev/video2 --width 1280 --height 720 --fps 30 --mjpg",
 		"rpscam live --input out/demo.mp4 --realtime  # rehearse on a clip at its own pace",
 		"rpscam live --roi 208,128,224,224 --smooth majority:5 --threshold 0.7",
+		"rpscam live --samples samples/               # teach keys: 1-4 record a class, t train and swap, 0 shipped model",
 		"keys: q or Esc quit, space pause, r start/stop recording, s snapshot PNG")
 	sf := addSourceFlags(fs, "0")
 	sf.addReconnectFlags(fs)
 	mf := addModelFlags(fs, true)
 	saveDir := fs.String("save-dir", ".", "folder for recordings (r) and snapshots (s)")
+	samples := fs.String("samples", "", "samples folder for the teach keys (1-4 record a class, t train and swap, 0 shipped model; the taught model goes to DIR/"+taughtModelName+"); default: teaching off")
+	shared := fs.String("shared", "", "with --samples: shared data folder for the general data mixed into teaching (default $RPSCAM_SHARED, else ../shared)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -371,7 +374,17 @@ func live(env *cliEnv, args []string) error {
 	lw := sink.NewLiveWindow(ctx, win, s.Annotator(), *saveDir, info.FPS, env.stderr)
 	defer lw.Close()
 	fmt.Fprintf(env.stderr, "live: %s\nkeys: q/Esc quit, space pause, r record, s snapshot\n", s.Describe())
-	st, err := s.Run(ctx, lw)
+	sinks := []pipeline.Sink{lw}
+	if *samples != "" {
+		keys, done, err := liveTeachKeys(ctx, env, mf, *samples, *shared, s)
+		if err != nil {
+			return err
+		}
+		defer done()
+		lw.SetKeys(keys.Key)
+		sinks = []pipeline.Sink{keys, lw}
+	}
+	st, err := s.Run(ctx, sinks...)
 	lw.StopRecording()
 	fmt.Fprintf(env.stdout, "frames processed: %d, dropped by the source: %d, %.1f fps\n", st.Frames, st.Dropped, st.FPS)
 	return err

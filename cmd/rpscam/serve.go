@@ -22,6 +22,7 @@ type serveOpts struct {
 	mf                  *modelFlags
 	sf                  *sourceFlags
 	addr, recordDir     string
+	samples, shared     string
 	allowedHosts        []string
 	quality, maxClients int
 	stall               time.Duration
@@ -33,6 +34,7 @@ func parseServeFlags(env *cliEnv, args []string) (*serveOpts, error) {
 		"rpscam serve --input 0                        # then open http://127.0.0.1:8080/",
 		"rpscam serve --input rtsp://cam/stream --addr 0.0.0.0:8080 --record-dir recordings",
 		"rpscam serve --input out/demo.mp4             # a file plays at its own frame rate",
+		"rpscam serve --samples samples/               # with the Teach panel: record your gestures, train, swap",
 		"curl -s localhost:8080/api/prediction; curl -N localhost:8080/api/events?max_rate=5",
 		"curl -s -X POST -H 'Content-Type: application/json' -d '{\"action\":\"start\"}' localhost:8080/api/record",
 		"endpoints: / (page), /stream.mjpg, /snapshot.jpg, /api/prediction, /api/events, /api/record, /metrics, /healthz")
@@ -42,6 +44,8 @@ func parseServeFlags(env *cliEnv, args []string) (*serveOpts, error) {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on; 0.0.0.0:8080 lets other machines connect")
 	fs.StringArrayVar(&o.allowedHosts, "allowed-host", nil, "a host name the page may be opened by besides the listen address (repeatable; '*': any, which gives up the DNS-rebinding check)")
 	fs.StringVar(&o.recordDir, "record-dir", "", "folder for recordings started from the page or /api/record (default: recording off)")
+	fs.StringVar(&o.samples, "samples", "", "samples folder for the page's Teach panel (DIR/rock/, DIR/paper/, …; the taught model goes to DIR/"+taughtModelName+"); default: teaching off")
+	fs.StringVar(&o.shared, "shared", "", "with --samples: shared data folder for the general data mixed into teaching and the backbone weights (default $RPSCAM_SHARED, else ../shared)")
 	fs.IntVar(&o.quality, "jpeg-quality", serve.DefaultJPEGQuality, "JPEG quality of the stream, 1..100")
 	fs.DurationVar(&o.stall, "stall-timeout", serve.DefaultStallTimeout, "/healthz reports the source stalled after this long without a frame")
 	fs.IntVar(&o.maxClients, "max-clients", serve.DefaultMaxClients, "most concurrent stream and event viewers")
@@ -114,6 +118,14 @@ func serveCmd(env *cliEnv, args []string) error {
 			return usagef("--record-dir: %v", err)
 		}
 		opts = append(opts, serve.WithRecording(rec))
+	}
+	if o.samples != "" {
+		teacher, err := newTeacher(env, o.mf, o.samples, o.shared, s)
+		if err != nil {
+			return err
+		}
+		defer teacher.Close()
+		opts = append(opts, serve.WithTeacher(servedTeacher{teacher}))
 	}
 	srv, err := serve.NewServer(hub, opts...)
 	if err != nil {

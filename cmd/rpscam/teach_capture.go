@@ -1,11 +1,75 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"strings"
 
+	"github.com/rpscam/rpscam/pipeline"
+	"github.com/rpscam/rpscam/sink"
 	"github.com/rpscam/rpscam/teach"
 )
 
+// teachCapture records --frames-per-class frames of each class from the
+// source into the samples folder, prompting in the window (when there is a
+// display) and on the terminal. Samples saved before an interruption are
+// kept.
 func teachCapture(env *cliEnv, mf *modelFlags, sf *sourceFlags, o *teachOpts, cfg *teach.Config) error {
-	return errors.New("capture not implemented yet")
+	ctx, stop := signalContext()
+	defer stop()
+	s, err := openSession(env, mf, sf)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if len(cfg.Classes) == 0 {
+		cfg.Classes = s.Labels()
+	}
+	samples, err := teach.OpenSamples(cfg.Samples, cfg.Classes)
+	if err != nil {
+		return usageError{err}
+	}
+	rec, err := teach.NewRecorder(samples, s.Models()[0].Contract())
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	plan := teach.Plan{Classes: cfg.Classes, Frames: o.frames, Countdown: o.countdown}
+	capt, err := teach.NewCapture(rec, plan, func(line string) { fmt.Fprintln(env.stderr, "teach:", line) })
+	if err != nil {
+		return usageError{err}
+	}
+	sinks := []pipeline.Sink{capt}
+	fmt.Fprintf(env.stderr, "teach: %s\nteach: samples go to %s (%s)\n", s.Describe(), samples.Dir(), strings.Join(cfg.Classes, ", "))
+	if noDisplay := sink.DisplayAvailable(); noDisplay != nil {
+		fmt.Fprintln(env.stderr, "teach: no display, prompts on the terminal only")
+	} else {
+		info := s.Info()
+		win, err := sink.NewWindow("rpscam teach", info.Width, info.Height)
+		if err != nil {
+			return err
+		}
+		defer win.Close()
+		lw := sink.NewLiveWindow(ctx, win, s.Annotator(), ".", info.FPS, env.stderr)
+		defer lw.Close()
+		sinks = append(sinks, lw)
+	}
+	st, err := s.Run(ctx, sinks...)
+	if err != nil {
+		return err
+	}
+	counts := samples.Counts()
+	var have []string
+	for _, c := range cfg.Classes {
+		have = append(have, fmt.Sprintf("%s %d", c, counts[c]))
+	}
+	if !capt.Done() {
+		why := "the source ended"
+		if st.Interrupted || st.Stopped {
+			why = "stopped"
+		}
+		return fmt.Errorf("teach: %s after %d frames, before every class was recorded; the samples saved are kept (%s: %s): run again to add more, or train on them with rpscam teach --from %s",
+			why, st.Frames, samples.Dir(), strings.Join(have, ", "), samples.Dir())
+	}
+	fmt.Fprintf(env.stderr, "teach: samples in %s: %s\n", samples.Dir(), strings.Join(have, ", "))
+	return nil
 }
