@@ -76,6 +76,11 @@ if [ -f "$params" ]; then
 	else
 		say "$int8 up to date"
 	fi
+	# The general features teaching mixes in, cached beside the model, so
+	# that the first Train (rpscam teach, live --samples, serve --samples)
+	# takes seconds; a no-op when the cache already holds them.
+	say "caching the general features teaching mixes in (models/cache/)"
+	bin/rpscam teach --prepare --model "$model" --params "$params" --shared "$shared"
 else
 	say "no $params yet (rpscam train writes it): skipping $model"
 fi

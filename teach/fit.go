@@ -37,12 +37,6 @@ func (cfg Config) withDefaults() (Config, error) {
 	if _, err := os.Stat(cfg.Base); err != nil {
 		return cfg, fmt.Errorf("teach: base model: %w (run scripts/setup.sh, or pass the model to start from)", unwrapPath(err))
 	}
-	if cfg.Out == "" {
-		return cfg, errors.New("teach: no output model given: pass where the taught model goes, e.g. --out models/taught.onnx")
-	}
-	if filepath.Clean(cfg.Out) == filepath.Clean(cfg.Base) {
-		return cfg, fmt.Errorf("teach: the taught model would replace the base model %s: write it elsewhere (e.g. models/taught.onnx)", cfg.Base)
-	}
 	if cfg.Params == "" {
 		cfg.Params = filepath.Join(filepath.Dir(cfg.Base), "rps_head.params")
 	}
@@ -86,12 +80,38 @@ func (cfg Config) withDefaults() (Config, error) {
 // then, and a failed write leaves any earlier cfg.Out in place.
 func Train(ctx context.Context, cfg Config, progress func(Progress)) (*Result, error) {
 	start := time.Now()
+	if cfg.Out == "" {
+		return nil, errors.New("teach: no output model given: pass where the taught model goes, e.g. --out models/taught.onnx")
+	}
+	if filepath.Clean(cfg.Out) == filepath.Clean(cfg.Base) {
+		return nil, fmt.Errorf("teach: the taught model would replace the base model %s: write it elsewhere (e.g. models/taught.onnx)", cfg.Base)
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	r := &run{ctx: ctx, cfg: cfg, progress: progress, start: start}
 	return r.train()
+}
+
+// Prepare computes and caches the general data's features that Train mixes
+// in (cfg's Base, Shared, CacheDir and General; the classes default to the
+// base model's labels), so that the first Train after setup takes seconds.
+// It returns how many were computed now (0: all were cached).
+func Prepare(ctx context.Context, cfg Config, progress func(Progress)) (computed int, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return 0, err
+	}
+	r := &run{ctx: ctx, cfg: cfg, progress: progress, start: time.Now()}
+	general, err := r.generalExamples()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := r.features(general, nil, nil, nil); err != nil {
+		return 0, err
+	}
+	return r.generalComputed, nil
 }
 
 // run is one Train call.
@@ -102,6 +122,8 @@ type run struct {
 	start    time.Time
 	params   *model.Params
 	res      Result
+	// generalComputed counts the general features computed (not cached).
+	generalComputed int
 }
 
 func (r *run) logf(format string, args ...any) {
@@ -307,6 +329,9 @@ func (r *run) features(general, trainEx, heldEx, testEx []train.Example) (featur
 				return fmt.Errorf("teach: interrupted while computing %s features: %w (nothing was written; the running model is unchanged)", name, r.ctx.Err())
 			}
 			return fmt.Errorf("teach: %s features: %w", name, err)
+		}
+		if name == "general" {
+			r.generalComputed = pc.computed
 		}
 		if pc.computed > 0 && name == "general" {
 			r.res.GeneralTook = time.Since(began)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ func teachCmd(env *cliEnv, args []string) error {
 	o := teachOpts{}
 	fs.StringVar(&o.samples, "samples", "samples", "samples folder (DIR/rock/, DIR/paper/, …): captured frames are added, never overwritten")
 	fs.StringVar(&o.from, "from", "", "retrain from this samples folder without capturing")
+	fs.BoolVar(&o.prepare, "prepare", false, "only compute and cache the general features teaching mixes in (setup does this), then exit")
 	fs.StringVar(&o.out, "out", "models/taught.onnx", "the taught model to write")
 	fs.StringVar(&o.classes, "classes", "", "classes to teach, comma-separated (default: the model's labels)")
 	fs.IntVar(&o.frames, "frames-per-class", 60, "frames recorded per class")
@@ -51,6 +53,11 @@ func teachCmd(env *cliEnv, args []string) error {
 	if !(o.holdOut >= 0 && o.holdOut < 1) {
 		return usagef("--hold-out %v: want 0 (none) up to but not including 1", o.holdOut)
 	}
+	if o.from != "" {
+		if fi, err := os.Stat(o.from); err != nil || !fi.IsDir() {
+			return usagef("--from %s is not a folder: give the samples folder that rpscam teach, live --samples or serve --samples wrote (DIR/rock/, DIR/paper/, …)", o.from)
+		}
+	}
 	base, err := resolveModel(mf.model, mf.fs.Changed("model"))
 	if err != nil {
 		return err
@@ -60,6 +67,9 @@ func teachCmd(env *cliEnv, args []string) error {
 		return err
 	}
 	cfg := o.config(base, shared, mf.ortLib, env.stderr)
+	if o.prepare {
+		return teachPrepare(env, cfg)
+	}
 	if o.from == "" {
 		if err := teachCapture(env, mf, sf, &o, &cfg); err != nil {
 			return err
@@ -94,6 +104,7 @@ type teachOpts struct {
 	frames, general, epochs, minPerClass              int
 	countdown                                         time.Duration
 	holdOut                                           float64
+	prepare                                           bool
 }
 
 func (o *teachOpts) config(base, shared, lib string, log io.Writer) teach.Config {
@@ -142,4 +153,17 @@ func printTeachResult(w io.Writer, r *teach.Result) {
 		fmt.Fprintf(w, "test set (%d images): before %s, after %s\n", r.TestN, pct(r.TestBefore), pct(r.TestAfter))
 	}
 	fmt.Fprintf(w, "model written: %s (rpscam live --model %s)\n", r.Model, r.Model)
+}
+
+// teachPrepare fills the general-feature cache that teaching reads.
+func teachPrepare(env *cliEnv, cfg teach.Config) error {
+	ctx, stop := signalContext()
+	defer stop()
+	began := time.Now()
+	n, err := teach.Prepare(ctx, cfg, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "teach: general features ready (%d computed in %s, the rest cached)\n", n, time.Since(began).Round(1e8))
+	return nil
 }

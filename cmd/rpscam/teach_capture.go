@@ -67,7 +67,7 @@ func teachCapture(env *cliEnv, mf *modelFlags, sf *sourceFlags, o *teachOpts, cf
 		if st.Interrupted || st.Stopped {
 			why = "stopped"
 		}
-		return fmt.Errorf("teach: %s after %d frames, before every class was recorded; the samples saved are kept (%s: %s): run again to add more, or train on them with rpscam teach --from %s",
+		return fmt.Errorf("%s after %d frames, before every class was recorded; the samples saved are kept (%s: %s): run again to add more, or train on them with rpscam teach --from %s",
 			why, st.Frames, samples.Dir(), strings.Join(have, ", "), samples.Dir())
 	}
 	fmt.Fprintf(env.stderr, "teach: samples in %s: %s\n", samples.Dir(), strings.Join(have, ", "))
