@@ -26,6 +26,7 @@ type VideoRecorder struct {
 	now    func() time.Time
 	// indicate is told when a recording starts and stops (WithIndicator).
 	indicate func(on bool)
+	realTime bool // frames placed by capture time (WithRealTime)
 
 	mu     sync.Mutex
 	active bool
@@ -64,6 +65,13 @@ func WithContainer(ext string, fourccs ...string) RecorderOption {
 // it is stopped: the overlay's REC dot.
 func WithIndicator(set func(on bool)) RecorderOption {
 	return func(r *VideoRecorder) error { r.indicate = set; return nil }
+}
+
+// WithRealTime places each frame by its capture time (WriteFrameAt), so a
+// live source that drops frames or stalls still plays back at real speed
+// (see sink.WithRealTime). For live sources only.
+func WithRealTime() RecorderOption {
+	return func(r *VideoRecorder) error { r.realTime = true; return nil }
 }
 
 // NewVideoRecorder records into dir (created if missing) at fps frames per
@@ -120,6 +128,12 @@ func (r *VideoRecorder) Active() bool {
 // reconnects at a new resolution) are scaled to the first one's size, since
 // a video file has one frame size. The caller keeps ownership of frame.
 func (r *VideoRecorder) WriteFrame(frame gocv.Mat) error {
+	return r.WriteFrameAt(frame, time.Time{})
+}
+
+// WriteFrameAt is WriteFrame for a frame captured at captured: with
+// WithRealTime the file places it by that time (zero: next in line).
+func (r *VideoRecorder) WriteFrameAt(frame gocv.Mat, captured time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.active {
@@ -136,6 +150,9 @@ func (r *VideoRecorder) WriteFrame(frame gocv.Mat) error {
 		if r.fourcc != "" {
 			opts = append(opts, sink.WithFourCC(r.fourcc))
 		}
+		if r.realTime {
+			opts = append(opts, sink.WithRealTime())
+		}
 		rec, err := sink.NewRecorder(r.path, r.fps, frame.Cols(), frame.Rows(), opts...)
 		if err != nil {
 			r.err = fmt.Errorf("serve: %w", err)
@@ -143,7 +160,11 @@ func (r *VideoRecorder) WriteFrame(frame gocv.Mat) error {
 		}
 		r.rec = rec
 	}
-	if err := r.rec.Write(frame); err != nil {
+	write := r.rec.Write
+	if r.realTime && !captured.IsZero() {
+		write = func(m gocv.Mat) error { return r.rec.WriteAt(m, captured) }
+	}
+	if err := write(frame); err != nil {
 		r.err = fmt.Errorf("serve: writing %s: %w", r.path, err)
 		return r.err
 	}

@@ -166,3 +166,39 @@ func TestRecordAPIWithVideoRecorder(t *testing.T) {
 		t.Fatalf("%s holds %d frames, want 7", r.Path, n)
 	}
 }
+
+// With WithRealTime a recording follows the capture clock: 10 frames
+// captured over 1 s of a 15 fps recording, with a 400 ms gap in the middle,
+// play for 1 s (15 frames: the gap filled by repeating the frame before it).
+func TestVideoRecorderRealTime(t *testing.T) {
+	rec, err := NewVideoRecorder(t.TempDir(), 15, WithContainer(".avi", "MJPG"), WithRealTime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := drawFrame("paper", 1, 160, 120)
+	defer frame.Close()
+	if _, err := rec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	step := time.Second / 15
+	var at []time.Duration
+	for i := 0; i < 15; i++ {
+		if i >= 5 && i < 11 { // 6 frames (400 ms) never captured
+			continue
+		}
+		at = append(at, time.Duration(i)*step)
+	}
+	for _, d := range at {
+		if err := rec.WriteFrameAt(frame, t0.Add(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path, n, err := rec.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if frames, _, _ := countVideoFrames(t, path); frames != 15 || n != 15 {
+		t.Errorf("%d frames captured over 1 s: file holds %d (recorder says %d), want 15", len(at), frames, n)
+	}
+}

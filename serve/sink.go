@@ -39,7 +39,7 @@ func (k *Sink) RawFrame(frame gocv.Mat, roi image.Rectangle) { k.srv.TeachFrame(
 // Consume publishes one annotated frame.
 func (k *Sink) Consume(a *pipeline.Annotated) error {
 	if k.rec != nil {
-		if err := k.rec.WriteFrame(a.Mat); err != nil {
+		if err := k.rec.WriteFrameAt(a.Mat, a.Captured); err != nil {
 			path, n, _ := k.rec.Stop()
 			fmt.Fprintf(k.log, "rpscam: recording %s stopped after %d frames: %v\n", path, n, err)
 		}

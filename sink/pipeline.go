@@ -52,7 +52,13 @@ type LiveWindow struct {
 	last   gocv.Mat // the last frame shown, redrawn with the status while none comes
 	frozen gocv.Mat // last with the status banner
 	keys   func(key int) bool
+	// realTime records by capture time (SetRealTime).
+	realTime bool
 }
+
+// SetRealTime makes the r key's recordings place frames by capture time
+// (WithRealTime): for a live source, so they play back at real speed.
+func (w *LiveWindow) SetRealTime(on bool) { w.realTime = on }
 
 // SetKeys gives keys first look at every key pressed (low byte); a key it
 // reports handled is not the window's (live's teach keys).
@@ -68,7 +74,7 @@ func NewLiveWindow(ctx context.Context, win *Window, ann Overlay, dir string, fp
 func (w *LiveWindow) Consume(a *pipeline.Annotated) error {
 	a.Mat.CopyTo(&w.last)
 	if w.rec != nil {
-		if err := w.rec.Write(a.Mat); err != nil {
+		if err := w.rec.Consume(a); err != nil {
 			fmt.Fprintf(w.log, "rpscam: recording stopped: %v\n", err)
 			w.StopRecording()
 		}
@@ -92,7 +98,11 @@ func (w *LiveWindow) handle(a *pipeline.Annotated, key int) error {
 			return nil
 		}
 		path := filepath.Join(w.dir, "rpscam-"+time.Now().Format("20060102-150405")+".mp4")
-		rec, err := NewRecorder(path, w.fps, a.Mat.Cols(), a.Mat.Rows())
+		var opts []RecorderOption
+		if w.realTime {
+			opts = append(opts, WithRealTime())
+		}
+		rec, err := NewRecorder(path, w.fps, a.Mat.Cols(), a.Mat.Rows(), opts...)
 		if err != nil {
 			fmt.Fprintf(w.log, "rpscam: cannot record: %v\n", err)
 			return nil

@@ -372,6 +372,7 @@ func live(env *cliEnv, args []string) error {
 	}
 	defer win.Close()
 	lw := sink.NewLiveWindow(ctx, win, s.Annotator(), *saveDir, info.FPS, env.stderr)
+	lw.SetRealTime(info.Live) // a camera's recordings play back at real speed
 	defer lw.Close()
 	fmt.Fprintf(env.stderr, "live: %s\nkeys: q/Esc quit, space pause, r record, s snapshot\n", s.Describe())
 	sinks := []pipeline.Sink{lw}

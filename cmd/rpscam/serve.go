@@ -114,7 +114,11 @@ func serveCmd(env *cliEnv, args []string) error {
 		if !(fps > 0) {
 			fps = 30 // the backend does not know; most cameras deliver 30
 		}
-		if rec, err = serve.NewVideoRecorder(o.recordDir, fps, serve.WithIndicator(s.Annotator().SetRecording)); err != nil {
+		recOpts := []serve.RecorderOption{serve.WithIndicator(s.Annotator().SetRecording)}
+		if s.Info().Live {
+			recOpts = append(recOpts, serve.WithRealTime()) // plays back at real speed
+		}
+		if rec, err = serve.NewVideoRecorder(o.recordDir, fps, recOpts...); err != nil {
 			return usagef("--record-dir: %v", err)
 		}
 		opts = append(opts, serve.WithRecording(rec))
