@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -53,30 +50,10 @@ func TestServeTeachEndToEnd(t *testing.T) {
 	copyShared(t, shared, samples, 12)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--model", model, "--precision", "fp32", "--device", "cpu", "--addr", "127.0.0.1:0",
+	cmd, base, w, stdout := startServe(t, ctx, bin, "--model", model, "--precision", "fp32", "--device", "cpu",
 		"--samples", samples, "--shared", shared,
 		"--input", "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! appsink")
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrRE := regexp.MustCompile(`open http://(\S+)/`)
-	w := watch(stderr, addrRE)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	defer cmd.Process.Kill()
-	select {
-	case <-w.matched:
-	case <-w.done:
-		cmd.Wait()
-		t.Fatalf("serve ended before listening:\n%s", w.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("serve did not start in 60 s:\n%s", w.String())
-	}
-	base := "http://" + addrRE.FindStringSubmatch(w.String())[1]
 	post := func(path, body string) (int, map[string]any) {
 		t.Helper()
 		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))

@@ -31,29 +31,9 @@ func TestServeReconnectsAndSIGTERMFinalizesRecording(t *testing.T) {
 	recDir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--model", model, "--device", "cpu", "--addr", "127.0.0.1:0", "--record-dir", recDir,
+	cmd, base, w, stdout := startServe(t, ctx, bin, "--model", model, "--device", "cpu", "--record-dir", recDir,
 		"--input", "videotestsrc is-live=true num-buffers=45 ! video/x-raw,width=160,height=120,framerate=30/1 ! videoconvert ! appsink")
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrRE := regexp.MustCompile(`open http://(\S+)/`)
-	w := watch(stderr, addrRE)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	defer cmd.Process.Kill()
-	select {
-	case <-w.matched:
-	case <-w.done:
-		cmd.Wait()
-		t.Fatalf("serve ended before listening:\n%s", w.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("serve did not start in 60 s:\n%s", w.String())
-	}
-	base := "http://" + addrRE.FindStringSubmatch(w.String())[1]
 
 	health := func() (int, string) {
 		resp, err := http.Get(base + "/healthz")
@@ -142,6 +122,35 @@ func TestServeReconnectsAndSIGTERMFinalizesRecording(t *testing.T) {
 		t.Fatalf("%s plays %d frames, the server wrote %d", started.Path, n, written)
 	}
 	t.Logf("recorded %d frames across a reconnection, finalized on SIGTERM", written)
+}
+
+// startServe starts the built binary's serve on a free loopback port with
+// args and waits until it listens; base is its http:// address. The test
+// kills it (defer cmd.Process.Kill()) or signals it.
+func startServe(t *testing.T, ctx context.Context, bin string, args ...string) (cmd *exec.Cmd, base string, w *lineWatcher, stdout *bytes.Buffer) {
+	t.Helper()
+	cmd = exec.CommandContext(ctx, bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	stdout = &bytes.Buffer{}
+	cmd.Stdout = stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrRE := regexp.MustCompile(`open http://(\S+)/`)
+	w = watch(stderr, addrRE)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.matched:
+	case <-w.done:
+		cmd.Wait()
+		t.Fatalf("serve ended before listening:\n%s", w.String())
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("serve did not start in 60 s:\n%s", w.String())
+	}
+	return cmd, "http://" + addrRE.FindStringSubmatch(w.String())[1], w, stdout
 }
 
 // publishedSeq is the hub's count of published frames, from the newest
