@@ -18,6 +18,7 @@ import (
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/cvdnn"
 	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/shareddata"
 )
 
 // compareFlags are bench's --compare flags.
@@ -105,7 +106,7 @@ func compareImages(cf *compareFlags) ([]capture.LabeledImage, string, error) {
 		}
 		return list, cf.data, nil
 	}
-	shared, err := sharedDir(cf.shared)
+	shared, err := shareddata.Dir(cf.shared)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (or pass --data DIR with class folders)", err)
 	}

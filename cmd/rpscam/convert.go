@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/internal/tflite"
 	"github.com/rpscam/rpscam/model"
 )
@@ -95,7 +96,7 @@ func (f *weightsFlags) load(want *model.Weights) (*model.Backbone, error) {
 				return nil, usageError{err}
 			}
 		}
-		dir, err := sharedDir(*f.shared)
+		dir, err := shareddata.Dir(*f.shared)
 		if err != nil {
 			return nil, err
 		}

@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rpscam/rpscam/internal/shareddata"
 )
 
 func TestDemoClip(t *testing.T) {
-	shared, err := sharedDir("")
+	shared, err := shareddata.Dir("")
 	if err != nil {
 		t.Skipf("shared data not available: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/train"
 	"github.com/rpscam/rpscam/train/evaluate"
@@ -168,7 +169,7 @@ func (f *evalFlags) run(env *cliEnv) error {
 // source. dirs name the folders for the report's header.
 func (f *evalFlags) images() (imgs []evaluate.Image, dirs []string, sources []evaluate.Source, err error) {
 	if f.validation || f.tests {
-		shared, err := sharedDir(f.shared)
+		shared, err := shareddata.Dir(f.shared)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -216,7 +217,7 @@ func (f *evalFlags) keep(list []capture.LabeledImage, group, dir string) ([]eval
 	if !f.heldOut {
 		return evaluate.Tag(list, group, nil), nil
 	}
-	shared, err := sharedDir(f.shared)
+	shared, err := shareddata.Dir(f.shared)
 	if err != nil {
 		shared = "" // no shared folder: the file-name hash
 	}

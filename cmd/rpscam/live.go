@@ -17,6 +17,7 @@ import (
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/searchpath"
+	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/session"
@@ -47,7 +48,7 @@ func classifyEnvError(err error) bool {
 		errors.Is(err, sink.ErrUnwritable) ||
 		errors.Is(err, errModelMissing) ||
 		errors.Is(err, infer.ErrNoInt8Model) ||
-		errors.Is(err, errNoShared) ||
+		errors.Is(err, shareddata.ErrNotFound) ||
 		errors.As(err, &modelErr)
 }
 

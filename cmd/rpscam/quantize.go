@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/quantize"
 )
 
@@ -39,7 +40,7 @@ func runQuantize(env *cliEnv, args []string) error {
 		return usagef("--method: %v", err)
 	}
 	cfg.Method = m
-	if cfg.Shared, err = sharedDir(shared); err != nil {
+	if cfg.Shared, err = shareddata.Dir(shared); err != nil {
 		return err
 	}
 	cfg.Log = env.stderr

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/teach"
 	"github.com/rpscam/rpscam/train"
@@ -62,7 +63,7 @@ func teachCmd(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	shared, err := sharedDir(o.shared)
+	shared, err := shareddata.Dir(o.shared)
 	if err != nil {
 		return err
 	}

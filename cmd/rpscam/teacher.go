@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/serve"
 	"github.com/rpscam/rpscam/session"
 	"github.com/rpscam/rpscam/teach"
@@ -23,7 +24,7 @@ func newTeacher(env *cliEnv, mf *modelFlags, samples, sharedFlag string, s *sess
 	if err != nil {
 		return nil, err
 	}
-	shared, err := sharedDir(sharedFlag)
+	shared, err := shareddata.Dir(sharedFlag)
 	if err != nil {
 		return nil, err
 	}

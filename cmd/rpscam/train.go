@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/model"
 	"github.com/rpscam/rpscam/train"
 )
@@ -191,7 +192,7 @@ func (f *trainFlags) job(env *cliEnv, shareBy map[string]float64) (train.Job, er
 func (f *trainFlags) trainSources() ([]train.Source, error) {
 	var srcs []train.Source
 	if !*f.only {
-		dir, err := sharedDir(*f.shared)
+		dir, err := shareddata.Dir(*f.shared)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/train"
 	"github.com/rpscam/rpscam/train/tail"
 )
@@ -92,7 +93,7 @@ func (ft *fineTuneFlags) testSets(shared, leaveOut string) ([]train.TestSet, err
 	if !*ft.tests || leaveOut != "" {
 		return nil, nil
 	}
-	dir, err := sharedDir(shared)
+	dir, err := shareddata.Dir(shared)
 	if err != nil {
 		return nil, err
 	}
