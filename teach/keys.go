@@ -59,6 +59,8 @@ func (k *Keys) Help() string {
 }
 
 func (k *Keys) setStatus(s string) {
+	// The log line is prefixed by the caller; this package's errors name it.
+	s = strings.TrimPrefix(s, "teach: ")
 	k.mu.Lock()
 	k.status = s
 	k.mu.Unlock()
@@ -110,7 +112,7 @@ func (k *Keys) background(what string, job func() (string, error)) {
 	k.mu.Lock()
 	if k.busy {
 		k.mu.Unlock()
-		k.log("teach: busy, wait for it to finish")
+		k.log("busy: wait for the training (or reset) to finish")
 		return
 	}
 	k.busy = true
