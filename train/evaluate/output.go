@@ -1,0 +1,122 @@
+package evaluate
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// WriteReport is the single report to w: accuracy, per-class table,
+// confusion matrix, mistakes, samples, and the none figures when they
+// apply; then the ConfusionPNG and JSON files when asked for.
+func (o *Options) WriteReport(w io.Writer, labels, dirs []string, preds []Prediction) error {
+	scored := ScoredOnly(preds)
+	rep, err := Score(labels, scored, o.Worst)
+	if err != nil {
+		return err
+	}
+	figs, err := Tally(labels, preds, o.Threshold)
+	if err != nil {
+		return err
+	}
+	// The none lines appear only where they say something, so a 3-class
+	// model on gesture folders prints exactly what it always did.
+	showNone := HasNone(labels) || figs.NoneImages > 0
+	fmt.Fprintf(w, "model %s on %s%s: %d images\n\n", o.Model, strings.Join(dirs, ", "), o.part(), rep.N)
+	rep.WriteText(w)
+	if showNone {
+		fmt.Fprintln(w)
+		figs.WriteNoneText(w, labels, o.Threshold)
+	}
+	if o.Samples > 0 {
+		fmt.Fprintf(w, "\n%s", SampleLines(labels, SampleSpread(scored, o.Samples), o.Samples))
+	}
+	if err := o.writeConfusion(w, rep, filepath.Base(dirs[0])); err != nil {
+		return err
+	}
+	type jsonReport struct {
+		Report
+		Model     string   `json:"model"`
+		Precision string   `json:"precision"`
+		Data      []string `json:"data"`
+		HeldOut   bool     `json:"heldout_only"`
+		Split     string   `json:"split,omitempty"`
+		Threshold *float64 `json:"threshold,omitempty"`
+		None      *Figures `json:"gestures_and_none,omitempty"`
+	}
+	out := jsonReport{Report: rep, Model: o.Model, Precision: o.Precision, Data: dirs, HeldOut: o.HeldOut}
+	if o.Validation {
+		out.Split = "validation"
+	}
+	if showNone {
+		out.Threshold, out.None = &o.Threshold, &figs
+	}
+	return o.writeJSON(w, out)
+}
+
+// WriteSourceTable is the per-source table to w, worst source first; then
+// the ConfusionPNG (pooled over the sources) and JSON files when asked for.
+func (o *Options) WriteSourceTable(w io.Writer, labels []string, groups []SourcePredictions, preds []Prediction) error {
+	table, err := NewSourceTable(labels, groups, o.Threshold, o.Target)
+	if err != nil {
+		return err
+	}
+	part := map[bool]string{true: " (held-out part)"}[o.HeldOut]
+	fmt.Fprintf(w, "model %s on %d sources%s: %d images (uncertain: top probability below %.2f)\n\n", o.Model, len(groups), part, len(preds), o.Threshold)
+	table.WriteText(w)
+	rep, err := Score(labels, ScoredOnly(preds), 0)
+	if err != nil {
+		return err
+	}
+	if err := o.writeConfusion(w, rep, fmt.Sprintf("pooled over %d sources", len(groups))); err != nil {
+		return err
+	}
+	type jsonTable struct {
+		SourceTable
+		Model     string `json:"model"`
+		Precision string `json:"precision"`
+		HeldOut   bool   `json:"heldout_only"`
+		// Confusion is pooled over the sources, [actual][predicted],
+		// without the none images of a model that has no none class.
+		Confusion [][]int `json:"pooled_confusion"`
+	}
+	return o.writeJSON(w, jsonTable{SourceTable: table, Model: o.Model, Precision: o.Precision, HeldOut: o.HeldOut, Confusion: rep.Confusion})
+}
+
+// writeConfusion writes ConfusionPNG, when given, and says so on w.
+func (o *Options) writeConfusion(w io.Writer, rep Report, title string) error {
+	if o.ConfusionPNG == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(o.ConfusionPNG), 0o755); err != nil {
+		return err
+	}
+	if err := rep.WriteConfusionPNG(o.ConfusionPNG, title); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nconfusion matrix: %s\n", o.ConfusionPNG)
+	return nil
+}
+
+// writeJSON writes v indented to the JSON file ("-": to w; "" writes nothing).
+func (o *Options) writeJSON(w io.Writer, v any) error {
+	if o.JSON == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	if o.JSON == "-" {
+		_, err = w.Write(data)
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(o.JSON), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(o.JSON, data, 0o644)
+}
