@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/versions"
 )
 
 func TestVersion(t *testing.T) {
@@ -17,11 +18,11 @@ func TestVersion(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var r versionReport
+	var r versions.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Go != runtime.Version() || r.OpenCV != "4.6.0" || r.ONNXRuntime != ort.Version || r.Rpscam != rpscamVersion {
+	if r.Go != runtime.Version() || r.OpenCV != "4.6.0" || r.ONNXRuntime != ort.Version || r.Rpscam != versions.Rpscam {
 		t.Fatalf("versions %+v", r)
 	}
 	cpu := false
