@@ -53,7 +53,7 @@ func compareCmd(ctx context.Context, env *cliEnv, cf *compareFlags, mf *modelFla
 	if cf.realtimeFrames < 1 || cf.perSet < 1 {
 		return usagef("--realtime-frames and --per-set must be at least 1")
 	}
-	floatPath, err := resolveModel(mf.model, mf.fs.Changed("model"))
+	floatPath, err := infer.ResolveModel(mf.model, mf.fs.Changed("model"))
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rpscam/rpscam/infer/imagefiles"
 	"gocv.io/x/gocv"
 )
 
@@ -69,7 +70,7 @@ func TestClassifyJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var r classifyReport
+	var r imagefiles.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}

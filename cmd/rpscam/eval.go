@@ -121,7 +121,7 @@ func (f *evalFlags) run(env *cliEnv) error {
 	if _, err := os.Stat(f.Model); err != nil {
 		return usagef("model %s: %v (run scripts/setup.sh or rpscam train, or pass --model)", f.Model, err)
 	}
-	choice, err := resolvePrecision(f.Model, true, f.precision)
+	choice, err := infer.ResolvePrecision(f.Model, true, f.precision)
 	if err != nil {
 		return exitError(err)
 	}

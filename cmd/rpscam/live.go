@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -15,9 +12,7 @@ import (
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
-	"github.com/rpscam/rpscam/internal/searchpath"
 	"github.com/rpscam/rpscam/internal/shareddata"
-	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/session"
 	"github.com/rpscam/rpscam/sink"
@@ -31,24 +26,23 @@ import (
 // the working directory or the repository root.
 const defaultModel = "models/rps_mobilenetv2.onnx"
 
-// errModelMissing is wrapped when the default model is not where setup puts it.
-var errModelMissing = errors.New("model not found")
-
 // classifyEnvError reports errors that are the machine's or the user's setup
 // rather than a failure of the work (exit code 2): no camera or unreadable
 // source, no display, no model, an unusable model file, no CUDA when cuda was
 // required, no ONNX Runtime library, an output that cannot be created.
 func classifyEnvError(err error) bool {
 	var modelErr *infer.ModelError
+	var choiceErr *infer.ChoiceError
 	return errors.Is(err, ort.ErrLibrary) ||
 		errors.Is(err, capture.ErrSourceUnavailable) ||
 		errors.Is(err, infer.ErrCUDAUnavailable) ||
 		errors.Is(err, sink.ErrNoDisplay) ||
 		errors.Is(err, sink.ErrUnwritable) ||
-		errors.Is(err, errModelMissing) ||
+		errors.Is(err, infer.ErrModelMissing) ||
 		errors.Is(err, infer.ErrNoInt8Model) ||
 		errors.Is(err, shareddata.ErrNotFound) ||
-		errors.As(err, &modelErr)
+		errors.As(err, &modelErr) ||
+		errors.As(err, &choiceErr)
 }
 
 // exitError turns environment errors into usage errors so they exit with
@@ -175,28 +169,10 @@ func (f *modelFlags) load(env *cliEnv, dev infer.Device) (*infer.Classifier, inf
 
 // resolve finds the model --model names and picks its build by --precision.
 func (f *modelFlags) resolve() (infer.PrecisionChoice, error) {
-	return resolvePrecision(f.model, f.fs.Changed("model"), f.precision)
+	return infer.ResolvePrecision(f.model, f.fs.Changed("model"), f.precision)
 }
 
 const precisionUsage = "fp32, int8 (" + defaultInt8Model + ", built by rpscam quantize) or auto: int8 where the CPU has AVX512_VNNI or AVX_VNNI, the int8 model exists and it kept the accuracy bar, else fp32"
-
-// resolvePrecision resolves the float model path (see resolveModel) and
-// picks the build --precision asks for (see infer.ChoosePrecision).
-func resolvePrecision(model string, explicit bool, precision string) (infer.PrecisionChoice, error) {
-	p, err := infer.ParsePrecision(precision)
-	if err != nil {
-		return infer.PrecisionChoice{}, usagef("--precision: %v", err)
-	}
-	path, err := resolveModel(model, explicit)
-	if err != nil {
-		return infer.PrecisionChoice{}, err
-	}
-	choice, err := infer.ChoosePrecision(p, path, infer.CPUVNNI())
-	if err != nil && !errors.Is(err, infer.ErrNoInt8Model) {
-		err = usageError{err}
-	}
-	return choice, err
-}
 
 func (f *modelFlags) inferOptions(env *cliEnv, dev infer.Device) []infer.Option {
 	return []infer.Option{
@@ -206,27 +182,6 @@ func (f *modelFlags) inferOptions(env *cliEnv, dev infer.Device) []infer.Option 
 		infer.WithSpinning(f.spin),
 		infer.WithLogger(func(msg string) { fmt.Fprintln(env.stderr, "rpscam:", msg) }),
 	}
-}
-
-// resolveModel returns the model path to load. A path the user gave is used
-// as given; the default is looked for in the working directory, then in the
-// directories above the executable (a binary built into bin/ of the repo).
-func resolveModel(path string, explicit bool) (string, error) {
-	if explicit || filepath.IsAbs(path) {
-		if _, err := os.Stat(path); err != nil {
-			return "", usagef("--model %s: %v", path, errors.Unwrap(err))
-		}
-		return path, nil
-	}
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	if exe, err := os.Executable(); err == nil {
-		if p, ok := searchpath.Find(path, filepath.Dir(exe)); ok {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%w: %s is not in the working directory or above the executable: run scripts/setup.sh to build it, or pass --model path/to/model.onnx", errModelMissing, path)
 }
 
 // sourceFlags choose and configure the video source.
@@ -282,33 +237,6 @@ func (f *sourceFlags) check() (capture.Spec, error) {
 		return spec, usagef("--source-timeout %v is negative: give how long a silent camera is waited for, e.g. 5s", f.sourceTimeout)
 	}
 	return spec, nil
-}
-
-// progress prints a status line about once a second, rewriting it in place
-// on a terminal; into a log or pipe it writes a whole line every 5 seconds,
-// so the log stays readable.
-type progress struct {
-	w    io.Writer
-	last time.Time
-	verb string
-}
-
-func (p *progress) Consume(a *pipeline.Annotated) error {
-	terminal := term.IsTerminal(p.w)
-	interval := 5 * time.Second
-	if terminal {
-		interval = time.Second
-	}
-	if now := time.Now(); now.Sub(p.last) >= interval {
-		p.last = now
-		line := fmt.Sprintf("%s %d frames, %.1f fps, %s %.0f%%", p.verb, a.Index+1, a.FPS, infer.DisplayLabel(a.Decision.Label), 100*a.Decision.Confidence)
-		if terminal {
-			fmt.Fprintf(p.w, "\r%s   ", line)
-		} else {
-			fmt.Fprintln(p.w, line)
-		}
-	}
-	return nil
 }
 
 // signalContext is cancelled by SIGINT or SIGTERM.

@@ -9,8 +9,10 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/rpscam/rpscam/infer/imagefiles"
 	"github.com/rpscam/rpscam/internal/tinymodel"
 	"github.com/rpscam/rpscam/pipeline"
+	"github.com/rpscam/rpscam/session"
 )
 
 // tinyNoHandModelFile writes the 4-class mean-colour model (red rock, green
@@ -55,11 +57,11 @@ func TestClassifyShowsNoHand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var r classifyReport
+	var r imagefiles.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
-	got := map[string]classifiedImage{}
+	got := map[string]imagefiles.Result{}
 	for _, im := range r.Images {
 		got[filepath.Base(im.Path)] = im
 	}
@@ -86,7 +88,7 @@ func TestClassifyThreeClassModelUnchanged(t *testing.T) {
 		t.Fatalf("exit %d, output %q, want %q; stderr %s", code, stdout, want, stderr)
 	}
 	_, stdout, _ = runCmd(t, "classify", "--model", model, "--device", "cpu", "--json", p)
-	var r classifyReport
+	var r imagefiles.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil || len(r.Images) != 1 {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
@@ -115,7 +117,7 @@ func TestRecordSummaryCountsNoHand(t *testing.T) {
 func TestProgressLineShowsNoHand(t *testing.T) {
 	for label, want := range map[string]string{"none": "recording 5 frames, 30.0 fps, no hand 97%\n", "rock": "recording 5 frames, 30.0 fps, rock 97%\n"} {
 		var b strings.Builder
-		p := &progress{w: &b, verb: "recording"}
+		p := session.NewProgress(&b, "recording")
 		if err := p.Consume(&pipeline.Annotated{Index: 4, FPS: 30, Decision: pipeline.Decision{Top: 0, Label: label, Confidence: 0.97}}); err != nil {
 			t.Fatal(err)
 		}

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rpscam/rpscam/capture"
-	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/session"
@@ -107,9 +105,9 @@ func record(env *cliEnv, args []string) error {
 
 	sinks := []pipeline.Sink{rec}
 	if !o.quiet {
-		sinks = append(sinks, &progress{w: env.stderr, verb: "recording:"})
+		sinks = append(sinks, session.NewProgress(env.stderr, "recording:"))
 	}
-	counts := &labelCounts{}
+	counts := &session.LabelCounts{}
 	sinks = append(sinks, counts)
 	fmt.Fprintf(env.stderr, "recording %s to %s (%s)\n", s.Describe(), rec.Path(), rec.Codec())
 	if o.duration > 0 {
@@ -171,38 +169,6 @@ func (o *recordOpts) stopReason(ctx context.Context, env *cliEnv, info capture.I
 		return why, nil
 	}
 	return "source ended", nil
-}
-
-// labelCounts tallies the decisions, for the summary.
-type labelCounts struct {
-	n         map[int]int
-	uncertain int
-	total     int
-}
-
-func (c *labelCounts) Consume(a *pipeline.Annotated) error {
-	if c.n == nil {
-		c.n = map[int]int{}
-	}
-	c.total++
-	if a.Decision.Uncertain {
-		c.uncertain++
-		return nil
-	}
-	c.n[a.Decision.Top]++
-	return nil
-}
-
-func (c *labelCounts) String(labels []string) string {
-	if c.total == 0 {
-		return "none"
-	}
-	var parts []string
-	for i, l := range labels {
-		parts = append(parts, fmt.Sprintf("%s %d", infer.DisplayLabel(l), c.n[i]))
-	}
-	parts = append(parts, fmt.Sprintf("uncertain %d", c.uncertain))
-	return strings.Join(parts, ", ")
 }
 
 // notifyContext is cancelled by SIGINT (Ctrl-C) or SIGTERM. A second signal

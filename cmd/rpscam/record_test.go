@@ -186,7 +186,7 @@ func TestRecordUsageAndEnvironmentErrors(t *testing.T) {
 		t.Fatalf("missing input: exit %d, want 2; stderr %s", code, stderr)
 	}
 	// So is a missing default model, with the fix in the message.
-	if _, err := resolveModel("models/definitely-not-here.onnx", false); err == nil || !classifyEnvError(err) || !strings.Contains(err.Error(), "scripts/setup.sh") {
+	if _, err := infer.ResolveModel("models/definitely-not-here.onnx", false); err == nil || !classifyEnvError(err) || !strings.Contains(err.Error(), "scripts/setup.sh") {
 		t.Fatalf("missing default model: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/teach"
@@ -59,7 +60,7 @@ func teachCmd(env *cliEnv, args []string) error {
 			return usagef("--from %s is not a folder: give the samples folder that rpscam teach, live --samples or serve --samples wrote (DIR/rock/, DIR/paper/, …)", o.from)
 		}
 	}
-	base, err := resolveModel(mf.model, mf.fs.Changed("model"))
+	base, err := infer.ResolveModel(mf.model, mf.fs.Changed("model"))
 	if err != nil {
 		return err
 	}

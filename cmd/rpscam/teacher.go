@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/serve"
 	"github.com/rpscam/rpscam/session"
@@ -20,7 +21,7 @@ const taughtModelName = "taught.onnx"
 // and live's teach keys: it starts from the fp32 build of the running model
 // and swaps into s.
 func newTeacher(env *cliEnv, mf *modelFlags, samples, sharedFlag string, s *session.Session) (*teach.Teacher, error) {
-	base, err := resolveModel(mf.model, mf.fs.Changed("model"))
+	base, err := infer.ResolveModel(mf.model, mf.fs.Changed("model"))
 	if err != nil {
 		return nil, err
 	}
