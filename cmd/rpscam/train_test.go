@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/pflag"
-
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/model"
 	"github.com/rpscam/rpscam/train"
@@ -55,31 +53,6 @@ func TestTrainRejectsUnknownModes(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("rejected runs left %d files behind (first %s)", len(left), left[0].Name())
-	}
-}
-
-// TestReproduceLine: the main flags always, at their values; every other
-// flag the run set unless it only says where files go; values a shell
-// would split quoted; a bool turned off spelt out.
-func TestReproduceLine(t *testing.T) {
-	fs := pflag.NewFlagSet("train", pflag.ContinueOnError)
-	fs.SortFlags = false
-	fs.StringArray("source", nil, "")
-	fs.Uint64("seed", 2, "")
-	fs.Float64("lr", 0.001, "")
-	fs.Bool("balance-classes", true, "")
-	fs.String("weights", "", "")
-	fs.String("cache", "models/cache", "")
-	fs.Int("views", 12, "")
-	fs.Int("batch", 64, "")
-	args := []string{"--source", "mine=/photos/it's mine", "--source", "b=/x", "--lr", "0.0005", "--balance-classes=false", "--cache", "/tmp/c", "--batch", "64"}
-	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	got := reproduceLine(fs, map[string]string{"weights": "tf2"}, "weights", "seed", "views")
-	want := `rpscam train --weights tf2 --seed 2 --views 12 --source 'mine=/photos/it'\''s mine' --source b=/x --lr 0.0005 --balance-classes=false --batch 64`
-	if got != want {
-		t.Errorf("reproduce line\n got %s\nwant %s", got, want)
 	}
 }
 
