@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -77,7 +73,11 @@ func compareCmd(ctx context.Context, env *cliEnv, cf *compareFlags, mf *modelFla
 	job := bench.Job{Input: o.input, Library: mf.ortLib, Warmup: o.warmup, Frames: o.frames, RealtimeFrames: cf.realtimeFrames, InferIters: o.iters, Images: images}
 	measure := func(ctx context.Context, j bench.Job) (bench.RowResult, error) {
 		fmt.Fprintf(env.stderr, "bench --compare: %s %s %s ...\n", j.Row.Backend, j.Row.Precision, j.Row.Device)
-		return runCompareChild(ctx, tmp, j)
+		exe, err := os.Executable()
+		if err != nil {
+			return bench.RowResult{}, fmt.Errorf("finding this executable to run the row: %w", err)
+		}
+		return bench.RunChild(ctx, tmp, j, exe, "bench", "--compare-job")
 	}
 	c := bench.Compare(ctx, specs, job, data, measure)
 	if err := ctx.Err(); err != nil {
@@ -117,54 +117,10 @@ func compareImages(cf *compareFlags) ([]capture.LabeledImage, string, error) {
 	return list, desc, nil
 }
 
-// runCompareChild measures one row in a child process (this executable),
-// so that its peak RSS and OpenCV's process-wide thread count are its own.
-func runCompareChild(ctx context.Context, tmp string, j bench.Job) (bench.RowResult, error) {
-	var res bench.RowResult
-	exe, err := os.Executable()
-	if err != nil {
-		return res, fmt.Errorf("finding this executable to run the row: %w", err)
-	}
-	data, err := json.Marshal(j)
-	if err != nil {
-		return res, err
-	}
-	jobFile := filepath.Join(tmp, fmt.Sprintf("job-%s-%s-%s.json", j.Row.Backend, j.Row.Precision, j.Row.Device))
-	if err := os.WriteFile(jobFile, data, 0o600); err != nil {
-		return res, err
-	}
-	cmd := exec.CommandContext(ctx, exe, "bench", "--compare-job", jobFile)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return res, fmt.Errorf("the row's process failed (%v): %s", err, lastLine(stderr.String()))
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		return res, fmt.Errorf("the row's process wrote no result (%v): %s", err, lastLine(stderr.String()))
-	}
-	return res, nil
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
-}
-
-// compareChild measures the row a job file describes and writes the
-// bench.RowResult as JSON on stdout; the row's own failure is in its Error.
+// compareChild measures the row a job file describes (the child process
+// compareCmd starts) and writes the result as JSON on stdout.
 func compareChild(env *cliEnv, jobFile string) error {
-	data, err := os.ReadFile(jobFile)
-	if err != nil {
-		return err
-	}
-	var j bench.Job
-	if err := json.Unmarshal(data, &j); err != nil {
-		return fmt.Errorf("--compare-job %s: %w", jobFile, err)
-	}
-	if j.Row.Backend == "" {
-		return errors.New("--compare-job: the job names no backend")
-	}
 	ctx, stop := signalContext()
 	defer stop()
-	return json.NewEncoder(env.stdout).Encode(bench.MeasureRow(ctx, j))
+	return bench.MeasureJobFile(ctx, env.stdout, jobFile)
 }
