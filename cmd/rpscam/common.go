@@ -7,7 +7,12 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/shareddata"
+	"github.com/rpscam/rpscam/session"
+	"github.com/rpscam/rpscam/sink"
 )
 
 // newFlagSet makes a subcommand's flag set whose --help shows the usage line,
@@ -37,7 +42,7 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 	return nil
 }
 
-// isEnvironmentError reports errors caused by the machine or its setup
+// classifyEnvError reports errors caused by the machine or its setup
 // rather than by the work: they exit with code 2 like usage errors, since the
 // user fixes them the same way, before anything ran.
 //
@@ -50,6 +55,33 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 // Exit code 1 (the work failed after it started): a source that broke
 // mid-run with --on-source-loss reconnect given up, a recording whose disk
 // filled or whose file vanished, inference or encoding errors.
-func isEnvironmentError(err error) bool {
-	return errors.Is(err, ort.ErrLibrary) || classifyEnvError(err)
+func classifyEnvError(err error) bool {
+	var modelErr *infer.ModelError
+	var choiceErr *infer.ChoiceError
+	return errors.Is(err, ort.ErrLibrary) ||
+		errors.Is(err, capture.ErrSourceUnavailable) ||
+		errors.Is(err, infer.ErrCUDAUnavailable) ||
+		errors.Is(err, sink.ErrNoDisplay) ||
+		errors.Is(err, sink.ErrUnwritable) ||
+		errors.Is(err, infer.ErrModelMissing) ||
+		errors.Is(err, infer.ErrNoInt8Model) ||
+		errors.Is(err, shareddata.ErrNotFound) ||
+		errors.As(err, &modelErr) ||
+		errors.As(err, &choiceErr)
+}
+
+// exitError turns environment errors into usage errors, so they exit with
+// code 2, and a session.ConfigError into one naming its flag.
+func exitError(err error) error {
+	var ce *session.ConfigError
+	if errors.As(err, &ce) {
+		return usagef("--%s: %v", ce.Field, ce.Err)
+	}
+	if err != nil && classifyEnvError(err) {
+		var u usageError
+		if !errors.As(err, &u) {
+			return usageError{err}
+		}
+	}
+	return err
 }

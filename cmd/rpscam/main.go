@@ -89,7 +89,7 @@ func run(env *cliEnv, args []string) int {
 	default:
 		fmt.Fprintf(env.stderr, "rpscam %s: %v\n", args[0], err)
 		var u usageError
-		if errors.As(err, &u) || isEnvironmentError(err) {
+		if errors.As(err, &u) || classifyEnvError(err) {
 			return exitUsage
 		}
 		return exitFailure
