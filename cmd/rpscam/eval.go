@@ -40,7 +40,7 @@ func parseEvalFlags(env *cliEnv, args []string) (*evalFlags, error) {
 	fs.StringArrayVar(&f.Dirs, "data", nil, "folder holding rock/ paper/ scissors/ and optionally none/ (class folders may sit deeper, e.g. DIR/test/rock); repeatable; with --per-source each is one source")
 	fs.BoolVar(&f.PerSource, "per-source", false, "one table row per source (each --data folder, each subfolder of --sources-in), worst gesture accuracy first, then the mean over sources and the pooled totals")
 	fs.StringArrayVar(&f.SourcesIn, "sources-in", nil, "with --per-source (implied): every subfolder of this folder is one source, e.g. ../shared/data/eval-only; repeatable")
-	fs.StringVar(&f.Model, "model", "models/rps_mobilenetv2.onnx", "ONNX model to evaluate")
+	fs.StringVar(&f.Model, "model", defaultModel, "ONNX model to evaluate")
 	fs.StringVar(&f.precision, "precision", "auto", precisionUsage)
 	fs.Float64Var(&f.Threshold, "threshold", 0.6, "below this top probability a label is uncertain (0..1), as in the video commands: a none image labelled none or uncertain shows no gesture")
 	fs.Float64Var(&f.Target, "source-target", 0.9, "with --per-source: count and name the sources whose gesture accuracy is below this (0..1)")

@@ -19,7 +19,7 @@ func runExport(env *cliEnv, args []string) error {
 		"rpscam export --params a.params --params b.params --params-out soup.params --out soup.onnx   # average two runs")
 	params := fs.StringArray("params", []string{"models/rps_head.params"}, "trained head (and fine-tuned layers) written by rpscam train; repeat to average runs fine-tuned from the same backbone (a model soup)")
 	paramsOut := fs.String("params-out", "", "also write the parameters (the average, with several --params) to this file")
-	out := fs.String("out", "models/rps_mobilenetv2.onnx", "ONNX file to write")
+	out := fs.String("out", defaultModel, "ONNX file to write")
 	w := addWeightsFlags(fs)
 	extra := fs.StringArray("meta", nil, "extra metadata key=value (repeatable)")
 	if err := parseFlags(fs, args); err != nil {

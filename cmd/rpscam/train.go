@@ -57,7 +57,7 @@ func addTrainFlags(fs *pflag.FlagSet) *trainFlags {
 	fs.StringVar(&j.CacheDir, "cache", "models/cache", "feature cache folder")
 	fs.StringVar(&j.Out.Params, "params-out", "models/rps_head.params", "trained parameters to write")
 	fs.StringVar(&j.Out.Record, "record", "models/training-record.json", "training record to write")
-	fs.StringVar(&j.Out.Model, "out", "models/rps_mobilenetv2.onnx", "assembled model to write (\"\" to skip)")
+	fs.StringVar(&j.Out.Model, "out", defaultModel, "assembled model to write (\"\" to skip)")
 	fs.StringVar(&j.Out.Curve, "curve", "out/training-curve.png", "training-curve PNG (\"\" to skip)")
 	fs.IntVar(&j.Threads, "threads", 2, "ONNX Runtime threads")
 	fs.StringVar(&j.Library, "ort-lib", "", "ONNX Runtime library (default $ONNXRUNTIME_SHARED_LIBRARY_PATH, else the setup location)")

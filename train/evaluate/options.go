@@ -91,7 +91,8 @@ func (o *Options) keep(list []capture.LabeledImage, group, dir string) ([]Image,
 	return Tag(list, group, heldOut), nil
 }
 
-// part names the images scored for the header line.
+// part names the images scored for the header line (a per-source table is
+// never the validation split: rpscam eval refuses the pair).
 func (o *Options) part() string {
 	if o.Validation {
 		return fmt.Sprintf(" (validation split, split seed %d, fraction %g)", o.SplitSeed, o.ValFraction)

@@ -64,8 +64,7 @@ func (o *Options) WriteSourceTable(w io.Writer, labels []string, groups []Source
 	if err != nil {
 		return err
 	}
-	part := map[bool]string{true: " (held-out part)"}[o.HeldOut]
-	fmt.Fprintf(w, "model %s on %d sources%s: %d images (uncertain: top probability below %.2f)\n\n", o.Model, len(groups), part, len(preds), o.Threshold)
+	fmt.Fprintf(w, "model %s on %d sources%s: %d images (uncertain: top probability below %.2f)\n\n", o.Model, len(groups), o.part(), len(preds), o.Threshold)
 	table.WriteText(w)
 	rep, err := Score(labels, ScoredOnly(preds), 0)
 	if err != nil {
