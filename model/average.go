@@ -3,7 +3,9 @@ package model
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // AverageParams returns the element-wise mean of parameter sets trained
@@ -68,4 +70,41 @@ func AverageParams(ps ...*Params) (*Params, error) {
 		}
 	}
 	return avg, nil
+}
+
+// ReadRuns reads the parameter files of runs to average; all must have
+// been trained on the same backbone weights.
+func ReadRuns(paths []string) ([]*Params, error) {
+	var sets []*Params
+	for _, path := range paths {
+		p, err := ReadParams(path)
+		if err != nil {
+			return nil, err
+		}
+		if len(sets) > 0 && p.Meta[MetaBackboneWeights] != sets[0].Meta[MetaBackboneWeights] {
+			return nil, fmt.Errorf("%s was trained on backbone weights %q, %s on %q: only runs from the same backbone can be averaged",
+				path, p.Meta[MetaBackboneWeights], paths[0], sets[0].Meta[MetaBackboneWeights])
+		}
+		sets = append(sets, p)
+	}
+	return sets, nil
+}
+
+// MarkAveraged names the averaged runs (file and sha256) in p's and the
+// model's metadata and drops the first run's validation figures, which do
+// not describe the average (rpscam eval --validation measures it).
+func MarkAveraged(p *Params, meta map[string]string, paths []string) error {
+	var from []string
+	for _, path := range paths {
+		sum, err := FileSHA256(path)
+		if err != nil {
+			return err
+		}
+		from = append(from, filepath.Base(path)+":"+sum[:12])
+	}
+	p.Meta["averaged_from"] = strings.Join(from, ",")
+	meta["averaged_from"] = p.Meta["averaged_from"]
+	delete(p.Meta, "validation_accuracy")
+	delete(p.Meta, "validation_loss")
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/rpscam/rpscam/internal/onnx"
@@ -52,7 +51,7 @@ func runExport(env *cliEnv, args []string) error {
 	}
 	meta := map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name}
 	if len(sets) > 1 {
-		if err := markAverage(p, meta, *params); err != nil {
+		if err := model.MarkAveraged(p, meta, *params); err != nil {
 			return err
 		}
 	}
@@ -82,41 +81,12 @@ func runExport(env *cliEnv, args []string) error {
 
 // readParamSets reads every --params file; several must share one backbone.
 func readParamSets(paths []string) ([]*model.Params, error) {
-	var sets []*model.Params
 	for _, path := range paths {
 		if _, err := os.Stat(path); err != nil {
 			return nil, usagef("params %s: %v (rpscam train writes it; or pass --params)", path, errors.Unwrap(err))
 		}
-		p, err := model.ReadParams(path)
-		if err != nil {
-			return nil, err
-		}
-		if len(sets) > 0 && p.Meta[model.MetaBackboneWeights] != sets[0].Meta[model.MetaBackboneWeights] {
-			return nil, fmt.Errorf("%s was trained on backbone weights %q, %s on %q: only runs from the same backbone can be averaged",
-				path, p.Meta[model.MetaBackboneWeights], paths[0], sets[0].Meta[model.MetaBackboneWeights])
-		}
-		sets = append(sets, p)
 	}
-	return sets, nil
-}
-
-// markAverage names the averaged runs (file and sha256) in p's and the
-// model's metadata and drops the first run's validation figures, which do
-// not describe the average (rpscam eval --validation measures it).
-func markAverage(p *model.Params, meta map[string]string, paths []string) error {
-	var from []string
-	for _, path := range paths {
-		sum, err := model.FileSHA256(path)
-		if err != nil {
-			return err
-		}
-		from = append(from, filepath.Base(path)+":"+sum[:12])
-	}
-	p.Meta["averaged_from"] = strings.Join(from, ",")
-	meta["averaged_from"] = p.Meta["averaged_from"]
-	delete(p.Meta, "validation_accuracy")
-	delete(p.Meta, "validation_loss")
-	return nil
+	return model.ReadRuns(paths)
 }
 
 func outputNames(vs []onnx.ValueInfo) string {
