@@ -1,6 +1,8 @@
 package sink
 
 import (
+	"github.com/rpscam/rpscam/internal/tmpfstest"
+
 	"errors"
 	"os"
 	"os/exec"
@@ -11,29 +13,11 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// mountTmpfs mounts a tmpfs of size (e.g. "6m") with extra options on a
-// fresh folder, or skips: mounting needs root, which tests have here and in
-// CI but not on a developer's laptop.
-func mountTmpfs(t *testing.T, size string, extra ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	opts := strings.Join(append([]string{"size=" + size}, extra...), ",")
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs to simulate the fault (needs root): %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
 // TestRecorderStopsBeforeTheDiskIsFull fills a 6 MiB file system with
 // incompressible MJPG frames: Write must fail with ErrDiskFull while the
 // reserve is still free, and the file must play back every frame written.
 func TestRecorderStopsBeforeTheDiskIsFull(t *testing.T) {
-	dir := mountTmpfs(t, "6m")
+	dir := tmpfstest.Mount(t, "6m")
 	path := filepath.Join(dir, "full.avi")
 	rec, err := NewRecorder(path, 30, 320, 240, WithDiskReserve(2<<20))
 	if err != nil {

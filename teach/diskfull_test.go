@@ -1,9 +1,10 @@
 package teach
 
 import (
+	"github.com/rpscam/rpscam/internal/tmpfstest"
+
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,26 +12,10 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// mountTmpfs mounts a small tmpfs on a fresh folder to make a full disk, or
-// skips: mounting needs root, which tests have here and in CI.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs to simulate a full disk (needs root): %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
 // A full disk stops saving with a message naming the fix; the samples saved
 // before are kept and no partial file is left.
 func TestSamplesOnAFullDisk(t *testing.T) {
-	dir := mountTmpfs(t, "400k")
+	dir := tmpfstest.Mount(t, "400k")
 	s, err := OpenSamples(dir, fourClasses)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +43,7 @@ func TestSamplesOnAFullDisk(t *testing.T) {
 func TestTrainOnAFullDisk(t *testing.T) {
 	lib, shared := teachEnv(t)
 	samples := userSamples(t, shared, 10, fourClasses)
-	full := mountTmpfs(t, "1m")
+	full := tmpfstest.Mount(t, "1m")
 	cfg := quickConfig(lib, shared, samples, filepath.Join(full, "taught.onnx"))
 	cfg.CacheDir = filepath.Join(t.TempDir(), "cache")
 	_, err := Train(context.Background(), cfg, nil)
