@@ -40,9 +40,15 @@ func TestIdleShowsStatusWhileNoFramesFlow(t *testing.T) {
 	src.onGap = func() { p.SetStatus("reconnecting…") }
 	var idleStatuses []string
 	var resumeOnce sync.Once
+	reconnecting := 0
 	idle := func(status string) error {
 		idleStatuses = append(idleStatuses, status)
-		if status == "reconnecting…" && len(idleStatuses) >= 2 {
+		// Resume once the status was seen twice: an idle call may come
+		// before the gap's status is set, so the call count alone is not it.
+		if status == "reconnecting…" {
+			reconnecting++
+		}
+		if reconnecting >= 2 {
 			resumeOnce.Do(func() {
 				p.SetStatus("")
 				close(src.resume)
