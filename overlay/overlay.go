@@ -153,6 +153,16 @@ func (d *Drawer) DrawStatus(img *gocv.Mat, status string) error {
 	return nil
 }
 
+// DrawBanner draws text as DrawStatus does, without a Drawer of one's own:
+// for a sink that shows a line of its own (teaching's prompts) over frames
+// the pipeline's Drawer already annotated. It allocates its scratch Mat per
+// call, which a once-per-frame prompt can afford.
+func DrawBanner(img *gocv.Mat, text string) error {
+	d := NewDrawer()
+	defer d.Close()
+	return d.DrawStatus(img, text)
+}
+
 func (d *Drawer) drawLabel(img *gocv.Mat, s State) {
 	m := d.layout.m
 	text, colour := noPredictionText, rgb(UncertainRGB)
@@ -325,6 +335,10 @@ type blendTarget struct {
 }
 
 func (b *blendTarget) blend(img *gocv.Mat, r image.Rectangle, hex uint32, opacity float64) {
+	// A layout for a frame smaller than its panels (a thumbnail, a 16x16
+	// test frame) reaches past the edges; OpenCV aborts the process on a
+	// region outside the Mat, so blend only what lies inside.
+	r = r.Intersect(image.Rect(0, 0, img.Cols(), img.Rows()))
 	if r.Empty() {
 		return
 	}

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"strings"
 	"time"
 
 	"gocv.io/x/gocv"
 
+	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
 )
 
@@ -119,7 +119,9 @@ func (c *Capture) say(line string) {
 // capture is complete (pipeline.ErrStop) or a sample could not be saved.
 func (c *Capture) Consume(a *pipeline.Annotated) error {
 	if c.line != "" {
-		drawBanner(&a.Mat, c.line)
+		if err := overlay.DrawBanner(&a.Mat, c.line); err != nil {
+			return err
+		}
 	}
 	if c.err != nil {
 		return c.err
@@ -128,16 +130,4 @@ func (c *Capture) Consume(a *pipeline.Annotated) error {
 		return pipeline.ErrStop
 	}
 	return nil
-}
-
-// drawBanner writes line in white on a dark band across the frame's
-// bottom, clear of the overlay's label and bars at the top.
-func drawBanner(m *gocv.Mat, line string) {
-	w, h := m.Cols(), m.Rows()
-	scale := max(float64(h)/720, 0.4)
-	thick := max(int(2*scale), 1)
-	size := gocv.GetTextSize(line, gocv.FontHersheySimplex, scale, thick)
-	band := min(size.Y*2+8, h)
-	gocv.Rectangle(m, image.Rect(0, h-band, w, h), color.RGBA{A: 255}, -1)
-	gocv.PutText(m, line, image.Pt(8, h-band+size.Y+size.Y/2+4), gocv.FontHersheySimplex, scale, color.RGBA{R: 255, G: 255, B: 255, A: 255}, thick)
 }

@@ -10,6 +10,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/rpscam/rpscam/overlay"
 	"github.com/rpscam/rpscam/pipeline"
 )
 
@@ -156,10 +157,10 @@ func (k *Keys) Consume(a *pipeline.Annotated) error {
 	if k.left > 0 {
 		status = fmt.Sprintf("recording %s: %d/%d", strings.ToUpper(k.class), k.burst-k.left, k.burst)
 	}
-	if status != "" {
-		drawBanner(&a.Mat, status)
+	if status == "" {
+		return nil
 	}
-	return nil
+	return overlay.DrawBanner(&a.Mat, status)
 }
 
 // Close waits for a training or reset in progress (cancel the context
