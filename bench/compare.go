@@ -151,46 +151,52 @@ func jobConfig(job Job) (session.Config, error) {
 		Source: spec, Threshold: 0.6}, nil
 }
 
-// classifyImages labels every image with one instance of the row's model,
-// as rpscam classify does (the model's centre crop).
-func classifyImages(cfg session.Config, job Job) (predicted, modelLabels []string, err error) {
-	var classify func(gocv.Mat) (string, error)
+// imageClassifier is what classifyImages needs of either backend's
+// classifier (infer.Classifier, cvdnn.Classifier).
+type imageClassifier interface {
+	Classify(bgr gocv.Mat, roi image.Rectangle) (infer.Result, error)
+	Labels() []string
+	Close() error
+}
+
+// openImageClassifier loads one instance of the row's model on its backend.
+func openImageClassifier(cfg session.Config, job Job) (imageClassifier, error) {
 	if job.Row.Backend == BackendOpenCV {
 		c, err := cvdnn.Load(cfg.Model)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		defer c.Close()
-		modelLabels = c.Labels()
-		classify = func(m gocv.Mat) (string, error) {
-			r, err := c.Classify(m, image.Rectangle{})
-			return r.Label, err
-		}
-	} else {
-		c, err := infer.Load(cfg.Model, infer.WithLibrary(cfg.Library), infer.WithDevice(cfg.Device), infer.WithThreads(cfg.Threads))
-		if err != nil {
-			return nil, nil, err
-		}
-		defer c.Close()
-		modelLabels = c.Labels()
-		classify = func(m gocv.Mat) (string, error) {
-			r, err := c.Classify(m, image.Rectangle{})
-			return r.Label, err
-		}
+		return c, nil
 	}
+	c, err := infer.Load(cfg.Model, infer.WithLibrary(cfg.Library), infer.WithDevice(cfg.Device), infer.WithThreads(cfg.Threads))
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// classifyImages labels every image with one instance of the row's model,
+// as rpscam classify does (the model's centre crop).
+func classifyImages(cfg session.Config, job Job) (predicted, modelLabels []string, err error) {
+	c, err := openImageClassifier(cfg, job)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Close()
 	predicted = make([]string, len(job.Images))
 	for i, im := range job.Images {
 		m, err := capture.ReadImage(im.Path)
 		if err != nil {
 			return nil, nil, err
 		}
-		predicted[i], err = classify(m)
+		r, err := c.Classify(m, image.Rectangle{})
 		m.Close()
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", im.Path, err)
 		}
+		predicted[i] = r.Label
 	}
-	return predicted, modelLabels, nil
+	return predicted, c.Labels(), nil
 }
 
 // accuracy is the share of images labelled as their class folder says,

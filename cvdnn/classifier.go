@@ -39,15 +39,10 @@ type Classifier struct {
 	input    []byte // Classify's preprocessed frame
 }
 
-// Result is one frame's classification; Probs is the Classifier's own
-// buffer, overwritten by the next call.
-type Result struct {
-	Probs                 []float32
-	Top                   int
-	Label                 string
-	Confidence            float32
-	Preprocess, Inference time.Duration
-}
+// Result is one frame's classification, the same type as infer's so that
+// callers can hold either classifier behind one interface; Probs is the
+// Classifier's own buffer, overwritten by the next call.
+type Result = infer.Result
 
 // Load reads a model written by Export into OpenCV's DNN module (CPU,
 // OpenCV's own backend).
