@@ -26,6 +26,14 @@ func IsImagePath(path string) bool {
 	return imageExts[strings.ToLower(filepath.Ext(path))]
 }
 
+// NoImagesError is ListImages' error for a folder that holds no images, so
+// that a caller listing several folders can skip an empty one.
+type NoImagesError struct{ Dir string }
+
+func (e *NoImagesError) Error() string {
+	return fmt.Sprintf("capture: folder %q holds no images (searched recursively for .jpg .jpeg .png .bmp .webp)", e.Dir)
+}
+
 // ListImages expands files and folders into image files, sorted by path.
 // Folders are searched recursively, skipping hidden entries (".DS_Store",
 // "._x.jpg" resource forks). An image inside a class folder gets the folder's
@@ -67,7 +75,7 @@ func ListImages(paths ...string) ([]LabeledImage, error) {
 			return nil, err
 		}
 		if len(imgs) == 0 {
-			return nil, fmt.Errorf("capture: folder %q holds no images (searched recursively for .jpg .jpeg .png .bmp .webp)", root)
+			return nil, &NoImagesError{Dir: root}
 		}
 		for _, img := range imgs {
 			add(img)

@@ -140,35 +140,49 @@ type Example struct {
 	BG     string // Source.Background
 }
 
-// ListDir lists the images in dir's class folders (rock, paper, scissors,
-// none), sorted by path. A source may lack some classes (photos of open
-// palms and V signs only); one with none of the folders is an error naming
-// the layout.
+// ListDir lists the images directly in dir's class folders (rock, paper,
+// scissors, none), sorted by path, with capture.ListImages (the one lister
+// every command uses: same extensions, hidden files skipped). A source may
+// lack some classes (photos of open palms and V signs only); one with none
+// of the folders is an error naming the layout.
 func ListDir(dir string) ([]Example, error) {
-	var out []Example
-	found := 0
+	classOf := map[string]int{}
 	for ci, label := range Labels {
 		cd := filepath.Join(dir, label)
-		entries, err := os.ReadDir(cd)
+		st, err := os.Stat(cd)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading class folder: %w", err)
 		}
-		found++
-		for _, e := range entries {
-			if e.IsDir() || !capture.IsImagePath(e.Name()) {
-				continue
-			}
-			out = append(out, Example{Path: filepath.Join(cd, e.Name()), Class: ci})
+		if st.IsDir() {
+			classOf[filepath.Clean(cd)] = ci
 		}
 	}
-	if found == 0 {
+	if len(classOf) == 0 {
 		return nil, fmt.Errorf("%s holds no class folder: expected rock/, paper/, scissors/ and/or none/ folders of images", dir)
 	}
+	noImages := fmt.Errorf("no images (.jpg, .png, ...) in %s/{rock,paper,scissors,none}", dir)
+	var out []Example
+	for cd, ci := range classOf {
+		imgs, err := capture.ListImages(cd)
+		if err != nil {
+			var empty *capture.NoImagesError
+			if errors.As(err, &empty) {
+				continue
+			}
+			return nil, err
+		}
+		for _, im := range imgs {
+			// Only the class folder's own files: a sub-folder is not a class.
+			if filepath.Dir(filepath.Clean(im.Path)) == cd {
+				out = append(out, Example{Path: im.Path, Class: ci})
+			}
+		}
+	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no images (.jpg, .png, ...) in %s/{rock,paper,scissors,none}", dir)
+		return nil, noImages
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil

@@ -190,6 +190,31 @@ func TestListDirTakesAnySubsetOfClasses(t *testing.T) {
 	}
 }
 
+// TestListDirListsAsCaptureDoes: ListDir takes what capture.ListImages
+// takes (symlinked images, as teach's stand-in folders use; not hidden
+// resource forks), and only the class folder's own files, not a sub-folder's.
+func TestListDirListsAsCaptureDoes(t *testing.T) {
+	dir := tree(t, map[string][]string{"rock": {"a.jpg", "._a.jpg", "notes.txt"}, "rock/old": {"x.jpg"}, "paper": {}})
+	if err := os.Symlink(filepath.Join(dir, "rock", "a.jpg"), filepath.Join(dir, "paper", "linked.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	exs, err := ListDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ex := range exs {
+		got = append(got, Labels[ex.Class]+"/"+filepath.Base(ex.Path))
+	}
+	if want := []string{"paper/linked.jpg", "rock/a.jpg"}; !slices.Equal(got, want) {
+		t.Errorf("listed %v, want %v", got, want)
+	}
+	empty := tree(t, map[string][]string{"rock": {}, "none": {"readme.txt"}})
+	if _, err := ListDir(empty); err == nil || !strings.Contains(err.Error(), "no images") {
+		t.Errorf("class folders without images: %v, want a no-images error", err)
+	}
+}
+
 // TestHoldOutLastGroups keeps the last 20% of each class's frame blocks,
 // whole: frames 201-250 of every class folder, and nothing else.
 func TestHoldOutLastGroups(t *testing.T) {
