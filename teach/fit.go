@@ -311,6 +311,7 @@ func (r *run) features(general, trainEx, heldEx, testEx []train.Example) (featur
 	if err != nil {
 		return featureSets{}, err
 	}
+	defer cache.Close()
 	contract := runner.Contract()
 	ex := &train.Extractor{
 		Runner: ctxRunner{ctx: r.ctx, FeatureRunner: runner},

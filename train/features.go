@@ -2,7 +2,6 @@ package train
 
 import (
 	"crypto/sha256"
-	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -107,8 +106,8 @@ func ClassBalance(rows []Example) func(Example) float32 {
 	}
 }
 
-// VectorCache keeps per-view vectors across runs: *Cache holds pooled
-// features, *ActivationCache the fine-tuning trunk's activations.
+// VectorCache keeps per-view vectors across runs (*Cache: pooled features
+// or the fine-tuning trunk's activations, in one file format).
 type VectorCache interface {
 	// Key identifies one view of one file; it changes when the file does.
 	Key(path string, view int, augSeed uint64) (string, error)
@@ -282,40 +281,6 @@ func pathHash(path string) uint64 {
 	return h.Sum64()
 }
 
-// Cache keeps backbone features on disk (models/cache/, ignored by git) so
-// the slow part of training runs once. The file is named by the backbone's
-// checksum, the preprocessing version and the augmentation recipe; entries
-// by the image's contents, name, view and augmentation seed (contentKeys):
-// changing any of them recomputes.
-type Cache struct {
-	keys    contentKeys
-	path    string
-	prefix  string
-	mu      sync.Mutex
-	entries map[string][]float32
-	dirty   bool
-}
-
-// OpenCache opens (or starts) the cache file for one backbone and one
-// augmentation recipe under dir.
-func OpenCache(dir, backboneSHA256 string, aug AugmentConfig) (*Cache, error) {
-	id := cacheID(backboneSHA256, aug)
-	c := &Cache{path: filepath.Join(dir, "features-"+id+".gob"), prefix: id, entries: map[string][]float32{}}
-	f, err := os.Open(c.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("feature cache: %w", err)
-	}
-	defer f.Close()
-	if err := gob.NewDecoder(f).Decode(&c.entries); err != nil {
-		// A damaged cache is only lost time: start afresh.
-		c.entries = map[string][]float32{}
-	}
-	return c, nil
-}
-
 // cacheID names a cache file by the model that computes its vectors (its
 // sha256), the preprocessing version (the cached values are a function of
 // the pixels the live path makes) and the augmentation recipe.
@@ -323,21 +288,6 @@ func cacheID(modelSHA256 string, aug AugmentConfig) string {
 	recipe, _ := json.Marshal(aug)
 	sum := sha256.Sum256(append([]byte(fmt.Sprintf("%s\x00preprocess v%d\x00", modelSHA256, infer.PreprocessVersion)), recipe...))
 	return hex.EncodeToString(sum[:8])
-}
-
-// Len is the number of cached vectors.
-func (c *Cache) Len() int {
-	if c == nil {
-		return 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
-
-// Key identifies one view of one file (see contentKeys).
-func (c *Cache) Key(path string, view int, augSeed uint64) (string, error) {
-	return c.keys.key(path, view, augSeed)
 }
 
 // contentKeys names a view of an image by what determines its pixels: the
@@ -376,57 +326,6 @@ func (k *contentKeys) key(path string, view int, augSeed uint64) (string, error)
 		k.mu.Unlock()
 	}
 	return fmt.Sprintf("%s|%s|v%d|s%d", imageName(path), digest, view, augSeed), nil
-}
-
-// Get returns a cached vector.
-func (c *Cache) Get(key string) ([]float32, bool) {
-	if c == nil {
-		return nil, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.entries[key]
-	return v, ok
-}
-
-// Put adds a vector (kept in memory until Save).
-func (c *Cache) Put(key string, v []float32) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.entries[key] = v
-	c.dirty = true
-}
-
-// Save writes the cache if it changed, atomically.
-func (c *Cache) Save() error {
-	if c == nil {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.dirty {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
-		return fmt.Errorf("feature cache: %w", err)
-	}
-	tmp := c.path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("feature cache: %w", err)
-	}
-	if err := gob.NewEncoder(f).Encode(c.entries); err != nil {
-		f.Close()
-		return fmt.Errorf("feature cache: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("feature cache: %w", err)
-	}
-	c.dirty = false
-	return os.Rename(tmp, c.path)
 }
 
 // Repeat returns the set with every row of source s listed times[s] times

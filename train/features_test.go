@@ -89,6 +89,7 @@ func TestExtractorViewsAndCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { c.Close() })
 		return &Extractor{Runner: r, NewPre: func() (Preprocessor, error) { return &resizePre{m: gocv.NewMat()}, nil },
 			Read: readBGR, Augment: aug, Batch: 2, Cache: c, AugSeed: 1}
 	}

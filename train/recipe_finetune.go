@@ -39,7 +39,7 @@ func FineTune(j Job) error {
 	if err != nil {
 		return err
 	}
-	var cache *ActivationCache
+	var cache *Cache
 	ex, augCfg, done, err := j.extractor(j.TrunkPath, model.ActivationName, func(aug AugmentConfig) (VectorCache, error) {
 		cache, err = OpenActivationCache(j.CacheDir, trunkSHA, aug)
 		return cache, err

@@ -41,6 +41,7 @@ func HeadOnly(j Job) error {
 		return err
 	}
 	defer done()
+	defer cache.Close()
 	headParams := len(Labels)*model.FeatureSize + len(Labels)
 	printSummary(j.Log, b.ParamCount(), headParams, j.Fit.Dropout)
 	out, err := Run(j.Config, ex, j.Log)

@@ -13,16 +13,21 @@ import (
 	"github.com/rpscam/rpscam/internal/nn"
 )
 
-// ActivationCache keeps the fine-tuning trunk's activations (7x7x160 =
-// 7,840 values per view for the default trunk) on disk as IEEE float16 in
-// one append-only file per trunk and augmentation recipe. A gob map like
-// Cache's would hold 20,000 such vectors as float32 and rewrite them all on
-// every save; appending records and keeping them in memory as float16 halves
-// both, and a run that is interrupted keeps every record it flushed.
+// Cache keeps per-view vectors on disk (models/cache/, ignored by git) so
+// the slow part of training runs once: the fine-tuning trunk's activations
+// (7x7x160 = 7,840 values per view for the default trunk) or the backbone's
+// pooled features (1,280; the head recipe, teaching's general features).
+// Values are stored as IEEE float16 in one append-only file per model and
+// augmentation recipe (its name is the model's checksum, the preprocessing
+// version and the recipe: changing any of them starts a new file); entries
+// are keyed by the image's contents, name, view and augmentation seed
+// (contentKeys). Appending records and keeping them in memory as float16
+// halves memory and disk against float32 and never rewrites what is there,
+// and a run that is interrupted keeps every record it flushed.
 //
 // Record: key length (uint32 LE), key bytes, dim (uint32 LE), dim float16 LE.
 // A truncated last record (a crash mid-write) is dropped on open.
-type ActivationCache struct {
+type Cache struct {
 	keys  contentKeys
 	path  string
 	mu    sync.Mutex
@@ -31,26 +36,36 @@ type ActivationCache struct {
 	w     *bufio.Writer
 }
 
-// OpenActivationCache opens (or starts) the cache for one trunk model
+// OpenActivationCache opens (or starts) the cache for one fine-tuning trunk
 // (by its sha256) and one augmentation recipe under dir.
-func OpenActivationCache(dir, trunkSHA256 string, aug AugmentConfig) (*ActivationCache, error) {
-	c := &ActivationCache{path: filepath.Join(dir, "activations-"+cacheID(trunkSHA256, aug)+".f16"), index: map[string][]uint16{}}
+func OpenActivationCache(dir, trunkSHA256 string, aug AugmentConfig) (*Cache, error) {
+	return openCache(filepath.Join(dir, "activations-"+cacheID(trunkSHA256, aug)+".f16"))
+}
+
+// OpenCache opens (or starts) the cache of pooled features for one backbone
+// (by its sha256) and one augmentation recipe under dir.
+func OpenCache(dir, backboneSHA256 string, aug AugmentConfig) (*Cache, error) {
+	return openCache(filepath.Join(dir, "features-"+cacheID(backboneSHA256, aug)+".f16"))
+}
+
+func openCache(path string) (*Cache, error) {
+	c := &Cache{path: path, index: map[string][]uint16{}}
 	f, err := os.Open(c.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return c, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("activation cache: %w", err)
+		return nil, fmt.Errorf("feature cache: %w", err)
 	}
 	defer f.Close()
 	valid, err := c.load(bufio.NewReaderSize(f, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("activation cache %s: %w", c.path, err)
+		return nil, fmt.Errorf("feature cache %s: %w", c.path, err)
 	}
 	if st, err := f.Stat(); err == nil && st.Size() > valid {
 		// Drop the torn tail so that appends start on a record boundary.
 		if err := os.Truncate(c.path, valid); err != nil {
-			return nil, fmt.Errorf("activation cache: %w", err)
+			return nil, fmt.Errorf("feature cache: %w", err)
 		}
 	}
 	return c, nil
@@ -58,7 +73,7 @@ func OpenActivationCache(dir, trunkSHA256 string, aug AugmentConfig) (*Activatio
 
 // load reads records until the end or a torn record, returning the length
 // of the valid prefix.
-func (c *ActivationCache) load(r io.Reader) (int64, error) {
+func (c *Cache) load(r io.Reader) (int64, error) {
 	var valid int64
 	var hdr [4]byte
 	for {
@@ -94,22 +109,28 @@ func (c *ActivationCache) load(r io.Reader) (int64, error) {
 }
 
 // Path is the cache file.
-func (c *ActivationCache) Path() string { return c.path }
+func (c *Cache) Path() string { return c.path }
 
 // Len is the number of cached vectors.
-func (c *ActivationCache) Len() int {
+func (c *Cache) Len() int {
+	if c == nil {
+		return 0
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.index)
 }
 
-// Key identifies one view of one file (see Cache.Key).
-func (c *ActivationCache) Key(path string, view int, augSeed uint64) (string, error) {
+// Key identifies one view of one file (see contentKeys).
+func (c *Cache) Key(path string, view int, augSeed uint64) (string, error) {
 	return c.keys.key(path, view, augSeed)
 }
 
 // Get returns the cached activation as float32 (rounded to float16 when stored).
-func (c *ActivationCache) Get(key string) ([]float32, bool) {
+func (c *Cache) Get(key string) ([]float32, bool) {
+	if c == nil {
+		return nil, false
+	}
 	c.mu.Lock()
 	h, ok := c.index[key]
 	c.mu.Unlock()
@@ -124,7 +145,10 @@ func (c *ActivationCache) Get(key string) ([]float32, bool) {
 // trains on exactly what every later run reads back, so a first run and a
 // rerun from the cache give the same parameters. A write error is kept and
 // returned by Save.
-func (c *ActivationCache) Put(key string, v []float32) {
+func (c *Cache) Put(key string, v []float32) {
+	if c == nil {
+		return
+	}
 	h := nn.HalfFromFloat32s(v)
 	for i, x := range h {
 		v[i] = nn.HalfToFloat32(x)
@@ -156,20 +180,26 @@ func (c *ActivationCache) Put(key string, v []float32) {
 }
 
 // Save flushes appended records to disk.
-func (c *ActivationCache) Save() error {
+func (c *Cache) Save() error {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.w == nil {
 		return nil
 	}
 	if err := c.w.Flush(); err != nil {
-		return fmt.Errorf("activation cache %s: %w (free disk space or pass another --cache)", c.path, err)
+		return fmt.Errorf("feature cache %s: %w (free disk space or pass another --cache)", c.path, err)
 	}
 	return nil
 }
 
 // Close flushes and closes the file.
-func (c *ActivationCache) Close() error {
+func (c *Cache) Close() error {
+	if c == nil {
+		return nil
+	}
 	err := c.Save()
 	c.mu.Lock()
 	defer c.mu.Unlock()
