@@ -15,9 +15,12 @@ import (
 // HeadOnly runs the head recipe (the tutorial's): features of the frozen
 // backbone, cached, then a dense head (Run), and writes the params, record,
 // model and curve. A run with LeaveOut set is a check and writes none of
-// them.
+// them. An empty BackbonePath is BackbonePath of the backbone's weights.
 func HeadOnly(j Job) error {
 	b := j.Backbone
+	if j.BackbonePath == "" {
+		j.BackbonePath = BackbonePath(b.Source.Weights)
+	}
 	if _, err := os.Stat(j.BackbonePath); errors.Is(err, os.ErrNotExist) {
 		m, err := model.BuildONNX(b, nil, map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name})
 		if err != nil {

@@ -11,8 +11,10 @@ import (
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/shareddata"
+	"github.com/rpscam/rpscam/model"
 	"github.com/rpscam/rpscam/session"
 	"github.com/rpscam/rpscam/sink"
+	"github.com/rpscam/rpscam/train"
 )
 
 // newFlagSet makes a subcommand's flag set whose --help shows the usage line,
@@ -42,9 +44,10 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 	return nil
 }
 
-// classifyEnvError reports errors caused by the machine or its setup
-// rather than by the work: they exit with code 2 like usage errors, since the
-// user fixes them the same way, before anything ran.
+// classifyEnvError reports errors caused by the machine, its setup or a
+// setting a library refused (a recipe, a weights choice) rather than by the
+// work: they exit with code 2 like usage errors, since the user fixes them
+// the same way, before anything ran.
 //
 // Exit code 2 (usage or environment, fix and rerun): bad flags or arguments,
 // an ROI outside the frame, no camera or an unreadable source, no display for
@@ -58,7 +61,11 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 func classifyEnvError(err error) bool {
 	var modelErr *infer.ModelError
 	var choiceErr *infer.ChoiceError
+	var recipeErr *train.RecipeError
+	var weightsErr *model.ChoiceError
 	return errors.Is(err, ort.ErrLibrary) ||
+		errors.As(err, &recipeErr) ||
+		errors.As(err, &weightsErr) ||
 		errors.Is(err, capture.ErrSourceUnavailable) ||
 		errors.Is(err, infer.ErrCUDAUnavailable) ||
 		errors.Is(err, sink.ErrNoDisplay) ||

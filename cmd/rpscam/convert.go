@@ -2,14 +2,13 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/rpscam/rpscam/internal/shareddata"
-	"github.com/rpscam/rpscam/internal/tflite"
+	"github.com/spf13/pflag"
+
 	"github.com/rpscam/rpscam/model"
 )
 
@@ -29,7 +28,7 @@ func runConvert(env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
-	b, err := w.load(nil)
+	b, err := model.LoadChosen(*w)
 	if err != nil {
 		return err
 	}
@@ -59,61 +58,18 @@ func runConvert(env *cliEnv, args []string) error {
 	return nil
 }
 
-// weightsFlags are the flags convert and export share to pick the TFLite file.
-type weightsFlags struct {
-	tflite, weights, shared *string
-}
-
-func addWeightsFlags(fs interface {
-	String(name, value, usage string) *string
-}) *weightsFlags {
+// addWeightsFlags binds the flags convert and export share to pick the
+// TFLite file.
+func addWeightsFlags(fs *pflag.FlagSet) *model.BackboneChoice {
 	names := make([]string, 0, 2)
 	for _, w := range model.KnownWeights() {
 		names = append(names, fmt.Sprintf("%s (%s)", w.Name, w.File))
 	}
-	return &weightsFlags{
-		tflite:  fs.String("tflite", "", "MobileNet-v2 TFLite file (default: <shared>/models/mobilenet_v2/ file chosen by --weights)"),
-		weights: fs.String("weights", "", "which known weights to use: "+strings.Join(names, " or ")+"; default "+model.WeightsTF2.Name),
-		shared:  fs.String("shared", "", "shared data folder (default $RPSCAM_SHARED, else ../shared next to the repository)"),
-	}
-}
-
-// load reads the chosen TFLite file. want, when set, is the weights the
-// caller needs (those the params were trained on).
-func (f *weightsFlags) load(want *model.Weights) (*model.Backbone, error) {
-	path := *f.tflite
-	if path != "" && *f.weights != "" {
-		return nil, usagef("pass --tflite or --weights, not both")
-	}
-	if path == "" {
-		w := model.WeightsTF2
-		if want != nil {
-			w = *want
-		}
-		if *f.weights != "" {
-			var err error
-			if w, err = model.WeightsByName(*f.weights); err != nil {
-				return nil, usageError{err}
-			}
-		}
-		dir, err := shareddata.Dir(*f.shared)
-		if err != nil {
-			return nil, err
-		}
-		path = model.DefaultTFLitePath(dir, w)
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, usagef("TFLite weights %s: %v (set --tflite, --shared or RPSCAM_SHARED)", path, errors.Unwrap(err))
-	}
-	b, err := model.LoadBackbone(path)
-	if errors.Is(err, model.ErrUnknownFile) || errors.Is(err, tflite.ErrFormat) {
-		// The wrong file was named: the user's to fix, like a bad flag.
-		return nil, usageError{err}
-	}
-	if err == nil && want != nil && b.Source.Weights.Name != want.Name {
-		return nil, usagef("the params were trained on %s features but %s is %s: drop --tflite/--weights or retrain", want.Name, path, b.Source.Weights.Name)
-	}
-	return b, err
+	c := &model.BackboneChoice{}
+	fs.StringVar(&c.File, "tflite", "", "MobileNet-v2 TFLite file (default: <shared>/models/mobilenet_v2/ file chosen by --weights)")
+	fs.StringVar(&c.Weights, "weights", "", "which known weights to use: "+strings.Join(names, " or ")+"; default "+model.WeightsTF2.Name)
+	fs.StringVar(&c.Shared, "shared", "", "shared data folder (default $RPSCAM_SHARED, else ../shared next to the repository)")
+	return c
 }
 
 func readLines(path string) ([]string, error) {

@@ -45,7 +45,8 @@ func runExport(env *cliEnv, args []string) error {
 		}
 		want = &wt
 	}
-	b, err := w.load(want)
+	w.Want = want
+	b, err := model.LoadChosen(*w)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/model"
-	"github.com/rpscam/rpscam/train"
 )
 
 // TestTrainRejectsUnknownModes: bad flags are usage errors reported before
@@ -53,17 +52,6 @@ func TestTrainRejectsUnknownModes(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("rejected runs left %d files behind (first %s)", len(left), left[0].Name())
-	}
-}
-
-func TestCheckSourceNames(t *testing.T) {
-	srcs := []train.Source{{Name: "cgi"}, {Name: "sxsw"}}
-	if err := checkSourceNames("--oversample", []string{"sxsw"}, srcs); err != nil {
-		t.Errorf("a known source: %v", err)
-	}
-	err := checkSourceNames("--train-share", []string{"cgi", "sxws"}, srcs)
-	if err == nil || !strings.Contains(err.Error(), "--train-share sxws: no training source") || !strings.Contains(err.Error(), "sources: cgi, sxsw") {
-		t.Errorf("a misspelt source: %v, want an error naming the flag, the name and the sources", err)
 	}
 }
 
