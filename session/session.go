@@ -89,14 +89,14 @@ func ParseSmoothing(spec string) (Smoothing, error) {
 	return Smoothing{name: spec, smoother: s}, nil
 }
 
-// ConfigError says a Config field does not fit what was opened (an ROI
-// outside the frame): fix the setting and run again.
+// ConfigError is a Config setting that is out of range or does not fit
+// what was opened (an ROI outside the frame): fix it and run again.
 type ConfigError struct {
-	Field string // "roi"
-	Err   error
+	Field string // the setting as rpscam's flags name it, e.g. "roi"
+	Err   error  // its text starts with Field, e.g. "roi 0,0,9,9 lies outside..."
 }
 
-func (e *ConfigError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Session is an open source and model, closed together.
@@ -129,6 +129,9 @@ func Open(cfg Config) (*Session, error) {
 
 // open is Open with the source opened by openSource (tests give a fake).
 func open(cfg Config, openSource func(*Session) (capture.Source, error)) (*Session, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	lib, err := ort.FindLibrary(cfg.Library)
 	if err != nil {
 		return nil, err
@@ -140,7 +143,7 @@ func open(cfg Config, openSource func(*Session) (capture.Source, error)) (*Sessi
 	cfg.Library = lib
 	resolveWorkers(&cfg, runtime.NumCPU())
 	s := &Session{cfg: cfg, version: rt.Version()}
-	first, err := infer.Load(cfg.Model, s.inferOptions()...)
+	first, err := LoadModel(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -177,17 +180,19 @@ func open(cfg Config, openSource func(*Session) (capture.Source, error)) (*Sessi
 	return s, nil
 }
 
-func (s *Session) inferOptions() []infer.Option {
+// LoadModel loads one instance of cfg's model as Open does, for a command
+// that classifies without a source.
+func LoadModel(cfg Config) (*infer.Classifier, error) {
 	opts := []infer.Option{
-		infer.WithLibrary(s.cfg.Library),
-		infer.WithDevice(s.cfg.Device),
-		infer.WithThreads(s.cfg.Threads),
-		infer.WithSpinning(s.cfg.Spin),
+		infer.WithLibrary(cfg.Library),
+		infer.WithDevice(cfg.Device),
+		infer.WithThreads(cfg.Threads),
+		infer.WithSpinning(cfg.Spin),
 	}
-	if s.cfg.Log != nil {
-		opts = append(opts, infer.WithLogger(func(msg string) { fmt.Fprintln(s.cfg.Log, "rpscam:", msg) }))
+	if cfg.Log != nil {
+		opts = append(opts, infer.WithLogger(func(msg string) { fmt.Fprintln(cfg.Log, "rpscam:", msg) }))
 	}
-	return opts
+	return infer.Load(cfg.Model, opts...)
 }
 
 // Idler is a sink that needs its goroutine while no frame comes (a window

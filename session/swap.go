@@ -81,7 +81,9 @@ func (s *Session) SwapModel(path string) error {
 // loadInstances loads n instances of the model at path on device and runs
 // each once.
 func (s *Session) loadInstances(path string, n int, device infer.Device) ([]*infer.Classifier, error) {
-	first, err := infer.Load(path, append(s.inferOptions(), infer.WithDevice(device))...)
+	cfg := s.cfg
+	cfg.Model, cfg.Device = path, device
+	first, err := LoadModel(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -19,8 +19,7 @@ func benchCmd(env *cliEnv, args []string) error {
 		"rpscam bench --input out/demo.mp4 --output /tmp/annotated.mp4   # also measure H.264 encoding",
 		"rpscam bench --input 0 --frames 300 --threads 2",
 		"rpscam bench --compare --input out/demo.mp4   # ONNX Runtime fp32/int8, OpenCV DNN, CUDA: one table")
-	sf := addSourceFlags(fs, "")
-	mf := addModelFlags(fs, true)
+	sf := newSessionFlags(fs).addSourceFlags("").addModelFlags(true)
 	frames := fs.IntP("frames", "n", 500, "frames to measure, after the warm-up")
 	warmup := fs.Int("warmup", 20, "frames processed first and left out of the numbers")
 	iters := fs.Int("infer-iters", 1000, "inferences in the model-only loop after the pipeline run")
@@ -46,9 +45,9 @@ func benchCmd(env *cliEnv, args []string) error {
 	ctx, stop := signalContext()
 	defer stop()
 	if cf.compare {
-		return compareCmd(ctx, env, cf, mf, compareRun{input: sf.input, warmup: *warmup, frames: *frames, iters: *iters, asJSON: *asJSON})
+		return compareCmd(ctx, env, cf, sf, compareRun{input: sf.input, warmup: *warmup, frames: *frames, iters: *iters, asJSON: *asJSON})
 	}
-	cfg, err := sessionConfig(env, mf, sf)
+	cfg, err := sf.config(env)
 	if err != nil {
 		return err
 	}

@@ -45,11 +45,11 @@ type compareRun struct {
 	asJSON                bool
 }
 
-func compareCmd(ctx context.Context, env *cliEnv, cf *compareFlags, mf *modelFlags, o compareRun) error {
+func compareCmd(ctx context.Context, env *cliEnv, cf *compareFlags, sf *sessionFlags, o compareRun) error {
 	if cf.realtimeFrames < 1 || cf.perSet < 1 {
 		return usagef("--realtime-frames and --per-set must be at least 1")
 	}
-	floatPath, err := infer.ResolveModel(mf.model, mf.fs.Changed("model"))
+	floatPath, err := sf.baseModel()
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func compareCmd(ctx context.Context, env *cliEnv, cf *compareFlags, mf *modelFla
 			specs[i].Unavailable = "exporting the model for OpenCV: " + exportErr.Error()
 		}
 	}
-	job := bench.Job{Input: o.input, Library: mf.ortLib, Warmup: o.warmup, Frames: o.frames, RealtimeFrames: cf.realtimeFrames, InferIters: o.iters, Images: images}
+	job := bench.Job{Input: o.input, Library: sf.Library, Warmup: o.warmup, Frames: o.frames, RealtimeFrames: cf.realtimeFrames, InferIters: o.iters, Images: images}
 	measure := func(ctx context.Context, j bench.Job) (bench.RowResult, error) {
 		fmt.Fprintf(env.stderr, "bench --compare: %s %s %s ...\n", j.Row.Backend, j.Row.Precision, j.Row.Device)
 		exe, err := os.Executable()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer/imagefiles"
+	"github.com/rpscam/rpscam/session"
 )
 
 func runClassify(env *cliEnv, args []string) error {
@@ -18,7 +19,7 @@ func classify(env *cliEnv, args []string) error {
 		"rpscam classify ../shared/data/rps-cgi/test          # class folders: prints Actual/Predicted and the accuracy",
 		"rpscam classify --json photos/ > results.json",
 		"rpscam classify --roi 0,0,300,300 --threshold 0.8 shot.png")
-	mf := addModelFlags(fs, false)
+	mf := newSessionFlags(fs).addModelFlags(false)
 	asJSON := fs.Bool("json", false, "write one JSON object with every result on stdout")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -26,7 +27,7 @@ func classify(env *cliEnv, args []string) error {
 	if fs.NArg() == 0 {
 		return usagef("give at least one image file or folder, e.g. rpscam classify hand.jpg")
 	}
-	roi, dev, err := mf.check()
+	cfg, err := mf.modelConfig(env)
 	if err != nil {
 		return err
 	}
@@ -34,15 +35,15 @@ func classify(env *cliEnv, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cls, choice, err := mf.load(env, dev)
+	cls, err := session.LoadModel(cfg)
 	if err != nil {
 		return err
 	}
 	defer cls.Close()
 	labels := cls.Labels()
-	rep := imagefiles.NewReport(cls, choice.Path, choice.String())
+	rep := imagefiles.NewReport(cls, cfg.Model, cfg.Precision)
 	for _, li := range imgs {
-		r, skip := imagefiles.Classify(cls, li, roi, float32(mf.threshold))
+		r, skip := imagefiles.Classify(cls, li, cfg.ROI, cfg.Threshold)
 		if skip != nil {
 			fmt.Fprintf(env.stderr, "rpscam: skipping %s: %s\n", li.Path, skip.Why)
 			rep.Skip(skip)

@@ -82,7 +82,7 @@ func classifyEnvError(err error) bool {
 func exitError(err error) error {
 	var ce *session.ConfigError
 	if errors.As(err, &ce) {
-		return usagef("--%s: %v", ce.Field, ce.Err)
+		return usageError{fmt.Errorf("--%w", ce.Err)}
 	}
 	if err != nil && classifyEnvError(err) {
 		var u usageError

@@ -19,9 +19,7 @@ func live(env *cliEnv, args []string) error {
 		"rpscam live --roi 208,128,224,224 --smooth majority:5 --threshold 0.7",
 		"rpscam live --samples samples/               # teach keys: 1-4 record a class, t train and swap, 0 shipped model",
 		"keys: q or Esc quit, space pause, r start/stop recording, s snapshot PNG")
-	sf := addSourceFlags(fs, "0")
-	sf.addReconnectFlags(fs)
-	mf := addModelFlags(fs, true)
+	sf := newSessionFlags(fs).addSourceFlags("0").addReconnectFlags().addModelFlags(true)
 	saveDir := fs.String("save-dir", ".", "folder for recordings (r) and snapshots (s)")
 	samples := fs.String("samples", "", "samples folder for the teach keys (1-4 record a class, t train and swap, 0 shipped model; the taught model goes to DIR/"+taughtModelName+"); default: teaching off")
 	shared := fs.String("shared", "", "with --samples: shared data folder for the general data mixed into teaching (default $RPSCAM_SHARED, else ../shared)")
@@ -40,8 +38,8 @@ func live(env *cliEnv, args []string) error {
 	defer stop()
 	// A camera that drops out is reopened with backoff for as long as the
 	// window is open; the window says so meanwhile.
-	sf.reconnect = true
-	s, err := openSession(env, mf, sf)
+	sf.Reconnect = true
+	s, err := sf.open(env)
 	if err != nil {
 		return err
 	}
@@ -58,7 +56,7 @@ func live(env *cliEnv, args []string) error {
 	fmt.Fprintf(env.stderr, "live: %s\nkeys: q/Esc quit, space pause, r record, s snapshot\n", s.Describe())
 	sinks := []pipeline.Sink{lw}
 	if *samples != "" {
-		keys, done, err := liveTeachKeys(ctx, env, mf, *samples, *shared, s)
+		keys, done, err := liveTeachKeys(ctx, env, sf, *samples, *shared, s)
 		if err != nil {
 			return err
 		}

@@ -22,11 +22,9 @@ func runRecord(env *cliEnv, args []string) error {
 
 // recordOpts are rpscam record's flags after parsing.
 type recordOpts struct {
-	mf       *modelFlags
-	sf       *sourceFlags
+	sf       *sessionFlags
 	output   string
 	duration time.Duration
-	frames   int
 	quiet    bool
 	onLoss   string
 }
@@ -37,33 +35,29 @@ func parseRecordFlags(env *cliEnv, args []string) (*recordOpts, error) {
 		"rpscam record --input out/demo.mp4 --output out/demo-annotated.mp4",
 		"rpscam record --input 'videotestsrc num-buffers=300 ! videoconvert ! appsink' --output test.avi",
 		"rpscam record --input rtsp://camera.local/stream --output door.mp4 --frames 900 --smooth majority:5")
-	o := &recordOpts{sf: addSourceFlags(fs, "0")}
-	o.sf.addReconnectFlags(fs)
-	o.mf = addModelFlags(fs, true)
+	o := &recordOpts{sf: newSessionFlags(fs).addSourceFlags("0").addReconnectFlags().addModelFlags(true)}
 	fs.StringVarP(&o.output, "output", "o", "", "annotated video to write: .mp4 (H.264, else MPEG-4), .avi (MJPG), .mkv")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long, e.g. 30s (0: until the source ends or Ctrl-C)")
-	fs.IntVar(&o.frames, "frames", 0, "stop after this many frames (0: no limit)")
+	fs.IntVar(&o.sf.MaxFrames, "frames", 0, "stop after this many frames (0: no limit)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress line")
 	fs.StringVar(&o.onLoss, "on-source-loss", "reconnect", "when a camera or stream is lost: reconnect (reopen with backoff and keep recording into the same file) or stop (finish the file and exit); files simply end")
-	fs.DurationVar(&o.sf.giveUp, "reconnect-timeout", 0, "with --on-source-loss reconnect: give up and finish the file after trying this long (0: keep trying until Ctrl-C)")
+	fs.DurationVar(&o.sf.GiveUp, "reconnect-timeout", 0, "with --on-source-loss reconnect: give up and finish the file after trying this long (0: keep trying until Ctrl-C)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	switch o.onLoss {
 	case "reconnect":
-		o.sf.reconnect = true
+		o.sf.Reconnect = true
 	case "stop":
 	default:
 		return nil, usagef("--on-source-loss %q: want reconnect or stop", o.onLoss)
 	}
 	switch {
-	case o.sf.giveUp < 0:
-		return nil, usagef("--reconnect-timeout %v is negative: give how long to keep trying, or 0 for no limit", o.sf.giveUp)
 	case fs.NArg() > 0:
 		return nil, usagef("unexpected arguments %q: the source goes in --input", fs.Args())
 	case o.output == "":
 		return nil, usagef("--output is required: the video file to write, e.g. --output demo.mp4")
-	case o.duration < 0 || o.frames < 0:
+	case o.duration < 0 || o.sf.MaxFrames < 0:
 		return nil, usagef("--duration and --frames must not be negative")
 	}
 	return o, nil
@@ -81,12 +75,7 @@ func record(env *cliEnv, args []string) error {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	cfg, err := sessionConfig(env, o.mf, o.sf)
-	if err != nil {
-		return err
-	}
-	cfg.MaxFrames = o.frames
-	s, err := session.Open(cfg)
+	s, err := o.sf.open(env)
 	if err != nil {
 		return err
 	}
@@ -159,7 +148,7 @@ func (o *recordOpts) stopReason(ctx context.Context, env *cliEnv, info capture.I
 		return "duration reached", nil
 	case st.Interrupted:
 		return "interrupted", nil
-	case o.frames > 0 && st.Frames == o.frames:
+	case o.sf.MaxFrames > 0 && st.Frames == o.sf.MaxFrames:
 		return "frame limit reached", nil
 	case !info.Live && info.FrameCount > 0 && st.Frames+1 < info.FrameCount:
 		// Containers estimate their count from the duration, so one frame

@@ -19,8 +19,7 @@ func runServe(env *cliEnv, args []string) error {
 
 // serveOpts are rpscam serve's flags after parsing.
 type serveOpts struct {
-	mf                  *modelFlags
-	sf                  *sourceFlags
+	sf                  *sessionFlags
 	addr, recordDir     string
 	samples, shared     string
 	allowedHosts        []string
@@ -38,9 +37,7 @@ func parseServeFlags(env *cliEnv, args []string) (*serveOpts, error) {
 		"curl -s localhost:8080/api/prediction; curl -N localhost:8080/api/events?max_rate=5",
 		"curl -s -X POST -H 'Content-Type: application/json' -d '{\"action\":\"start\"}' localhost:8080/api/record",
 		"endpoints: / (page), /stream.mjpg, /snapshot.jpg, /api/prediction, /api/events, /api/record, /metrics, /healthz")
-	o := &serveOpts{sf: addSourceFlags(fs, "0")}
-	o.sf.addReconnectFlags(fs)
-	o.mf = addModelFlags(fs, true)
+	o := &serveOpts{sf: newSessionFlags(fs).addSourceFlags("0").addReconnectFlags().addModelFlags(true)}
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on; 0.0.0.0:8080 lets other machines connect")
 	fs.StringArrayVar(&o.allowedHosts, "allowed-host", nil, "a host name the page may be opened by besides the listen address (repeatable; '*': any, which gives up the DNS-rebinding check)")
 	fs.StringVar(&o.recordDir, "record-dir", "", "folder for recordings started from the page or /api/record (default: recording off)")
@@ -52,7 +49,7 @@ func parseServeFlags(env *cliEnv, args []string) (*serveOpts, error) {
 	fs.BoolVar(&o.exitAtEnd, "exit-at-end", false, "exit when the source ends (default: keep serving the last frame until Ctrl-C)")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log viewers connecting and leaving")
 	// A viewer expects a file to play like a camera, at its own pace.
-	o.sf.realtime = true
+	o.sf.Realtime = true
 	if f := fs.Lookup("realtime"); f != nil {
 		f.DefValue = "true"
 		f.Usage = "play a video file at its own frame rate like a camera (--realtime=false: as fast as inference goes)"
@@ -101,8 +98,8 @@ func serveCmd(env *cliEnv, args []string) error {
 	defer ln.Close()
 	// A camera or stream that drops out is reopened with backoff while the
 	// server runs; /healthz answers 503 "reconnecting…" meanwhile.
-	o.sf.reconnect = true
-	s, err := openSession(env, o.mf, o.sf)
+	o.sf.Reconnect = true
+	s, err := o.sf.open(env)
 	if err != nil {
 		return err
 	}
@@ -124,7 +121,7 @@ func serveCmd(env *cliEnv, args []string) error {
 		opts = append(opts, serve.WithRecording(rec))
 	}
 	if o.samples != "" {
-		teacher, err := newTeacher(env, o.mf, o.samples, o.shared, s)
+		teacher, err := newTeacher(env, o.sf, o.samples, o.shared, s)
 		if err != nil {
 			return err
 		}

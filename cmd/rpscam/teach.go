@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/teach"
@@ -26,8 +25,7 @@ func teachCmd(env *cliEnv, args []string) error {
 		"rpscam teach --input clip.mp4 --countdown 0 --frames-per-class 60   # the clip's frames in class order",
 		"rpscam teach --from samples/                   # retrain from a samples folder, no capture",
 		"rpscam live --model models/taught.onnx         # then use the taught model")
-	sf := addSourceFlags(fs, "0")
-	mf := addModelFlags(fs, true)
+	sf := newSessionFlags(fs).addSourceFlags("0").addModelFlags(true)
 	o := teachOpts{}
 	fs.StringVar(&o.samples, "samples", "samples", "samples folder (DIR/rock/, DIR/paper/, …): captured frames are added, never overwritten")
 	fs.StringVar(&o.from, "from", "", "retrain from this samples folder without capturing")
@@ -60,7 +58,7 @@ func teachCmd(env *cliEnv, args []string) error {
 			return usagef("--from %s is not a folder: give the samples folder that rpscam teach, live --samples or serve --samples wrote (DIR/rock/, DIR/paper/, …)", o.from)
 		}
 	}
-	base, err := infer.ResolveModel(mf.model, mf.fs.Changed("model"))
+	base, err := sf.baseModel()
 	if err != nil {
 		return err
 	}
@@ -68,12 +66,12 @@ func teachCmd(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := o.config(base, shared, mf.ortLib, env.stderr)
+	cfg := o.config(base, shared, sf.Library, env.stderr)
 	if o.prepare {
 		return teachPrepare(env, cfg)
 	}
 	if o.from == "" {
-		if err := teachCapture(env, mf, sf, &o, &cfg); err != nil {
+		if err := teachCapture(env, sf, &o, &cfg); err != nil {
 			return err
 		}
 	}

@@ -13,10 +13,10 @@ import (
 // source into the samples folder, prompting in the window (when there is a
 // display) and on the terminal. Samples saved before an interruption are
 // kept.
-func teachCapture(env *cliEnv, mf *modelFlags, sf *sourceFlags, o *teachOpts, cfg *teach.Config) error {
+func teachCapture(env *cliEnv, sf *sessionFlags, o *teachOpts, cfg *teach.Config) error {
 	ctx, stop := signalContext()
 	defer stop()
-	s, err := openSession(env, mf, sf)
+	s, err := sf.open(env)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/serve"
 	"github.com/rpscam/rpscam/session"
@@ -20,8 +19,8 @@ const taughtModelName = "taught.onnx"
 // newTeacher opens a teacher on the samples folder for serve's Teach panel
 // and live's teach keys: it starts from the fp32 build of the running model
 // and swaps into s.
-func newTeacher(env *cliEnv, mf *modelFlags, samples, sharedFlag string, s *session.Session) (*teach.Teacher, error) {
-	base, err := infer.ResolveModel(mf.model, mf.fs.Changed("model"))
+func newTeacher(env *cliEnv, sf *sessionFlags, samples, sharedFlag string, s *session.Session) (*teach.Teacher, error) {
+	base, err := sf.baseModel()
 	if err != nil {
 		return nil, err
 	}
@@ -61,8 +60,8 @@ func (t servedTeacher) Train(ctx context.Context, progress func(serve.TrainProgr
 
 // liveTeachKeys turns on live's teach keys; done stops a training in
 // progress and closes the teacher.
-func liveTeachKeys(ctx context.Context, env *cliEnv, mf *modelFlags, samples, shared string, s *session.Session) (*teach.Keys, func(), error) {
-	t, err := newTeacher(env, mf, samples, shared, s)
+func liveTeachKeys(ctx context.Context, env *cliEnv, sf *sessionFlags, samples, shared string, s *session.Session) (*teach.Keys, func(), error) {
+	t, err := newTeacher(env, sf, samples, shared, s)
 	if err != nil {
 		return nil, nil, err
 	}
