@@ -15,6 +15,7 @@ import (
 	"github.com/rpscam/rpscam/session"
 	"github.com/rpscam/rpscam/sink"
 	"github.com/rpscam/rpscam/train"
+	"github.com/rpscam/rpscam/train/evaluate"
 )
 
 // newFlagSet makes a subcommand's flag set whose --help shows the usage line,
@@ -63,9 +64,11 @@ func classifyEnvError(err error) bool {
 	var choiceErr *infer.ChoiceError
 	var recipeErr *train.RecipeError
 	var weightsErr *model.ChoiceError
+	var dataErr *evaluate.DataError
 	return errors.Is(err, ort.ErrLibrary) ||
 		errors.As(err, &recipeErr) ||
 		errors.As(err, &weightsErr) ||
+		errors.As(err, &dataErr) ||
 		errors.Is(err, capture.ErrSourceUnavailable) ||
 		errors.Is(err, infer.ErrCUDAUnavailable) ||
 		errors.Is(err, sink.ErrNoDisplay) ||

@@ -15,7 +15,8 @@ import (
 )
 
 // DataError is a folder of images that cannot be scored as laid out (loose
-// images, an unknown class folder, no sources): the user's to fix.
+// images, an unknown class folder, no sources) or Options that cannot be
+// followed: the user's to fix.
 type DataError struct{ Err error }
 
 func (e *DataError) Error() string { return e.Err.Error() }
