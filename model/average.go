@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -73,8 +74,14 @@ func AverageParams(ps ...*Params) (*Params, error) {
 }
 
 // ReadRuns reads the parameter files of runs to average; all must have
-// been trained on the same backbone weights.
+// been trained on the same backbone weights. A missing file is a
+// *ChoiceError.
 func ReadRuns(paths []string) ([]*Params, error) {
+	for _, path := range paths {
+		if _, err := os.Stat(path); err != nil {
+			return nil, &ChoiceError{fmt.Errorf("params %s: %v (rpscam train writes it; or pass --params)", path, errors.Unwrap(err))}
+		}
+	}
 	var sets []*Params
 	for _, path := range paths {
 		p, err := ReadParams(path)

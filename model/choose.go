@@ -61,3 +61,17 @@ func LoadChosen(c BackboneChoice) (*Backbone, error) {
 	}
 	return b, err
 }
+
+// TrainedOn is the backbone weights p's features came from; nil when p does
+// not say.
+func (p *Params) TrainedOn() (*Weights, error) {
+	name := p.Meta[MetaBackboneWeights]
+	if name == "" {
+		return nil, nil
+	}
+	w, err := WeightsByName(name)
+	if err != nil {
+		return nil, err
+	}
+	return &w, nil
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/onnx"
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/model"
 	"github.com/rpscam/rpscam/train"
 	"github.com/rpscam/rpscam/train/evaluate"
@@ -55,7 +56,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Config is one quantization of a trained model.
 type Config struct {
-	Shared string // shared data folder: backbone weights, training and test images
+	Shared string // shared data folder: backbone weights, training and test images; "" finds it (shareddata.Dir)
 	Params string // trained parameters (models/rps_head.params)
 	// Model is the float model Params builds (models/rps_mobilenetv2.onnx):
 	// the int8 model is compared with it, and must be made from the same
@@ -133,6 +134,10 @@ func (c *Config) defaults() error {
 func Run(cfg Config) (*Report, error) {
 	start := time.Now()
 	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	var err error
+	if cfg.Shared, err = shareddata.Dir(cfg.Shared); err != nil {
 		return nil, err
 	}
 	floatModel, floatSum, err := buildFloat(cfg)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/rpscam/rpscam/internal/onnx"
@@ -27,7 +25,7 @@ func runExport(env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
-	sets, err := readParamSets(*params)
+	sets, err := model.ReadRuns(*params)
 	if err != nil {
 		return err
 	}
@@ -37,15 +35,9 @@ func runExport(env *cliEnv, args []string) error {
 	}
 	// The head only fits the features it was trained on: default to the
 	// weights the params name, and refuse others.
-	var want *model.Weights
-	if name := p.Meta[model.MetaBackboneWeights]; name != "" {
-		wt, err := model.WeightsByName(name)
-		if err != nil {
-			return fmt.Errorf("%s: %w", *params, err)
-		}
-		want = &wt
+	if w.Want, err = p.TrainedOn(); err != nil {
+		return fmt.Errorf("%s: %w", *params, err)
 	}
-	w.Want = want
 	b, err := model.LoadChosen(*w)
 	if err != nil {
 		return err
@@ -78,16 +70,6 @@ func runExport(env *cliEnv, args []string) error {
 	fmt.Fprintf(env.stdout, "export: %s + %s -> %s: classes %s, %d fine-tuned layers, outputs %s\n",
 		b.Source.File, strings.Join(*params, " + "), *out, strings.Join(p.Labels, ","), len(p.Layers), outputNames(m.Graph.Outputs))
 	return nil
-}
-
-// readParamSets reads every --params file; several must share one backbone.
-func readParamSets(paths []string) ([]*model.Params, error) {
-	for _, path := range paths {
-		if _, err := os.Stat(path); err != nil {
-			return nil, usagef("params %s: %v (rpscam train writes it; or pass --params)", path, errors.Unwrap(err))
-		}
-	}
-	return model.ReadRuns(paths)
 }
 
 func outputNames(vs []onnx.ValueInfo) string {
