@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -482,4 +483,16 @@ func (r *Recorder) Close() error {
 		r.last.Close()
 	}
 	return r.err
+}
+
+// WriteSummary writes what was recorded, for a command's summary: the file,
+// codec, size and rate, the frames processed, written and dropped, and with
+// WithRealTime how the timeline was kept.
+func (r *Recorder) WriteSummary(w io.Writer, processed int, dropped uint64) {
+	fmt.Fprintf(w, "recorded %s: %s, %dx%d at %.4g fps\n", r.Path(), r.Codec(), r.size.X, r.size.Y, r.FPS())
+	fmt.Fprintf(w, "frames processed: %d\nframes written: %d\nframes dropped by the source: %d\n", processed, r.Frames(), dropped)
+	if r.RealTime() {
+		fmt.Fprintf(w, "real-time timing: %d frames repeated over gaps, %d early frames left out (%.1fs of video)\n",
+			r.Repeated(), r.Skipped(), float64(r.Frames())/r.FPS())
+	}
 }

@@ -111,13 +111,17 @@ func record(env *cliEnv, args []string) error {
 	if !o.quiet && term.IsTerminal(env.stderr) {
 		fmt.Fprintln(env.stderr) // end the line the progress kept rewriting
 	}
-	why, runErr := o.stopReason(ctx, env, info, st, runErr)
-	fmt.Fprintf(env.stdout, "recorded %s: %s, %dx%d at %.4g fps\n", rec.Path(), rec.Codec(), info.Width, info.Height, rec.FPS())
-	fmt.Fprintf(env.stdout, "frames processed: %d\nframes written: %d\nframes dropped by the source: %d\n", st.Frames, rec.Frames(), st.Dropped)
-	if rec.RealTime() {
-		fmt.Fprintf(env.stdout, "real-time timing: %d frames repeated over gaps, %d early frames left out (%.1fs of video)\n",
-			rec.Repeated(), rec.Skipped(), float64(rec.Frames())/rec.FPS())
+	why, truncated := s.StopReason(ctx, st, runErr)
+	switch {
+	case errors.Is(runErr, capture.ErrSourceLost):
+		// The file holds every frame processed up to the loss and is
+		// finalized: the recording ends cleanly, not as a failure.
+		fmt.Fprintf(env.stderr, "rpscam: %v\nrpscam: the recording is finished and playable up to the loss (--on-source-loss %s)\n", runErr, o.onLoss)
+		runErr = nil
+	case truncated:
+		fmt.Fprintf(env.stderr, "rpscam: warning: %s %s\n", info.Spec, why)
 	}
+	rec.WriteSummary(env.stdout, st.Frames, st.Dropped)
 	fmt.Fprintf(env.stdout, "time: %.1fs (%s), %.1f fps end to end\n", elapsed.Seconds(), why, st.FPS)
 	fmt.Fprintf(env.stdout, "predictions: %s\n", counts.String(s.Labels()))
 	if runErr != nil {
@@ -127,37 +131,6 @@ func record(env *cliEnv, args []string) error {
 		return fmt.Errorf("finishing %s: %w", rec.Path(), closeErr)
 	}
 	return nil
-}
-
-// stopReason says why the recording stopped, warning on stderr about a lost
-// source (which ends the recording cleanly: runErr becomes nil) or a
-// truncated file.
-func (o *recordOpts) stopReason(ctx context.Context, env *cliEnv, info capture.Info, st pipeline.Stats, runErr error) (string, error) {
-	switch {
-	case errors.Is(runErr, capture.ErrSourceLost):
-		// The file holds every frame processed up to the loss and is
-		// finalized: the recording ends cleanly, not as a failure.
-		fmt.Fprintf(env.stderr, "rpscam: %v\nrpscam: the recording is finished and playable up to the loss (--on-source-loss %s)\n", runErr, o.onLoss)
-		return "source lost", nil
-	case runErr != nil:
-		return "failed", runErr
-	case st.Interrupted && o.duration > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		// The timeout's own error, not the elapsed time: the deadline was
-		// set a moment before start, so elapsed can fall short of it by
-		// microseconds when the timeout is what stopped the run.
-		return "duration reached", nil
-	case st.Interrupted:
-		return "interrupted", nil
-	case o.sf.MaxFrames > 0 && st.Frames == o.sf.MaxFrames:
-		return "frame limit reached", nil
-	case !info.Live && info.FrameCount > 0 && st.Frames+1 < info.FrameCount:
-		// Containers estimate their count from the duration, so one frame
-		// short is rounding; more is a file cut off or damaged.
-		why := fmt.Sprintf("source ended after %d of the %d frames its header declares: the file is truncated or damaged", st.Frames, info.FrameCount)
-		fmt.Fprintf(env.stderr, "rpscam: warning: %s %s\n", info.Spec, why)
-		return why, nil
-	}
-	return "source ended", nil
 }
 
 // notifyContext is cancelled by SIGINT (Ctrl-C) or SIGTERM. A second signal
