@@ -12,6 +12,7 @@ import (
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/model"
+	"github.com/rpscam/rpscam/serve"
 	"github.com/rpscam/rpscam/session"
 	"github.com/rpscam/rpscam/sink"
 	"github.com/rpscam/rpscam/train"
@@ -65,10 +66,12 @@ func classifyEnvError(err error) bool {
 	var recipeErr *train.RecipeError
 	var weightsErr *model.ChoiceError
 	var dataErr *evaluate.DataError
+	var addrErr *serve.AddrError
 	return errors.Is(err, ort.ErrLibrary) ||
 		errors.As(err, &recipeErr) ||
 		errors.As(err, &weightsErr) ||
 		errors.As(err, &dataErr) ||
+		errors.As(err, &addrErr) ||
 		errors.Is(err, capture.ErrSourceUnavailable) ||
 		errors.Is(err, infer.ErrCUDAUnavailable) ||
 		errors.Is(err, sink.ErrNoDisplay) ||

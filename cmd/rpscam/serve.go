@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"syscall"
 	"time"
 
+	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/serve"
 	"github.com/rpscam/rpscam/session"
 )
@@ -87,13 +86,9 @@ func serveCmd(env *cliEnv, args []string) error {
 
 	ctx, stop := signalContext()
 	defer stop()
-	// Listen before loading the model, so a busy port fails in a moment.
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := serve.Listen(o.addr)
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return usagef("--addr %s is already in use: stop the other server or pass another port, e.g. --addr 127.0.0.1:8081", o.addr)
-		}
-		return usagef("--addr %s: %v (give host:port, e.g. 127.0.0.1:8080)", o.addr, err)
+		return err
 	}
 	defer ln.Close()
 	// A camera or stream that drops out is reopened with backoff while the
@@ -138,30 +133,15 @@ func serveCmd(env *cliEnv, args []string) error {
 // serve runs the pipeline into the server until the source ends (then,
 // without --exit-at-end, until Ctrl-C) or the server fails.
 func (o *serveOpts) serve(ctx context.Context, env *cliEnv, s *session.Session, hub *serve.Hub, srv *serve.Server, rec *serve.VideoRecorder, ln net.Listener) error {
-	// The server outlives the pipeline (it keeps showing the last frame
-	// when a file ends); if the server fails, the pipeline stops too.
-	serveCtx, stopServing := context.WithCancel(ctx)
-	defer stopServing()
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	served := make(chan error, 1)
-	go func() {
-		err := srv.Serve(serveCtx, ln)
-		stopRun()
-		served <- err
-	}()
-
 	fmt.Fprintf(env.stderr, "serve: %s\nopen http://%s/ (Ctrl-C to stop)\n", s.Describe(), ln.Addr())
-	st, runErr := s.Run(runCtx, serve.NewSink(hub, srv, rec, env.stderr))
-	if runErr == nil && !st.Interrupted {
-		hub.Close() // viewers' streams end; snapshots and /api/prediction keep the last frame
-		if !o.exitAtEnd {
-			fmt.Fprintf(env.stderr, "serve: the source ended after %d frames; still serving the last one (Ctrl-C to stop)\n", st.Frames)
-			<-serveCtx.Done()
-		}
-	}
-	stopServing()
-	serveErr := <-served
+	var st pipeline.Stats
+	err := srv.ServeWhile(ctx, ln, o.exitAtEnd, func(ctx context.Context) (bool, error) {
+		var err error
+		st, err = s.Run(ctx, serve.NewSink(hub, srv, rec, env.stderr))
+		return !st.Interrupted, err
+	}, func() {
+		fmt.Fprintf(env.stderr, "serve: the source ended after %d frames; still serving the last one (Ctrl-C to stop)\n", st.Frames)
+	})
 	fmt.Fprintf(env.stdout, "frames processed: %d, dropped by the source: %d, %.1f fps\n", st.Frames, st.Dropped, st.FPS)
-	return errors.Join(runErr, serveErr)
+	return err
 }
