@@ -9,10 +9,6 @@ import (
 )
 
 func runBench(env *cliEnv, args []string) error {
-	return exitError(benchCmd(env, args))
-}
-
-func benchCmd(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "bench", "--input SOURCE [flags]",
 		"rpscam bench --input out/demo.mp4 --frames 500",
 		"rpscam bench --input out/demo.mp4 --frames 500 --json > bench.json",

@@ -10,10 +10,6 @@ import (
 )
 
 func runClassify(env *cliEnv, args []string) error {
-	return exitError(classify(env, args))
-}
-
-func classify(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "classify", "[flags] IMAGE|FOLDER...",
 		"rpscam classify hand1.jpg hand2.png",
 		"rpscam classify ../shared/data/rps-cgi/test          # class folders: prints Actual/Predicted and the accuracy",

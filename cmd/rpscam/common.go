@@ -12,6 +12,7 @@ import (
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/model"
+	"github.com/rpscam/rpscam/quantize"
 	"github.com/rpscam/rpscam/serve"
 	"github.com/rpscam/rpscam/session"
 	"github.com/rpscam/rpscam/sink"
@@ -61,17 +62,7 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 // mid-run with --on-source-loss reconnect given up, a recording whose disk
 // filled or whose file vanished, inference or encoding errors.
 func classifyEnvError(err error) bool {
-	var modelErr *infer.ModelError
-	var choiceErr *infer.ChoiceError
-	var recipeErr *train.RecipeError
-	var weightsErr *model.ChoiceError
-	var dataErr *evaluate.DataError
-	var addrErr *serve.AddrError
 	return errors.Is(err, ort.ErrLibrary) ||
-		errors.As(err, &recipeErr) ||
-		errors.As(err, &weightsErr) ||
-		errors.As(err, &dataErr) ||
-		errors.As(err, &addrErr) ||
 		errors.Is(err, capture.ErrSourceUnavailable) ||
 		errors.Is(err, infer.ErrCUDAUnavailable) ||
 		errors.Is(err, sink.ErrNoDisplay) ||
@@ -79,22 +70,26 @@ func classifyEnvError(err error) bool {
 		errors.Is(err, infer.ErrModelMissing) ||
 		errors.Is(err, infer.ErrNoInt8Model) ||
 		errors.Is(err, shareddata.ErrNotFound) ||
-		errors.As(err, &modelErr) ||
-		errors.As(err, &choiceErr)
+		errors.As(err, new(*infer.ModelError)) ||
+		errors.As(err, new(*infer.ChoiceError)) ||
+		errors.As(err, new(*train.RecipeError)) ||
+		errors.As(err, new(*model.ChoiceError)) ||
+		errors.As(err, new(*evaluate.DataError)) ||
+		errors.As(err, new(*serve.AddrError))
 }
 
 // exitError turns environment errors into usage errors, so they exit with
-// code 2, and a session.ConfigError into one naming its flag.
+// code 2, and a session or quantize ConfigError into one naming its flag.
 func exitError(err error) error {
 	var ce *session.ConfigError
-	if errors.As(err, &ce) {
+	var qe *quantize.ConfigError
+	switch {
+	case errors.As(err, &ce):
 		return usageError{fmt.Errorf("--%w", ce.Err)}
-	}
-	if err != nil && classifyEnvError(err) {
-		var u usageError
-		if !errors.As(err, &u) {
-			return usageError{err}
-		}
+	case errors.As(err, &qe):
+		return usageError{fmt.Errorf("--%w", qe)}
+	case err != nil && classifyEnvError(err) && !errors.As(err, new(usageError)):
+		return usageError{err}
 	}
 	return err
 }

@@ -10,10 +10,6 @@ import (
 )
 
 func runDemoClip(env *cliEnv, args []string) error {
-	return exitError(demoClip(env, args))
-}
-
-func demoClip(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "democlip", "--out FILE [flags]",
 		"rpscam democlip --out out/demo.mp4",
 		"rpscam democlip --out out/demo.mp4 --per-image 15 --size 1280x720 --images 60",

@@ -8,10 +8,6 @@ import (
 )
 
 func runLive(env *cliEnv, args []string) error {
-	return exitError(live(env, args))
-}
-
-func live(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "live", "[flags]",
 		"rpscam live                                  # laptop camera 0",
 		"rpscam live --input /dev/video2 --width 1280 --height 720 --fps 30 --mjpg",

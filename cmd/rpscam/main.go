@@ -80,7 +80,7 @@ func run(env *cliEnv, args []string) int {
 		printUsage(env.stderr, cmds)
 		return exitUsage
 	}
-	err := cmd.run(env, args[1:])
+	err := exitError(cmd.run(env, args[1:]))
 	switch {
 	case err == nil:
 		return exitOK
@@ -88,8 +88,7 @@ func run(env *cliEnv, args []string) int {
 		return exitOK
 	default:
 		fmt.Fprintf(env.stderr, "rpscam %s: %v\n", args[0], err)
-		var u usageError
-		if errors.As(err, &u) || classifyEnvError(err) {
+		if errors.As(err, new(usageError)) {
 			return exitUsage
 		}
 		return exitFailure

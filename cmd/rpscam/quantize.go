@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 
 	"github.com/rpscam/rpscam/quantize"
@@ -34,12 +33,8 @@ func runQuantize(env *cliEnv, args []string) error {
 	}
 	cfg.Log = env.stderr
 	rep, err := quantize.Run(cfg)
-	var ce *quantize.ConfigError
-	if errors.As(err, &ce) {
-		return usagef("--%s", ce.Error())
-	}
 	if err != nil {
-		return exitError(err)
+		return err
 	}
 	rep.WriteText(env.stdout)
 	if jsonOut != "" {

@@ -16,10 +16,6 @@ import (
 	"github.com/rpscam/rpscam/sink"
 )
 
-func runRecord(env *cliEnv, args []string) error {
-	return exitError(record(env, args))
-}
-
 // recordOpts are rpscam record's flags after parsing.
 type recordOpts struct {
 	sf       *sessionFlags
@@ -63,7 +59,7 @@ func parseRecordFlags(env *cliEnv, args []string) (*recordOpts, error) {
 	return o, nil
 }
 
-func record(env *cliEnv, args []string) error {
+func runRecord(env *cliEnv, args []string) error {
 	o, err := parseRecordFlags(env, args)
 	if err != nil {
 		return err

@@ -12,10 +12,6 @@ import (
 	"github.com/rpscam/rpscam/session"
 )
 
-func runServe(env *cliEnv, args []string) error {
-	return exitError(serveCmd(env, args))
-}
-
 // serveOpts are rpscam serve's flags after parsing.
 type serveOpts struct {
 	sf                  *sessionFlags
@@ -65,7 +61,7 @@ func parseServeFlags(env *cliEnv, args []string) (*serveOpts, error) {
 	return o, nil
 }
 
-func serveCmd(env *cliEnv, args []string) error {
+func runServe(env *cliEnv, args []string) error {
 	o, err := parseServeFlags(env, args)
 	if err != nil {
 		return err

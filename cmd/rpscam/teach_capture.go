@@ -13,7 +13,7 @@ import (
 // source into the samples folder, prompting in the window (when there is a
 // display) and on the terminal. Samples saved before an interruption are
 // kept.
-func teachCapture(env *cliEnv, sf *sessionFlags, o *teachOpts, cfg *teach.Config) error {
+func teachCapture(env *cliEnv, sf *sessionFlags, plan teach.Plan, cfg *teach.Config) error {
 	ctx, stop := signalContext()
 	defer stop()
 	s, err := sf.open(env)
@@ -33,7 +33,7 @@ func teachCapture(env *cliEnv, sf *sessionFlags, o *teachOpts, cfg *teach.Config
 		return err
 	}
 	defer rec.Close()
-	plan := teach.Plan{Classes: cfg.Classes, Frames: o.frames, Countdown: o.countdown}
+	plan.Classes = cfg.Classes
 	capt, err := teach.NewCapture(rec, plan, func(line string) { fmt.Fprintln(env.stderr, "teach:", line) })
 	if err != nil {
 		return usageError{err}

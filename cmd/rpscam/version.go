@@ -8,10 +8,6 @@ import (
 )
 
 func runVersion(env *cliEnv, args []string) error {
-	return exitError(version(env, args))
-}
-
-func version(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "version", "[flags]",
 		"rpscam version",
 		"rpscam version --json",
