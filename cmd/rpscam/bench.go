@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/rpscam/rpscam/bench"
@@ -16,17 +15,20 @@ func runBench(env *cliEnv, args []string) error {
 		"rpscam bench --input 0 --frames 300 --threads 2",
 		"rpscam bench --compare --input out/demo.mp4   # ONNX Runtime fp32/int8, OpenCV DNN, CUDA: one table")
 	sf := newSessionFlags(fs).addSourceFlags("").addModelFlags(true)
-	frames := fs.IntP("frames", "n", 500, "frames to measure, after the warm-up")
-	warmup := fs.Int("warmup", 20, "frames processed first and left out of the numbers")
-	iters := fs.Int("infer-iters", 1000, "inferences in the model-only loop after the pipeline run")
-	output := fs.StringP("output", "o", "", "also encode the annotated frames to this video, so the output stage includes encoding (default: the output stage is empty and overlay is drawn but not encoded)")
+	var o bench.Options
+	fs.IntVarP(&o.Frames, "frames", "n", 500, "frames to measure, after the warm-up")
+	fs.IntVar(&o.Warmup, "warmup", 20, "frames processed first and left out of the numbers")
+	fs.IntVar(&o.InferIters, "infer-iters", 1000, "inferences in the model-only loop after the pipeline run")
+	fs.StringVarP(&o.Output, "output", "o", "", "also encode the annotated frames to this video, so the output stage includes encoding (default: the output stage is empty and overlay is drawn but not encoded)")
 	asJSON := fs.Bool("json", false, "write the report as one JSON object on stdout")
 	cf := addCompareFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	ctx, stop := signalContext()
+	defer stop()
 	if cf.job != "" {
-		return compareChild(env, cf.job)
+		return bench.MeasureJobFile(ctx, env.stdout, cf.job)
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q: the source goes in --input", fs.Args())
@@ -34,32 +36,28 @@ func runBench(env *cliEnv, args []string) error {
 	if sf.input == "" {
 		return usagef("--input is required: a video file (rpscam democlip makes one), camera index, URL or pipeline")
 	}
-	if *frames < 1 || *warmup < 0 || *iters < 1 {
+	if o.Frames < 1 || o.Warmup < 0 || o.InferIters < 1 {
 		return usagef("--frames and --infer-iters must be at least 1, --warmup not negative")
 	}
-
-	ctx, stop := signalContext()
-	defer stop()
 	if cf.compare {
-		return compareCmd(ctx, env, cf, sf, compareRun{input: sf.input, warmup: *warmup, frames: *frames, iters: *iters, asJSON: *asJSON})
+		cf.Warmup, cf.Frames, cf.InferIters = o.Warmup, o.Frames, o.InferIters
+		return compareCmd(ctx, env, cf, sf, *asJSON)
 	}
 	cfg, err := sf.config(env)
 	if err != nil {
 		return err
 	}
-	started := func(s *session.Session) {
+	o.Started = func(s *session.Session) {
 		if !*asJSON {
-			fmt.Fprintf(env.stderr, "bench: %s; %d warm-up + %d frames\n", s.Describe(), *warmup, *frames)
+			fmt.Fprintf(env.stderr, "bench: %s; %d warm-up + %d frames\n", s.Describe(), o.Warmup, o.Frames)
 		}
 	}
-	r, err := bench.Run(ctx, cfg, bench.Options{Warmup: *warmup, Frames: *frames, InferIters: *iters, Output: *output, Started: started})
+	r, err := bench.Run(ctx, cfg, o)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(env.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return encodeJSON(env.stdout, r)
 	}
 	r.Print(env.stdout)
 	return nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/rpscam/rpscam/capture"
@@ -51,9 +50,7 @@ func runClassify(env *cliEnv, args []string) error {
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(env.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := encodeJSON(env.stdout, rep); err != nil {
 			return err
 		}
 	} else {
