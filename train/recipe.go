@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/spf13/pflag"
-
 	"github.com/rpscam/rpscam/train/tail"
 )
 
@@ -53,48 +51,50 @@ var notRecipe = map[string]bool{
 	"params-out": true, "record": true, "out": true, "curve": true, "threads": true, "ort-lib": true,
 }
 
+// Flag is one rpscam train flag as a run used it, for ReproduceLine.
+type Flag struct {
+	Name    string
+	Values  []string // the value, or a repeatable flag's items
+	Bool    bool     // written --name, or --name=false
+	Changed bool     // given on the command line
+}
+
 // ReproduceLine is the rpscam train command that trains the same
 // parameters: the recipe's main flags (always, at the values the run used,
 // so the line stays right when a default changes), then every other recipe
-// flag the run set, in the order --help lists them. effective gives values
-// that differ from a flag's text (the weights an empty --weights resolved
-// to). Flag variables adjusted after parsing (head mode's 4 views, no
-// patience without validation) are read as adjusted.
-func ReproduceLine(fs *pflag.FlagSet, effective map[string]string, always ...string) string {
+// flag the run set, in the order flags lists them (--help's). effective
+// gives values that differ from a flag's text (the weights an empty
+// --weights resolved to). Values adjusted after parsing (head mode's 4
+// views, no patience without validation) are read as adjusted.
+func ReproduceLine(flags []Flag, effective map[string]string, always ...string) string {
 	var b strings.Builder
 	b.WriteString("rpscam train")
-	write := func(f *pflag.Flag) {
+	write := func(f Flag) {
 		if v, ok := effective[f.Name]; ok {
 			fmt.Fprintf(&b, " --%s %s", f.Name, shellWord(v))
 			return
 		}
-		switch v := f.Value.(type) {
-		case pflag.SliceValue:
-			for _, item := range v.GetSlice() {
-				fmt.Fprintf(&b, " --%s %s", f.Name, shellWord(item))
+		for _, v := range f.Values {
+			switch {
+			case f.Bool && v == "true":
+				fmt.Fprintf(&b, " --%s", f.Name)
+			case f.Bool:
+				fmt.Fprintf(&b, " --%s=false", f.Name)
+			default:
+				fmt.Fprintf(&b, " --%s %s", f.Name, shellWord(v))
 			}
-		default:
-			if f.Value.Type() == "bool" {
-				if f.Value.String() == "true" {
-					fmt.Fprintf(&b, " --%s", f.Name)
-				} else {
-					fmt.Fprintf(&b, " --%s=false", f.Name)
-				}
-				return
-			}
-			fmt.Fprintf(&b, " --%s %s", f.Name, shellWord(f.Value.String()))
 		}
 	}
 	for _, name := range always {
-		if f := fs.Lookup(name); f != nil {
-			write(f)
+		if i := slices.IndexFunc(flags, func(f Flag) bool { return f.Name == name }); i >= 0 {
+			write(flags[i])
 		}
 	}
-	fs.VisitAll(func(f *pflag.Flag) {
+	for _, f := range flags {
 		if f.Changed && !notRecipe[f.Name] && !slices.Contains(always, f.Name) {
 			write(f)
 		}
-	})
+	}
 	return b.String()
 }
 

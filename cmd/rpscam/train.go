@@ -55,6 +55,26 @@ func addTrainFlags(fs *pflag.FlagSet) *trainFlags {
 	return f
 }
 
+// addFineTuneFlags binds the fine-tuning flags into the job's FineTune
+// recipe and the data request.
+func (f *trainFlags) addFineTuneFlags(fs *pflag.FlagSet) {
+	def, ft := train.DefaultFineTune(), &f.job.FineTune
+	fs.StringVar(&f.job.TrunkPath, "trunk", "", "finetune: frozen trunk ONNX, MobileNet-v2 up to the first tuned layer's input, whose 7x7x160 activation is cached per view (built here when missing; default models/mobilenet_v2_trunk[-WEIGHTS][-END].onnx)")
+	fs.BoolVar(&f.data.Tests, "tests", true, "finetune: score the shared test splits (cgi test, sxsw test, drgfreeman held-out) after training")
+	fs.StringVar(&ft.Tune, "tune", def.Tune, "finetune: layers trained with the head: conv1 (Conv_1), block16 (block_16 and Conv_1), block15 (block_15 too; its trunk ends at block_14_add, a cache of its own) or block14 (block_14 too; trunk to block_13_project)")
+	fs.IntVar(&ft.Epochs, "ft-epochs", def.Epochs, "finetune: maximum fine-tuning epochs (after the head-only warm-up that --epochs bounds)")
+	fs.Float64Var(&ft.LRHead, "ft-lr-head", def.LRHead, "finetune: Adam learning rate of the head while fine-tuning")
+	fs.Float64Var(&ft.LRBody, "ft-lr", def.LRBody, "finetune: Adam learning rate of the pretrained layers")
+	fs.Float64Var(&ft.Anchor, "ft-anchor", def.Anchor, "finetune: L2 pull of the fine-tuned weights towards the pretrained ones")
+	fs.IntVar(&ft.Patience, "ft-patience", def.Patience, "finetune: epochs without a better monitored validation figure before stopping (0 = off)")
+	fs.Float64Var(&ft.LabelSmoothing, "ft-label-smoothing", def.LabelSmoothing, "finetune: label smoothing of the fine-tuning targets")
+	fs.Float64Var(&ft.Mixup, "ft-mixup", def.Mixup, "finetune: mix each training view with a random other one (activations and targets) by a share drawn from Beta(ALPHA, ALPHA); 0 = off, e.g. 0.2")
+	fs.StringVar(&ft.Schedule, "ft-schedule", def.Schedule, "finetune: learning rates over the --ft-epochs bound: constant, or cosine (both rates fall along half a cosine wave to 0 at the last batch)")
+	fs.Float64Var(&ft.EMA, "ft-ema", def.EMA, "finetune: validate and keep an exponential moving average of the fine-tuned parameters with this decay per batch instead of the last batch's values; 0 = off, e.g. 0.998")
+	fs.StringVar(&ft.Monitor, "ft-monitor", def.Monitor, "finetune: validation figure that picks the epoch: val_loss or val_accuracy")
+	fs.StringArrayVar(&f.data.Oversample, "oversample", nil, "finetune: NAME=K lists every training view of source NAME K times per epoch (repeatable), e.g. sxsw=2 to weight the real photos most like a webcam")
+}
+
 func runTrain(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "train", "[flags]",
 		"rpscam train                                    # fine-tune block_15 + block_16 + Conv_1 + head -> models/rps_head.params, models/rps_mobilenetv2.onnx",
@@ -82,11 +102,25 @@ func runTrain(env *cliEnv, args []string) error {
 	if j.Backbone, err = model.LoadChosen(model.BackboneChoice{Weights: f.weights, Shared: f.data.Shared}); err != nil {
 		return err
 	}
-	j.Reproduce = train.ReproduceLine(fs, map[string]string{"weights": j.Backbone.Source.Weights.Name}, train.RecipeFlags(j.Mode)...)
+	j.Reproduce = train.ReproduceLine(trainFlagValues(fs), map[string]string{"weights": j.Backbone.Source.Weights.Name}, train.RecipeFlags(j.Mode)...)
 	j.Command = "rpscam train " + strings.Join(args, " ")
 	j.Log, j.Progress = env.stdout, env.stderr
 	if j.Mode == "finetune" {
 		return train.FineTune(*j)
 	}
 	return train.HeadOnly(*j)
+}
+
+// trainFlagValues lists fs's flags in --help order as train.ReproduceLine
+// reads them.
+func trainFlagValues(fs *pflag.FlagSet) []train.Flag {
+	var flags []train.Flag
+	fs.VisitAll(func(f *pflag.Flag) {
+		values := []string{f.Value.String()}
+		if slice, ok := f.Value.(pflag.SliceValue); ok {
+			values = slice.GetSlice()
+		}
+		flags = append(flags, train.Flag{Name: f.Name, Values: values, Bool: f.Value.Type() == "bool", Changed: f.Changed})
+	})
+	return flags
 }
