@@ -1,9 +1,13 @@
 package model
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/internal/tflite"
@@ -74,4 +78,23 @@ func (p *Params) TrainedOn() (*Weights, error) {
 		return nil, err
 	}
 	return &w, nil
+}
+
+// ImageNetHead is ImageNetParams with the labels read from labelsPath, one
+// a line ("": imagenet_labels.txt beside the TFLite file). An unreadable
+// file is a *ChoiceError.
+func (b *Backbone) ImageNetHead(labelsPath string) (*Params, error) {
+	if labelsPath == "" {
+		labelsPath = filepath.Join(filepath.Dir(b.Source.Path), "imagenet_labels.txt")
+	}
+	data, err := os.ReadFile(labelsPath)
+	if err != nil {
+		return nil, &ChoiceError{fmt.Errorf("reading ImageNet labels: %v (pass --labels)", err)}
+	}
+	var labels []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		labels = append(labels, strings.TrimRight(sc.Text(), "\r"))
+	}
+	return b.ImageNetParams(labels)
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -34,15 +31,7 @@ func runConvert(env *cliEnv, args []string) error {
 	}
 	var head *model.Params
 	if *imagenet {
-		p := *labelsPath
-		if p == "" {
-			p = filepath.Join(filepath.Dir(b.Source.Path), "imagenet_labels.txt")
-		}
-		labels, err := readLines(p)
-		if err != nil {
-			return usagef("reading ImageNet labels: %v (pass --labels)", err)
-		}
-		if head, err = b.ImageNetParams(labels); err != nil {
+		if head, err = b.ImageNetHead(*labelsPath); err != nil {
 			return err
 		}
 	}
@@ -70,18 +59,4 @@ func addWeightsFlags(fs *pflag.FlagSet) *model.BackboneChoice {
 	fs.StringVar(&c.Weights, "weights", "", "which known weights to use: "+strings.Join(names, " or ")+"; default "+model.WeightsTF2.Name)
 	fs.StringVar(&c.Shared, "shared", "", "shared data folder (default $RPSCAM_SHARED, else ../shared next to the repository)")
 	return c
-}
-
-func readLines(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		lines = append(lines, strings.TrimRight(sc.Text(), "\r"))
-	}
-	return lines, sc.Err()
 }

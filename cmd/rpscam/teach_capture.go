@@ -57,19 +57,9 @@ func teachCapture(env *cliEnv, sf *sessionFlags, plan teach.Plan, cfg *teach.Con
 	if err != nil {
 		return err
 	}
-	counts := samples.Counts()
-	var have []string
-	for _, c := range cfg.Classes {
-		have = append(have, fmt.Sprintf("%s %d", c, counts[c]))
+	if err := capt.Unfinished(st); err != nil {
+		return err
 	}
-	if !capt.Done() {
-		why := "the source ended"
-		if st.Interrupted || st.Stopped {
-			why = "stopped"
-		}
-		return fmt.Errorf("%s after %d frames, before every class was recorded; the samples saved are kept (%s: %s): run again to add more, or train on them with rpscam teach --from %s",
-			why, st.Frames, samples.Dir(), strings.Join(have, ", "), samples.Dir())
-	}
-	fmt.Fprintf(env.stderr, "teach: samples in %s: %s\n", samples.Dir(), strings.Join(have, ", "))
+	fmt.Fprintf(env.stderr, "teach: samples in %s: %s\n", samples.Dir(), capt.Tally())
 	return nil
 }
