@@ -11,6 +11,7 @@ import (
 
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/democlip"
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/model"
@@ -77,7 +78,8 @@ func classifyEnvError(err error) bool {
 		errors.As(err, new(*train.RecipeError)) ||
 		errors.As(err, new(*model.ChoiceError)) ||
 		errors.As(err, new(*evaluate.DataError)) ||
-		errors.As(err, new(*serve.AddrError))
+		errors.As(err, new(*serve.AddrError)) ||
+		errors.As(err, new(*democlip.ConfigError))
 }
 
 // exitError turns environment errors into usage errors, so they exit with

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/rpscam/rpscam/internal/democlip"
 	"github.com/rpscam/rpscam/internal/shareddata"
@@ -28,11 +26,11 @@ func runDemoClip(env *cliEnv, args []string) error {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
 	var err error
-	if cfg.Width, cfg.Height, err = parseSize(*size); err != nil {
+	if cfg.Width, cfg.Height, err = democlip.ParseSize(*size); err != nil {
 		return err
 	}
-	if cfg.PerImage < 1 || cfg.Images < 1 || !(cfg.FPS > 0 && cfg.FPS <= 240) {
-		return usagef("--per-image and --images must be at least 1, --fps in (0, 240]")
+	if err := cfg.Check(); err != nil {
+		return err
 	}
 	if cfg.Shared, err = shareddata.Dir(*shared); err != nil {
 		return err
@@ -44,15 +42,4 @@ func runDemoClip(env *cliEnv, args []string) error {
 	fmt.Fprintf(env.stdout, "wrote %s: %d frames (%d photos x %d), %dx%d at %.4g fps, %s; ground truth per frame in %s\n",
 		res.Path, res.Frames, res.Photos, cfg.PerImage, cfg.Width, cfg.Height, cfg.FPS, res.Codec, res.TruthPath)
 	return nil
-}
-
-// parseSize reads "WxH".
-func parseSize(s string) (int, int, error) {
-	ws, hs, ok := strings.Cut(strings.ToLower(s), "x")
-	w, err1 := strconv.Atoi(ws)
-	h, err2 := strconv.Atoi(hs)
-	if !ok || err1 != nil || err2 != nil || w < 16 || h < 16 || w > 7680 || h > 4320 {
-		return 0, 0, usagef("--size %q: want WIDTHxHEIGHT between 16x16 and 7680x4320, e.g. 640x480", s)
-	}
-	return w, h, nil
 }

@@ -6,26 +6,6 @@ import (
 	"testing"
 )
 
-// FuzzParseSize: any --size value is a size in the documented bounds or a
-// usage error that shows the expected form.
-func FuzzParseSize(f *testing.F) {
-	for _, s := range []string{"640x480", "1280X720", "16x16", "7680x4320", "15x16", "7681x4320", "x", "640x", "x480", "640*480", "-640x-480", "0x0", "640x480x3", " 640x480", "99999999999999999999x1"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		w, h, err := parseSize(s)
-		if err != nil {
-			if !isUsage(err) || !strings.Contains(err.Error(), "WIDTHxHEIGHT") {
-				t.Fatalf("parseSize(%q): %v is not a usage error showing the form", s, err)
-			}
-			return
-		}
-		if w < 16 || h < 16 || w > 7680 || h > 4320 {
-			t.Fatalf("parseSize(%q) = %dx%d, outside 16x16..7680x4320", s, w, h)
-		}
-	})
-}
-
 // FuzzRecordFlags runs `rpscam record` in-process with arbitrary
 // --duration, --frames, --on-source-loss, --reconnect-timeout and
 // --source-timeout values and no --output: whatever the values, the run
@@ -52,9 +32,4 @@ func FuzzRecordFlags(f *testing.F) {
 			t.Fatalf("stdout %q: a refused run prints no summary", out.String())
 		}
 	})
-}
-
-func isUsage(err error) bool {
-	_, ok := err.(usageError)
-	return ok
 }

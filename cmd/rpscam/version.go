@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-
 	"github.com/rpscam/rpscam/internal/ort"
 	"github.com/rpscam/rpscam/internal/versions"
 )
@@ -22,9 +20,7 @@ func runVersion(env *cliEnv, args []string) error {
 	}
 	r, ortErr := versions.Collect(*ortLib)
 	if *asJSON {
-		enc := json.NewEncoder(env.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := encodeJSON(env.stdout, r); err != nil {
 			return err
 		}
 	} else {
