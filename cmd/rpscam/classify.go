@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer/imagefiles"
 	"github.com/rpscam/rpscam/session"
@@ -35,20 +33,11 @@ func runClassify(env *cliEnv, args []string) error {
 		return err
 	}
 	defer cls.Close()
-	labels := cls.Labels()
-	rep := imagefiles.NewReport(cls, cfg.Model, cfg.Precision)
-	for _, li := range imgs {
-		r, skip := imagefiles.Classify(cls, li, cfg.ROI, cfg.Threshold)
-		if skip != nil {
-			fmt.Fprintf(env.stderr, "rpscam: skipping %s: %s\n", li.Path, skip.Why)
-			rep.Skip(skip)
-			continue
-		}
-		rep.Add(r, li, labels)
-		if !*asJSON {
-			r.WriteText(env.stdout, labels)
-		}
+	o := imagefiles.Options{ROI: cfg.ROI, Threshold: cfg.Threshold, Model: cfg.Model, Precision: cfg.Precision, Log: env.stderr}
+	if !*asJSON {
+		o.Text = env.stdout
 	}
+	rep, err := imagefiles.ClassifyAll(cls, imgs, o)
 	if *asJSON {
 		if err := encodeJSON(env.stdout, rep); err != nil {
 			return err
@@ -56,8 +45,5 @@ func runClassify(env *cliEnv, args []string) error {
 	} else {
 		rep.WriteSummary(env.stdout)
 	}
-	if len(rep.Images) == 0 {
-		return fmt.Errorf("none of the %d image(s) could be classified", len(imgs))
-	}
-	return nil
+	return err
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/rpscam/rpscam/capture"
@@ -127,15 +124,4 @@ func runRecord(env *cliEnv, args []string) error {
 		return fmt.Errorf("finishing %s: %w", rec.Path(), closeErr)
 	}
 	return nil
-}
-
-// notifyContext is cancelled by SIGINT (Ctrl-C) or SIGTERM. A second signal
-// kills the process the default way, for a user whose source hangs.
-func notifyContext(parent context.Context) (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop() // restore default handling: the next Ctrl-C ends the process
-	}()
-	return ctx, stop
 }

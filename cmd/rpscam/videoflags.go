@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -126,9 +125,4 @@ func (f *sessionFlags) open(env *cliEnv) (*session.Session, error) {
 // fp32 build that teaching and bench --compare start from.
 func (f *sessionFlags) baseModel() (string, error) {
 	return infer.ResolveModel(f.Model, f.fs.Changed("model"))
-}
-
-// signalContext is cancelled by SIGINT or SIGTERM.
-func signalContext() (context.Context, context.CancelFunc) {
-	return notifyContext(context.Background())
 }
