@@ -106,6 +106,9 @@ func (f *sessionFlags) config(env *cliEnv) (session.Config, error) {
 	if err != nil {
 		return c, err
 	}
+	if f.input == "" {
+		return c, usagef("--input is empty: give a camera index, file, URL or GStreamer pipeline")
+	}
 	if c.Source, err = capture.ParseSpec(f.input); err != nil {
 		return c, usageError{err} // a typo or a file that is not there
 	}
