@@ -77,7 +77,7 @@ func (f *trainFlags) addFineTuneFlags(fs *pflag.FlagSet) {
 
 func runTrain(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "train", "[flags]",
-		"rpscam train                                    # fine-tune block_15 + block_16 + Conv_1 + head -> models/rps_head.params, models/rps_mobilenetv2.onnx",
+		"rpscam train                                    # fine-tune block_14 .. Conv_1 + head -> models/rps_head.params, models/rps_mobilenetv2.onnx",
 		"rpscam train --mode head                        # the tutorial recipe: frozen backbone, dense head only",
 		"rpscam train --seed 7 --views 2                 # another initialisation and fewer augmented views",
 		"rpscam train --source mine=~/rps-photos         # add a folder of rock/ paper/ scissors/ none/ photos",
