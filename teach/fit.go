@@ -57,6 +57,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Epochs <= 0 {
 		cfg.Epochs = DefaultEpochs
 	}
+	if cfg.Anchor < 0 || cfg.Anchor > 10 {
+		return cfg, fmt.Errorf("teach: anchor %g: want 0 (off) up to 10, e.g. 0.01", cfg.Anchor)
+	}
 	if cfg.General == 0 {
 		cfg.General = DefaultGeneral
 	}
@@ -455,6 +458,9 @@ func (r *run) fit(general, user train.FeatureSet) (*train.Head, error) {
 			r.report("fit", (epoch-1)*batches+batch, total, began)
 		},
 		Stop: func() error { return r.ctx.Err() },
+	}
+	if r.cfg.Anchor > 0 {
+		fc.WeightDecay, fc.DecayTowards = r.cfg.Anchor, slices.Clone(head.W)
 	}
 	if _, err := train.Fit(head, b, train.Batch{}, fc, func() float64 { return time.Since(began).Seconds() }); err != nil {
 		if r.ctx.Err() != nil {

@@ -166,6 +166,11 @@ func TestTrainRefusesBadInput(t *testing.T) {
 		t.Errorf("Out = Base: err = %v, want a refusal", err)
 	}
 	cfg.Out = out
+	cfg.Anchor = -1
+	if _, err := Train(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "e.g. 0.01") {
+		t.Errorf("anchor -1: err = %v, want one naming a valid strength", err)
+	}
+	cfg.Anchor = 0
 	cfg.Params = filepath.Join(t.TempDir(), "missing.params")
 	if _, err := Train(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "--params") {
 		t.Errorf("missing params: err = %v, want one naming --params", err)

@@ -157,6 +157,9 @@ type FitConfig struct {
 	LearningRate float64 // Adam
 	Dropout      float64 // rate on the feature vector, 0.2 in the tutorial
 	WeightDecay  float64 // L2 on W, added to the gradient
+	// DecayTowards, if set (len(W)), is where WeightDecay pulls W instead
+	// of 0: a head refitted from a trained one (teaching) stays near it.
+	DecayTowards []float32
 	Patience     int     // epochs without a better validation loss before stopping; 0 disables
 	// BalanceClasses weighs the training rows by ClassBalance, so that each
 	// class of a source counts the same in the loss (FeatureSet.Batch
@@ -296,8 +299,14 @@ func Fit(h *Head, trainSet, valSet Batch, cfg FitConfig, now func() float64) ([]
 			h.LossAndGrad(mb, masks, g)
 			if cfg.WeightDecay > 0 {
 				wd := float32(cfg.WeightDecay)
-				for i := range g.W {
-					g.W[i] += wd * h.W[i]
+				if cfg.DecayTowards != nil {
+					for i := range g.W {
+						g.W[i] += wd * (h.W[i] - cfg.DecayTowards[i])
+					}
+				} else {
+					for i := range g.W {
+						g.W[i] += wd * h.W[i]
+					}
 				}
 			}
 			opt.Step(h, g)

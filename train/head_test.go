@@ -225,3 +225,38 @@ func TestFitBalancedBatchShiftsThePrior(t *testing.T) {
 		t.Errorf("P(paper) at the overlap: %.3f unweighted, %.3f balanced; want < 0.25 and > 0.4 (weights 9:1 towards paper)", plain, balanced)
 	}
 }
+
+// TestFitDecayTowardsAnchor: with DecayTowards, weight decay pulls W to the
+// anchor instead of 0, so a strong pull keeps a refitted head near the one
+// it started from (teaching's --anchor), where plain decay shrinks it.
+func TestFitDecayTowardsAnchor(t *testing.T) {
+	trainSet := separable(20, 8, 1)
+	fit := func(anchor []float32) *Head {
+		h, _ := NewHead(8, 3, 3)
+		for i := range h.W {
+			h.W[i] = 2
+		}
+		cfg := FitConfig{Epochs: 20, BatchSize: 16, LearningRate: 0.05, WeightDecay: 5, DecayTowards: anchor, Seed: 11}
+		if _, err := Fit(h, trainSet, Batch{}, cfg, func() float64 { return 0 }); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	anchor := make([]float32, 8*3)
+	for i := range anchor {
+		anchor[i] = 2
+	}
+	meanAbsGap := func(h *Head, to float32) float64 {
+		var sum float64
+		for _, w := range h.W {
+			sum += math.Abs(float64(w - to))
+		}
+		return sum / float64(len(h.W))
+	}
+	if gap := meanAbsGap(fit(anchor), 2); gap > 0.2 {
+		t.Errorf("anchored: W is %.3f from the anchor 2 on average, want under 0.2", gap)
+	}
+	if gap := meanAbsGap(fit(nil), 0); gap > 0.2 {
+		t.Errorf("plain decay: W is %.3f from 0 on average, want under 0.2", gap)
+	}
+}

@@ -39,6 +39,7 @@ func runTeach(env *cliEnv, args []string) error {
 	fs.Float64Var(&cfg.HoldOut, "hold-out", teach.DefaultHoldOut, "share of each class's newest samples held out to measure on (0: none)")
 	fs.IntVar(&cfg.General, "general", teach.DefaultGeneral, "general training images mixed in per class and source (0: none)")
 	fs.IntVar(&cfg.Epochs, "epochs", teach.DefaultEpochs, "head training epochs")
+	fs.Float64Var(&cfg.Anchor, "anchor", 0, "pull the new head towards the shipped one with this L2 strength (e.g. 0.01: forgets less of other people, fits your frames a little less; 0: off)")
 	fs.IntVar(&cfg.MinPerClass, "min-per-class", teach.DefaultMinPerClass, "fewest samples a class may have")
 	fs.StringVar(&cfg.Test, "test", "", "also score this class-folder set before and after (e.g. a person's later frames)")
 	if err := parseFlags(fs, args); err != nil {
