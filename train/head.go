@@ -160,7 +160,7 @@ type FitConfig struct {
 	// DecayTowards, if set (len(W)), is where WeightDecay pulls W instead
 	// of 0: a head refitted from a trained one (teaching) stays near it.
 	DecayTowards []float32
-	Patience     int     // epochs without a better validation loss before stopping; 0 disables
+	Patience     int // epochs without a better validation loss before stopping; 0 disables
 	// BalanceClasses weighs the training rows by ClassBalance, so that each
 	// class of a source counts the same in the loss (FeatureSet.Batch
 	// applies it; Fit itself reads Batch.Weight).
