@@ -170,18 +170,25 @@ func TestListDirErrorsNameTheLayout(t *testing.T) {
 	}
 }
 
-// TestListDirTakesAnySubsetOfClasses: a source may hold only some classes
-// (signdigits: paper and scissors; an empty-room collection: none only).
-func TestListDirTakesAnySubsetOfClasses(t *testing.T) {
-	dir := tree(t, map[string][]string{"paper": {"a.jpg"}, "none": {"b.jpg", "c.png"}, "other": {"d.jpg"}})
+// listedNames is ListDir(dir) as "class/file" names.
+func listedNames(t *testing.T, dir string) []string {
+	t.Helper()
 	exs, err := ListDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
+	var names []string
 	for _, ex := range exs {
-		got = append(got, Labels[ex.Class]+"/"+filepath.Base(ex.Path))
+		names = append(names, Labels[ex.Class]+"/"+filepath.Base(ex.Path))
 	}
+	return names
+}
+
+// TestListDirTakesAnySubsetOfClasses: a source may hold only some classes
+// (signdigits: paper and scissors; an empty-room collection: none only).
+func TestListDirTakesAnySubsetOfClasses(t *testing.T) {
+	dir := tree(t, map[string][]string{"paper": {"a.jpg"}, "none": {"b.jpg", "c.png"}, "other": {"d.jpg"}})
+	got := listedNames(t, dir)
 	if want := []string{"none/b.jpg", "none/c.png", "paper/a.jpg"}; !slices.Equal(got, want) {
 		t.Errorf("listed %v, want %v", got, want)
 	}
@@ -198,14 +205,7 @@ func TestListDirListsAsCaptureDoes(t *testing.T) {
 	if err := os.Symlink(filepath.Join(dir, "rock", "a.jpg"), filepath.Join(dir, "paper", "linked.jpg")); err != nil {
 		t.Fatal(err)
 	}
-	exs, err := ListDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, ex := range exs {
-		got = append(got, Labels[ex.Class]+"/"+filepath.Base(ex.Path))
-	}
+	got := listedNames(t, dir)
 	if want := []string{"paper/linked.jpg", "rock/a.jpg"}; !slices.Equal(got, want) {
 		t.Errorf("listed %v, want %v", got, want)
 	}
