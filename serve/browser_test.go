@@ -47,8 +47,39 @@ func TestPageInHeadlessChromium(t *testing.T) {
 	}
 	hub, s, ts := newTestServer(t, WithRecording(rec))
 
-	// The publisher plays a source whose gesture changes every 15 frames (1 s at 15 FPS).
-	pubCtx, stopPublishing := context.WithCancel(context.Background())
+	stopPublishing := publishGestures(t, hub, s, rec)
+	defer stopPublishing()
+
+	ctx := openPage(t, chromium, ts.URL+"/")
+
+	checkLiveStream(t, ctx)
+
+	checkRecordButtons(t, ctx, rec)
+	checkScreenshot(t, ctx)
+
+	// A 4-class model's no-hand class: the page shows "no hand", with the
+	// neutral icon, and names the fourth bar "no hand" too.
+	stopPublishing()
+	publish4(t, hub, "none", 1000)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("label").textContent === "no hand"`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("a none prediction never showed as \"no hand\": %v", err)
+	}
+	icon, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("label-icon")))
+	if err != nil || icon != "–" {
+		t.Errorf("no-hand icon %q (%v), want \"–\" rather than a gesture's initial", icon, err)
+	}
+	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#bars .bar .name"), (e) => e.textContent)`))
+	if err != nil || !slices.Equal(names, []string{"rock", "paper", "scissors", "no hand"}) {
+		t.Errorf("bar names %q (%v), want rock, paper, scissors, no hand", names, err)
+	}
+}
+
+// publishGestures plays a source whose gesture changes every 15 frames (1 s
+// at 15 FPS) into hub and rec until the returned stop is called (stop waits
+// for it to end and may be called twice).
+func publishGestures(t *testing.T, hub *Hub, s *Server, rec *VideoRecorder) (stop func()) {
+	pubCtx, cancel := context.WithCancel(context.Background())
 	published := make(chan struct{})
 	go func() {
 		defer close(published)
@@ -72,10 +103,13 @@ func TestPageInHeadlessChromium(t *testing.T) {
 			sleepCtx(pubCtx, time.Second/15)
 		}
 	}()
-	defer func() { stopPublishing(); <-published }()
+	return func() { cancel(); <-published }
+}
 
-	ctx := openPage(t, chromium, ts.URL+"/")
-
+// checkLiveStream: the MJPEG <img> decodes, the label follows the stream,
+// the bars, status pill and FPS are shown.
+func checkLiveStream(t *testing.T, ctx context.Context) {
+	t.Helper()
 	natural, err := chromedp.Run(ctx, chromedp.Poll[[]int](
 		`(() => { const i = document.getElementById("stream"); return i.naturalWidth > 0 && [i.naturalWidth, i.naturalHeight]; })()`,
 		chromedp.WithPollingTimeout(30*time.Second)))
@@ -117,7 +151,11 @@ func TestPageInHeadlessChromium(t *testing.T) {
 		t.Fatalf("FPS shows %q (%v), want a number", fps, err)
 	}
 
-	// Record for about a second through the button.
+}
+
+// checkRecordButtons records for about a second through the page's button.
+func checkRecordButtons(t *testing.T, ctx context.Context, rec *VideoRecorder) {
+	t.Helper()
 	if err := chromedp.Do(ctx,
 		chromedp.WaitEnabled(chromedp.ID("record")),
 		chromedp.Click(chromedp.ID("record")),
@@ -138,7 +176,12 @@ func TestPageInHeadlessChromium(t *testing.T) {
 	}
 	t.Logf("page: %s", recMsg)
 
-	// Screenshot at a "paper" moment, so the picture is the same every run.
+}
+
+// checkScreenshot takes the page's screenshot at a "paper" moment, so the
+// picture is the same every run (saved to $RPSCAM_SERVE_SCREENSHOT if set).
+func checkScreenshot(t *testing.T, ctx context.Context) {
+	t.Helper()
 	if err := chromedp.Do(ctx,
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := chromedp.Evaluate[chromedp.Void](`document.getElementById("rec-msg").textContent = ""`)(ctx, tg)
@@ -171,23 +214,6 @@ func TestPageInHeadlessChromium(t *testing.T) {
 		t.Logf("wrote %s", out)
 	}
 
-	// A 4-class model's no-hand class: the page shows "no hand", with the
-	// neutral icon, and names the fourth bar "no hand" too.
-	stopPublishing()
-	<-published
-	publish4(t, hub, "none", 1000)
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("label").textContent === "no hand"`,
-		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		t.Fatalf("a none prediction never showed as \"no hand\": %v", err)
-	}
-	icon, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("label-icon")))
-	if err != nil || icon != "–" {
-		t.Errorf("no-hand icon %q (%v), want \"–\" rather than a gesture's initial", icon, err)
-	}
-	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#bars .bar .name"), (e) => e.textContent)`))
-	if err != nil || !slices.Equal(names, []string{"rock", "paper", "scissors", "no hand"}) {
-		t.Errorf("bar names %q (%v), want rock, paper, scissors, no hand", names, err)
-	}
 }
 
 // openPage loads url in a headless chromium and returns a context for the
