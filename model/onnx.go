@@ -5,25 +5,27 @@ import (
 	"maps"
 	"strings"
 
+	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/nn"
 	"github.com/rpscam/rpscam/internal/onnx"
 )
 
 // ONNX interface names and metadata keys: the contract with the inference
-// code that loads the model.
+// code that loads the model (infer's names and keys wherever infer reads
+// them, so writer and reader cannot drift apart).
 const (
-	InputName         = "image"         // uint8 [N,224,224,3] NHWC RGB
-	FeaturesName      = "features"      // float32 [N,1280]
-	ProbabilitiesName = "probabilities" // float32 [N,classes], with a head
+	InputName         = infer.InputName         // uint8 [N,224,224,3] NHWC RGB
+	FeaturesName      = infer.FeaturesName      // float32 [N,1280]
+	ProbabilitiesName = infer.ProbabilitiesName // float32 [N,classes], with a head
 
-	MetaLabels        = "labels"       // class names, comma-separated, in output order
-	MetaInputLayout   = "input_layout" // "NHWC"
-	MetaInputColor    = "input_color"  // "RGB"
-	MetaInputSize     = "input_size"   // "224"
+	MetaLabels        = infer.KeyLabels      // class names, comma-separated, in output order
+	MetaInputLayout   = infer.KeyInputLayout // "NHWC"
+	MetaInputColor    = infer.KeyInputColor  // "RGB"
+	MetaInputSize     = "input_size"         // "224"
 	MetaNormalization = "normalization"
-	MetaSourceWeights = "source_weights" // "<file name> sha256:<hex>"
-	MetaProducer      = "producer"       // "rpscam"
-	MetaOutputKind    = "output_kind"    // "probabilities": the output is already a softmax
+	MetaSourceWeights = "source_weights"    // "<file name> sha256:<hex>"
+	MetaProducer      = "producer"          // "rpscam"
+	MetaOutputKind    = infer.KeyOutputKind // "probabilities": the output is already a softmax
 	// MetaBackboneWeights names the Weights (tf2 or slim) the features come
 	// from; a head trained on one must not be exported on the other.
 	MetaBackboneWeights = "backbone_weights"
