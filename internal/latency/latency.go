@@ -58,19 +58,19 @@ func Summarize(ds []time.Duration) Summary {
 		Count: len(sorted),
 		Min:   sorted[0],
 		Mean:  sum / time.Duration(len(sorted)),
-		P50:   Percentile(sorted, 50),
-		P90:   Percentile(sorted, 90),
-		P99:   Percentile(sorted, 99),
+		P50:   percentile(sorted, 50),
+		P90:   percentile(sorted, 90),
+		P99:   percentile(sorted, 99),
 		Max:   sorted[len(sorted)-1],
 	}
 }
 
-// Percentile returns the p-th percentile (0 < p <= 100) of sorted, an
+// percentile returns the p-th percentile (0 < p <= 100) of sorted, an
 // ascending slice, by the nearest-rank method: the smallest sample such that
 // at least p percent of the samples are less than or equal to it. Nearest-rank
 // always returns a duration that was actually measured, which is what a
 // reader of "p99 = 12.3 ms" expects. It returns 0 for an empty slice.
-func Percentile(sorted []time.Duration, p float64) time.Duration {
+func percentile(sorted []time.Duration, p float64) time.Duration {
 	n := len(sorted)
 	if n == 0 {
 		return 0

@@ -48,7 +48,7 @@ func TestPercentileSmallSets(t *testing.T) {
 		{ms(1, 2, 3, 4), 0, 1 * time.Millisecond},
 	}
 	for _, c := range cases {
-		if got := Percentile(c.sorted, c.p); got != c.want {
+		if got := percentile(c.sorted, c.p); got != c.want {
 			t.Errorf("Percentile(%v, %v) = %v, want %v", c.sorted, c.p, got, c.want)
 		}
 	}

@@ -28,16 +28,16 @@ const (
 	Int64   DataType = 7
 )
 
-// IRVersion 8 pairs with opset 13..17 and is read by every ONNX Runtime since 1.10.
-const IRVersion = 8
+// irVersion 8 pairs with opset 13..17 and is read by every ONNX Runtime since 1.10.
+const irVersion = 8
 
-// DefaultOpset is the ai.onnx opset rpscam's graphs are written against.
-const DefaultOpset = 13
+// defaultOpset is the ai.onnx opset rpscam's graphs are written against.
+const defaultOpset = 13
 
 // Model is a whole ONNX file.
 type Model struct {
 	Graph           Graph
-	Opset           int64 // ai.onnx opset; DefaultOpset when zero
+	Opset           int64 // ai.onnx opset; defaultOpset when zero
 	ProducerName    string
 	ProducerVersion string
 	DocString       string
@@ -127,20 +127,20 @@ const (
 // AttrInt is an integer attribute.
 func AttrInt(name string, v int64) Attr { return Attr{name: name, kind: attrInt, i: v} }
 
-// AttrFloat is a float attribute.
-func AttrFloat(name string, v float32) Attr { return Attr{name: name, kind: attrFloat, f: v} }
+// floatAttr is a float attribute.
+func floatAttr(name string, v float32) Attr { return Attr{name: name, kind: attrFloat, f: v} }
 
-// AttrString is a string attribute.
-func AttrString(name, v string) Attr { return Attr{name: name, kind: attrString, s: v} }
+// stringAttr is a string attribute.
+func stringAttr(name, v string) Attr { return Attr{name: name, kind: attrString, s: v} }
 
 // AttrInts is an integer-list attribute.
 func AttrInts(name string, v ...int64) Attr { return Attr{name: name, kind: attrInts, ints: v} }
 
-// AttrFloats is a float-list attribute.
-func AttrFloats(name string, v ...float32) Attr { return Attr{name: name, kind: attrFloats, floats: v} }
+// floatsAttr is a float-list attribute.
+func floatsAttr(name string, v ...float32) Attr { return Attr{name: name, kind: attrFloats, floats: v} }
 
-// AttrTensor is a tensor attribute (as Constant's "value").
-func AttrTensor(name string, t Tensor) Attr { return Attr{name: name, kind: attrTensor, t: &t} }
+// tensorAttr is a tensor attribute (as Constant's "value").
+func tensorAttr(name string, t Tensor) Attr { return Attr{name: name, kind: attrTensor, t: &t} }
 
 // Marshal encodes the model as ONNX protobuf bytes. It checks that every
 // tensor's data length matches its dimensions, the most common way to write a
@@ -162,11 +162,11 @@ func (m *Model) Marshal() ([]byte, error) {
 	}
 	opset := m.Opset
 	if opset == 0 {
-		opset = DefaultOpset
+		opset = defaultOpset
 	}
 	var b []byte
 	b = protowire.AppendTag(b, 1, protowire.VarintType)
-	b = protowire.AppendVarint(b, IRVersion)
+	b = protowire.AppendVarint(b, irVersion)
 	b = appendString(b, 2, m.ProducerName)
 	b = appendString(b, 3, m.ProducerVersion)
 	b = appendString(b, 6, m.DocString)

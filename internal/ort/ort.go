@@ -24,8 +24,8 @@ const Version = "1.30.0"
 // EnvVar names the environment variable consulted after --ort-lib.
 const EnvVar = "ONNXRUNTIME_SHARED_LIBRARY_PATH"
 
-// SetupRelPath is where scripts/setup.sh puts the library, relative to the repository root.
-var SetupRelPath = filepath.Join(".deps", "onnxruntime-"+Version, "libonnxruntime.so.1")
+// setupRelPath is where scripts/setup.sh puts the library, relative to the repository root.
+var setupRelPath = filepath.Join(".deps", "onnxruntime-"+Version, "libonnxruntime.so.1")
 
 // ErrLibrary is wrapped by every error about finding or loading the library,
 // so callers can map it to the "environment" exit code.
@@ -53,10 +53,10 @@ func FindLibrary(explicit string) (string, error) {
 	if env := os.Getenv(EnvVar); env != "" {
 		return check(env, EnvVar)
 	}
-	if p, ok := searchpath.Find(SetupRelPath, searchpath.Starts()...); ok {
+	if p, ok := searchpath.Find(setupRelPath, searchpath.Starts()...); ok {
 		return p, nil
 	}
-	return "", fmt.Errorf("%w not found (looked for %s above the working directory and the executable): %s", ErrLibrary, SetupRelPath, fixHint)
+	return "", fmt.Errorf("%w not found (looked for %s above the working directory and the executable): %s", ErrLibrary, setupRelPath, fixHint)
 }
 
 // Runtime is an initialised ONNX Runtime. onnxruntime_go allows one

@@ -208,15 +208,15 @@ func ReadFile(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading TFLite model: %w", err)
 	}
-	m, err := Parse(data)
+	m, err := parseData(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
 }
 
-// Parse decodes a TFLite flatbuffer. Buffers alias data.
-func Parse(data []byte) (*Model, error) {
+// parseData decodes a TFLite flatbuffer. Buffers alias data.
+func parseData(data []byte) (*Model, error) {
 	m, err := parse(buf(data))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)

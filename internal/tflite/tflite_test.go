@@ -31,7 +31,7 @@ func TestReadMobileNetV2Files(t *testing.T) {
 		{"tf2_mobilenet_v2_1.0_224_ptq.tflite", "5d3137241276e79c86d14a74fe43581398ae0e815191d3dba45495b810840e8c", Int8, 2, OpMean, true},
 	} {
 		t.Run(c.file, func(t *testing.T) {
-			m, err := Parse(sharedModel(t, c.file))
+			m, err := parseData(sharedModel(t, c.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +83,7 @@ func TestReadMobileNetV2Files(t *testing.T) {
 func TestCorruptFilesDoNotPanic(t *testing.T) {
 	data := sharedModel(t, "mobilenet_v2_1.0_224_quant.tflite")
 	for _, n := range []int{0, 3, 8, 64, 1000, len(data) / 2} { // (the last bytes are alignment padding)
-		if _, err := Parse(data[:n]); err == nil {
+		if _, err := parseData(data[:n]); err == nil {
 			t.Errorf("file cut to %d bytes parsed", n)
 		} else if !errors.Is(err, ErrFormat) {
 			t.Errorf("cut to %d: error %v does not wrap ErrFormat", n, err)
@@ -91,19 +91,19 @@ func TestCorruptFilesDoNotPanic(t *testing.T) {
 	}
 	bad := append([]byte(nil), data...)
 	copy(bad[4:8], "XXXX")
-	if _, err := Parse(bad); err == nil {
+	if _, err := parseData(bad); err == nil {
 		t.Error("wrong file identifier accepted")
 	}
 	for off := 0; off < 4096; off += 17 {
 		bad := append([]byte(nil), data...)
 		bad[off] ^= 0xff
-		Parse(bad) // must not panic
+		parseData(bad) // must not panic
 	}
 }
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("\x10\x00\x00\x00TFL3\x00\x00\x00\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		Parse(data)
+		parseData(data)
 	})
 }

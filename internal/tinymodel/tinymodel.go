@@ -16,15 +16,15 @@ import (
 // frame is rock, green paper, blue scissors.
 var Labels = [3]string{"rock", "paper", "scissors"}
 
-// Gain scales the mean channel values into logits: logits = Gain * [R, G, B]
+// gain scales the mean channel values into logits: logits = gain * [R, G, B]
 // means (0..255). A solid primary colour gives a logit gap of 25.5, so its
 // class has probability 1 in float32.
-const Gain = 0.1
+const gain = 0.1
 
 // MeanColour returns the model: Cast -> ReduceMean over H and W ->
-// MatMul(Gain * identity) -> Softmax. size is the input's height and width.
+// MatMul(gain * identity) -> Softmax. size is the input's height and width.
 func MeanColour(size int) onnx.Model {
-	w := []float32{Gain, 0, 0, 0, Gain, 0, 0, 0, Gain}
+	w := []float32{gain, 0, 0, 0, gain, 0, 0, 0, gain}
 	return onnx.Model{
 		ProducerName: "rpscam-tinymodel",
 		Metadata: map[string]string{
@@ -52,18 +52,18 @@ func MeanColour(size int) onnx.Model {
 // as rpscam's own 4-class export has it.
 var NoHandLabels = [4]string{Labels[0], Labels[1], Labels[2], "none"}
 
-// NoHandBias is the no-hand class's constant logit in MeanColourNoHand; the
-// gestures' logits are Gain times a channel mean, as in MeanColour. A black
+// noHandBias is the no-hand class's constant logit in MeanColourNoHand; the
+// gestures' logits are gain times a channel mean, as in MeanColour. A black
 // frame therefore is "none" with probability e^10/(e^10+3) = 0.99986, a
 // solid primary colour (logit 25.5) its gesture with probability 1 in
-// float32, and a dim one (a channel mean under NoHandBias/Gain = 100, say
+// float32, and a dim one (a channel mean under noHandBias/gain = 100, say
 // dark red 60,0,0) "none" again.
-const NoHandBias = 10
+const noHandBias = 10
 
 // MeanColourNoHand is MeanColour with a fourth class, "none": Cast ->
 // ReduceMean over H and W -> Gemm(features, w, b) -> Softmax, where w is
-// Gain * identity with a zero column for "none" and b is zero but for the
-// NoHandBias of "none". size is the input's height and width.
+// gain * identity with a zero column for "none" and b is zero but for the
+// noHandBias of "none". size is the input's height and width.
 func MeanColourNoHand(size int) onnx.Model {
 	m := MeanColour(size)
 	m.Metadata["labels"] = strings.Join(NoHandLabels[:], ",")
@@ -72,11 +72,11 @@ func MeanColourNoHand(size int) onnx.Model {
 	g.Nodes[2] = onnx.Node{Name: "head", Op: "Gemm", Inputs: []string{"features", "w", "b"}, Outputs: []string{"logits"}}
 	g.Initializers = []onnx.Tensor{
 		{Name: "w", Type: onnx.Float32, Dims: []int64{3, 4}, Float: []float32{
-			Gain, 0, 0, 0,
-			0, Gain, 0, 0,
-			0, 0, Gain, 0,
+			gain, 0, 0, 0,
+			0, gain, 0, 0,
+			0, 0, gain, 0,
 		}},
-		{Name: "b", Type: onnx.Float32, Dims: []int64{4}, Float: []float32{0, 0, 0, NoHandBias}},
+		{Name: "b", Type: onnx.Float32, Dims: []int64{4}, Float: []float32{0, 0, 0, noHandBias}},
 	}
 	g.Outputs = []onnx.ValueInfo{{Name: "probabilities", Type: onnx.Float32, Dims: []onnx.Dim{{Param: "N"}, {Value: 4}}}}
 	return m
