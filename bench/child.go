@@ -13,12 +13,12 @@ import (
 	"strings"
 )
 
-// RunChild measures row j in a child process, so that its peak RSS and
+// runChild measures row j in a child process, so that its peak RSS and
 // OpenCV's process-wide thread count are its own: it writes the job into
 // dir and runs command with the job file's path appended (rpscam bench
 // --compare-job FILE, which calls MeasureJobFile), reading the RowResult
 // the child writes on stdout.
-func RunChild(ctx context.Context, dir string, j Job, command ...string) (RowResult, error) {
+func runChild(ctx context.Context, dir string, j Job, command ...string) (RowResult, error) {
 	var res RowResult
 	data, err := json.Marshal(j)
 	if err != nil {
@@ -45,7 +45,7 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-// MeasureJobFile measures the row the job file (written by RunChild)
+// MeasureJobFile measures the row the job file (written by runChild)
 // describes and writes the RowResult as JSON to w; the row's own failure is
 // in its Error.
 func MeasureJobFile(ctx context.Context, w io.Writer, jobFile string) error {
@@ -60,5 +60,5 @@ func MeasureJobFile(ctx context.Context, w io.Writer, jobFile string) error {
 	if j.Row.Backend == "" {
 		return errors.New("--compare-job: the job names no backend")
 	}
-	return json.NewEncoder(w).Encode(MeasureRow(ctx, j))
+	return json.NewEncoder(w).Encode(measureRow(ctx, j))
 }

@@ -22,8 +22,8 @@ import (
 
 // The backends rpscam bench --compare measures.
 const (
-	BackendONNXRuntime = "onnxruntime"
-	BackendOpenCV      = "opencv"
+	backendONNXRuntime = "onnxruntime"
+	backendOpenCV      = "opencv"
 )
 
 // RowSpec is one row of a comparison: which backend runs which model file,
@@ -87,11 +87,11 @@ type RowResult struct {
 	Labels []string `json:"labels"`
 }
 
-// MeasureRow measures one row: the file end to end and the model alone
-// (Run or RunOpenCV), the file again at its own rate, and the labelled
+// measureRow measures one row: the file end to end and the model alone
+// (Run or runOpenCV), the file again at its own rate, and the labelled
 // images. A failure ends the row with its Error set. Run it in a process of
 // its own: peak RSS is the process's, and OpenCV's thread count is global.
-func MeasureRow(ctx context.Context, job Job) RowResult {
+func measureRow(ctx context.Context, job Job) RowResult {
 	res := RowResult{Row: Row{RowSpec: job.Row}}
 	row := &res.Row
 	fail := func(what string, err error) RowResult {
@@ -111,8 +111,8 @@ func MeasureRow(ctx context.Context, job Job) RowResult {
 		return fail("settings", err)
 	}
 	run := Run
-	if job.Row.Backend == BackendOpenCV {
-		run = RunOpenCV
+	if job.Row.Backend == backendOpenCV {
+		run = runOpenCV
 	}
 	r, err := run(ctx, cfg, Options{Warmup: job.Warmup, Frames: job.Frames, InferIters: job.InferIters})
 	if err != nil {
@@ -161,7 +161,7 @@ type imageClassifier interface {
 
 // openImageClassifier loads one instance of the row's model on its backend.
 func openImageClassifier(cfg session.Config, job Job) (imageClassifier, error) {
-	if job.Row.Backend == BackendOpenCV {
+	if job.Row.Backend == backendOpenCV {
 		c, err := cvdnn.Load(cfg.Model)
 		if err != nil {
 			return nil, err
@@ -237,10 +237,10 @@ type Comparison struct {
 	Machine        procstat.Machine `json:"machine"`
 }
 
-// Compare measures every row with measure (a child process per row in
+// compare measures every row with measure (a child process per row in
 // rpscam) and adds what needs all rows: the agreement with ONNX Runtime
 // fp32 and the int8/fp32 speed ratio.
-func Compare(ctx context.Context, specs []RowSpec, job Job, data string, measure func(context.Context, Job) (RowResult, error)) *Comparison {
+func compare(ctx context.Context, specs []RowSpec, job Job, data string, measure func(context.Context, Job) (RowResult, error)) *Comparison {
 	c := &Comparison{Input: job.Input, Frames: job.Frames, RealtimeFrames: job.RealtimeFrames, Data: data, Images: len(job.Images),
 		Go: runtime.Version(), OpenCV: gocv.OpenCVVersion(), Machine: procstat.DescribeMachine()}
 	results := make([]RowResult, len(specs))
@@ -277,7 +277,7 @@ func Compare(ctx context.Context, specs []RowSpec, job Job, data string, measure
 	}
 	if ref != nil {
 		for _, r := range c.Rows {
-			if r.Backend == BackendONNXRuntime && r.Precision == "int8" && r.Device == "cpu" && r.Error == "" && ref.Row.InferFPS > 0 {
+			if r.Backend == backendONNXRuntime && r.Precision == "int8" && r.Device == "cpu" && r.Error == "" && ref.Row.InferFPS > 0 {
 				c.Int8OverFP32 = r.InferFPS / ref.Row.InferFPS
 			}
 		}
@@ -288,7 +288,7 @@ func Compare(ctx context.Context, specs []RowSpec, job Job, data string, measure
 // reference is the ONNX Runtime fp32 CPU row, when it ran.
 func reference(results []RowResult) *RowResult {
 	for i, r := range results {
-		if r.Row.Backend == BackendONNXRuntime && r.Row.Precision == "fp32" && r.Row.Device == "cpu" && r.Row.Error == "" {
+		if r.Row.Backend == backendONNXRuntime && r.Row.Precision == "fp32" && r.Row.Device == "cpu" && r.Row.Error == "" {
 			return &results[i]
 		}
 	}
@@ -330,14 +330,14 @@ func (c *Comparison) Print(w io.Writer) {
 
 func settings(workers, threads int) string { return fmt.Sprintf("%dx%d", workers, threads) }
 
-// CompareRows are the rows rpscam bench --compare measures on cores CPUs,
+// compareRows are the rows rpscam bench --compare measures on cores CPUs,
 // each with the settings that suit it best: on the file, one
 // single-threaded instance per core (up to 4), the most frames per second
 // for ONNX Runtime (README "Performance") and for OpenCV (OpenCV's own
 // threads speed one inference 27 -> 20 ms on 2 cores, two instances double
 // it); at a camera's rate, one instance on every core, the lowest latency.
 // A model file that is missing makes its row unavailable, saying why.
-func CompareRows(floatModel, int8Model, opencvModel string, cores int) []RowSpec {
+func compareRows(floatModel, int8Model, opencvModel string, cores int) []RowSpec {
 	workers := max(1, min(cores, 4))
 	threads := max(1, cores/workers)
 	cpu := func(backend, precision, model string) RowSpec {
@@ -345,10 +345,10 @@ func CompareRows(floatModel, int8Model, opencvModel string, cores int) []RowSpec
 			Threads: threads, Workers: workers, RealtimeThreads: 0, RealtimeWorkers: 1}
 	}
 	rows := []RowSpec{
-		cpu(BackendONNXRuntime, "fp32", floatModel),
-		cpu(BackendONNXRuntime, "int8", int8Model),
-		cpu(BackendOpenCV, "fp32", opencvModel),
-		{Backend: BackendONNXRuntime, Precision: "fp32", Device: "cuda", Model: floatModel, Workers: 1, RealtimeWorkers: 1},
+		cpu(backendONNXRuntime, "fp32", floatModel),
+		cpu(backendONNXRuntime, "int8", int8Model),
+		cpu(backendOpenCV, "fp32", opencvModel),
+		{Backend: backendONNXRuntime, Precision: "fp32", Device: "cuda", Model: floatModel, Workers: 1, RealtimeWorkers: 1},
 	}
 	for i := range rows {
 		if _, err := os.Stat(rows[i].Model); err != nil && rows[i].Unavailable == "" {
@@ -361,11 +361,11 @@ func CompareRows(floatModel, int8Model, opencvModel string, cores int) []RowSpec
 	return rows
 }
 
-// SampleTestSets takes perSet images, evenly spaced, from the test part of
+// sampleTestSets takes perSet images, evenly spaced, from the test part of
 // each default training source under shared (as rpscam eval's default
 // lists them), so every compare run scores the same few hundred images; it
 // also says what it took.
-func SampleTestSets(shared string, perSet int) ([]capture.LabeledImage, string, error) {
+func sampleTestSets(shared string, perSet int) ([]capture.LabeledImage, string, error) {
 	imgs, _, sources, err := evaluate.TestImages(shared)
 	if err != nil {
 		return nil, "", err

@@ -10,7 +10,7 @@ import (
 )
 
 func TestCompareAgreementAndRatio(t *testing.T) {
-	specs := CompareRows("/nonexistent/fp32.onnx", "/nonexistent/fp32_int8.onnx", "/nonexistent/opencv.onnx", 2)
+	specs := compareRows("/nonexistent/fp32.onnx", "/nonexistent/fp32_int8.onnx", "/nonexistent/opencv.onnx", 2)
 	for i := range specs { // pretend the files exist
 		specs[i].Unavailable = ""
 	}
@@ -26,12 +26,12 @@ func TestCompareAgreementAndRatio(t *testing.T) {
 	measure := func(_ context.Context, j Job) (RowResult, error) {
 		key := j.Row.Backend + " " + j.Row.Precision
 		measured = append(measured, key+" "+j.Row.Device)
-		if j.Row.Backend == BackendOpenCV && j.Row.Workers != 2 {
+		if j.Row.Backend == backendOpenCV && j.Row.Workers != 2 {
 			return RowResult{}, errors.New("wrong settings")
 		}
 		return RowResult{Row: Row{RowSpec: j.Row, InferFPS: fps[key]}, Labels: labels[key]}, nil
 	}
-	c := Compare(context.Background(), specs, job, "test", measure)
+	c := compare(context.Background(), specs, job, "test", measure)
 	if strings.Join(measured, ",") != "onnxruntime fp32 cpu,onnxruntime int8 cpu,opencv fp32 cpu" {
 		t.Fatalf("measured %v: the unavailable CUDA row must not run", measured)
 	}
@@ -52,7 +52,7 @@ func TestCompareAgreementAndRatio(t *testing.T) {
 }
 
 func TestCompareRowsMissingModels(t *testing.T) {
-	specs := CompareRows("/nonexistent/fp32.onnx", "/nonexistent/fp32_int8.onnx", "/nonexistent/opencv.onnx", 1)
+	specs := compareRows("/nonexistent/fp32.onnx", "/nonexistent/fp32_int8.onnx", "/nonexistent/opencv.onnx", 1)
 	if !strings.Contains(specs[1].Unavailable, "rpscam quantize") || !strings.Contains(specs[0].Unavailable, "/nonexistent/fp32.onnx") {
 		t.Fatalf("unavailable: %q, %q", specs[0].Unavailable, specs[1].Unavailable)
 	}

@@ -31,7 +31,7 @@ type CompareConfig struct {
 	Log   io.Writer // a line per row started; nil: none
 }
 
-// RunCompare measures every row of CompareRows on c's clip, each in a child
+// RunCompare measures every row of compareRows on c's clip, each in a child
 // process. Settings the caller fixes are a *session.ConfigError.
 func RunCompare(ctx context.Context, c CompareConfig) (*Comparison, error) {
 	if c.RealtimeFrames < 1 || c.PerSet < 1 {
@@ -48,9 +48,9 @@ func RunCompare(ctx context.Context, c CompareConfig) (*Comparison, error) {
 	defer os.RemoveAll(tmp)
 	opencvPath := filepath.Join(tmp, "opencv_"+filepath.Base(c.Model))
 	exportErr := cvdnn.Export(c.Model, opencvPath)
-	specs := CompareRows(c.Model, infer.Int8Path(c.Model), opencvPath, runtime.NumCPU())
+	specs := compareRows(c.Model, infer.Int8Path(c.Model), opencvPath, runtime.NumCPU())
 	for i := range specs {
-		if specs[i].Backend == BackendOpenCV && exportErr != nil {
+		if specs[i].Backend == backendOpenCV && exportErr != nil {
 			specs[i].Unavailable = "exporting the model for OpenCV: " + exportErr.Error()
 		}
 	}
@@ -59,9 +59,9 @@ func RunCompare(ctx context.Context, c CompareConfig) (*Comparison, error) {
 		if c.Log != nil {
 			fmt.Fprintf(c.Log, "bench --compare: %s %s %s ...\n", j.Row.Backend, j.Row.Precision, j.Row.Device)
 		}
-		return RunChild(ctx, tmp, j, c.Child...)
+		return runChild(ctx, tmp, j, c.Child...)
 	}
-	cmp := Compare(ctx, specs, job, data, measure)
+	cmp := compare(ctx, specs, job, data, measure)
 	return cmp, ctx.Err()
 }
 
@@ -84,5 +84,5 @@ func (c CompareConfig) images() ([]capture.LabeledImage, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (or pass --data DIR with class folders)", err)
 	}
-	return SampleTestSets(shared, c.PerSet)
+	return sampleTestSets(shared, c.PerSet)
 }

@@ -16,16 +16,16 @@ import (
 	"github.com/rpscam/rpscam/session"
 )
 
-// OpenCVProvider is the Report.Provider of a RunOpenCV run.
-const OpenCVProvider = "OpenCV DNN (CPU)"
+// openCVProvider is the Report.Provider of a runOpenCV run.
+const openCVProvider = "OpenCV DNN (CPU)"
 
-// RunOpenCV measures a model written by cvdnn.Export, run by OpenCV's DNN
+// runOpenCV measures a model written by cvdnn.Export, run by OpenCV's DNN
 // module, as Run measures an ONNX Runtime session: the same source, the
 // same pipeline, overlay and preprocessing, cfg.Workers instances (0: one).
 // cfg.Threads is OpenCV's thread count for the whole process (0: OpenCV's
 // default); the other ONNX Runtime settings (Library, Device, Spin) do not
 // apply. A live source (or Realtime) gets ema:0.5 smoothing, as a session.
-func RunOpenCV(ctx context.Context, cfg session.Config, o Options) (*Report, error) {
+func runOpenCV(ctx context.Context, cfg session.Config, o Options) (*Report, error) {
 	if cfg.Threads > 0 {
 		cvdnn.SetThreads(cfg.Threads)
 	} else {
@@ -63,7 +63,7 @@ func RunOpenCV(ctx context.Context, cfg session.Config, o Options) (*Report, err
 	defer drawer.Close()
 	w, h := first.InputSize()
 	r := newReport(info, o)
-	r.Model, r.Provider, r.Threads, r.Workers, r.Smoothing = cfg.Model, OpenCVProvider, cvdnn.Threads(), len(models), "off"
+	r.Model, r.Provider, r.Threads, r.Workers, r.Smoothing = cfg.Model, openCVProvider, cvdnn.Threads(), len(models), "off"
 	var smoother pipeline.Smoother
 	if info.Live {
 		smoother, r.Smoothing = pipeline.NewEMA(0.5), "ema:0.5"

@@ -21,8 +21,8 @@ import (
 	"github.com/rpscam/rpscam/internal/nn"
 )
 
-// OutputName is the graph output Classifier reads.
-const OutputName = infer.ProbabilitiesName
+// outputName is the graph output Classifier reads.
+const outputName = infer.ProbabilitiesName
 
 // Classifier runs one model exported by Export on frames, in one call
 // (Classify) or in two steps (Preprocess, then Infer), which may run
@@ -84,12 +84,12 @@ func contractOf(path string, data []byte) (infer.Contract, error) {
 	}
 	dims, err := inputDims(data)
 	if err != nil || len(dims) != 4 || dims[1] != 3 || dims[2] < 1 || dims[3] < 1 {
-		return bad(fmt.Sprintf("no float32 [1,3,H,W] input %s (dims %v)", InputName, dims))
+		return bad(fmt.Sprintf("no float32 [1,3,H,W] input %s (dims %v)", inputName, dims))
 	}
 	if meta[infer.KeyInputLayout] != string(infer.NCHW) {
 		return bad("its metadata does not say input_layout NCHW")
 	}
-	c := infer.Contract{InputName: InputName, OutputName: OutputName, Element: infer.Float32, Layout: infer.NCHW,
+	c := infer.Contract{InputName: inputName, OutputName: outputName, Element: infer.Float32, Layout: infer.NCHW,
 		Color: infer.RGB, Channels: 3, Height: int(dims[2]), Width: int(dims[3]), OutputKind: infer.Probabilities, LabelSource: "metadata"}
 	if meta[infer.KeyInputColor] == string(infer.BGR) {
 		c.Color = infer.BGR
@@ -115,7 +115,7 @@ func contractOf(path string, data []byte) (infer.Contract, error) {
 	return c, nil
 }
 
-// inputDims reads the dims of the graph input named InputName.
+// inputDims reads the dims of the graph input named inputName.
 func inputDims(data []byte) ([]int64, error) {
 	top, err := parseFields(data)
 	if err != nil {
@@ -143,12 +143,12 @@ func inputDims(data []byte) ([]int64, error) {
 					typ = v.body
 				}
 			}
-			if name == InputName {
+			if name == inputName {
 				return tensorDims(typ)
 			}
 		}
 	}
-	return nil, fmt.Errorf("no input %s", InputName)
+	return nil, fmt.Errorf("no input %s", inputName)
 }
 
 // Another loads one more instance of the same model, for parallel workers.
@@ -199,7 +199,7 @@ func (c *Classifier) Infer(input []byte) (Result, error) {
 			dst[i] = float32(input[i*3+k])*s + o
 		}
 	}
-	got, err := c.net.forward(InputName, c.blob, 3, c.contract.Height, c.contract.Width, OutputName, c.out)
+	got, err := c.net.forward(inputName, c.blob, 3, c.contract.Height, c.contract.Width, outputName, c.out)
 	if err != nil {
 		return Result{}, fmt.Errorf("cvdnn: running %s: %w", c.path, err)
 	}

@@ -16,7 +16,7 @@ import (
 // The graph input of an exported model: the normalised float32 NCHW image
 // that rpscam's own export computes from its uint8 input (see
 // model.BuildONNX's first steps), batch 1.
-const InputName = "image_norm"
+const inputName = "image_norm"
 
 // Export rewrites rpscam's float model at src (uint8 NHWC in, normalisation
 // in the graph) into the form OpenCV 4.6's ONNX importer reads and writes it
@@ -249,12 +249,12 @@ func exportGraph(b []byte) (graph []byte, scale, offset float32, err error) {
 // chain ending in image_norm and returns the nodes' indices.
 func findInputSteps(nodes []node) ([4]int, error) {
 	var at [4]int
-	want := InputName
+	want := inputName
 	for step := 3; step >= 0; step-- {
 		i := producer(nodes, want)
 		if i < 0 || nodes[i].op != inputSteps[step] || len(nodes[i].inputs) == 0 {
 			return at, fmt.Errorf("not rpscam's float model: no %s step producing %s (rpscam export or train writes models whose uint8 input goes through Cast, Mul, Sub and Transpose to %s)",
-				inputSteps[step], want, InputName)
+				inputSteps[step], want, inputName)
 		}
 		at[step] = i
 		want = nodes[i].inputs[0]
@@ -355,7 +355,7 @@ func rewriteInput(f field, image string) ([]byte, error) {
 	tp = protowire.AppendBytes(tp, tensor)
 	var vi []byte
 	vi = protowire.AppendTag(vi, 1, protowire.BytesType)
-	vi = protowire.AppendString(vi, InputName)
+	vi = protowire.AppendString(vi, inputName)
 	vi = protowire.AppendTag(vi, 2, protowire.BytesType)
 	vi = protowire.AppendBytes(vi, tp)
 	var out []byte

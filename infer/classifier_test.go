@@ -253,7 +253,7 @@ func TestLoadRejectsBadModels(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := []Option{WithDevice(DeviceCPU)}
 			if tc.name == "unknown output" {
-				opts = append(opts, WithOutput("scores"))
+				opts = append(opts, withOutput("scores"))
 			}
 			c, err := Load(tc.path, opts...)
 			if err == nil {
@@ -284,19 +284,19 @@ func TestLoadOptionErrors(t *testing.T) {
 	if _, err := Load(path, WithLibrary("/nonexistent/libonnxruntime.so")); !errors.Is(err, ort.ErrLibrary) {
 		t.Fatalf("missing library: %v, want ort.ErrLibrary", err)
 	}
-	c := loadCPU(t, path, WithThreads(1), WithOutput("probabilities"))
+	c := loadCPU(t, path, WithThreads(1), withOutput("probabilities"))
 	if c.Contract().OutputName != "probabilities" {
 		t.Fatalf("output %q", c.Contract().OutputName)
 	}
 }
 
-// WithOutput can point the classifier at another output with as many values
+// withOutput can point the classifier at another output with as many values
 // as labels: "features" of meanColourModel is the mean colour itself.
 func TestWithOutputFeatures(t *testing.T) {
 	requireORT(t)
 	m := rpsModel()
 	m.Metadata[KeyOutputKind] = "logits"
-	c := loadCPU(t, writeModel(t, t.TempDir(), "f.onnx", m.build()), WithOutput("features"))
+	c := loadCPU(t, writeModel(t, t.TempDir(), "f.onnx", m.build()), withOutput("features"))
 	res, err := c.Classify(solidFrame(t, 8, 8, 0, 1, 2), image.Rectangle{})
 	if err != nil {
 		t.Fatal(err)

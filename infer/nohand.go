@@ -14,8 +14,8 @@ const (
 	// NoHandLabel is the model label of the no-hand class (matched without
 	// regard to case or surrounding spaces, as labels files are hand-written).
 	NoHandLabel = "none"
-	// NoHandText is what people are shown for it.
-	NoHandText = "no hand"
+	// noHandText is what people are shown for it.
+	noHandText = "no hand"
 )
 
 // IsNoHand reports whether label is the model's no-hand class.
@@ -23,11 +23,11 @@ func IsNoHand(label string) bool {
 	return strings.EqualFold(strings.TrimSpace(label), NoHandLabel)
 }
 
-// DisplayLabel is label as people should read it: NoHandText for the no-hand
+// DisplayLabel is label as people should read it: noHandText for the no-hand
 // class, the label unchanged otherwise (including "", no prediction).
 func DisplayLabel(label string) string {
 	if IsNoHand(label) {
-		return NoHandText
+		return noHandText
 	}
 	return label
 }

@@ -89,9 +89,9 @@ func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
 // to the CPU. Without it the notice is dropped.
 func WithLogger(log func(string)) Option { return func(o *options) { o.logf = log } }
 
-// WithOutput names the output holding class probabilities. By default it is
+// withOutput names the output holding class probabilities. By default it is
 // the output named "probabilities", else the model's first output.
-func WithOutput(name string) Option { return func(o *options) { o.output = name } }
+func withOutput(name string) Option { return func(o *options) { o.output = name } }
 
 // WithSpinning sets whether ONNX Runtime's intra-op threads busy-wait for work
 // between operators (its default is true). Spinning lowers the latency of one

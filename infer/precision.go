@@ -33,8 +33,8 @@ const (
 // ErrNoInt8Model is wrapped when --precision int8 finds no int8 model.
 var ErrNoInt8Model = errors.New("no int8 model")
 
-// ParsePrecision accepts fp32, int8 or auto.
-func ParsePrecision(s string) (Precision, error) {
+// parsePrecision accepts fp32, int8 or auto.
+func parsePrecision(s string) (Precision, error) {
 	switch p := Precision(s); p {
 	case FP32, INT8, PrecisionAuto:
 		return p, nil
@@ -49,11 +49,11 @@ func Int8Path(path string) string {
 	return strings.TrimSuffix(path, ext) + "_int8" + ext
 }
 
-// CPUVNNI returns the integer dot-product flag this CPU reports in
+// cpuVNNI returns the integer dot-product flag this CPU reports in
 // /proc/cpuinfo ("avx512_vnni" or "avx_vnni"), or "" when it has neither
 // (or the file cannot be read: not Linux). ONNX Runtime's int8 kernels are
 // fast with VNNI; without it they measured no faster than float32.
-func CPUVNNI() string {
+func cpuVNNI() string {
 	data, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
 		return ""
@@ -95,7 +95,7 @@ func (c PrecisionChoice) String() string {
 // ChoosePrecision picks the model file for p given the float model's path:
 // fp32 is floatPath itself; int8 is Int8Path(floatPath), an error wrapping
 // ErrNoInt8Model when it does not exist; auto is the int8 model when vnni
-// (see CPUVNNI) is set, the file exists and its metadata says it met the
+// (see cpuVNNI) is set, the file exists and its metadata says it met the
 // accuracy bar, else the float model. A floatPath that is itself an int8
 // model is used as it is (int8 or auto) or refused (fp32).
 func ChoosePrecision(p Precision, floatPath, vnni string) (PrecisionChoice, error) {

@@ -46,7 +46,7 @@ func ResolveModel(path string, explicit bool) (string, error) {
 // picks the build precision ("fp32", "int8" or "auto") asks for on this
 // CPU (see ChoosePrecision).
 func ResolvePrecision(model string, explicit bool, precision string) (PrecisionChoice, error) {
-	p, err := ParsePrecision(precision)
+	p, err := parsePrecision(precision)
 	if err != nil {
 		return PrecisionChoice{}, &ChoiceError{fmt.Errorf("--precision: %v", err)}
 	}
@@ -54,7 +54,7 @@ func ResolvePrecision(model string, explicit bool, precision string) (PrecisionC
 	if err != nil {
 		return PrecisionChoice{}, err
 	}
-	choice, err := ChoosePrecision(p, path, CPUVNNI())
+	choice, err := ChoosePrecision(p, path, cpuVNNI())
 	if err != nil && !errors.Is(err, ErrNoInt8Model) {
 		err = &ChoiceError{err}
 	}

@@ -173,7 +173,7 @@ type Source struct {
 	Path    string
 	File    string // base name
 	SHA256  string
-	Weights Weights // the known file it matched (zero if AllowUnknownFile)
+	Weights Weights // the known file it matched (zero if allowUnknownFile)
 	// InputScale and InputZeroPoint are the file's own input quantization;
 	// rpscam normalises with x/127.5-1 instead (what the float network was
 	// trained with), within half a step of either file's mapping.
@@ -213,10 +213,10 @@ type LoadOption func(*loadConfig)
 
 type loadConfig struct{ allowUnknown bool }
 
-// AllowUnknownFile accepts a TFLite file whose sha256 is not one of
+// allowUnknownFile accepts a TFLite file whose sha256 is not one of
 // KnownWeights, for experimenting with other MobileNet-v2 exports; the
 // structure is still checked layer by layer.
-func AllowUnknownFile() LoadOption { return func(c *loadConfig) { c.allowUnknown = true } }
+func allowUnknownFile() LoadOption { return func(c *loadConfig) { c.allowUnknown = true } }
 
 // ErrUnknownFile is returned for a TFLite file with an unexpected checksum.
 var ErrUnknownFile = errors.New("unknown TFLite file")

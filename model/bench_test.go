@@ -24,7 +24,7 @@ func BenchmarkORTBackboneHead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := newSession(b, data, []string{ProbabilitiesName, FeaturesName}, 2)
+	s := newSession(b, data, []string{probabilitiesName, FeaturesName}, 2)
 	in, err := onnxruntime.NewTensor(onnxruntime.NewShape(1, InputSize, InputSize, InputColours), randomImages(1, 1))
 	if err != nil {
 		b.Fatal(err)
@@ -60,7 +60,7 @@ func BenchmarkORTBackboneHead(b *testing.B) {
 // BenchmarkReferenceForward is the plain-Go forward pass, batch 1.
 func BenchmarkReferenceForward(b *testing.B) {
 	bb := loadBackbone(b, WeightsTF2)
-	x, _ := Normalize(randomImages(2, 1), 1, InputSize, InputSize)
+	x, _ := normalize(randomImages(2, 1), 1, InputSize, InputSize)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := bb.Forward(x); err != nil {

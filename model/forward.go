@@ -7,10 +7,10 @@ import (
 	"github.com/rpscam/rpscam/internal/nn"
 )
 
-// Normalize converts NHWC uint8 RGB pixels to the network's float input,
+// normalize converts NHWC uint8 RGB pixels to the network's float input,
 // x/127.5 - 1, computed in float32 exactly as the ONNX graph's Cast, Mul and
 // Sub nodes do.
-func Normalize(pixels []uint8, n, height, width int) (*nn.Tensor, error) {
+func normalize(pixels []uint8, n, height, width int) (*nn.Tensor, error) {
 	if n <= 0 || height <= 0 || width <= 0 || len(pixels) != n*height*width*InputColours {
 		return nil, fmt.Errorf("normalize: %d bytes for %d images of %dx%dx%d", len(pixels), n, height, width, InputColours)
 	}

@@ -101,8 +101,8 @@ func TestImageNetHeadTop1(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, _ := newSession(t, data, []string{ProbabilitiesName}, 0).run(t, pixels, n)
-		x, _ := Normalize(pixels, n, InputSize, InputSize)
+		out, _ := newSession(t, data, []string{probabilitiesName}, 0).run(t, pixels, n)
+		x, _ := normalize(pixels, n, InputSize, InputSize)
 		feat, err := b.Forward(x)
 		if err != nil {
 			t.Fatal(err)

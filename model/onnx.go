@@ -16,16 +16,16 @@ import (
 const (
 	InputName         = infer.InputName         // uint8 [N,224,224,3] NHWC RGB
 	FeaturesName      = infer.FeaturesName      // float32 [N,1280]
-	ProbabilitiesName = infer.ProbabilitiesName // float32 [N,classes], with a head
+	probabilitiesName = infer.ProbabilitiesName // float32 [N,classes], with a head
 
-	MetaLabels        = infer.KeyLabels      // class names, comma-separated, in output order
-	MetaInputLayout   = infer.KeyInputLayout // "NHWC"
-	MetaInputColor    = infer.KeyInputColor  // "RGB"
-	MetaInputSize     = "input_size"         // "224"
-	MetaNormalization = "normalization"
-	MetaSourceWeights = "source_weights"    // "<file name> sha256:<hex>"
-	MetaProducer      = "producer"          // "rpscam"
-	MetaOutputKind    = infer.KeyOutputKind // "probabilities": the output is already a softmax
+	metaLabels        = infer.KeyLabels      // class names, comma-separated, in output order
+	metaInputLayout   = infer.KeyInputLayout // "NHWC"
+	metaInputColor    = infer.KeyInputColor  // "RGB"
+	metaInputSize     = "input_size"         // "224"
+	metaNormalization = "normalization"
+	metaSourceWeights = "source_weights"    // "<file name> sha256:<hex>"
+	metaProducer      = "producer"          // "rpscam"
+	metaOutputKind    = infer.KeyOutputKind // "probabilities": the output is already a softmax
 	// MetaBackboneWeights names the Weights (tf2 or slim) the features come
 	// from; a head trained on one must not be exported on the other.
 	MetaBackboneWeights = "backbone_weights"
@@ -160,10 +160,10 @@ func (g *graphBuilder) layers(layers []Layer) {
 // baseMeta is the metadata every built model starts from.
 func baseMeta(b *Backbone) map[string]string {
 	return map[string]string{
-		MetaProducer:      "rpscam",
-		MetaSourceWeights: fmt.Sprintf("%s sha256:%s", b.Source.File, b.Source.SHA256),
-		MetaNormalization: "x/127.5-1 (in the graph: feed uint8)",
-		MetaInputSize:     fmt.Sprint(InputSize),
+		metaProducer:      "rpscam",
+		metaSourceWeights: fmt.Sprintf("%s sha256:%s", b.Source.File, b.Source.SHA256),
+		metaNormalization: "x/127.5-1 (in the graph: feed uint8)",
+		metaInputSize:     fmt.Sprint(InputSize),
 	}
 }
 
@@ -176,13 +176,13 @@ func (g *graphBuilder) trunkModel(b *Backbone, last Layer, n onnx.Dim, trunk str
 	md := baseMeta(b)
 	md["trunk_end"] = trunk
 	maps.Copy(md, meta)
-	md[MetaInputLayout], md[MetaInputColor] = "NHWC", "RGB"
+	md[metaInputLayout], md[metaInputColor] = "NHWC", "RGB"
 	return &onnx.Model{Graph: g.graph, ProducerName: "rpscam", Metadata: md,
 		DocString: "MobileNet-v2 1.0/224 trunk up to " + trunk + " from " + b.Source.File + ", dequantized to float32 by rpscam"}
 }
 
 // featureModel pools the last layer into FeaturesName and, with a head,
-// adds the classifier and its ProbabilitiesName output.
+// adds the classifier and its probabilitiesName output.
 func (g *graphBuilder) featureModel(b *Backbone, head *Params, last string, n onnx.Dim, meta map[string]string) *onnx.Model {
 	g.node("global_pool", "GlobalAveragePool", []string{last}, []string{"pooled"})
 	g.node("flatten", "Flatten", []string{"pooled"}, []string{FeaturesName}, onnx.AttrInt("axis", 1))
@@ -196,20 +196,20 @@ func (g *graphBuilder) featureModel(b *Backbone, head *Params, last string, n on
 		g.init(onnx.Tensor{Name: "head/W", Type: onnx.Float32, Dims: []int64{classes, FeatureSize}, Float: head.HeadW})
 		g.init(onnx.Tensor{Name: "head/B", Type: onnx.Float32, Dims: []int64{classes}, Float: head.HeadB})
 		g.node("head", "Gemm", []string{FeaturesName, "head/W", "head/B"}, []string{"logits"}, onnx.AttrInt("transB", 1))
-		g.node("softmax", "Softmax", []string{"logits"}, []string{ProbabilitiesName}, onnx.AttrInt("axis", 1))
-		g.graph.Outputs = []onnx.ValueInfo{{Name: ProbabilitiesName, Type: onnx.Float32, Dims: []onnx.Dim{n, {Value: classes}}}, features}
+		g.node("softmax", "Softmax", []string{"logits"}, []string{probabilitiesName}, onnx.AttrInt("axis", 1))
+		g.graph.Outputs = []onnx.ValueInfo{{Name: probabilitiesName, Type: onnx.Float32, Dims: []onnx.Dim{n, {Value: classes}}}, features}
 	} else {
 		g.graph.Outputs = []onnx.ValueInfo{features}
 	}
 	maps.Copy(md, meta)
-	md[MetaInputLayout] = "NHWC"
-	md[MetaInputColor] = "RGB"
+	md[metaInputLayout] = "NHWC"
+	md[metaInputColor] = "RGB"
 	if head != nil {
-		md[MetaLabels] = strings.Join(head.Labels, ",")
-		md[MetaOutputKind] = "probabilities"
+		md[metaLabels] = strings.Join(head.Labels, ",")
+		md[metaOutputKind] = "probabilities"
 	} else {
-		delete(md, MetaLabels)
-		delete(md, MetaOutputKind)
+		delete(md, metaLabels)
+		delete(md, metaOutputKind)
 	}
 	return &onnx.Model{
 		Graph:        g.graph,

@@ -45,7 +45,7 @@ func TestBackboneONNXMatchesReference(t *testing.T) {
 			if shapes[0][0] != 2 || shapes[0][1] != FeatureSize {
 				t.Fatalf("features shape %v, want [2 %d]", shapes[0], FeatureSize)
 			}
-			x, err := Normalize(px, 2, InputSize, InputSize)
+			x, err := normalize(px, 2, InputSize, InputSize)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,11 +139,11 @@ func TestLoadBackboneRejectsUnknownFile(t *testing.T) {
 	if _, err := LoadBackbone(p); !errors.Is(err, ErrUnknownFile) {
 		t.Fatalf("want ErrUnknownFile, got %v", err)
 	}
-	b, err := LoadBackbone(p, AllowUnknownFile())
+	b, err := LoadBackbone(p, allowUnknownFile())
 	if err != nil || len(b.Layers) != 62 || b.Source.Weights.Name != "" {
 		t.Fatalf("AllowUnknownFile: %v", err)
 	}
-	if _, err := LoadBackbone(filepath.Join(dir, "models", "mobilenet_v2", "imagenet_labels.txt"), AllowUnknownFile()); err == nil {
+	if _, err := LoadBackbone(filepath.Join(dir, "models", "mobilenet_v2", "imagenet_labels.txt"), allowUnknownFile()); err == nil {
 		t.Fatal("labels text accepted as a TFLite model")
 	}
 }
@@ -169,7 +169,7 @@ func TestBuildONNXKnownHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newSession(t, data, []string{ProbabilitiesName, FeaturesName}, 0)
+	s := newSession(t, data, []string{probabilitiesName, FeaturesName}, 0)
 	out, shapes := s.run(t, randomImages(11, 2), 2)
 	if shapes[0][0] != 2 || shapes[0][1] != 3 || shapes[1][1] != FeatureSize {
 		t.Fatalf("output shapes %v", shapes)
@@ -187,9 +187,9 @@ func TestBuildONNXKnownHead(t *testing.T) {
 		t.Fatalf("probabilities %v, softmax(W·features+b) = %v", out[0], want.Data)
 	}
 	md := m.Metadata
-	for k, v := range map[string]string{MetaLabels: "rock,paper,scissors", MetaInputLayout: "NHWC", MetaInputColor: "RGB",
-		MetaOutputKind: "probabilities", MetaProducer: "rpscam", "trained": "2024-01-01", "val_accuracy": "0.99",
-		MetaSourceWeights: WeightsTF2.File + " sha256:" + WeightsTF2.SHA256} {
+	for k, v := range map[string]string{metaLabels: "rock,paper,scissors", metaInputLayout: "NHWC", metaInputColor: "RGB",
+		metaOutputKind: "probabilities", metaProducer: "rpscam", "trained": "2024-01-01", "val_accuracy": "0.99",
+		metaSourceWeights: WeightsTF2.File + " sha256:" + WeightsTF2.SHA256} {
 		if md[k] != v {
 			t.Errorf("metadata %s = %q, want %q", k, md[k], v)
 		}
@@ -225,9 +225,9 @@ func TestBuildONNXKnownHead(t *testing.T) {
 // TestMetadataKeysMatchInfer keeps the exporter and the loader on one contract.
 func TestMetadataKeysMatchInfer(t *testing.T) {
 	for mine, theirs := range map[string]string{
-		MetaLabels: infer.KeyLabels, MetaInputLayout: infer.KeyInputLayout, MetaInputColor: infer.KeyInputColor,
-		MetaOutputKind: infer.KeyOutputKind, InputName: infer.InputName, FeaturesName: infer.FeaturesName,
-		ProbabilitiesName: infer.ProbabilitiesName,
+		metaLabels: infer.KeyLabels, metaInputLayout: infer.KeyInputLayout, metaInputColor: infer.KeyInputColor,
+		metaOutputKind: infer.KeyOutputKind, InputName: infer.InputName, FeaturesName: infer.FeaturesName,
+		probabilitiesName: infer.ProbabilitiesName,
 	} {
 		if mine != theirs {
 			t.Errorf("model writes %q where infer reads %q", mine, theirs)

@@ -24,7 +24,7 @@ func TestTrunkEndsAtTheNamedLayer(t *testing.T) {
 	if want := []int64{1, 7, 7, 160}; len(shapes[0]) != 4 || shapes[0][1] != 7 || shapes[0][3] != 160 {
 		t.Fatalf("activation shape %v, want %v", shapes[0], want)
 	}
-	x, err := Normalize(px, 1, InputSize, InputSize)
+	x, err := normalize(px, 1, InputSize, InputSize)
 	if err != nil {
 		t.Fatal(err)
 	}

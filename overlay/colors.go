@@ -13,10 +13,10 @@ import (
 const (
 	// RockRGB is the colour of the "rock" class: warm orange.
 	RockRGB = 0xFF8A3D
-	// PaperRGB is the colour of the "paper" class: green.
-	PaperRGB = 0x3DDC84
-	// ScissorsRGB is the colour of the "scissors" class: violet.
-	ScissorsRGB = 0xB07CFF
+	// paperRGB is the colour of the "paper" class: green.
+	paperRGB = 0x3DDC84
+	// scissorsRGB is the colour of the "scissors" class: violet.
+	scissorsRGB = 0xB07CFF
 
 	// NoHandRGB is the neutral light grey of the no-hand class ("none",
 	// shown as "no hand"): an empty box is news, not a gesture, so it gets
@@ -30,15 +30,15 @@ const (
 	// ROIRGB is the colour of the region-of-interest box: cyan, which none of
 	// the class colours is close to.
 	ROIRGB = 0x00E5FF
-	// RecordingRGB is the red of the recording dot and the "REC" text.
-	RecordingRGB = 0xFF3B30
-	// StatusRGB is the amber text of the status banner ("reconnecting...").
-	StatusRGB = 0xFFC107
+	// recordingRGB is the red of the recording dot and the "REC" text.
+	recordingRGB = 0xFF3B30
+	// statusRGB is the amber text of the status banner ("reconnecting...").
+	statusRGB = 0xFFC107
 
-	// PanelRGB is the tint blended behind the text; PanelOpacity is how much
+	// panelRGB is the tint blended behind the text; panelOpacity is how much
 	// of it covers the picture (the rest of the picture shows through).
-	PanelRGB     = 0x101418
-	PanelOpacity = 0.62
+	panelRGB     = 0x101418
+	panelOpacity = 0.62
 
 	// trackRGB is the unfilled part of a probability bar.
 	trackRGB = 0x3A4047
@@ -68,11 +68,11 @@ func rgb(hex uint32) color.RGBA {
 	return color.RGBA{R: uint8(hex >> 16), G: uint8(hex >> 8), B: uint8(hex), A: 255}
 }
 
-// ClassColor is the colour a class is drawn in: the fixed colour for rock,
+// classColor is the colour a class is drawn in: the fixed colour for rock,
 // paper and scissors (matched case-insensitively), NoHandRGB for the no-hand
 // class (infer.IsNoHand), otherwise a palette colour picked by the class's
 // index in the label list.
-func ClassColor(label string, index int) color.RGBA {
+func classColor(label string, index int) color.RGBA {
 	if infer.IsNoHand(label) {
 		return rgb(NoHandRGB)
 	}
@@ -80,9 +80,9 @@ func ClassColor(label string, index int) color.RGBA {
 	case "rock":
 		return rgb(RockRGB)
 	case "paper":
-		return rgb(PaperRGB)
+		return rgb(paperRGB)
 	case "scissors", "scissor":
-		return rgb(ScissorsRGB)
+		return rgb(scissorsRGB)
 	}
 	if index < 0 {
 		index = -index

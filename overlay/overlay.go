@@ -113,18 +113,18 @@ func (d *Drawer) Draw(img *gocv.Mat, s State) error {
 		strokeRect(img, roi, t, rgb(ROIRGB))
 	}
 
-	d.panel.blend(img, l.panel, PanelRGB, PanelOpacity)
+	d.panel.blend(img, l.panel, panelRGB, panelOpacity)
 	d.drawLabel(img, s)
 	d.drawBars(img, s)
 	d.drawStats(img, s)
 
 	if s.Recording {
-		d.rec.blend(img, l.recPanel, PanelRGB, PanelOpacity)
-		gocv.CircleWithParams(img, l.recDot, l.recRadius, rgb(RecordingRGB), -1, gocv.LineAA, 0)
+		d.rec.blend(img, l.recPanel, panelRGB, panelOpacity)
+		gocv.CircleWithParams(img, l.recDot, l.recRadius, rgb(recordingRGB), -1, gocv.LineAA, 0)
 		d.text.draw(img, "REC", l.recOrigin, smallFont, m.smallScale, rgb(textRGB), l.recThick)
 	}
 	if s.Status != "" {
-		d.banner.blend(img, l.banner, PanelRGB, PanelOpacity)
+		d.banner.blend(img, l.banner, panelRGB, panelOpacity)
 		d.drawStatus(img, asciiText(s.Status))
 	}
 	return nil
@@ -148,7 +148,7 @@ func (d *Drawer) DrawStatus(img *gocv.Mat, status string) error {
 		d.layout = computeLayout(w, h, d.names)
 		d.haveLayout = true
 	}
-	d.banner.blend(img, d.layout.banner, PanelRGB, PanelOpacity)
+	d.banner.blend(img, d.layout.banner, panelRGB, panelOpacity)
 	d.drawStatus(img, asciiText(status))
 	return nil
 }
@@ -168,10 +168,10 @@ func (d *Drawer) drawLabel(img *gocv.Mat, s State) {
 	text, colour := noPredictionText, rgb(UncertainRGB)
 	if len(s.Labels) > 0 {
 		// The shown name, so the no-hand class reads "NO HAND", in its
-		// neutral ClassColor.
+		// neutral classColor.
 		text = bigLabelText(d.names[s.Top], percent(s.Confidence), s.Uncertain)
 		if !s.Uncertain {
-			colour = ClassColor(s.Labels[s.Top], s.Top)
+			colour = classColor(s.Labels[s.Top], s.Top)
 		}
 	}
 	d.text.draw(img, text, d.layout.labelOrigin, bigFont, m.bigScale, colour, m.bigThick)
@@ -194,7 +194,7 @@ func (d *Drawer) drawBars(img *gocv.Mat, s State) {
 		// aligned, and exact colours let tests count bar pixels.
 		fillRect(img, row.bar, rgb(trackRGB))
 		if fill := fillLength(p, row.bar.Dx()); fill > 0 {
-			fillRect(img, image.Rect(row.bar.Min.X, row.bar.Min.Y, row.bar.Min.X+fill, row.bar.Max.Y), ClassColor(s.Labels[c], c))
+			fillRect(img, image.Rect(row.bar.Min.X, row.bar.Min.Y, row.bar.Min.X+fill, row.bar.Max.Y), classColor(s.Labels[c], c))
 		}
 		pct := strconv.Itoa(percent(p)) + "%"
 		pw, _, _ := textSize(pct, smallFont, m.smallScale, textThick)
@@ -234,7 +234,7 @@ func (d *Drawer) drawStatus(img *gocv.Mat, text string) {
 		tw, _, _ = textSize(text, smallFont, scale, m.bannerThick)
 	}
 	org := image.Pt((l.w-tw)/2, l.bannerBase)
-	gocv.PutTextWithParams(img, text, org, smallFont, scale, rgb(StatusRGB), m.bannerThick, gocv.LineAA, false)
+	gocv.PutTextWithParams(img, text, org, smallFont, scale, rgb(statusRGB), m.bannerThick, gocv.LineAA, false)
 }
 
 // fillRect fills exactly the pixels of r (Max exclusive, like image.Rectangle).

@@ -101,7 +101,7 @@ func TestRecordingDot(t *testing.T) {
 	s := rpsState()
 	s.Recording = true
 	f, l := draw(t, 640, 480, s)
-	if got, want := f.at(l.recDot.X, l.recDot.Y), rgb(RecordingRGB); got != want {
+	if got, want := f.at(l.recDot.X, l.recDot.Y), rgb(recordingRGB); got != want {
 		t.Errorf("recording dot centre %v = %v, want red %v", l.recDot, got, want)
 	}
 	if !l.recDot.In(image.Rect(640/2, 0, 640, 480/4)) {
@@ -136,7 +136,7 @@ func TestBarsProportionalToProbabilities(t *testing.T) {
 		fills := make([]int, 3)
 		for i, row := range l.rows {
 			y := (row.bar.Min.Y + row.bar.Max.Y) / 2
-			fills[i] = countColour(f, y, row.bar.Min.X, row.bar.Max.X, ClassColor(s.Labels[i], i))
+			fills[i] = countColour(f, y, row.bar.Min.X, row.bar.Max.X, classColor(s.Labels[i], i))
 			want := float64(s.Probs[i]) * float64(row.bar.Dx())
 			if d := float64(fills[i]) - want; d < -2 || d > 2 {
 				t.Errorf("%v: %s bar has %d coloured pixels of %d, want %.1f (p=%.2f)", size, s.Labels[i], fills[i], row.bar.Dx(), want, s.Probs[i])
@@ -157,9 +157,9 @@ func TestPanelDarkensFrame(t *testing.T) {
 	f, l := draw(t, 640, 480, rpsState())
 	// A panel corner holds no text: it is exactly the blend of the picture
 	// and the tint.
-	tint := rgb(PanelRGB)
+	tint := rgb(panelRGB)
 	blendOf := func(pic, tint uint8) float64 {
-		return float64(pic)*(1-PanelOpacity) + float64(tint)*PanelOpacity
+		return float64(pic)*(1-panelOpacity) + float64(tint)*panelOpacity
 	}
 	got := f.at(l.panel.Min.X+1, l.panel.Min.Y+1)
 	for _, ch := range []struct {
@@ -168,7 +168,7 @@ func TestPanelDarkensFrame(t *testing.T) {
 		pic       uint8
 	}{{"R", got.R, tint.R, grey.R}, {"G", got.G, tint.G, grey.G}, {"B", got.B, tint.B, grey.B}} {
 		if want := blendOf(ch.pic, ch.tint); float64(ch.got) < want-1 || float64(ch.got) > want+1 {
-			t.Errorf("panel corner %s = %d, want %.1f (picture %d blended with tint %d at %.2f)", ch.name, ch.got, want, ch.pic, ch.tint, PanelOpacity)
+			t.Errorf("panel corner %s = %d, want %.1f (picture %d blended with tint %d at %.2f)", ch.name, ch.got, want, ch.pic, ch.tint, panelOpacity)
 		}
 	}
 	// On average the whole panel is darker than the picture, text included.
@@ -312,27 +312,27 @@ func TestLabelText(t *testing.T) {
 }
 
 func TestClassColours(t *testing.T) {
-	if ClassColor("Rock", 5) != rgb(RockRGB) || ClassColor("paper", 0) != rgb(PaperRGB) || ClassColor(" SCISSORS ", 0) != rgb(ScissorsRGB) {
+	if classColor("Rock", 5) != rgb(RockRGB) || classColor("paper", 0) != rgb(paperRGB) || classColor(" SCISSORS ", 0) != rgb(scissorsRGB) {
 		t.Error("rock, paper and scissors must get their fixed colours whatever their index or case")
 	}
 	for _, l := range []string{"none", "None", " NONE "} {
-		if ClassColor(l, 3) != rgb(NoHandRGB) {
-			t.Errorf("%q: colour %v, want the neutral no-hand colour", l, ClassColor(l, 3))
+		if classColor(l, 3) != rgb(NoHandRGB) {
+			t.Errorf("%q: colour %v, want the neutral no-hand colour", l, classColor(l, 3))
 		}
 	}
-	for _, c := range append([]uint32{RockRGB, PaperRGB, ScissorsRGB, UncertainRGB, textRGB, dimTextRGB, trackRGB}, palette[:]...) {
+	for _, c := range append([]uint32{RockRGB, paperRGB, scissorsRGB, UncertainRGB, textRGB, dimTextRGB, trackRGB}, palette[:]...) {
 		if c == NoHandRGB {
 			t.Errorf("the no-hand colour %06x is also another colour of the overlay", c)
 		}
 	}
 	seen := map[color.RGBA]string{}
 	for i, l := range []string{"rock", "paper", "scissors", "lizard", "spock", "ok", "thumb"} {
-		c := ClassColor(l, i)
+		c := classColor(l, i)
 		if prev, dup := seen[c]; dup {
 			t.Errorf("%s and %s share the colour %v", prev, l, c)
 		}
 		seen[c] = l
-		for _, reserved := range []uint32{ROIRGB, RecordingRGB, UncertainRGB, NoHandRGB} {
+		for _, reserved := range []uint32{ROIRGB, recordingRGB, UncertainRGB, NoHandRGB} {
 			if c == rgb(reserved) {
 				t.Errorf("%s has the reserved colour %06x", l, reserved)
 			}
@@ -611,7 +611,7 @@ func TestNoHandShownAsNoHand(t *testing.T) {
 	if n := countInRect(f, l.labelBox, neutral); n < 50 {
 		t.Errorf("no-hand label: %d pixels in the neutral colour, want the label drawn in it", n)
 	}
-	for name, c := range map[string]color.RGBA{"rock": rgb(RockRGB), "paper": rgb(PaperRGB), "scissors": rgb(ScissorsRGB), "palette[3]": rgb(palette[3]), "uncertain": rgb(UncertainRGB)} {
+	for name, c := range map[string]color.RGBA{"rock": rgb(RockRGB), "paper": rgb(paperRGB), "scissors": rgb(scissorsRGB), "palette[3]": rgb(palette[3]), "uncertain": rgb(UncertainRGB)} {
 		if n := countInRect(f, l.labelBox, c); n != 0 {
 			t.Errorf("no-hand label: %d pixels in the %s colour, want none", n, name)
 		}
@@ -666,7 +666,7 @@ func TestThreeClassesNeverShowNoHand(t *testing.T) {
 		if n := countInRect(f, l.panel, rgb(NoHandRGB)); n != 0 {
 			t.Errorf("%s: %d pixels in the no-hand colour", s.Labels[top], n)
 		}
-		if n := countInRect(f, l.labelBox, ClassColor(s.Labels[top], top)); n < 50 {
+		if n := countInRect(f, l.labelBox, classColor(s.Labels[top], top)); n < 50 {
 			t.Errorf("%s: label has %d pixels in its class colour", s.Labels[top], n)
 		}
 	}

@@ -118,9 +118,9 @@ func TestCachedTextOnViewFallsBack(t *testing.T) {
 	defer want.Close()
 	wantView := want.Region(image.Rect(50, 40, 250, 160))
 	defer wantView.Close()
-	gocv.PutTextWithParams(&wantView, "SCISSORS 55%", image.Pt(10, 50), bigFont, 1.15, rgb(PaperRGB), 2, gocv.LineAA, false)
+	gocv.PutTextWithParams(&wantView, "SCISSORS 55%", image.Pt(10, 50), bigFont, 1.15, rgb(paperRGB), 2, gocv.LineAA, false)
 	var tc textCache
-	tc.draw(&view, "SCISSORS 55%", image.Pt(10, 50), bigFont, 1.15, rgb(PaperRGB), 2)
+	tc.draw(&view, "SCISSORS 55%", image.Pt(10, 50), bigFont, 1.15, rgb(paperRGB), 2)
 	if len(tc.masks) != 0 {
 		t.Errorf("a view was drawn through the cache (%d masks)", len(tc.masks))
 	}

@@ -46,7 +46,7 @@ func TestNoLeakedMats(t *testing.T) {
 			return err
 		}},
 		{"classifier failure", func() error {
-			p, err := New(&fakeSource{w: 64, h: 48, n: -1}, &meanColourClassifier{failAt: 5}, WithAnnotator(annotate), WithQueueDepth(4))
+			p, err := New(&fakeSource{w: 64, h: 48, n: -1}, &meanColourClassifier{failAt: 5}, WithAnnotator(annotate), withQueueDepth(4))
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,7 @@ func TestNoLeakedMats(t *testing.T) {
 			return nil
 		}},
 		{"staged, to the end", func() error {
-			p, err := New(&fakeSource{w: 64, h: 48, n: 25}, &stagedMeanColour{}, WithAnnotator(annotate), WithSinks(newRecordingSink()), WithROI(image.Rect(8, 8, 40, 40)), WithQueueDepth(2))
+			p, err := New(&fakeSource{w: 64, h: 48, n: 25}, &stagedMeanColour{}, WithAnnotator(annotate), WithSinks(newRecordingSink()), WithROI(image.Rect(8, 8, 40, 40)), withQueueDepth(2))
 			if err != nil {
 				return err
 			}
@@ -64,7 +64,7 @@ func TestNoLeakedMats(t *testing.T) {
 			return err
 		}},
 		{"staged, inference failure", func() error {
-			p, err := New(&fakeSource{w: 64, h: 48, n: -1}, &stagedMeanColour{inferFailAt: 4}, WithAnnotator(annotate), WithQueueDepth(3))
+			p, err := New(&fakeSource{w: 64, h: 48, n: -1}, &stagedMeanColour{inferFailAt: 4}, WithAnnotator(annotate), withQueueDepth(3))
 			if err != nil {
 				return err
 			}
@@ -74,7 +74,7 @@ func TestNoLeakedMats(t *testing.T) {
 			return nil
 		}},
 		{"parallel, failure in one instance", func() error {
-			p, err := New(&fakeSource{w: 64, h: 48, n: -1}, &stagedMeanColour{}, WithParallelClassifiers(&stagedMeanColour{inferFailAt: 3}), WithAnnotator(annotate), WithQueueDepth(2))
+			p, err := New(&fakeSource{w: 64, h: 48, n: -1}, &stagedMeanColour{}, WithParallelClassifiers(&stagedMeanColour{inferFailAt: 3}), WithAnnotator(annotate), withQueueDepth(2))
 			if err != nil {
 				return err
 			}
@@ -97,7 +97,7 @@ func TestNoLeakedMats(t *testing.T) {
 				kept := frame.Clone() // what a teaching tap does
 				kept.Close()
 			}
-			p, err := New(&fakeSource{w: 64, h: 48, n: 20}, &stagedMeanColour{}, WithAnnotator(annotate), WithSinks(s), WithFrameTap(tap), WithQueueDepth(2))
+			p, err := New(&fakeSource{w: 64, h: 48, n: 20}, &stagedMeanColour{}, WithAnnotator(annotate), WithSinks(s), WithFrameTap(tap), withQueueDepth(2))
 			if err != nil {
 				return err
 			}
@@ -113,7 +113,7 @@ func TestNoLeakedMats(t *testing.T) {
 					cancel()
 				}
 			}
-			p, err := New(&fakeSource{w: 64, h: 48, n: -1}, &meanColourClassifier{}, WithAnnotator(annotate), WithSinks(s), WithQueueDepth(3))
+			p, err := New(&fakeSource{w: 64, h: 48, n: -1}, &meanColourClassifier{}, WithAnnotator(annotate), WithSinks(s), withQueueDepth(3))
 			if err != nil {
 				return err
 			}

@@ -98,10 +98,10 @@ func WithWarmup(n int) Option {
 	}
 }
 
-// WithQueueDepth sets how many frames each channel between stages holds
+// withQueueDepth sets how many frames each channel between stages holds
 // (default 1). More smooths out jitter in file processing at the cost of
 // memory and, for live sources, latency.
-func WithQueueDepth(n int) Option {
+func withQueueDepth(n int) Option {
 	return func(c *config) error {
 		if n < 1 || n > 64 {
 			return fmt.Errorf("pipeline: queue depth %d is outside 1..64", n)

@@ -371,7 +371,7 @@ func TestConstructorAndOptionErrors(t *testing.T) {
 		{"threshold", src, cls, []Option{WithThreshold(1.5)}, "threshold 1.5 is outside [0, 1]"},
 		{"frames", src, cls, []Option{WithMaxFrames(-1)}, "frame limit -1 is negative"},
 		{"warmup", src, cls, []Option{WithWarmup(10), WithMaxFrames(10)}, "leaves none of the 10-frame limit"},
-		{"queue", src, cls, []Option{WithQueueDepth(0)}, "queue depth 0 is outside 1..64"},
+		{"queue", src, cls, []Option{withQueueDepth(0)}, "queue depth 0 is outside 1..64"},
 		{"nil sink", src, cls, []Option{WithSinks(nil)}, "sink 0 is nil"},
 		{"nil annotator", src, cls, []Option{WithAnnotator(nil)}, "WithAnnotator(nil)"},
 	}
@@ -412,7 +412,7 @@ func TestStagedClassifierEveryFrameInOrder(t *testing.T) {
 		sink := newRecordingSink()
 		var annotatorSaw time.Duration
 		ann := AnnotatorFunc(func(_ *gocv.Mat, a *Annotated) error { annotatorSaw = a.Timings[StageInference]; return nil })
-		p, err := New(src, cls, WithSinks(sink), WithQueueDepth(depth), WithAnnotator(ann))
+		p, err := New(src, cls, WithSinks(sink), withQueueDepth(depth), WithAnnotator(ann))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -453,7 +453,7 @@ func TestStagedClassifierFailures(t *testing.T) {
 	}
 	for _, c := range cases {
 		src := &fakeSource{w: 16, h: 16, n: -1}
-		p, err := New(src, c.cls, WithQueueDepth(2))
+		p, err := New(src, c.cls, withQueueDepth(2))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -517,7 +517,7 @@ func TestLiveSourceReadOnDemand(t *testing.T) {
 	cls := &countingClassifier{}
 	src := &liveFake{fakeSource: &fakeSource{w: 16, h: 16, n: 12}, completed: &cls.completed}
 	sink := newRecordingSink()
-	p, err := New(src, cls, WithSinks(sink), WithQueueDepth(4))
+	p, err := New(src, cls, WithSinks(sink), withQueueDepth(4))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func ParseSmoothing(s string) (Smoother, error) {
 		if err != nil || n < 1 || n > 1000 {
 			return bad(fmt.Sprintf("window %q is not an integer in 1..1000", arg))
 		}
-		return NewMajority(n), nil
+		return newMajority(n), nil
 	}
 	return bad("unknown method")
 }
@@ -99,11 +99,11 @@ type majority struct {
 	out    []float32
 }
 
-// NewMajority votes over the top class of the last window frames. Update
+// newMajority votes over the top class of the last window frames. Update
 // returns vote shares (votes for class / frames seen, up to window), so the
 // top entry is the majority class and its value how unanimous the window is;
 // a tie goes to the class voted for most recently. window < 1 is taken as 1.
-func NewMajority(window int) Smoother {
+func newMajority(window int) Smoother {
 	window = max(window, 1)
 	return &majority{window: window, votes: make([]int, window)}
 }

@@ -67,7 +67,7 @@ func TestSmoothers(t *testing.T) {
 
 // A majority tie goes to the most recent frame's class.
 func TestMajorityTieBreak(t *testing.T) {
-	s := NewMajority(4)
+	s := newMajority(4)
 	var out []float32
 	for _, top := range []int{0, 2, 2, 0} {
 		p := make([]float32, 3)
@@ -92,7 +92,7 @@ func TestNewEMAClampsAlpha(t *testing.T) {
 			t.Fatalf("alpha %v: %v, want no smoothing", alpha, got)
 		}
 	}
-	if NewMajority(0).Update([]float32{0.1, 0.9})[1] != 1 {
+	if newMajority(0).Update([]float32{0.1, 0.9})[1] != 1 {
 		t.Fatal("NewMajority(0) should behave as window 1")
 	}
 }

@@ -166,7 +166,7 @@ func TestSwapWhileRunning(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	p, err := New(gated, oldCls[0], WithParallelClassifiers(oldCls[1]), WithSinks(sink), WithSmoother(sm), WithQueueDepth(2))
+	p, err := New(gated, oldCls[0], WithParallelClassifiers(oldCls[1]), WithSinks(sink), WithSmoother(sm), withQueueDepth(2))
 	if err != nil {
 		t.Fatal(err)
 	}

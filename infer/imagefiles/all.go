@@ -22,9 +22,9 @@ type Options struct {
 // them could be classified; the Report is whole either way.
 func ClassifyAll(cls *infer.Classifier, imgs []capture.LabeledImage, o Options) (*Report, error) {
 	labels := cls.Labels()
-	rep := NewReport(cls, o.Model, o.Precision)
+	rep := newReport(cls, o.Model, o.Precision)
 	for _, li := range imgs {
-		r, skip := Classify(cls, li, o.ROI, o.Threshold)
+		r, skip := classify(cls, li, o.ROI, o.Threshold)
 		if skip != nil {
 			if o.Log != nil {
 				fmt.Fprintf(o.Log, "rpscam: skipping %s: %s\n", li.Path, skip.Why)

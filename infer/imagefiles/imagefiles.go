@@ -58,8 +58,8 @@ type Skip struct {
 	Why string
 }
 
-// NewReport starts an empty report for the model cls runs.
-func NewReport(cls *infer.Classifier, model, precision string) *Report {
+// newReport starts an empty report for the model cls runs.
+func newReport(cls *infer.Classifier, model, precision string) *Report {
 	return &Report{Model: model, Precision: precision, Provider: cls.Provider(), Images: []Result{}, Skipped: []Skipped{}}
 }
 
@@ -95,9 +95,9 @@ func (rep *Report) WriteSummary(w io.Writer) {
 	}
 }
 
-// Classify classifies one image file with the decision rule of the video
+// classify classifies one image file with the decision rule of the video
 // commands, or says why it cannot.
-func Classify(cls *infer.Classifier, li capture.LabeledImage, roi image.Rectangle, threshold float32) (*Result, *Skip) {
+func classify(cls *infer.Classifier, li capture.LabeledImage, roi image.Rectangle, threshold float32) (*Result, *Skip) {
 	img, err := capture.ReadImage(li.Path)
 	if err != nil {
 		return nil, &Skip{Skipped{li.Path, err.Error()}, err.Error()}
