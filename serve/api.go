@@ -47,8 +47,8 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, reason)
 }
 
-// RecordJSON is the body of /api/record responses.
-type RecordJSON struct {
+// recordJSON is the body of /api/record responses.
+type recordJSON struct {
 	Available bool   `json:"available"`        // false when the server was started without recording
 	Active    bool   `json:"active"`           // a recording is running
 	Path      string `json:"path,omitempty"`   // the running or last finished recording
@@ -57,12 +57,12 @@ type RecordJSON struct {
 
 func (s *Server) handleRecordStatus(w http.ResponseWriter, r *http.Request) {
 	if s.recording == nil {
-		writeJSON(w, http.StatusOK, RecordJSON{})
+		writeJSON(w, http.StatusOK, recordJSON{})
 		return
 	}
 	s.recMu.Lock()
 	defer s.recMu.Unlock()
-	writeJSON(w, http.StatusOK, RecordJSON{Available: true, Active: s.recording.Active(), Path: s.recPath})
+	writeJSON(w, http.StatusOK, recordJSON{Available: true, Active: s.recording.Active(), Path: s.recPath})
 }
 
 // handleRecord starts or stops recording: POST {"action":"start"|"stop"}.
@@ -100,7 +100,7 @@ func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request) {
 		}
 		s.recPath = path
 		s.log.Info("recording started", "path", path)
-		writeJSON(w, http.StatusOK, RecordJSON{Available: true, Active: true, Path: path})
+		writeJSON(w, http.StatusOK, recordJSON{Available: true, Active: true, Path: path})
 	case "stop":
 		if !s.recording.Active() {
 			writeJSONError(w, http.StatusConflict, `not recording: send {"action":"start"} first`)
@@ -113,7 +113,7 @@ func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request) {
 		}
 		s.recPath = path
 		s.log.Info("recording stopped", "path", path, "frames", frames)
-		writeJSON(w, http.StatusOK, RecordJSON{Available: true, Active: false, Path: path, Frames: &frames})
+		writeJSON(w, http.StatusOK, recordJSON{Available: true, Active: false, Path: path, Frames: &frames})
 	default:
 		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf(`unknown action %q: use "start" or "stop"`, req.Action))
 	}

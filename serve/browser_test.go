@@ -41,7 +41,7 @@ func TestPageInHeadlessChromium(t *testing.T) {
 	if chromium == "" {
 		t.Skip("no chromium on $PATH (set RPSCAM_CHROMIUM to a Chromium or Chrome binary to run the browser test)")
 	}
-	rec, err := NewVideoRecorder(t.TempDir(), 15, WithContainer(".avi", "MJPG"))
+	rec, err := NewVideoRecorder(t.TempDir(), 15, withContainer(".avi", "MJPG"))
 	if err != nil {
 		t.Fatal(err)
 	}

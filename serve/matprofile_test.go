@@ -16,7 +16,7 @@ func TestMatProfileCountReturnsToStart(t *testing.T) {
 	start := gocv.MatProfile.Count()
 	func() {
 		hub, _, ts := newTestServer(t)
-		rec, err := NewVideoRecorder(t.TempDir(), 30, WithContainer(".avi", "MJPG"))
+		rec, err := NewVideoRecorder(t.TempDir(), 30, withContainer(".avi", "MJPG"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,8 +30,8 @@ type metrics struct {
 // Stage names the server observes itself; the pipeline's own stage names come
 // in through FrameStats.
 const (
-	StageEncode   = "encode"     // JPEG encoding in the hub
-	StageEndToEnd = "end_to_end" // capture to publication
+	stageEncode   = "encode"     // JPEG encoding in the hub
+	stageEndToEnd = "end_to_end" // capture to publication
 )
 
 // latencyBuckets span 0.5 ms to 1 s: preprocessing of a small frame is well
@@ -110,9 +110,9 @@ func newMetrics(healthy func() float64, frameAge func() float64) *metrics {
 func (m *metrics) published(f *Frame) {
 	m.framesProcessed.Inc()
 	m.fps.Set(f.FPS)
-	m.stageLatency.WithLabelValues(StageEncode).Observe(f.EncodeTime.Seconds())
+	m.stageLatency.WithLabelValues(stageEncode).Observe(f.EncodeTime.Seconds())
 	if f.Prediction.Latency > 0 {
-		m.stageLatency.WithLabelValues(StageEndToEnd).Observe(f.Prediction.Latency.Seconds())
+		m.stageLatency.WithLabelValues(stageEndToEnd).Observe(f.Prediction.Latency.Seconds())
 	}
 	if f.Prediction.Label != "" {
 		m.labels.WithLabelValues(f.Prediction.Label).Inc()

@@ -37,7 +37,7 @@ func TestNoHandPredictionJSONEventsAndMetrics(t *testing.T) {
 	publish4(t, hub, "none", 7)
 	resp, body := get(t, ts.URL+"/api/prediction")
 	wantStatus(t, resp, body, 200, "application/json")
-	var p PredictionJSON
+	var p predictionJSON
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestNoHandPredictionJSONEventsAndMetrics(t *testing.T) {
 	// A gesture from the same model is a hand again.
 	publish4(t, hub, "paper", 8)
 	_, body = get(t, ts.URL+"/api/prediction")
-	p = PredictionJSON{}
+	p = predictionJSON{}
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestThreeClassPredictionJSONUnchanged(t *testing.T) {
 	for i, l := range testLabels {
 		publish(t, hub, l, uint64(i))
 		_, body := get(t, ts.URL+"/api/prediction")
-		var p PredictionJSON
+		var p predictionJSON
 		if err := json.Unmarshal(body, &p); err != nil {
 			t.Fatal(err)
 		}

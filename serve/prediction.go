@@ -36,9 +36,9 @@ func (p Prediction) validate() error {
 	return nil
 }
 
-// PredictionJSON is the wire form of a prediction in /api/prediction and
+// predictionJSON is the wire form of a prediction in /api/prediction and
 // /api/events. Field names are a public API: add, never rename.
-type PredictionJSON struct {
+type predictionJSON struct {
 	Seq           uint64             `json:"seq"`        // the server's frame sequence number, monotonic across source reconnects
 	SourceSeq     uint64             `json:"source_seq"` // the pipeline's own frame number
 	Label         string             `json:"label"`      // the model's label; "none" is the no-hand class
@@ -63,7 +63,7 @@ type PredictionJSON struct {
 	Hand bool `json:"hand"`
 }
 
-func (f *Frame) predictionJSON() PredictionJSON {
+func (f *Frame) predictionJSON() predictionJSON {
 	p := f.Prediction
 	probs := make(map[string]float32, len(p.Labels))
 	for i, l := range p.Labels {
@@ -77,7 +77,7 @@ func (f *Frame) predictionJSON() PredictionJSON {
 	for i, l := range classes {
 		display[i] = infer.DisplayLabel(l)
 	}
-	return PredictionJSON{
+	return predictionJSON{
 		Seq:            f.Seq,
 		SourceSeq:      p.Seq,
 		Label:          p.Label,

@@ -39,11 +39,11 @@ type VideoRecorder struct {
 // RecorderOption configures a VideoRecorder.
 type RecorderOption func(*VideoRecorder) error
 
-// WithContainer sets the file extension and the fourcc code to write with,
-// e.g. WithContainer(".avi", "MJPG"); only the first code is used. The default
+// withContainer sets the file extension and the fourcc code to write with,
+// e.g. withContainer(".avi", "MJPG"); only the first code is used. The default
 // is ".mp4" with H.264 ("avc1"), falling back to MPEG-4 part 2 ("mp4v") when
 // OpenCV lacks H.264.
-func WithContainer(ext string, fourccs ...string) RecorderOption {
+func withContainer(ext string, fourccs ...string) RecorderOption {
 	return func(r *VideoRecorder) error {
 		if ext == "" || ext[0] != '.' {
 			return fmt.Errorf("serve: container extension %q must start with a dot, e.g. \".mp4\"", ext)

@@ -35,7 +35,7 @@ func TestVideoRecorderWritesPlayableFiles(t *testing.T) {
 		ext  string
 	}{
 		{"mp4", nil, ".mp4"},
-		{"avi", []RecorderOption{WithContainer(".avi", "MJPG")}, ".avi"},
+		{"avi", []RecorderOption{withContainer(".avi", "MJPG")}, ".avi"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "recordings") // created by NewVideoRecorder
@@ -112,7 +112,7 @@ func TestVideoRecorderRejectsBadInput(t *testing.T) {
 	if _, err := NewVideoRecorder(file, 30); err == nil {
 		t.Error("a file as the directory accepted")
 	}
-	for _, o := range []RecorderOption{WithContainer("mp4", "avc1"), WithContainer(".mp4"), WithContainer(".mp4", "h264x")} {
+	for _, o := range []RecorderOption{withContainer("mp4", "avc1"), withContainer(".mp4"), withContainer(".mp4", "h264x")} {
 		if _, err := NewVideoRecorder(t.TempDir(), 30, o); err == nil {
 			t.Error("bad container option accepted")
 		}
@@ -134,7 +134,7 @@ func TestVideoRecorderRejectsBadInput(t *testing.T) {
 // The recorder behind the HTTP API: start and stop through /api/record while
 // frames are fed, then read the file back.
 func TestRecordAPIWithVideoRecorder(t *testing.T) {
-	rec, err := NewVideoRecorder(t.TempDir(), 30, WithContainer(".avi", "MJPG"))
+	rec, err := NewVideoRecorder(t.TempDir(), 30, withContainer(".avi", "MJPG"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestRecordAPIWithVideoRecorder(t *testing.T) {
 // captured over 1 s of a 15 fps recording, with a 400 ms gap in the middle,
 // play for 1 s (15 frames: the gap filled by repeating the frame before it).
 func TestVideoRecorderRealTime(t *testing.T) {
-	rec, err := NewVideoRecorder(t.TempDir(), 15, WithContainer(".avi", "MJPG"), WithRealTime())
+	rec, err := NewVideoRecorder(t.TempDir(), 15, withContainer(".avi", "MJPG"), WithRealTime())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ const (
 // Defaults for the options below.
 const (
 	DefaultStallTimeout = 3 * time.Second
-	DefaultWriteTimeout = 10 * time.Second
+	defaultWriteTimeout = 10 * time.Second
 	DefaultMaxClients   = 64
 	shutdownGrace       = 5 * time.Second
 	keepaliveEvery      = 15 * time.Second
@@ -68,13 +68,13 @@ func WithStallTimeout(d time.Duration) Option {
 	}
 }
 
-// WithWriteTimeout sets how long one frame or event may take to reach a
+// withWriteTimeout sets how long one frame or event may take to reach a
 // viewer before the viewer is disconnected (default 10 s). It bounds how long a
 // stalled viewer holds a connection and a frame; it never slows the pipeline.
-func WithWriteTimeout(d time.Duration) Option {
+func withWriteTimeout(d time.Duration) Option {
 	return func(s *Server) error {
 		if d <= 0 {
-			return fmt.Errorf("serve: write timeout %v must be positive (default %v)", d, DefaultWriteTimeout)
+			return fmt.Errorf("serve: write timeout %v must be positive (default %v)", d, defaultWriteTimeout)
 		}
 		s.writeTimeout = d
 		return nil
@@ -147,9 +147,9 @@ func NewServer(hub *Hub, opts ...Option) (*Server, error) {
 	s := &Server{
 		hub:          hub,
 		stallTimeout: DefaultStallTimeout,
-		writeTimeout: DefaultWriteTimeout,
+		writeTimeout: defaultWriteTimeout,
 		maxClients:   DefaultMaxClients,
-		holdLimit:    DefaultHoldLimit,
+		holdLimit:    defaultHoldLimit,
 		log:          slog.New(slog.DiscardHandler),
 		now:          time.Now,
 	}

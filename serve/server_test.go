@@ -70,7 +70,7 @@ func TestNewServerRejectsBadOptions(t *testing.T) {
 	}
 	for name, o := range map[string]Option{
 		"stall":     WithStallTimeout(0),
-		"write":     WithWriteTimeout(-time.Second),
+		"write":     withWriteTimeout(-time.Second),
 		"clients":   WithMaxClients(0),
 		"recording": WithRecording(nil),
 		"logger":    WithLogger(nil),
@@ -133,7 +133,7 @@ func TestSnapshotAndPrediction(t *testing.T) {
 
 	resp, body = get(t, ts.URL+"/api/prediction")
 	wantStatus(t, resp, body, 200, "application/json")
-	var p PredictionJSON
+	var p predictionJSON
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatal(err)
 	}
@@ -281,14 +281,14 @@ func (r *sseReader) next() sseEventRead {
 }
 
 // nextPrediction skips status events.
-func (r *sseReader) nextPrediction() (string, PredictionJSON) {
+func (r *sseReader) nextPrediction() (string, predictionJSON) {
 	r.t.Helper()
 	for {
 		ev := r.next()
 		if ev.event != "prediction" {
 			continue
 		}
-		var p PredictionJSON
+		var p predictionJSON
 		if err := json.Unmarshal([]byte(ev.data), &p); err != nil {
 			r.t.Fatalf("prediction data %q: %v", ev.data, err)
 		}
@@ -428,7 +428,7 @@ func (f *fakeRecording) Active() bool {
 	return f.active
 }
 
-func postRecord(t *testing.T, url, contentType, body string) (int, RecordJSON, string) {
+func postRecord(t *testing.T, url, contentType, body string) (int, recordJSON, string) {
 	t.Helper()
 	resp, err := http.Post(url+"/api/record", contentType, strings.NewReader(body))
 	if err != nil {
@@ -436,7 +436,7 @@ func postRecord(t *testing.T, url, contentType, body string) (int, RecordJSON, s
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var r RecordJSON
+	var r recordJSON
 	_ = json.Unmarshal(raw, &r)
 	var e struct{ Error string }
 	_ = json.Unmarshal(raw, &e)
@@ -566,7 +566,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("predictions{label=%s} = %v, want %v", l, v, want)
 		}
 	}
-	for stage, want := range map[string]uint64{"capture": 5, "infer": 5, StageEncode: 5, StageEndToEnd: 5} {
+	for stage, want := range map[string]uint64{"capture": 5, "infer": 5, stageEncode: 5, stageEndToEnd: 5} {
 		h := metricValue(t, fams, "rpscam_stage_latency_seconds", map[string]string{"stage": stage}).GetHistogram()
 		if h.GetSampleCount() != want {
 			t.Errorf("stage %s: %d samples, want %d", stage, h.GetSampleCount(), want)

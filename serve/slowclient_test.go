@@ -20,7 +20,7 @@ import (
 // frame i only after the fast viewer has received frame i, so if the stalled
 // viewer could block Publish or the fast viewer, the test would hang.
 func TestStalledViewerNeverSlowsPipelineOrOtherViewers(t *testing.T) {
-	hub, _, ts := newTestServer(t, WithWriteTimeout(time.Minute))
+	hub, _, ts := newTestServer(t, withWriteTimeout(time.Minute))
 
 	// Noise does not compress, so each frame is a few hundred KB and the
 	// stalled viewer's socket buffers fill after a handful of frames.

@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// MJPEGBoundary separates the parts of /stream.mjpg.
-const MJPEGBoundary = "rpscamframe"
+// mjpegBoundary separates the parts of /stream.mjpg.
+const mjpegBoundary = "rpscamframe"
 
 // handleStream serves multipart/x-mixed-replace JPEG frames: the format
 // <img src> in every browser, VLC, ffmpeg and OpenCV's VideoCapture play.
@@ -33,7 +33,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	defer s.log.Debug("viewer left", "endpoint", endpointStream, "remote", r.RemoteAddr)
 
 	h := w.Header()
-	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+MJPEGBoundary)
+	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+mjpegBoundary)
 	noCache(h)
 	rc := http.NewResponseController(w)
 	defer clearDeadline(rc)
@@ -43,7 +43,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	// The delimiter is written right after each frame rather than before the
 	// next: browsers show a part only once they see the delimiter that ends
 	// it, so writing it late would delay every frame by one.
-	if !s.write(rc, w, []byte("--"+MJPEGBoundary+"\r\n")) {
+	if !s.write(rc, w, []byte("--"+mjpegBoundary+"\r\n")) {
 		return
 	}
 	ctx := r.Context()
@@ -59,7 +59,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		}
 		head := fmt.Sprintf("Content-Type: image/jpeg\r\nContent-Length: %d\r\nX-Frame-Seq: %d\r\nX-Timestamp: %.6f\r\n\r\n",
 			len(f.JPEG), f.Seq, float64(f.Published.UnixMicro())/1e6)
-		if !s.write(rc, w, []byte(head), f.JPEG, []byte("\r\n--"+MJPEGBoundary+"\r\n")) {
+		if !s.write(rc, w, []byte(head), f.JPEG, []byte("\r\n--"+mjpegBoundary+"\r\n")) {
 			return
 		}
 		sent.Inc()

@@ -78,9 +78,9 @@ func (e *TooFewSamplesError) Error() string {
 		infer.DisplayLabel(e.Class), e.Have, e.Need, e.Need-e.Have)
 }
 
-// DefaultHoldLimit caps one press of a record button: a button whose release
+// defaultHoldLimit caps one press of a record button: a button whose release
 // never reaches the server (a closed tab, a lost connection) stops by itself.
-const DefaultHoldLimit = 10 * time.Second
+const defaultHoldLimit = 10 * time.Second
 
 // thumbsPerClass is how many of a class's newest samples the page shows.
 const thumbsPerClass = 4
@@ -101,12 +101,12 @@ func WithTeacher(t Teacher) Option {
 	}
 }
 
-// WithHoldLimit sets the longest one press of a record button records
+// withHoldLimit sets the longest one press of a record button records
 // (default 10 s).
-func WithHoldLimit(d time.Duration) Option {
+func withHoldLimit(d time.Duration) Option {
 	return func(s *Server) error {
 		if d <= 0 {
-			return fmt.Errorf("serve: hold limit %v must be positive (default %v)", d, DefaultHoldLimit)
+			return fmt.Errorf("serve: hold limit %v must be positive (default %v)", d, defaultHoldLimit)
 		}
 		s.holdLimit = d
 		return nil
@@ -194,8 +194,8 @@ func (s *Server) endHoldLocked(reason string) {
 	s.log.Info("samples recorded", "class", h.class, "frames", h.frames, "stopped", reason)
 }
 
-// TeachJSON is the body of GET /api/teach: everything the Teach panel shows.
-type TeachJSON struct {
+// teachJSON is the body of GET /api/teach: everything the Teach panel shows.
+type teachJSON struct {
 	Available  bool             `json:"available"`        // false: the server was started without --samples
 	Reason     string           `json:"reason,omitempty"` // why teaching is off
 	Classes    []TeachClassJSON `json:"classes"`
@@ -249,15 +249,15 @@ const teachOff = "teaching is off: start the server with a samples folder (rpsca
 
 func (s *Server) handleTeachStatus(w http.ResponseWriter, r *http.Request) {
 	if s.teacher == nil {
-		writeJSON(w, http.StatusOK, TeachJSON{Reason: teachOff, Classes: []TeachClassJSON{}})
+		writeJSON(w, http.StatusOK, teachJSON{Reason: teachOff, Classes: []TeachClassJSON{}})
 		return
 	}
 	writeJSON(w, http.StatusOK, s.teachJSON())
 }
 
-func (s *Server) teachJSON() TeachJSON {
+func (s *Server) teachJSON() teachJSON {
 	counts := s.teacher.Counts()
-	out := TeachJSON{Available: true, HoldLimitS: s.holdLimit.Seconds()}
+	out := teachJSON{Available: true, HoldLimitS: s.holdLimit.Seconds()}
 	for _, c := range s.teacher.Classes() {
 		out.Classes = append(out.Classes, TeachClassJSON{Name: c, Display: infer.DisplayLabel(c), Count: counts[c], Thumbs: min(counts[c], thumbsPerClass)})
 	}

@@ -176,18 +176,18 @@ func teachPost(t *testing.T, base, path, body string) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-func teachStatus(t *testing.T, base string) TeachJSON {
+func teachStatus(t *testing.T, base string) teachJSON {
 	t.Helper()
 	resp, body := get(t, base+"/api/teach")
 	wantStatus(t, resp, body, 200, "application/json")
-	var st TeachJSON
+	var st teachJSON
 	if err := json.Unmarshal(body, &st); err != nil {
 		t.Fatal(err)
 	}
 	return st
 }
 
-func classCount(st TeachJSON, class string) int {
+func classCount(st teachJSON, class string) int {
 	for _, c := range st.Classes {
 		if c.Name == class {
 			return c.Count
@@ -235,7 +235,7 @@ func TestTeachRecordFeedsAddSample(t *testing.T) {
 	ft := newFakeTeacher(t, 3, nil)
 	clock := newFakeClock()
 	hub := newTestHub(t)
-	s, err := NewServer(hub, WithTeacher(ft), WithHoldLimit(10*time.Second))
+	s, err := NewServer(hub, WithTeacher(ft), withHoldLimit(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestTeachTrainProgressBusyAndTooFew(t *testing.T) {
 		m["code"] = float64(c)
 		first <- m
 	}()
-	var st TeachJSON
+	var st teachJSON
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		if st = teachStatus(t, ts.URL); st.Training != nil && st.Training.Done == 1 {
 			break

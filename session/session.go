@@ -197,14 +197,14 @@ func LoadModel(cfg Config) (*infer.Classifier, error) {
 
 // Idler is a sink that needs its goroutine while no frame comes (a window
 // redrawing its last frame with the status and answering keys): Run calls
-// Idle every IdleEvery then.
+// Idle every idleEvery then.
 type Idler interface {
 	Idle(status string) error
 }
 
-// IdleEvery is how often an Idler is called while no frame comes: often
+// idleEvery is how often an Idler is called while no frame comes: often
 // enough that a quit key answers at once.
-const IdleEvery = 100 * time.Millisecond
+const idleEvery = 100 * time.Millisecond
 
 // StatusListener is a sink told of every status change ("reconnecting…").
 type StatusListener interface {
@@ -261,7 +261,7 @@ func (s *Session) newPipeline(sinks []pipeline.Sink) (*pipeline.Pipeline, error)
 	}
 	for _, k := range sinks {
 		if i, ok := k.(Idler); ok {
-			opts = append(opts, pipeline.WithIdle(IdleEvery, i.Idle))
+			opts = append(opts, pipeline.WithIdle(idleEvery, i.Idle))
 		}
 		if l, ok := k.(StatusListener); ok {
 			opts = append(opts, pipeline.WithStatusListener(l.SetStatus))

@@ -2,8 +2,8 @@ package session
 
 import "fmt"
 
-// MaxWorkers is the most model instances a Config may ask for.
-const MaxWorkers = 16
+// maxWorkers is the most model instances a Config may ask for.
+const maxWorkers = 16
 
 // Validate refuses settings out of range before anything is opened; Open
 // calls it. Errors are a *ConfigError.
@@ -12,8 +12,8 @@ func (c Config) Validate() error {
 		return &ConfigError{Field: field, Err: fmt.Errorf(field+" "+format, a...)}
 	}
 	switch {
-	case c.Workers < 0 || c.Workers > MaxWorkers:
-		return bad("workers", "%d is outside 0 (auto)..%d", c.Workers, MaxWorkers)
+	case c.Workers < 0 || c.Workers > maxWorkers:
+		return bad("workers", "%d is outside 0 (auto)..%d", c.Workers, maxWorkers)
 	case c.Threads < 0:
 		return bad("threads", "%d is negative: use 0 for ONNX Runtime's default or a positive count", c.Threads)
 	case !(c.Threshold >= 0 && c.Threshold <= 1):

@@ -19,7 +19,7 @@ import (
 func TestRecorderStopsBeforeTheDiskIsFull(t *testing.T) {
 	dir := tmpfstest.Mount(t, "6m")
 	path := filepath.Join(dir, "full.avi")
-	rec, err := NewRecorder(path, 30, 320, 240, WithDiskReserve(2<<20))
+	rec, err := NewRecorder(path, 30, 320, 240, withDiskReserve(2<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestRecorderStopsBeforeTheDiskIsFull(t *testing.T) {
 	}
 
 	// A disk already below the reserve is refused before anything is written.
-	if _, err := NewRecorder(filepath.Join(dir, "more.avi"), 30, 32, 32, WithDiskReserve(64<<20)); !errors.Is(err, ErrDiskFull) {
+	if _, err := NewRecorder(filepath.Join(dir, "more.avi"), 30, 32, 32, withDiskReserve(64<<20)); !errors.Is(err, ErrDiskFull) {
 		t.Fatalf("NewRecorder on a nearly full disk: %v, want ErrDiskFull", err)
 	}
 	if err := CheckOutput(filepath.Join(dir, "more.avi")); !errors.Is(err, ErrDiskFull) {

@@ -94,7 +94,7 @@ func TestWriteAtFollowsCaptureTimes(t *testing.T) {
 	}
 }
 
-// TestWriteAtCutsLongOutages: a minute without frames becomes MaxRepeatGap
+// TestWriteAtCutsLongOutages: a minute without frames becomes maxRepeatGap
 // of repeats, and the timeline resumes from there.
 func TestWriteAtCutsLongOutages(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "outage.avi")
@@ -112,9 +112,9 @@ func TestWriteAtCutsLongOutages(t *testing.T) {
 		}
 	}
 	rec.Close()
-	want := 1 + int(MaxRepeatGap.Seconds()*10) + 1 + 1
+	want := 1 + int(maxRepeatGap.Seconds()*10) + 1 + 1
 	if got := readBack(t, path).frames; got != want || rec.Repeated() != want-3 {
-		t.Fatalf("%d frames (%d repeated), want %d: 1, %v of repeats at 10 FPS, then 2", got, rec.Repeated(), want, MaxRepeatGap)
+		t.Fatalf("%d frames (%d repeated), want %d: 1, %v of repeats at 10 FPS, then 2", got, rec.Repeated(), want, maxRepeatGap)
 	}
 }
 

@@ -33,9 +33,9 @@ var ErrUnwritable = errors.New("output cannot be written")
 // full, and an MP4 whose index could not be written does not play at all.
 var ErrDiskFull = errors.New("disk full")
 
-// DefaultDiskReserve is the free space below which a recording stops: room
+// defaultDiskReserve is the free space below which a recording stops: room
 // for the index of hours of video and for the frames written between checks.
-const DefaultDiskReserve = 32 << 20
+const defaultDiskReserve = 32 << 20
 
 // codecsByExt lists, per file extension, the fourccs tried in order. H.264
 // (avc1) plays everywhere; mp4v is the fallback an OpenCV without an H.264
@@ -92,17 +92,17 @@ func WithRealTime() RecorderOption {
 	return func(o *recorderOptions) { o.realTime = true }
 }
 
-// MaxRepeatGap bounds the gap WriteAt fills with repeats: a longer one (a
+// maxRepeatGap bounds the gap WriteAt fills with repeats: a longer one (a
 // camera reconnected after minutes) is cut to this, so the recording does
 // not fill the disk with a frozen frame and the pipeline is not held up
 // encoding it.
-const MaxRepeatGap = 10 * time.Second
+const maxRepeatGap = 10 * time.Second
 
-// WithDiskReserve stops the recording (Write returns an error wrapping
+// withDiskReserve stops the recording (Write returns an error wrapping
 // ErrDiskFull) once less than bytes are free on the output's file system,
 // checked every few frames; 0 turns the check off. Default
-// DefaultDiskReserve.
-func WithDiskReserve(bytes int64) RecorderOption {
+// defaultDiskReserve.
+func withDiskReserve(bytes int64) RecorderOption {
 	return func(o *recorderOptions) { o.reserve = max(bytes, 0) }
 }
 
@@ -149,7 +149,7 @@ type Recorder struct {
 // MPEG-4 (mp4v), .avi uses MJPG, .mkv tries avc1 then MJPG. An existing file
 // is overwritten. fps <= 0 or above 1000 means 30.
 func NewRecorder(path string, fps float64, w, h int, opts ...RecorderOption) (*Recorder, error) {
-	o := recorderOptions{reserve: DefaultDiskReserve}
+	o := recorderOptions{reserve: defaultDiskReserve}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -209,7 +209,7 @@ func CheckOutput(path string) error {
 	if err := checkWritableDir(path); err != nil {
 		return err
 	}
-	if free := freeBytes(filepath.Dir(path)); free >= 0 && free < DefaultDiskReserve {
+	if free := freeBytes(filepath.Dir(path)); free >= 0 && free < defaultDiskReserve {
 		return fmt.Errorf("sink: cannot record to %s: %w: only %s free on its file system; free some space or record to another disk", path, ErrDiskFull, mib(free))
 	}
 	return nil
@@ -290,7 +290,7 @@ func (r *Recorder) Write(img gocv.Mat) error {
 // WriteAt writes img as the frame captured at t, on a timeline whose slot 0
 // is the first frame's t and whose slots are 1/FPS apart: a frame whose slot
 // lies ahead of the file's end is preceded by repeats of the previous frame
-// (at most MaxRepeatGap of them; a longer gap is cut), one more than a slot
+// (at most maxRepeatGap of them; a longer gap is cut), one more than a slot
 // behind is left out (the file stays within a frame of the wall clock).
 // Frames() counts repeats; Repeated and Skipped say how many.
 func (r *Recorder) WriteAt(img gocv.Mat, t time.Time) error {
@@ -311,7 +311,7 @@ func (r *Recorder) WriteAt(img gocv.Mat, t time.Time) error {
 		r.skipped++
 		return nil
 	}
-	if maxGap := int(MaxRepeatGap.Seconds() * r.fps); gap > maxGap {
+	if maxGap := int(maxRepeatGap.Seconds() * r.fps); gap > maxGap {
 		// Cut the outage: the timeline resumes maxGap slots after the
 		// last frame.
 		r.start = r.start.Add(time.Duration(float64(gap-maxGap) / r.fps * float64(time.Second)))
