@@ -25,16 +25,19 @@ import (
 
 // Metadata keys the int8 model adds to the float model's.
 const (
-	MetaPrecision    = infer.MetaPrecision    // "int8"
-	MetaQuantization = "quantization"         // how it was made
-	MetaFloatModel   = "float_model"          // "<file> sha256:<hex>" of the float model it was made from
-	MetaAccuracyBar  = infer.MetaInt8Accuracy // "met: ...", "missed: ..." (see Bar) or "not measured ..."
+	metaPrecision    = infer.MetaPrecision    // "int8"
+	metaQuantization = "quantization"         // how it was made
+	metaFloatModel   = "float_model"          // "<file> sha256:<hex>" of the float model it was made from
+	metaAccuracyBar  = infer.MetaInt8Accuracy // "met: ...", "missed: ..." (see maxAccuracyDrop) or "not measured ..."
 )
 
-// Bar is the accuracy an int8 model must keep to be chosen automatically:
-// on every evaluation set at most MaxDrop below the float model, and the
-// same prediction as the float model on at least MinAgreement of all images.
-var Bar = struct{ MaxDrop, MinAgreement float64 }{MaxDrop: 0.005, MinAgreement: 0.99}
+// The accuracy bar an int8 model must meet to be chosen automatically: on
+// every evaluation set at most maxAccuracyDrop below the float model, and the
+// same prediction as the float model on at least minAgreement of all images.
+const (
+	maxAccuracyDrop = 0.005
+	minAgreement    = 0.99
+)
 
 // DefaultMethod is the calibration that measured best: on the validation
 // split and the six test sets, percentile and minmax both kept every set
@@ -69,7 +72,7 @@ type Config struct {
 	Threads int    // ONNX Runtime threads (0: its default)
 	Library string // ONNX Runtime library (see ort.FindLibrary)
 	// SkipEval leaves out the comparison with the float model; the model's
-	// MetaAccuracyBar then says it was not measured, so auto never picks it.
+	// metaAccuracyBar then says it was not measured, so auto never picks it.
 	SkipEval bool
 	Log      io.Writer // progress lines; nil for none
 }
@@ -97,7 +100,7 @@ type Report struct {
 	Sets       []SetFigures `json:"sets,omitempty"`
 	Agreement  float64      `json:"agreement"` // pooled over every set
 	BarMet     bool         `json:"bar_met"`
-	Bar        string       `json:"bar"` // MetaAccuracyBar's value
+	Bar        string       `json:"bar"` // metaAccuracyBar's value
 	Took       time.Duration
 }
 
@@ -111,7 +114,7 @@ func (c *Config) defaults() error {
 	if c.Method == "" {
 		c.Method = DefaultMethod
 	}
-	if _, err := ParseMethod(string(c.Method)); err != nil {
+	if _, err := parseMethod(string(c.Method)); err != nil {
 		return &ConfigError{"method", err}
 	}
 	if c.Batch == 0 {
@@ -130,7 +133,7 @@ func (c *Config) defaults() error {
 // transform to QDQ, check that ONNX Runtime fuses it to integer kernels,
 // compare it with the float model on the validation split and every test
 // set, and write it to cfg.Out with the float model's metadata plus the
-// MetaPrecision, MetaQuantization, MetaFloatModel and MetaAccuracyBar keys.
+// metaPrecision, metaQuantization, metaFloatModel and metaAccuracyBar keys.
 func Run(cfg Config) (*Report, error) {
 	start := time.Now()
 	if err := cfg.defaults(); err != nil {
@@ -173,35 +176,35 @@ func Run(cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	stats, err := Calibrate(floatModel, data, len(images), cfg.Batch, cfg.Threads)
+	stats, err := calibrate(floatModel, data, len(images), cfg.Batch, cfg.Threads)
 	if err != nil {
 		return nil, err
 	}
 	// Pair-safe weights cost little precision and keep the model exact on
 	// CPUs without VNNI, where full-range weights measured 2 to 7 points
-	// worse on the validation split and sxsw (see PairSafe).
-	q, sum, err := Transform(floatModel, stats.Ranges(cfg.Method), PairSafe())
+	// worse on the validation split and sxsw (see pairSafe).
+	q, sum, err := transformModel(floatModel, stats.Ranges(cfg.Method), pairSafe())
 	if err != nil {
 		return nil, err
 	}
-	q.Metadata[MetaPrecision] = "int8"
-	q.Metadata[MetaQuantization] = fmt.Sprintf("static QDQ: int8 weights symmetric per output channel (pair-safe for AVX2 without VNNI), uint8 activations, %s ranges from %d training images", cfg.Method, len(images))
-	q.Metadata[MetaFloatModel] = filepath.Base(cfg.Model) + " sha256:" + floatSum
-	q.Metadata[MetaAccuracyBar] = "not measured (rpscam quantize --no-eval)"
-	rep := &Report{Out: cfg.Out, Method: cfg.Method, Calib: len(images), Summary: sum, Bar: q.Metadata[MetaAccuracyBar]}
+	q.Metadata[metaPrecision] = "int8"
+	q.Metadata[metaQuantization] = fmt.Sprintf("static QDQ: int8 weights symmetric per output channel (pair-safe for AVX2 without VNNI), uint8 activations, %s ranges from %d training images", cfg.Method, len(images))
+	q.Metadata[metaFloatModel] = filepath.Base(cfg.Model) + " sha256:" + floatSum
+	q.Metadata[metaAccuracyBar] = "not measured (rpscam quantize --no-eval)"
+	rep := &Report{Out: cfg.Out, Method: cfg.Method, Calib: len(images), Summary: sum, Bar: q.Metadata[metaAccuracyBar]}
 
 	// Written once to measure it, then again with the figures in its metadata.
 	if err := model.WriteONNX(cfg.Out, q); err != nil {
 		return nil, err
 	}
-	if rep.Fusion, err = CheckFusion(cfg.Out, cfg.Threads); err != nil {
+	if rep.Fusion, err = checkFusion(cfg.Out, cfg.Threads); err != nil {
 		return nil, fmt.Errorf("quantize: checking ONNX Runtime's optimized graph: %w", err)
 	}
 	if !cfg.SkipEval {
 		if err := compare(cfg, fp32, pre, rep); err != nil {
 			return nil, err
 		}
-		q.Metadata[MetaAccuracyBar] = rep.Bar
+		q.Metadata[metaAccuracyBar] = rep.Bar
 		if err := model.WriteONNX(cfg.Out, q); err != nil {
 			return nil, err
 		}
@@ -316,15 +319,15 @@ func compare(cfg Config, fp32 *infer.BatchRunner, pre *infer.Preprocessor, rep *
 		rep.Sets = append(rep.Sets, f)
 		agree += f.Images - f.Disagree
 		total += f.Images
-		if f.FP32-f.INT8 > Bar.MaxDrop+1e-12 {
+		if f.FP32-f.INT8 > maxAccuracyDrop+1e-12 {
 			missed = append(missed, fmt.Sprintf("%s %.2f%% vs fp32 %.2f%%", f.Name, 100*f.INT8, 100*f.FP32))
 		}
 	}
 	if total > 0 {
 		rep.Agreement = float64(agree) / float64(total)
 	}
-	if rep.Agreement < Bar.MinAgreement {
-		missed = append(missed, fmt.Sprintf("same prediction on %.2f%% < %.0f%%", 100*rep.Agreement, 100*Bar.MinAgreement))
+	if rep.Agreement < minAgreement {
+		missed = append(missed, fmt.Sprintf("same prediction on %.2f%% < %.0f%%", 100*rep.Agreement, 100*minAgreement))
 	}
 	worst := rep.Sets[0]
 	for _, f := range rep.Sets {
@@ -335,7 +338,7 @@ func compare(cfg Config, fp32 *infer.BatchRunner, pre *infer.Preprocessor, rep *
 	if len(missed) == 0 {
 		rep.BarMet = true
 		rep.Bar = fmt.Sprintf("met: within %.1f points of fp32 on %d sets (largest drop %.2f points, %s), same prediction on %.2f%% of %d images",
-			100*Bar.MaxDrop, len(rep.Sets), 100*(worst.FP32-worst.INT8), worst.Name, 100*rep.Agreement, total)
+			100*maxAccuracyDrop, len(rep.Sets), 100*(worst.FP32-worst.INT8), worst.Name, 100*rep.Agreement, total)
 	} else {
 		rep.Bar = "missed: " + strings.Join(missed, "; ")
 	}

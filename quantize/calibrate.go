@@ -22,8 +22,8 @@ const (
 	Percentile Method = "percentile"
 )
 
-// ParseMethod accepts minmax or percentile.
-func ParseMethod(s string) (Method, error) {
+// parseMethod accepts minmax or percentile.
+func parseMethod(s string) (Method, error) {
 	switch Method(s) {
 	case MinMax, Percentile:
 		return Method(s), nil
@@ -67,10 +67,10 @@ func (s *Stats) Ranges(m Method) map[string]Range {
 	return r
 }
 
-// Calibrate runs the float model m on n preprocessed images (uint8, the
+// calibrate runs the float model m on n preprocessed images (uint8, the
 // model's input layout, n*size bytes in images) in batches, recording the
-// range of every point (see Points). m must take one uint8 input.
-func Calibrate(m *onnx.Model, images []uint8, n, batch, threads int) (*Stats, error) {
+// range of every point (see points). m must take one uint8 input.
+func calibrate(m *onnx.Model, images []uint8, n, batch, threads int) (*Stats, error) {
 	if n < 1 || len(images)%n != 0 {
 		return nil, fmt.Errorf("calibrate: %d bytes do not hold %d images", len(images), n)
 	}
@@ -79,7 +79,7 @@ func Calibrate(m *onnx.Model, images []uint8, n, batch, threads int) (*Stats, er
 		return nil, fmt.Errorf("%w: calibrate wants one uint8 [N,H,W,C] input", ErrUnsupported)
 	}
 	size := len(images) / n
-	pts := Points(m)
+	pts := points(m)
 	tap := *m
 	tap.Graph.Outputs = nil
 	for _, p := range pts {

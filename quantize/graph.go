@@ -5,7 +5,7 @@
 // Weights are int8, symmetric, one scale per output channel (zero point 0,
 // what ONNX Runtime's fast x86 kernels want); biases int32 at input scale x
 // weight scale; activations uint8 with ranges calibrated on images run
-// through the float model (Calibrate). The uint8 camera image itself is the
+// through the float model (calibrate). The uint8 camera image itself is the
 // first quantized tensor: the graph's x/127.5-1 normalisation becomes its
 // dequantization, so the int8 model takes the same input as the float one.
 package quantize
@@ -45,10 +45,10 @@ func (r Range) Params() Params {
 // ErrUnsupported is wrapped when a graph has a shape quantize does not handle.
 var ErrUnsupported = errors.New("quantize: unsupported graph")
 
-// Points are the activations Transform quantizes, in graph order: every
+// points are the activations transformModel quantizes, in graph order: every
 // convolution's output (after its Clip, when a Clip is its only reader)
-// and every Add's. They are what Calibrate measures.
-func Points(m *onnx.Model) []string {
+// and every Add's. They are what calibrate measures.
+func points(m *onnx.Model) []string {
 	readers := readersOf(m.Graph.Nodes)
 	var pts []string
 	for _, n := range m.Graph.Nodes {
@@ -76,10 +76,10 @@ func readersOf(nodes []onnx.Node) map[string][]onnx.Node {
 	return r
 }
 
-// Summary says what Transform did.
+// Summary says what transformModel did.
 type Summary struct {
 	Convs, Adds int // quantized operators
-	// PairSafeConvs are the convolutions quantized with PairSafeWeights.
+	// PairSafeConvs are the convolutions quantized with pairSafeWeights.
 	PairSafeConvs int
 	// WeightBytes is the int8 weights' size; FloatWeightBytes what they took as float32.
 	WeightBytes, FloatWeightBytes int
@@ -90,14 +90,14 @@ type Summary struct {
 	InputOffset float32
 }
 
-// Transform returns m in QDQ form: the input normalisation (uint8 input ->
+// transformModel returns m in QDQ form: the input normalisation (uint8 input ->
 // Cast -> Mul by a scalar -> Sub of a scalar) becomes a DequantizeLinear of
 // the input, every convolution reads a dequantized uint8 activation with
-// int8 per-channel weights and an int32 bias, and every point (see Points)
+// int8 per-channel weights and an int32 bias, and every point (see points)
 // goes through QuantizeLinear -> DequantizeLinear with ranges[point]'s
 // parameters. Everything after the last point (pooling, head, softmax)
 // stays float32, so the outputs keep their names and types.
-func Transform(m *onnx.Model, ranges map[string]Range, opts ...Option) (*onnx.Model, Summary, error) {
+func transformModel(m *onnx.Model, ranges map[string]Range, opts ...Option) (*onnx.Model, Summary, error) {
 	t := &transform{
 		src:    m,
 		inits:  map[string]*onnx.Tensor{},
@@ -107,7 +107,7 @@ func Transform(m *onnx.Model, ranges map[string]Range, opts ...Option) (*onnx.Mo
 	for i := range m.Graph.Initializers {
 		t.inits[m.Graph.Initializers[i].Name] = &m.Graph.Initializers[i]
 	}
-	for _, p := range Points(m) {
+	for _, p := range points(m) {
 		if _, ok := ranges[p]; !ok {
 			return nil, Summary{}, fmt.Errorf("quantize: no calibrated range for %s (calibrate the same model)", p)
 		}
@@ -129,20 +129,20 @@ func Transform(m *onnx.Model, ranges map[string]Range, opts ...Option) (*onnx.Mo
 	return out, t.sum, nil
 }
 
-// Option changes how Transform quantizes.
+// Option changes how transformModel quantizes.
 type Option func(*options)
 
 type options struct{ pairSafe bool }
 
-// PairSafe quantizes the weights of ordinary (not depthwise) convolutions
+// pairSafe quantizes the weights of ordinary (not depthwise) convolutions
 // so that no two neighbouring weights along the input (NHWC im2col order:
 // kernel row, column, channel) of the same sign add up to more than 128 in
-// magnitude (PairSafeWeights). ONNX Runtime runs these convolutions as
+// magnitude (pairSafeWeights). ONNX Runtime runs these convolutions as
 // uint8 x int8 products; on x86 CPUs without VNNI its AVX2 kernels add each
 // such pair of products in a saturating 16-bit lane (vpmaddubsw), where
 // 255 x 127 x 2 overflows and 255 x 128 does not. Depthwise convolutions
 // use another kernel and keep the plain symmetric scale.
-func PairSafe() Option { return func(o *options) { o.pairSafe = true } }
+func pairSafe() Option { return func(o *options) { o.pairSafe = true } }
 
 // quantized is a float tensor that also exists dequantized from uint8:
 // readers use dq instead. offset is what must be added to the dequantized
@@ -307,10 +307,10 @@ func (t *transform) conv(n onnx.Node) error {
 	var qw []int8
 	var ws []float32
 	if t.opt.pairSafe && !depthwise(n, w) {
-		qw, ws = PairSafeWeights(w.Float, w.Dims)
+		qw, ws = pairSafeWeights(w.Float, w.Dims)
 		t.sum.PairSafeConvs++
 	} else {
-		qw, ws = Weights(w.Float, outC, 127)
+		qw, ws = quantizeWeights(w.Float, outC, 127)
 	}
 	if x.offset != 0 {
 		// conv(v + offset) = conv(v) + offset * sum(W) away from the
@@ -324,7 +324,7 @@ func (t *transform) conv(n onnx.Node) error {
 			bias[o] += float32(float64(x.offset) * sum)
 		}
 	}
-	qb, bs, err := Bias(bias, x.p.Scale, ws)
+	qb, bs, err := quantizeBias(bias, x.p.Scale, ws)
 	if err != nil {
 		return err
 	}
@@ -360,10 +360,10 @@ func depthwise(n onnx.Node, w *onnx.Tensor) bool {
 	return false
 }
 
-// Weights quantizes OIHW (or any output-channel-major) float weights to
+// quantizeWeights quantizes OIHW (or any output-channel-major) float weights to
 // int8, symmetric per output channel: scale = max|w|/qmax, q = round(w/scale)
 // (qmax 127, or 63 for 7 bits). A channel of zeros gets scale 1.
-func Weights(w []float32, outC, qmax int) ([]int8, []float32) {
+func quantizeWeights(w []float32, outC, qmax int) ([]int8, []float32) {
 	per := len(w) / outC
 	q := make([]int8, len(w))
 	scales := make([]float32, outC)
@@ -386,10 +386,10 @@ func Weights(w []float32, outC, qmax int) ([]int8, []float32) {
 	return q, scales
 }
 
-// Bias quantizes a convolution's bias to int32 at scale inScale x
+// quantizeBias quantizes a convolution's bias to int32 at scale inScale x
 // weightScales[c] (computed in float32, as ONNX Runtime's integer kernels
 // assume), returning the values and those scales.
-func Bias(b []float32, inScale float32, weightScales []float32) ([]int32, []float32, error) {
+func quantizeBias(b []float32, inScale float32, weightScales []float32) ([]int32, []float32, error) {
 	q := make([]int32, len(b))
 	scales := make([]float32, len(b))
 	for c, v := range b {
@@ -404,12 +404,12 @@ func Bias(b []float32, inScale float32, weightScales []float32) ([]int32, []floa
 	return q, scales, nil
 }
 
-// PairSafeWeights quantizes OIHW weights (dims [O,I,KH,KW]) symmetric per
+// pairSafeWeights quantizes OIHW weights (dims [O,I,KH,KW]) symmetric per
 // output channel with the smallest scale at which every weight fits in
 // -127..127 and every same-signed pair of neighbours (2j, 2j+1) in NHWC
 // im2col order (ky, kx, i) sums to at most 127 in magnitude before rounding
 // (128 after), so uint8 x int8 pair sums stay within int16.
-func PairSafeWeights(w []float32, dims []int64) ([]int8, []float32) {
+func pairSafeWeights(w []float32, dims []int64) ([]int8, []float32) {
 	outC, in, kh, kw := int(dims[0]), int(dims[1]), int(dims[2]), int(dims[3])
 	per := in * kh * kw
 	q := make([]int8, len(w))

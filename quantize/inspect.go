@@ -39,10 +39,10 @@ func (f Fusion) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// CheckFusion has ONNX Runtime (already initialised) optimise the model at
+// checkFusion has ONNX Runtime (already initialised) optimise the model at
 // path as a CPU session would and write the result to a temporary file, then
 // counts which convolutions run on integer kernels.
-func CheckFusion(path string, threads int) (Fusion, error) {
+func checkFusion(path string, threads int) (Fusion, error) {
 	dir, err := os.MkdirTemp("", "rpscam-fusion")
 	if err != nil {
 		return Fusion{}, err

@@ -56,10 +56,10 @@ func TestInt8Model(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if md[MetaPrecision] != "int8" || !strings.HasPrefix(md[MetaAccuracyBar], "met") {
-		t.Errorf("metadata precision %q, accuracy %q", md[MetaPrecision], md[MetaAccuracyBar])
+	if md[metaPrecision] != "int8" || !strings.HasPrefix(md[metaAccuracyBar], "met") {
+		t.Errorf("metadata precision %q, accuracy %q", md[metaPrecision], md[metaAccuracyBar])
 	}
-	f, err := CheckFusion(int8Path, 1)
+	f, err := checkFusion(int8Path, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmd, _ := onnx.ReadMetadata(floatPath)
-	if md[MetaPrecision] != "int8" || !strings.HasPrefix(md[MetaAccuracyBar], "not measured") || md["labels"] != fmd["labels"] || md["output_kind"] != fmd["output_kind"] {
+	if md[metaPrecision] != "int8" || !strings.HasPrefix(md[metaAccuracyBar], "not measured") || md["labels"] != fmd["labels"] || md["output_kind"] != fmd["output_kind"] {
 		t.Errorf("metadata %v", md)
 	}
 	// Beside a copy of the float model, even a VNNI CPU's auto keeps fp32.

@@ -68,7 +68,7 @@ func TestRangeParams(t *testing.T) {
 }
 
 func TestWeights(t *testing.T) {
-	q, s := Weights([]float32{1.27, -0.5, 0.64, -1.27, 0, 0}, 3, 127)
+	q, s := quantizeWeights([]float32{1.27, -0.5, 0.64, -1.27, 0, 0}, 3, 127)
 	if want := []int8{127, -50, 64, -127, 0, 0}; !slices.Equal(q, want) {
 		t.Errorf("Weights = %v, want %v", q, want)
 	}
@@ -78,7 +78,7 @@ func TestWeights(t *testing.T) {
 	// Pair-safe: in [1,4,1,1] the pair (1.27, 1.27) sums to 2.54, so the
 	// scale is 2.54/127 = 0.02 and both become 64 (63.5 rounded up), 128
 	// together; the opposite-signed pair (1, -1.27) does not constrain it.
-	q, s = PairSafeWeights([]float32{1.27, 1.27, 1, -1.27}, []int64{1, 4, 1, 1})
+	q, s = pairSafeWeights([]float32{1.27, 1.27, 1, -1.27}, []int64{1, 4, 1, 1})
 	if want := []int8{64, 64, 50, -64}; !slices.Equal(q, want) {
 		t.Errorf("PairSafeWeights = %v (scale %v), want %v", q, s, want)
 	}
@@ -87,17 +87,17 @@ func TestWeights(t *testing.T) {
 	// the same pixel.
 	w := make([]float32, 18)
 	w[0], w[9] = 1.27, 1.27 // channel 0 and 1 at (0,0): a pair
-	if _, s = PairSafeWeights(w, []int64{1, 2, 3, 3}); s[0] < 0.0199999 || s[0] > 0.0200001 {
+	if _, s = pairSafeWeights(w, []int64{1, 2, 3, 3}); s[0] < 0.0199999 || s[0] > 0.0200001 {
 		t.Errorf("3x3 pair scale %v, want 0.02", s)
 	}
 	w[9], w[1] = 0, 1.27 // (0,0) and (0,1) of channel 0 are not neighbours in im2col
-	if _, s = PairSafeWeights(w, []int64{1, 2, 3, 3}); s[0] < 0.0099999 || s[0] > 0.0100001 {
+	if _, s = pairSafeWeights(w, []int64{1, 2, 3, 3}); s[0] < 0.0099999 || s[0] > 0.0100001 {
 		t.Errorf("3x3 unpaired scale %v, want 0.01", s)
 	}
 }
 
 func TestTransformGraph(t *testing.T) {
-	q, sum, err := Transform(tinyFloat(), tinyRanges)
+	q, sum, err := transformModel(tinyFloat(), tinyRanges)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestTransformGraph(t *testing.T) {
 	if ops["Cast"] != 0 || ops["Mul"] != 0 || ops["DequantizeLinear"] != 6 || ops["QuantizeLinear"] != 3 {
 		t.Errorf("ops %v", ops)
 	}
-	if _, _, err := Transform(tinyFloat(), map[string]Range{"c1": {0, 1}}); err == nil {
+	if _, _, err := transformModel(tinyFloat(), map[string]Range{"c1": {0, 1}}); err == nil {
 		t.Error("a missing range was accepted")
 	}
 }
@@ -123,7 +123,7 @@ func TestTransformGraph(t *testing.T) {
 // qw = w*100, qb = b/(0.5*0.01), and sum_q = round(2*c1_q*0.01/0.02) = c1_q.
 func TestTransformExactIntegers(t *testing.T) {
 	orttest.Init(t)
-	q, _, err := Transform(tinyFloat(), tinyRanges)
+	q, _, err := transformModel(tinyFloat(), tinyRanges)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestTransformExactIntegers(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := CheckFusion(path, 1)
+	f, err := checkFusion(path, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestInputOffset(t *testing.T) {
 	m := tinyFloat()
 	m.Graph.Initializers[0].Float[0] = float32(1 / 127.5)
 	m.Graph.Initializers[1].Float[0] = 1
-	q, sum, err := Transform(m, tinyRanges)
+	q, sum, err := transformModel(m, tinyRanges)
 	if err != nil {
 		t.Fatal(err)
 	}

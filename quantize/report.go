@@ -25,6 +25,6 @@ func (rep *Report) WriteText(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "accuracy bar (within %.1f points of fp32 everywhere, same prediction on >= %.0f%%): %s\n",
-		100*Bar.MaxDrop, 100*Bar.MinAgreement, rep.Bar)
+		100*maxAccuracyDrop, 100*minAgreement, rep.Bar)
 	fmt.Fprintf(w, "took %s\n", rep.Took.Round(100_000_000))
 }
