@@ -69,8 +69,8 @@ func (c AugmentConfig) validate() error {
 // Augmenter makes random training views of an image.
 type Augmenter struct{ cfg AugmentConfig }
 
-// NewAugmenter checks cfg and returns an augmenter.
-func NewAugmenter(cfg AugmentConfig) (*Augmenter, error) {
+// newAugmenter checks cfg and returns an augmenter.
+func newAugmenter(cfg AugmentConfig) (*Augmenter, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("augmentation: %w", err)
 	}
@@ -235,11 +235,11 @@ func clamp8(v float64) uint8 {
 	return uint8(v + 0.5)
 }
 
-// BackgroundMask returns, for each pixel of a BGR image, how much it is
+// backgroundMask returns, for each pixel of a BGR image, how much it is
 // background (0..1): near-white, unsaturated pixels for "white", green-screen
 // hues for "green". Only regions connected to the image border count, so
 // highlights inside the hand stay hand.
-func BackgroundMask(view gocv.Mat, background string) []float32 {
+func backgroundMask(view gocv.Mat, background string) []float32 {
 	w, h := view.Cols(), view.Rows()
 	pix, _ := view.DataPtrUint8()
 	cand := make([]bool, w*h)
@@ -303,13 +303,13 @@ func BackgroundMask(view gocv.Mat, background string) []float32 {
 // (furniture, doors, posters) and sensor noise, with soft mask edges.
 func replaceBackground(view gocv.Mat, background string, rng *rand.Rand) {
 	w, h := view.Cols(), view.Rows()
-	mask := BackgroundMask(view, background)
+	mask := backgroundMask(view, background)
 	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
 	defer m.Close()
 	mp, _ := m.DataPtrFloat32()
 	copy(mp, mask)
 	gocv.GaussianBlur(m, &m, image.Pt(5, 5), 0, 0, gocv.BorderReplicate)
-	bg := SyntheticBackground(w, h, rng)
+	bg := syntheticBackground(w, h, rng)
 	defer bg.Close()
 	bp, _ := bg.DataPtrUint8()
 	pix, _ := view.DataPtrUint8()
@@ -325,8 +325,8 @@ func replaceBackground(view gocv.Mat, background string, rng *rand.Rand) {
 	}
 }
 
-// SyntheticBackground draws a w x h BGR room-like background.
-func SyntheticBackground(w, h int, rng *rand.Rand) gocv.Mat {
+// syntheticBackground draws a w x h BGR room-like background.
+func syntheticBackground(w, h int, rng *rand.Rand) gocv.Mat {
 	g := 2 + rng.IntN(5)
 	small := gocv.NewMatWithSize(g, g, gocv.MatTypeCV8UC3)
 	sp, _ := small.DataPtrUint8()
@@ -355,10 +355,10 @@ func SyntheticBackground(w, h int, rng *rand.Rand) gocv.Mat {
 	return bg
 }
 
-// NewRand returns a generator seeded from any number of keys, mixed with
+// newRand returns a generator seeded from any number of keys, mixed with
 // SplitMix64 so that nearby keys (view 0, 1, 2 of one file) give unrelated
 // streams.
-func NewRand(keys ...uint64) *rand.Rand {
+func newRand(keys ...uint64) *rand.Rand {
 	var a, b uint64 = 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9
 	for _, k := range keys {
 		a = splitmix(a ^ k)

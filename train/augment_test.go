@@ -11,14 +11,14 @@ import (
 // of a uniform grey image is darker in the mid-tones, black and white stay
 // where they are, and the same seed gives the same view.
 func TestLowLightDarkensMidTones(t *testing.T) {
-	aug, err := NewAugmenter(AugmentConfig{ScaleMin: 1, ScaleMax: 1, LowLightP: 1, LowLightGamma: 2.2})
+	aug, err := newAugmenter(AugmentConfig{ScaleMin: 1, ScaleMax: 1, LowLightP: 1, LowLightGamma: 2.2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	view := func(v uint8, seed uint64) uint8 {
 		src := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(float64(v), float64(v), float64(v), 0), 32, 32, gocv.MatTypeCV8UC3)
 		defer src.Close()
-		out, err := aug.Apply(src, "", NewRand(seed))
+		out, err := aug.Apply(src, "", newRand(seed))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +41,7 @@ func TestLowLightDarkensMidTones(t *testing.T) {
 	if view(128, 1) == 128 && view(128, 2) == 128 && view(128, 3) == 128 {
 		t.Error("no view was darkened: the low-light curve is not applied")
 	}
-	if _, err := NewAugmenter(AugmentConfig{ScaleMin: 1, ScaleMax: 1, LowLightP: 0.5, LowLightGamma: 0.8}); err == nil || !strings.Contains(err.Error(), "gamma") {
+	if _, err := newAugmenter(AugmentConfig{ScaleMin: 1, ScaleMax: 1, LowLightP: 0.5, LowLightGamma: 0.8}); err == nil || !strings.Contains(err.Error(), "gamma") {
 		t.Errorf("gamma 0.8 (brightening): %v, want an error naming the gamma", err)
 	}
 }

@@ -36,9 +36,9 @@ type Cache struct {
 	w     *bufio.Writer
 }
 
-// OpenActivationCache opens (or starts) the cache for one fine-tuning trunk
+// openActivationCache opens (or starts) the cache for one fine-tuning trunk
 // (by its sha256) and one augmentation recipe under dir.
-func OpenActivationCache(dir, trunkSHA256 string, aug AugmentConfig) (*Cache, error) {
+func openActivationCache(dir, trunkSHA256 string, aug AugmentConfig) (*Cache, error) {
 	return openCache(filepath.Join(dir, "activations-"+cacheID(trunkSHA256, aug)+".f16"))
 }
 

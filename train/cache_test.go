@@ -7,7 +7,7 @@ import (
 
 func TestActivationCacheRoundTripAndTornTail(t *testing.T) {
 	dir := t.TempDir()
-	c, err := OpenActivationCache(dir, "trunk-sha", DefaultAugment())
+	c, err := openActivationCache(dir, "trunk-sha", DefaultAugment())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestActivationCacheRoundTripAndTornTail(t *testing.T) {
 	f.Write([]byte{9, 0, 0, 0, 'c'})
 	f.Close()
 
-	c2, err := OpenActivationCache(dir, "trunk-sha", DefaultAugment())
+	c2, err := openActivationCache(dir, "trunk-sha", DefaultAugment())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestActivationCacheRoundTripAndTornTail(t *testing.T) {
 	if err := c2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c3, err := OpenActivationCache(dir, "trunk-sha", DefaultAugment())
+	c3, err := openActivationCache(dir, "trunk-sha", DefaultAugment())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestActivationCacheRoundTripAndTornTail(t *testing.T) {
 		t.Errorf("Get(b) = %v, %v", v, ok)
 	}
 	// Another trunk is another file.
-	other, err := OpenActivationCache(dir, "other-sha", DefaultAugment())
+	other, err := openActivationCache(dir, "other-sha", DefaultAugment())
 	if err != nil {
 		t.Fatal(err)
 	}

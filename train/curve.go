@@ -9,10 +9,10 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// WriteCurvePNG draws the training curves like the tutorial's two plots:
+// writeCurvePNG draws the training curves like the tutorial's two plots:
 // accuracy (left) and loss (right) per epoch, training and validation, with
 // the restored best epoch marked.
-func WriteCurvePNG(path string, hist []EpochStats) error {
+func writeCurvePNG(path string, hist []EpochStats) error {
 	if len(hist) == 0 {
 		return fmt.Errorf("no epochs to plot")
 	}

@@ -15,7 +15,7 @@ func TestWriteCurvePNG(t *testing.T) {
 		{Epoch: 3, Loss: 0.3, Accuracy: 0.9, ValLoss: 0.45, ValAccuracy: 0.84},
 	}
 	path := filepath.Join(t.TempDir(), "curve.png")
-	if err := WriteCurvePNG(path, hist); err != nil {
+	if err := writeCurvePNG(path, hist); err != nil {
 		t.Fatal(err)
 	}
 	img := gocv.IMRead(path, gocv.IMReadColor)
@@ -33,7 +33,7 @@ func TestWriteCurvePNG(t *testing.T) {
 	if math.Abs(float64(v[2])-255) > 1 || math.Abs(float64(v[1])-127) > 1 {
 		t.Errorf("pixel at the first validation point is BGR %v, want the validation orange", v)
 	}
-	if err := WriteCurvePNG(path, nil); err == nil {
+	if err := writeCurvePNG(path, nil); err == nil {
 		t.Error("want an error for an empty history")
 	}
 }

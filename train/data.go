@@ -26,8 +26,8 @@ import (
 // order for everyone: slice a copy where a []string is needed.
 var Labels = [...]string{"rock", "paper", "scissors", "none"}
 
-// NoHand is the index of the "none" class in Labels.
-const NoHand = 3
+// noHand is the index of the "none" class in Labels.
+const noHand = 3
 
 // ClassIndex returns the index of label in Labels, or -1.
 func ClassIndex(label string) int {
@@ -72,12 +72,12 @@ const (
 	// NoHoldOut: the source has its own test split elsewhere, or none.
 	NoHoldOut HoldOut = iota
 	// HoldOutFiles keeps the files whose base name hashes into the lowest
-	// HoldOutPercent (HeldOut): right where every file is its own group.
+	// holdOutPercent (HeldOut): right where every file is its own group.
 	HoldOutFiles
 	// HoldOutGroups keeps the groups whose key hashes into the lowest
-	// HoldOutPercent, so near-duplicates of a test image are never trained on.
+	// holdOutPercent, so near-duplicates of a test image are never trained on.
 	HoldOutGroups
-	// HoldOutLastGroups keeps the last HoldOutPercent of each class's groups
+	// HoldOutLastGroups keeps the last holdOutPercent of each class's groups
 	// in sorted order: the last frames a person recorded of each gesture.
 	HoldOutLastGroups
 )
@@ -110,20 +110,20 @@ func DefaultSources(shared string) []Source {
 	}
 }
 
-// DataLicenses names the license and attribution of every default source
+// dataLicenses names the license and attribution of every default source
 // and of the backbone weights, for training records and model cards.
-const DataLicenses = "rps-cgi: CC BY 2.0 (Laurence Moroney); drgfreeman: CC BY-SA 4.0 (Julien de la Bruere-Terreault); sxsw: CDLA-Sharing-1.0 (Roboflow Universe); " +
+const dataLicenses = "rps-cgi: CC BY 2.0 (Laurence Moroney); drgfreeman: CC BY-SA 4.0 (Julien de la Bruere-Terreault); sxsw: CDLA-Sharing-1.0 (Roboflow Universe); " +
 	"subhih: Apache-2.0 (Subhi Hadba, SubhiH/HandsDataset); parikshitkumar1: MIT (parikshitkumar1/Best_Of_One); " +
 	"signdigits: Apache-2.0 (Arda Mavi, Sign-Language-Digits-Dataset, arXiv:2011.08927); MobileNet-v2: Apache-2.0 (google-coral/test_data)"
 
-// HoldOutPercent is the share of a HoldOut source reserved for testing.
-const HoldOutPercent = 20
+// holdOutPercent is the share of a HoldOut source reserved for testing.
+const holdOutPercent = 20
 
 // HeldOut reports whether the file belongs to the fixed test part of a
 // HoldOutFiles source. It hashes the base name only, so the choice does not
 // depend on the seed, the machine or where the data lives.
 func HeldOut(path string) bool {
-	return hashPercent(filepath.Base(path)) < HoldOutPercent
+	return hashPercent(filepath.Base(path)) < holdOutPercent
 }
 
 func hashPercent(key string) uint32 {
@@ -140,12 +140,12 @@ type Example struct {
 	BG     string // Source.Background
 }
 
-// ListDir lists the images directly in dir's class folders (rock, paper,
+// listDir lists the images directly in dir's class folders (rock, paper,
 // scissors, none), sorted by path, with capture.ListImages (the one lister
 // every command uses: same extensions, hidden files skipped). A source may
 // lack some classes (photos of open palms and V signs only); one with none
 // of the folders is an error naming the layout.
-func ListDir(dir string) ([]Example, error) {
+func listDir(dir string) ([]Example, error) {
 	classOf := map[string]int{}
 	for ci, label := range Labels {
 		cd := filepath.Join(dir, label)
@@ -191,14 +191,14 @@ func ListDir(dir string) ([]Example, error) {
 // List lists a source, assigning groups; held-out files are returned
 // separately when the source has HoldOut set.
 func (s Source) List() (train, heldOut []Example, err error) {
-	all, err := ListDir(s.Dir)
+	all, err := listDir(s.Dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("source %s: %w", s.Name, err)
 	}
 	for i := range all {
 		all[i].Source = s.Name
 		all[i].BG = s.Background
-		all[i].Group = s.Name + "/" + GroupKey(s.Grouping, all[i].Path)
+		all[i].Group = s.Name + "/" + groupKey(s.Grouping, all[i].Path)
 	}
 	held := s.heldOutGroups(all)
 	for _, ex := range all {
@@ -218,7 +218,7 @@ func (s Source) heldOutGroups(all []Example) map[string]bool {
 	switch s.HoldOut {
 	case HoldOutGroups:
 		for _, ex := range all {
-			if hashPercent(ex.Group) < HoldOutPercent {
+			if hashPercent(ex.Group) < holdOutPercent {
 				held[ex.Group] = true
 			}
 		}
@@ -233,7 +233,7 @@ func (s Source) heldOutGroups(all []Example) map[string]bool {
 		}
 		for _, groups := range byClass {
 			sort.Strings(groups) // GroupFrames keys sort in frame order
-			n := (len(groups)*HoldOutPercent + 99) / 100
+			n := (len(groups)*holdOutPercent + 99) / 100
 			for _, g := range groups[len(groups)-n:] {
 				held[g] = true
 			}
@@ -254,8 +254,8 @@ var (
 	imgNumRe    = regexp.MustCompile(`^IMG_(\d+)$`)
 )
 
-// GroupKey returns the near-duplicate group of a file under a grouping.
-func GroupKey(g Grouping, path string) string {
+// groupKey returns the near-duplicate group of a file under a grouping.
+func groupKey(g Grouping, path string) string {
 	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	switch g {
 	case GroupCGIModel:
@@ -395,11 +395,11 @@ func Split(examples []Example, valFraction float64, seed uint64) (trainSet, valS
 	return trainSet, valSet, nil
 }
 
-// KeepShare returns the examples of about share of their groups (at least
+// keepShare returns the examples of about share of their groups (at least
 // one group), chosen by a shuffle seeded with seed. The groups are ranked
 // once per seed, so a smaller share keeps a subset of a larger one's: the
 // points of a learning curve differ only in the data added between them.
-func KeepShare(examples []Example, share float64, seed uint64) []Example {
+func keepShare(examples []Example, share float64, seed uint64) []Example {
 	if share >= 1 {
 		return examples
 	}
@@ -427,8 +427,8 @@ func KeepShare(examples []Example, share float64, seed uint64) []Example {
 	return out
 }
 
-// Shuffle returns a copy of examples in an order fixed by seed.
-func Shuffle(examples []Example, seed uint64) []Example {
+// shuffle returns a copy of examples in an order fixed by seed.
+func shuffle(examples []Example, seed uint64) []Example {
 	out := append([]Example(nil), examples...)
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })

@@ -41,7 +41,7 @@ func TestGroupKey(t *testing.T) {
 		{GroupPerson, "x/scissors/IMG_1130.jpg", "113"},
 	}
 	for _, c := range cases {
-		if got := GroupKey(c.g, c.path); got != c.want {
+		if got := groupKey(c.g, c.path); got != c.want {
 			t.Errorf("GroupKey(%s, %s) = %q, want %q", c.g, c.path, got, c.want)
 		}
 	}
@@ -117,7 +117,7 @@ func TestSplitKeepsGroupsTogetherAndIsDeterministic(t *testing.T) {
 		}
 	}
 	// Same seed, shuffled input: same split. Another seed: another split.
-	tr2, _, _ := Split(Shuffle(all, 7), 0.25, 42)
+	tr2, _, _ := Split(shuffle(all, 7), 0.25, 42)
 	set := func(xs []Example) map[string]bool {
 		m := map[string]bool{}
 		for _, x := range xs {
@@ -158,22 +158,22 @@ func TestHoldOutIsFixedShareByName(t *testing.T) {
 		}
 	}
 	if n < 150 || n > 250 {
-		t.Errorf("%d of 1000 held out, want about %d%%", n, HoldOutPercent)
+		t.Errorf("%d of 1000 held out, want about %d%%", n, holdOutPercent)
 	}
 }
 
 func TestListDirErrorsNameTheLayout(t *testing.T) {
 	dir := tree(t, map[string][]string{"rocks": {"a.jpg"}})
-	_, err := ListDir(dir)
+	_, err := listDir(dir)
 	if err == nil || !strings.Contains(err.Error(), "no class folder") || !strings.Contains(err.Error(), "none/") {
 		t.Fatalf("a folder without class folders: %v, want an error naming the layout", err)
 	}
 }
 
-// listedNames is ListDir(dir) as "class/file" names.
+// listedNames is listDir(dir) as "class/file" names.
 func listedNames(t *testing.T, dir string) []string {
 	t.Helper()
-	exs, err := ListDir(dir)
+	exs, err := listDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,12 +192,12 @@ func TestListDirTakesAnySubsetOfClasses(t *testing.T) {
 	if want := []string{"none/b.jpg", "none/c.png", "paper/a.jpg"}; !slices.Equal(got, want) {
 		t.Errorf("listed %v, want %v", got, want)
 	}
-	if Labels[NoHand] != "none" {
-		t.Errorf("Labels[NoHand] = %q, want none", Labels[NoHand])
+	if Labels[noHand] != "none" {
+		t.Errorf("Labels[NoHand] = %q, want none", Labels[noHand])
 	}
 }
 
-// TestListDirListsAsCaptureDoes: ListDir takes what capture.ListImages
+// TestListDirListsAsCaptureDoes: listDir takes what capture.ListImages
 // takes (symlinked images, as teach's stand-in folders use; not hidden
 // resource forks), and only the class folder's own files, not a sub-folder's.
 func TestListDirListsAsCaptureDoes(t *testing.T) {
@@ -210,7 +210,7 @@ func TestListDirListsAsCaptureDoes(t *testing.T) {
 		t.Errorf("listed %v, want %v", got, want)
 	}
 	empty := tree(t, map[string][]string{"rock": {}, "none": {"readme.txt"}})
-	if _, err := ListDir(empty); err == nil || !strings.Contains(err.Error(), "no images") {
+	if _, err := listDir(empty); err == nil || !strings.Contains(err.Error(), "no images") {
 		t.Errorf("class folders without images: %v, want a no-images error", err)
 	}
 }
@@ -246,7 +246,7 @@ func TestHoldOutLastGroups(t *testing.T) {
 }
 
 // TestHoldOutGroupsKeepsGroupsWhole: a student's open palm and V sign are
-// held out together, about HoldOutPercent of the students.
+// held out together, about holdOutPercent of the students.
 func TestHoldOutGroupsKeepsGroupsWhole(t *testing.T) {
 	files := map[string][]string{}
 	for s := 100; s < 300; s++ {
@@ -273,7 +273,7 @@ func TestHoldOutGroupsKeepsGroupsWhole(t *testing.T) {
 		}
 	}
 	if n := len(heldGroups); n < 25 || n > 55 {
-		t.Errorf("%d of 200 students held out, want about %d%%", n, HoldOutPercent)
+		t.Errorf("%d of 200 students held out, want about %d%%", n, holdOutPercent)
 	}
 }
 
@@ -352,13 +352,13 @@ func TestKeepShare(t *testing.T) {
 		}
 		return m
 	}
-	if got := KeepShare(all, 1, 7); len(got) != len(all) {
+	if got := keepShare(all, 1, 7); len(got) != len(all) {
 		t.Errorf("share 1 kept %d of %d", len(got), len(all))
 	}
-	if got := groupsOf(KeepShare(all, 0.01, 7)); len(got) != 1 {
+	if got := groupsOf(keepShare(all, 0.01, 7)); len(got) != 1 {
 		t.Errorf("a tiny share kept %d groups, want at least (and here exactly) 1", len(got))
 	}
-	quarter, half := groupsOf(KeepShare(all, 0.25, 7)), groupsOf(KeepShare(all, 0.5, 7))
+	quarter, half := groupsOf(keepShare(all, 0.25, 7)), groupsOf(keepShare(all, 0.5, 7))
 	if len(quarter) != 5 || len(half) != 10 {
 		t.Fatalf("kept %d and %d of 20 groups, want 5 and 10", len(quarter), len(half))
 	}
@@ -372,7 +372,7 @@ func TestKeepShare(t *testing.T) {
 			t.Errorf("group %s is in the 25%% share but not the 50%% one", g)
 		}
 	}
-	if other := groupsOf(KeepShare(all, 0.5, 8)); maps.Equal(other, half) {
+	if other := groupsOf(keepShare(all, 0.5, 8)); maps.Equal(other, half) {
 		t.Error("seeds 7 and 8 kept the same groups")
 	}
 }

@@ -258,7 +258,7 @@ func (e *Extractor) view(pre Preprocessor, j job, dst []uint8) error {
 	if j.view == 0 {
 		return pre.IntoUint8(img, image.Rectangle{}, dst)
 	}
-	aug, err := e.Augment.Apply(img, j.ex.BG, NewRand(e.AugSeed, pathHash(j.ex.Path), uint64(j.view)))
+	aug, err := e.Augment.Apply(img, j.ex.BG, newRand(e.AugSeed, pathHash(j.ex.Path), uint64(j.view)))
 	if err != nil {
 		return fmt.Errorf("%s: %w", j.ex.Path, err)
 	}

@@ -75,11 +75,11 @@ func TestExtractorViewsAndCache(t *testing.T) {
 	writeSolid(t, filepath.Join(dir, "rock", "a.png"), color.RGBA{R: 200, G: 10, B: 10})
 	writeSolid(t, filepath.Join(dir, "paper", "b.png"), color.RGBA{R: 10, G: 200, B: 10})
 	writeSolid(t, filepath.Join(dir, "scissors", "c.png"), color.RGBA{R: 10, G: 10, B: 200})
-	exs, err := ListDir(dir)
+	exs, err := listDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	aug, err := NewAugmenter(DefaultAugment())
+	aug, err := newAugmenter(DefaultAugment())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestExtractorViewsAndCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	moved, err := ListDir(copied)
+	moved, err := listDir(copied)
 	if err != nil {
 		t.Fatal(err)
 	}

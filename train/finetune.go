@@ -74,10 +74,10 @@ type Activations struct {
 	Time                       time.Duration
 }
 
-// ExtractActivations splits the sources and runs ex (whose Runner is the
+// extractActivations splits the sources and runs ex (whose Runner is the
 // trunk) over every training view, the validation and left-out images and
 // the test sets, from the cache where present.
-func ExtractActivations(cfg Config, tests []TestSet, ex *Extractor, log io.Writer) (*Activations, error) {
+func extractActivations(cfg Config, tests []TestSet, ex *Extractor, log io.Writer) (*Activations, error) {
 	if cfg.Views < 1 {
 		return nil, fmt.Errorf("views %d: want 1 or more", cfg.Views)
 	}

@@ -125,9 +125,9 @@ type Adam struct {
 	mW, vW, mB, vB        []float64
 }
 
-// NewAdam returns Adam with learning rate lr and the Keras defaults
+// newAdam returns Adam with learning rate lr and the Keras defaults
 // beta1 0.9, beta2 0.999, epsilon 1e-7.
-func NewAdam(lr float64) *Adam { return &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-7} }
+func newAdam(lr float64) *Adam { return &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-7} }
 
 // Step applies one update of g to h.
 func (a *Adam) Step(h *Head, g *Gradients) {
@@ -253,7 +253,7 @@ func Fit(h *Head, trainSet, valSet Batch, cfg FitConfig, now func() float64) ([]
 		}
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xf17))
-	opt := NewAdam(cfg.LearningRate)
+	opt := newAdam(cfg.LearningRate)
 	g := &Gradients{W: make([]float32, len(h.W)), B: make([]float32, len(h.B))}
 	order := make([]int, len(trainSet.X))
 	for i := range order {

@@ -21,7 +21,7 @@ type Job struct {
 	Backbone *model.Backbone
 	// BackbonePath is the head recipe's feature-extractor ONNX, built from
 	// Backbone when missing; TrunkPath the fine-tuning trunk, rebuilt when
-	// missing or cut elsewhere ("": TrunkPath of the weights and cut).
+	// missing or cut elsewhere ("": trunkPath of the weights and cut).
 	BackbonePath, TrunkPath string
 	Tests                   []TestSet // fine-tuning: scored for the log and record only
 	CacheDir                string
@@ -96,7 +96,7 @@ func (j *Job) extractor(path, output string, openCache func(AugmentConfig) (Vect
 		return nil, augCfg, nil, err
 	}
 	augCfg = DefaultAugment()
-	aug, err := NewAugmenter(augCfg)
+	aug, err := newAugmenter(augCfg)
 	if err == nil {
 		var cache VectorCache
 		if cache, err = openCache(augCfg); err == nil {

@@ -20,13 +20,13 @@ func TestMatProfileNoLeaks(t *testing.T) {
 	start := gocv.MatProfile.Count()
 	cfg := DefaultAugment()
 	cfg.BlurP, cfg.JPEGP, cfg.BackgroundP = 1, 1, 1
-	aug, err := NewAugmenter(cfg)
+	aug, err := newAugmenter(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	src, _ := readBGR(filepath.Join(dir, "rock", "a.png"))
 	for _, bg := range []string{"white", "green", ""} {
-		v, err := aug.Apply(src, bg, NewRand(1))
+		v, err := aug.Apply(src, bg, newRand(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,11 +34,11 @@ func TestMatProfileNoLeaks(t *testing.T) {
 	}
 	src.Close()
 	empty := gocv.NewMat()
-	if _, err := aug.Apply(empty, "", NewRand(1)); err == nil {
+	if _, err := aug.Apply(empty, "", newRand(1)); err == nil {
 		t.Fatal("want an error for an empty image")
 	}
 	empty.Close()
-	exs, err := ListDir(dir)
+	exs, err := listDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func FineTune(j Job) error {
 		return err
 	}
 	if j.TrunkPath == "" {
-		j.TrunkPath = TrunkPath(b.Source.Weights, trunkEnd)
+		j.TrunkPath = trunkPath(b.Source.Weights, trunkEnd)
 	}
 	printFineTuneSummary(j.Log, b, layers, len(Labels)*model.FeatureSize+len(Labels), j.Fit.Dropout)
 	trunkSHA, err := j.buildTrunk(trunkEnd)
@@ -41,7 +41,7 @@ func FineTune(j Job) error {
 	}
 	var cache *Cache
 	ex, augCfg, done, err := j.extractor(j.TrunkPath, model.ActivationName, func(aug AugmentConfig) (VectorCache, error) {
-		cache, err = OpenActivationCache(j.CacheDir, trunkSHA, aug)
+		cache, err = openActivationCache(j.CacheDir, trunkSHA, aug)
 		return cache, err
 	})
 	if err != nil {
@@ -49,7 +49,7 @@ func FineTune(j Job) error {
 	}
 	defer done()
 	defer cache.Close()
-	acts, err := ExtractActivations(j.Config, j.Tests, ex, j.Log)
+	acts, err := extractActivations(j.Config, j.Tests, ex, j.Log)
 	if err != nil {
 		return err
 	}
@@ -82,9 +82,9 @@ func (j *Job) buildTrunk(trunkEnd string) (string, error) {
 	return model.FileSHA256(j.TrunkPath)
 }
 
-// TrunkPath names the trunk ONNX by weights and cut, so that switching
+// trunkPath names the trunk ONNX by weights and cut, so that switching
 // --tune or --weights does not rebuild one file back and forth.
-func TrunkPath(w model.Weights, end string) string {
+func trunkPath(w model.Weights, end string) string {
 	name := "models/mobilenet_v2_trunk"
 	if w != model.WeightsTF2 {
 		name += "-" + w.Name

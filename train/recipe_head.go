@@ -13,13 +13,13 @@ import (
 )
 
 // HeadOnly runs the head recipe (the tutorial's): features of the frozen
-// backbone, cached, then a dense head (Run), and writes the params, record,
+// backbone, cached, then a dense head (run), and writes the params, record,
 // model and curve. A run with LeaveOut set is a check and writes none of
-// them. An empty BackbonePath is BackbonePath of the backbone's weights.
+// them. An empty BackbonePath is backbonePath of the backbone's weights.
 func HeadOnly(j Job) error {
 	b := j.Backbone
 	if j.BackbonePath == "" {
-		j.BackbonePath = BackbonePath(b.Source.Weights)
+		j.BackbonePath = backbonePath(b.Source.Weights)
 	}
 	if _, err := os.Stat(j.BackbonePath); errors.Is(err, os.ErrNotExist) {
 		m, err := model.BuildONNX(b, nil, map[string]string{model.MetaBackboneWeights: b.Source.Weights.Name})
@@ -47,7 +47,7 @@ func HeadOnly(j Job) error {
 	defer cache.Close()
 	headParams := len(Labels)*model.FeatureSize + len(Labels)
 	printSummary(j.Log, b.ParamCount(), headParams, j.Fit.Dropout)
-	out, err := Run(j.Config, ex, j.Log)
+	out, err := run(j.Config, ex, j.Log)
 	if err != nil {
 		return err
 	}

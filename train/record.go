@@ -124,13 +124,13 @@ func (j *Job) newRecord(date string) record {
 	b := j.Backbone
 	return record{
 		Date: date, Mode: j.Mode, Seed: j.Seed, SplitSeed: j.SplitSeed, AugSeed: j.AugSeed, Views: j.Views, ValFraction: j.ValFraction,
-		Fit: newRecordFit(j.Fit), HoldOutPercent: HoldOutPercent,
+		Fit: newRecordFit(j.Fit), HoldOutPercent: holdOutPercent,
 		Backbone:       recordBackbone{File: b.Source.File, SHA256: b.Source.SHA256, Weights: b.Source.Weights.Name},
 		Reproduce:      j.Reproduce,
 		GoVersion:      runtime.Version(),
 		Host:           fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
 		Command:        j.Command,
-		SharedLicenses: DataLicenses,
+		SharedLicenses: dataLicenses,
 	}
 }
 
@@ -205,7 +205,7 @@ func (j *Job) writeCurve(hist []EpochStats) error {
 	if err := os.MkdirAll(filepath.Dir(j.Out.Curve), 0o755); err != nil {
 		return err
 	}
-	if err := WriteCurvePNG(j.Out.Curve, hist); err != nil {
+	if err := writeCurvePNG(j.Out.Curve, hist); err != nil {
 		return err
 	}
 	fmt.Fprintf(j.Log, "training curve: %s\n", j.Out.Curve)

@@ -61,7 +61,7 @@ type SourceCounts struct {
 	TrainShare float64 `json:"train_share,omitempty"`
 }
 
-// Outcome is what Run produced.
+// Outcome is what run produced.
 type Outcome struct {
 	Head          *Head
 	History       []EpochStats
@@ -83,9 +83,9 @@ type Scored struct {
 	Recall   []float64
 }
 
-// Run lists and splits the sources, extracts (or loads cached) features,
+// run lists and splits the sources, extracts (or loads cached) features,
 // and fits the head, logging Keras-style lines to log.
-func Run(cfg Config, ex *Extractor, log io.Writer) (*Outcome, error) {
+func run(cfg Config, ex *Extractor, log io.Writer) (*Outcome, error) {
 	if cfg.Views < 1 {
 		return nil, fmt.Errorf("views %d: want 1 or more", cfg.Views)
 	}
@@ -214,7 +214,7 @@ func SplitSources(cfg Config, log io.Writer) (*Splits, error) {
 			return nil, fmt.Errorf("source %s: %w", s.Name, err)
 		}
 		if share, ok := cfg.TrainShare[s.Name]; ok {
-			tr, sc.TrainShare = KeepShare(tr, share, cfg.SplitSeed), share
+			tr, sc.TrainShare = keepShare(tr, share, cfg.SplitSeed), share
 		}
 		sc.Train, sc.Validation = len(tr), len(va)
 		sp.Sources = append(sp.Sources, sc)
@@ -227,7 +227,7 @@ func SplitSources(cfg Config, log io.Writer) (*Splits, error) {
 	if len(sp.Train) == 0 {
 		return nil, fmt.Errorf("no training images left: check the sources and --leave-out")
 	}
-	sp.Train = Shuffle(sp.Train, cfg.Seed)
+	sp.Train = shuffle(sp.Train, cfg.Seed)
 	for _, sc := range sp.Sources {
 		note := map[bool]string{true: " (left out)"}[sc.LeftOut]
 		if sc.TrainShare != 0 {

@@ -101,7 +101,7 @@ func (j *Job) ListData(d DataRequest) error {
 		srcs = append(srcs, Source{Name: name, Dir: dir, Grouping: GroupNone})
 	}
 	if d.SyntheticNone > 0 {
-		s, err := WriteSyntheticNone(filepath.Join(j.CacheDir, SyntheticNoneName), d.SyntheticNone, j.AugSeed)
+		s, err := writeSyntheticNone(filepath.Join(j.CacheDir, syntheticNoneName), d.SyntheticNone, j.AugSeed)
 		if err != nil {
 			return err
 		}
@@ -128,8 +128,8 @@ func (j *Job) ListData(d DataRequest) error {
 	return nil
 }
 
-// BackbonePath names the head recipe's feature-extractor ONNX by weights.
-func BackbonePath(w model.Weights) string {
+// backbonePath names the head recipe's feature-extractor ONNX by weights.
+func backbonePath(w model.Weights) string {
 	if w == model.WeightsTF2 {
 		return "models/mobilenet_v2_backbone.onnx"
 	}

@@ -10,17 +10,17 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// SyntheticNoneName is the source name of the generated empty scenes.
-const SyntheticNoneName = "synthetic-none"
+// syntheticNoneName is the source name of the generated empty scenes.
+const syntheticNoneName = "synthetic-none"
 
-// WriteSyntheticNone writes n generated empty scenes into dir/none/ as PNG
+// writeSyntheticNone writes n generated empty scenes into dir/none/ as PNG
 // files and returns them as a training source. They teach the none class
 // what the photographed empty boxes cannot cover alone: a bare wall of any
 // colour, a dim or noisy frame, a room-like clutter of flat shapes (the
-// augmenter's SyntheticBackground). Files are the same for the same n and
+// augmenter's syntheticBackground). Files are the same for the same n and
 // seed; existing ones are kept, so a rerun costs nothing.
-func WriteSyntheticNone(dir string, n int, seed uint64) (Source, error) {
-	none := filepath.Join(dir, Labels[NoHand])
+func writeSyntheticNone(dir string, n int, seed uint64) (Source, error) {
+	none := filepath.Join(dir, Labels[noHand])
 	if err := os.MkdirAll(none, 0o755); err != nil {
 		return Source{}, fmt.Errorf("synthetic none scenes: %w", err)
 	}
@@ -30,21 +30,21 @@ func WriteSyntheticNone(dir string, n int, seed uint64) (Source, error) {
 		if _, err := os.Stat(path); err == nil {
 			continue
 		}
-		img := syntheticScene(side, NewRand(seed, uint64(i)), i%3)
+		img := syntheticScene(side, newRand(seed, uint64(i)), i%3)
 		ok := gocv.IMWrite(path, img)
 		img.Close()
 		if !ok {
 			return Source{}, fmt.Errorf("synthetic none scenes: cannot write %s: check that the folder is writable and the disk not full", path)
 		}
 	}
-	return Source{Name: SyntheticNoneName, Dir: dir, Grouping: GroupNone}, nil
+	return Source{Name: syntheticNoneName, Dir: dir, Grouping: GroupNone}, nil
 }
 
 // syntheticScene draws one empty scene of the given kind: 0 a room-like
 // background, 1 a bare wall lit from one side, 2 a dim, noisy frame.
 func syntheticScene(side int, rng *rand.Rand, kind int) gocv.Mat {
 	if kind == 0 {
-		return SyntheticBackground(side, side, rng)
+		return syntheticBackground(side, side, rng)
 	}
 	img := gocv.NewMatWithSize(side, side, gocv.MatTypeCV8UC3)
 	pix, _ := img.DataPtrUint8()

@@ -35,9 +35,9 @@ type Image struct {
 	Path, Class, Source, Group string
 }
 
-// Tag turns listed images into Images of per-source row group, keeping
+// tag turns listed images into Images of per-source row group, keeping
 // those keep accepts (nil keeps all).
-func Tag(list []capture.LabeledImage, group string, keep func(path string) bool) []Image {
+func tag(list []capture.LabeledImage, group string, keep func(path string) bool) []Image {
 	var out []Image
 	for _, im := range list {
 		if keep == nil || keep(im.Path) {
@@ -47,11 +47,11 @@ func Tag(list []capture.LabeledImage, group string, keep func(path string) bool)
 	return out
 }
 
-// HeldOutRule says which files of dir rpscam train never trains on: a
+// heldOutRule says which files of dir rpscam train never trains on: a
 // default source's own held-out part (drgfreeman's hashed 20% of files,
 // parikshitkumar1's last frames, signdigits' hashed 20% of students), or
 // for any other folder, or with no shared folder (""), train.HeldOut.
-func HeldOutRule(shared, dir string) (func(string) bool, error) {
+func heldOutRule(shared, dir string) (func(string) bool, error) {
 	if shared == "" {
 		return train.HeldOut, nil
 	}
@@ -73,9 +73,9 @@ func HeldOutRule(shared, dir string) (func(string) bool, error) {
 	}, nil
 }
 
-// SourceImages lists one source's images, all of which must be in class
+// sourceImages lists one source's images, all of which must be in class
 // folders: an image directly in the source folder has no truth to score.
-func SourceImages(s Source) ([]capture.LabeledImage, error) {
+func sourceImages(s Source) ([]capture.LabeledImage, error) {
 	list, err := capture.ListImages(s.Dir)
 	if err != nil {
 		return nil, dataErrorf("source %s: %v", s.Name, err)
@@ -89,9 +89,9 @@ func SourceImages(s Source) ([]capture.LabeledImage, error) {
 	return list, nil
 }
 
-// ListSources turns every subfolder of each parent (--sources-in), then
+// listSources turns every subfolder of each parent (--sources-in), then
 // each of dirs (--data), into a named source.
-func ListSources(parents, dirs []string) ([]Source, error) {
+func listSources(parents, dirs []string) ([]Source, error) {
 	var out []Source
 	for _, parent := range parents {
 		subs, err := subfolders(parent)
@@ -212,7 +212,7 @@ func ValidationImages(shared string, splitSeed uint64, valFrac float64) (imgs []
 	return imgs, dirs, nil
 }
 
-// Item is one image with its model class index (or NoneImage) and
+// Item is one image with its model class index (or noneImage) and
 // per-source row.
 type Item struct {
 	Path, Source, Group string
@@ -228,7 +228,7 @@ func LabelImages(imgs []Image, labels []string) ([]Item, error) {
 		index[l] = i
 	}
 	if _, ok := index[infer.NoHandLabel]; !ok {
-		index[infer.NoHandLabel] = NoneImage
+		index[infer.NoHandLabel] = noneImage
 	}
 	items := make([]Item, 0, len(imgs))
 	for _, im := range imgs {
@@ -241,10 +241,10 @@ func LabelImages(imgs []Image, labels []string) ([]Item, error) {
 	return items, nil
 }
 
-// Predict runs the model on every item in batches through the live path's
+// predict runs the model on every item in batches through the live path's
 // preprocessing (the same code as infer.Classifier), calling progress with
 // the number done after each batch.
-func Predict(runner *infer.BatchRunner, items []Item, batch int, progress func(done int)) ([]Prediction, error) {
+func predict(runner *infer.BatchRunner, items []Item, batch int, progress func(done int)) ([]Prediction, error) {
 	pre, err := infer.NewPreprocessor(runner.Contract())
 	if err != nil {
 		return nil, err
@@ -285,9 +285,9 @@ func preprocessFile(pre *infer.Preprocessor, path string, dst []uint8) error {
 	return nil
 }
 
-// GroupBySource splits preds (one per item, in order) into one
+// groupBySource splits preds (one per item, in order) into one
 // SourcePredictions per source, by the items' Group.
-func GroupBySource(sources []Source, items []Item, preds []Prediction) []SourcePredictions {
+func groupBySource(sources []Source, items []Item, preds []Prediction) []SourcePredictions {
 	groups := make([]SourcePredictions, len(sources))
 	row := map[string]int{}
 	for i, s := range sources {
@@ -301,21 +301,21 @@ func GroupBySource(sources []Source, items []Item, preds []Prediction) []SourceP
 	return groups
 }
 
-// ScoredOnly drops none images that a model without a none class cannot
+// scoredOnly drops none images that a model without a none class cannot
 // be right or wrong on, leaving what the confusion matrix counts.
-func ScoredOnly(preds []Prediction) []Prediction {
+func scoredOnly(preds []Prediction) []Prediction {
 	out := make([]Prediction, 0, len(preds))
 	for _, p := range preds {
-		if p.Actual != NoneImage {
+		if p.Actual != noneImage {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// SampleSpread picks n predictions spread evenly over the list, so sample
+// sampleSpread picks n predictions spread evenly over the list, so sample
 // lines show every class rather than the first folder's files.
-func SampleSpread(preds []Prediction, n int) []Prediction {
+func sampleSpread(preds []Prediction, n int) []Prediction {
 	if n >= len(preds) {
 		return preds
 	}

@@ -63,8 +63,8 @@ type Report struct {
 	Worst     []Mistake          `json:"worst"`
 }
 
-// Score computes the report; worst caps the number of listed mistakes.
-func Score(labels []string, preds []Prediction, worst int) (Report, error) {
+// score computes the report; worst caps the number of listed mistakes.
+func score(labels []string, preds []Prediction, worst int) (Report, error) {
 	k := len(labels)
 	r := Report{Labels: labels, N: len(preds), Confusion: make([][]int, k)}
 	for i := range r.Confusion {
@@ -170,9 +170,9 @@ func (r Report) WriteText(w io.Writer) {
 	}
 }
 
-// SampleLines are the tutorial's "Actual: rock, Predicted: rock (97.3%)"
+// sampleLines are the tutorial's "Actual: rock, Predicted: rock (97.3%)"
 // lines for the first n predictions.
-func SampleLines(labels []string, preds []Prediction, n int) string {
+func sampleLines(labels []string, preds []Prediction, n int) string {
 	var b strings.Builder
 	for i, p := range preds {
 		if i == n {

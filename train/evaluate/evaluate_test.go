@@ -25,7 +25,7 @@ func TestScoreExactFigures(t *testing.T) {
 		pred("s1", 2, 0.1, 0.1, 0.8),
 		pred("s2", 2, 0.05, 0.9, 0.05), // scissors -> paper, 90%
 	}
-	r, err := Score(labels, preds, 5)
+	r, err := score(labels, preds, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestScoreExactFigures(t *testing.T) {
 	if r.BySource != nil {
 		t.Errorf("accuracy by source %v for predictions without sources", r.BySource)
 	}
-	lines := SampleLines(labels, preds, 2)
+	lines := sampleLines(labels, preds, 2)
 	if lines != "Actual: rock     Predicted: rock     (90.0%)\nActual: rock     Predicted: paper    (70.0%)  <- wrong\n" {
 		t.Errorf("sample lines %q", lines)
 	}
@@ -76,7 +76,7 @@ func TestScoreAccuracyBySource(t *testing.T) {
 		{Path: "b", Source: "cgi", Actual: 1, Probs: []float32{0.9, 0.05, 0.05}},
 		{Path: "c", Source: "sxsw", Actual: 2, Probs: []float32{0.1, 0.1, 0.8}},
 	}
-	r, err := Score(labels, preds, 0)
+	r, err := score(labels, preds, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,13 +91,13 @@ func TestScoreAccuracyBySource(t *testing.T) {
 }
 
 func TestScoreRejectsMismatchedProbabilities(t *testing.T) {
-	if _, err := Score(labels, []Prediction{pred("x", 0, 1, 0)}, 1); err == nil {
+	if _, err := score(labels, []Prediction{pred("x", 0, 1, 0)}, 1); err == nil {
 		t.Fatal("want an error for 2 probabilities and 3 labels")
 	}
 }
 
 func TestConfusionPNG(t *testing.T) {
-	r, _ := Score(labels, []Prediction{pred("a", 0, 1, 0, 0), pred("b", 2, 0, 1, 0)}, 1)
+	r, _ := score(labels, []Prediction{pred("a", 0, 1, 0, 0), pred("b", 2, 0, 1, 0)}, 1)
 	path := filepath.Join(t.TempDir(), "c.png")
 	if err := r.WriteConfusionPNG(path, "test"); err != nil {
 		t.Fatal(err)

@@ -9,10 +9,10 @@ import (
 	"github.com/rpscam/rpscam/infer"
 )
 
-// NoneImage is the Actual of an image from a none/ folder scored by a model
+// noneImage is the Actual of an image from a none/ folder scored by a model
 // that has no none class: no output can be right for it, so it is judged
 // only by whether the model is uncertain about it.
-const NoneImage = -1
+const noneImage = -1
 
 // Figures are what matters to a user in front of the camera, for one source
 // or pooled: how often a hand gets its gesture, how often a hand is taken
@@ -38,8 +38,8 @@ type Figures struct {
 	NoneOrUncertainShare *float64 `json:"none_or_uncertain_share"`
 }
 
-// HasNone reports whether labels include the none class.
-func HasNone(labels []string) bool { return noneIndex(labels) >= 0 }
+// hasNone reports whether labels include the none class.
+func hasNone(labels []string) bool { return noneIndex(labels) >= 0 }
 
 func noneIndex(labels []string) int {
 	for i, l := range labels {
@@ -50,8 +50,8 @@ func noneIndex(labels []string) int {
 	return -1
 }
 
-// GestureLabels are labels without none, in model order.
-func GestureLabels(labels []string) []string {
+// gestureLabels are labels without none, in model order.
+func gestureLabels(labels []string) []string {
 	var out []string
 	for _, l := range labels {
 		if !infer.IsNoHand(l) {
@@ -69,20 +69,20 @@ func share(n, of int) *float64 {
 	return &v
 }
 
-// Tally computes the figures of preds for a model with labels. uncertain
+// tally computes the figures of preds for a model with labels. uncertain
 // means a top probability below threshold, as in the live pipeline's
-// Decide. A prediction's Actual is a label index or NoneImage.
-func Tally(labels []string, preds []Prediction, threshold float64) (Figures, error) {
+// Decide. A prediction's Actual is a label index or noneImage.
+func tally(labels []string, preds []Prediction, threshold float64) (Figures, error) {
 	none := noneIndex(labels)
 	k := len(labels)
 	seen, right := make([]int, k), make([]int, k)
 	var f Figures
 	for _, p := range preds {
-		if p.Actual < NoneImage || p.Actual >= k || len(p.Probs) != k || (p.Actual == NoneImage && none >= 0) {
+		if p.Actual < noneImage || p.Actual >= k || len(p.Probs) != k || (p.Actual == noneImage && none >= 0) {
 			return Figures{}, fmt.Errorf("%s: class %d with %d probabilities does not fit labels %s", p.Path, p.Actual, len(p.Probs), strings.Join(labels, ","))
 		}
 		got := p.Predicted()
-		if p.Actual == NoneImage || p.Actual == none {
+		if p.Actual == noneImage || p.Actual == none {
 			f.NoneImages++
 			if got == none {
 				f.NoneLabelledNone++
@@ -119,7 +119,7 @@ func Tally(labels []string, preds []Prediction, threshold float64) (Figures, err
 // WriteNoneText prints the lines the single report adds about the none
 // class: nothing for a model without none scored on hands only.
 func (f Figures) WriteNoneText(w io.Writer, labels []string, threshold float64) {
-	if !HasNone(labels) {
+	if !hasNone(labels) {
 		if f.NoneImages > 0 {
 			fmt.Fprintf(w, "none: %d images; the model has no none class, so they are scored by uncertainty only: %d (%s) uncertain (top probability below %.2f)\n",
 				f.NoneImages, f.NoneOrUncertain, pct(f.NoneOrUncertainShare), threshold)
@@ -179,14 +179,14 @@ type SourceTable struct {
 	Summary      TableSummary `json:"summary"`
 }
 
-// NewSourceTable tallies each source and the pooled predictions, sorts the
+// newSourceTable tallies each source and the pooled predictions, sorts the
 // rows worst first (sources without gesture images last, ties by name) and
 // counts the sources under target.
-func NewSourceTable(labels []string, sources []SourcePredictions, threshold, target float64) (SourceTable, error) {
-	t := SourceTable{Labels: labels, ModelHasNone: HasNone(labels), Threshold: threshold}
+func newSourceTable(labels []string, sources []SourcePredictions, threshold, target float64) (SourceTable, error) {
+	t := SourceTable{Labels: labels, ModelHasNone: hasNone(labels), Threshold: threshold}
 	var all []Prediction
 	for _, s := range sources {
-		f, err := Tally(labels, s.Preds, threshold)
+		f, err := tally(labels, s.Preds, threshold)
 		if err != nil {
 			return SourceTable{}, err
 		}
@@ -195,7 +195,7 @@ func NewSourceTable(labels []string, sources []SourcePredictions, threshold, tar
 		all = append(all, s.Preds...)
 	}
 	sort.SliceStable(t.Sources, func(i, j int) bool { return worse(t.Sources[i], t.Sources[j]) })
-	pooled, err := Tally(labels, all, threshold)
+	pooled, err := tally(labels, all, threshold)
 	if err != nil {
 		return SourceTable{}, err
 	}
@@ -255,7 +255,7 @@ func means(labels []string, rows []Figures) Means {
 
 // WriteText prints the table, the mean and pooled rows and the summary.
 func (t SourceTable) WriteText(w io.Writer) {
-	recall := GestureLabels(t.Labels)
+	recall := gestureLabels(t.Labels)
 	if t.ModelHasNone {
 		recall = append(recall, infer.NoHandLabel)
 	} else {

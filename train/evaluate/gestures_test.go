@@ -42,7 +42,7 @@ func deref(v *float64) any {
 }
 
 func TestTallyFourClasses(t *testing.T) {
-	f, err := Tally(labels4, fourClassPreds(), 0.6)
+	f, err := tally(labels4, fourClassPreds(), 0.6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestTallyFourClasses(t *testing.T) {
 	near(t, "recall scissors", f.Recall["scissors"], 0)
 	near(t, "recall none", f.Recall["none"], 1.0/3)
 	// A lower threshold: rock at 50% is no longer uncertain.
-	if f, _ := Tally(labels4, fourClassPreds(), 0.5); f.NoneOrUncertain != 1 {
+	if f, _ := tally(labels4, fourClassPreds(), 0.5); f.NoneOrUncertain != 1 {
 		t.Errorf("threshold 0.5: %d none or uncertain, want 1", f.NoneOrUncertain)
 	}
 	var buf bytes.Buffer
@@ -70,7 +70,7 @@ func TestTallyFourClasses(t *testing.T) {
 }
 
 func TestScoreFourByFour(t *testing.T) {
-	r, err := Score(labels4, fourClassPreds(), 10)
+	r, err := score(labels4, fourClassPreds(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +108,10 @@ func mustJSON(t *testing.T, v any) string {
 func TestTallyThreeClassModelScoresNoneByUncertainty(t *testing.T) {
 	preds := []Prediction{
 		pred("r", 0, 0.9, 0.05, 0.05),
-		pred("n1", NoneImage, 0.5, 0.3, 0.2), // uncertain
-		pred("n2", NoneImage, 0.9, 0.05, 0.05),
+		pred("n1", noneImage, 0.5, 0.3, 0.2), // uncertain
+		pred("n2", noneImage, 0.9, 0.05, 0.05),
 	}
-	f, err := Tally(labels, preds, 0.6)
+	f, err := tally(labels, preds, 0.6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestTallyThreeClassModelScoresNoneByUncertainty(t *testing.T) {
 	if want := "none: 2 images; the model has no none class, so they are scored by uncertainty only: 1 (50.0%) uncertain (top probability below 0.60)\n"; buf.String() != want {
 		t.Errorf("got %q, want %q", buf.String(), want)
 	}
-	if _, err := Tally(labels4, []Prediction{pred("x", NoneImage, 1, 0, 0, 0)}, 0.6); err == nil {
+	if _, err := tally(labels4, []Prediction{pred("x", noneImage, 1, 0, 0, 0)}, 0.6); err == nil {
 		t.Error("a NoneImage under a model with a none class: want an error (its Actual should be the none index)")
 	}
 }
@@ -140,7 +140,7 @@ func TestSourceTableWorstFirst(t *testing.T) {
 		{Name: "cat", Preds: []Prediction{pred("c1", 0, 1, 0, 0, 0), pred("c2", 1, 1, 0, 0, 0)}},
 		{Name: "bob", Preds: fourClassPreds()},
 	}
-	tb, err := NewSourceTable(labels4, srcs, 0.6, 0.9)
+	tb, err := newSourceTable(labels4, srcs, 0.6, 0.9)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,11 +56,11 @@ func (o *Options) Images() (imgs []Image, dirs []string, sources []Source, err e
 		}
 		return imgs, o.Dirs, nil, nil
 	}
-	if sources, err = ListSources(o.SourcesIn, o.Dirs); err != nil {
+	if sources, err = listSources(o.SourcesIn, o.Dirs); err != nil {
 		return nil, nil, nil, err
 	}
 	for _, s := range sources {
-		list, err := SourceImages(s)
+		list, err := sourceImages(s)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -78,17 +78,17 @@ func (o *Options) Images() (imgs []Image, dirs []string, sources []Source, err e
 // their per-source row.
 func (o *Options) keep(list []capture.LabeledImage, group, dir string) ([]Image, error) {
 	if !o.HeldOut {
-		return Tag(list, group, nil), nil
+		return tag(list, group, nil), nil
 	}
 	shared, err := shareddata.Dir(o.Shared)
 	if err != nil {
 		shared = "" // no shared folder: the file-name hash
 	}
-	heldOut, err := HeldOutRule(shared, dir)
+	heldOut, err := heldOutRule(shared, dir)
 	if err != nil {
 		return nil, err
 	}
-	return Tag(list, group, heldOut), nil
+	return tag(list, group, heldOut), nil
 }
 
 // part names the images scored for the header line (a per-source table is

@@ -13,18 +13,18 @@ import (
 // confusion matrix, mistakes, samples, and the none figures when they
 // apply; then the ConfusionPNG and JSON files when asked for.
 func (o *Options) WriteReport(w io.Writer, labels, dirs []string, preds []Prediction) error {
-	scored := ScoredOnly(preds)
-	rep, err := Score(labels, scored, o.Worst)
+	scored := scoredOnly(preds)
+	rep, err := score(labels, scored, o.Worst)
 	if err != nil {
 		return err
 	}
-	figs, err := Tally(labels, preds, o.Threshold)
+	figs, err := tally(labels, preds, o.Threshold)
 	if err != nil {
 		return err
 	}
 	// The none lines appear only where they say something, so a 3-class
 	// model on gesture folders prints exactly what it always did.
-	showNone := HasNone(labels) || figs.NoneImages > 0
+	showNone := hasNone(labels) || figs.NoneImages > 0
 	fmt.Fprintf(w, "model %s on %s%s: %d images\n\n", o.Model, strings.Join(dirs, ", "), o.part(), rep.N)
 	rep.WriteText(w)
 	if showNone {
@@ -32,7 +32,7 @@ func (o *Options) WriteReport(w io.Writer, labels, dirs []string, preds []Predic
 		figs.WriteNoneText(w, labels, o.Threshold)
 	}
 	if o.Samples > 0 {
-		fmt.Fprintf(w, "\n%s", SampleLines(labels, SampleSpread(scored, o.Samples), o.Samples))
+		fmt.Fprintf(w, "\n%s", sampleLines(labels, sampleSpread(scored, o.Samples), o.Samples))
 	}
 	if err := o.writeConfusion(w, rep, filepath.Base(dirs[0])); err != nil {
 		return err
@@ -60,13 +60,13 @@ func (o *Options) WriteReport(w io.Writer, labels, dirs []string, preds []Predic
 // WriteSourceTable is the per-source table to w, worst source first; then
 // the ConfusionPNG (pooled over the sources) and JSON files when asked for.
 func (o *Options) WriteSourceTable(w io.Writer, labels []string, groups []SourcePredictions, preds []Prediction) error {
-	table, err := NewSourceTable(labels, groups, o.Threshold, o.Target)
+	table, err := newSourceTable(labels, groups, o.Threshold, o.Target)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "model %s on %d sources%s: %d images (uncertain: top probability below %.2f)\n\n", o.Model, len(groups), o.part(), len(preds), o.Threshold)
 	table.WriteText(w)
-	rep, err := Score(labels, ScoredOnly(preds), 0)
+	rep, err := score(labels, scoredOnly(preds), 0)
 	if err != nil {
 		return err
 	}

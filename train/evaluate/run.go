@@ -86,12 +86,12 @@ func (o Options) Run(rt Runtime, w, progress io.Writer) error {
 		return dataErrorf("no labelled images left in %s", strings.Join(dirs, ", "))
 	}
 	bar := train.NewProgress(progress, "eval", len(items), term.IsTerminal(progress))
-	preds, err := Predict(runner, items, rt.Batch, bar.Update)
+	preds, err := predict(runner, items, rt.Batch, bar.Update)
 	if err != nil {
 		return err
 	}
 	if o.PerSource {
-		return o.WriteSourceTable(w, labels, GroupBySource(sources, items, preds), preds)
+		return o.WriteSourceTable(w, labels, groupBySource(sources, items, preds), preds)
 	}
 	return o.WriteReport(w, labels, dirs, preds)
 }

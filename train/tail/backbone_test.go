@@ -64,7 +64,7 @@ func TestPretrainedTailContinuesTheTrunk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := MobileNetV2
+		want := mobileNetV2
 		want.Residual = residual
 		if d != want {
 			t.Fatalf("DimsOf(backbone, %d residual) = %+v, want %+v", residual, d, want)
@@ -87,11 +87,11 @@ func TestPretrainedTailContinuesTheTrunk(t *testing.T) {
 			t.Fatalf("trunk to %s + tail features differ from the backbone's by %g (max feature %g)", end, maxDiff, maxVal)
 		}
 		// The tail's layouts convert back to the backbone's exactly.
-		_, _, tuned, err := ToModel(p, d, LayersFor(residual)...)
+		_, _, tuned, err := ToModel(p, d, layersFor(residual)...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range LayersFor(residual) {
+		for _, name := range layersFor(residual) {
 			l := b.Layers[b.LayerIndex(name)]
 			if got := tuned[name]; !equal(got.Weights, l.Weights) || !equal(got.Bias, l.Bias) {
 				t.Errorf("residual %d: %s does not round-trip through the tail layout", residual, name)

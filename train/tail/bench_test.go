@@ -19,7 +19,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			initORT(b)
-			d := MobileNetV2
+			d := mobileNetV2
 			r := rand.New(rand.NewPCG(1, 2))
 			p := Params{}
 			for name, v := range randomParams(r, d) {

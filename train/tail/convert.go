@@ -9,7 +9,7 @@ import (
 
 // noResidualLayers are the backbone layers a tail without residual blocks
 // computes, in order.
-var noResidualLayers = LayersFor(0)
+var noResidualLayers = layersFor(0)
 
 // lastResidual is the MobileNet-v2 block just before block_16: with r
 // residual blocks the tail starts at block_{16-r}.
@@ -20,10 +20,10 @@ func residualBlockName(r, residual int) string {
 	return fmt.Sprintf("block_%d", lastResidual-residual+1+r)
 }
 
-// LayersFor lists the backbone layers a tail with residual residual blocks
+// layersFor lists the backbone layers a tail with residual residual blocks
 // computes, in order: each block's expand, depthwise and project, then
 // block_16's and Conv_1.
-func LayersFor(residual int) []string {
+func layersFor(residual int) []string {
 	var out []string
 	for r := 0; r < residual; r++ {
 		blk := residualBlockName(r, residual)
@@ -32,8 +32,8 @@ func LayersFor(residual int) []string {
 	return append(out, "block_16_expand", "block_16_depthwise", "block_16_project", "Conv_1")
 }
 
-// DimsOf reads the tail's sizes from a backbone.
-func DimsOf(b *model.Backbone, classes, residual int) (Dims, error) {
+// dimsOf reads the tail's sizes from a backbone.
+func dimsOf(b *model.Backbone, classes, residual int) (Dims, error) {
 	ls, err := tailLayers(b, residual)
 	if err != nil {
 		return Dims{}, err
@@ -58,7 +58,7 @@ func TrunkEnd(b *model.Backbone, residual int) (string, error) {
 	return b.Layers[in].Name, nil
 }
 
-// tailLayers finds LayersFor(residual) in b and checks that they are what
+// tailLayers finds layersFor(residual) in b and checks that they are what
 // the graph computes: 1x1 ReLU6, 3x3 depthwise ReLU6, 1x1 linear per block
 // (each reading the one before), a residual block's sum feeding the next
 // block, and Conv_1 (1x1 ReLU6) reading block_16_project.
@@ -66,7 +66,7 @@ func tailLayers(b *model.Backbone, residual int) ([]*model.Layer, error) {
 	if residual < 0 || residual >= lastResidual {
 		return nil, fmt.Errorf("tail: %d residual blocks: use 0 or more, below %d", residual, lastResidual)
 	}
-	names := LayersFor(residual)
+	names := layersFor(residual)
 	out := make([]*model.Layer, len(names))
 	for k, name := range names {
 		i := b.LayerIndex(name)
@@ -122,7 +122,7 @@ func tailLayers(b *model.Backbone, residual int) ([]*model.Layer, error) {
 // layers (overridden by p.Layers where p has fine-tuned ones) and p's head
 // (nil p: zero head), for a tail with residual residual blocks.
 func FromBackbone(b *model.Backbone, p *model.Params, classes, residual int) (Params, Dims, error) {
-	d, err := DimsOf(b, classes, residual)
+	d, err := dimsOf(b, classes, residual)
 	if err != nil {
 		return nil, Dims{}, err
 	}
@@ -148,12 +148,12 @@ func FromBackbone(b *model.Backbone, p *model.Params, classes, residual int) (Pa
 		out[names[4]], out[names[5]] = transpose(w, project, d.Expand), clone(bias)
 	}
 	for r := 0; r < residual; r++ {
-		blockParams(3*r, ResidualParams(r), d.In)
+		blockParams(3*r, residualParams(r), d.In)
 	}
 	k := 3 * residual
 	blockParams(k, block16Params, d.Project)
 	w, bias := layer(ls[k+3])
-	out[Conv1W], out[Conv1B] = transpose(w, d.Features, d.Project), clone(bias)
+	out[conv1W], out[conv1B] = transpose(w, d.Features, d.Project), clone(bias)
 	out[HeadW], out[HeadB] = make([]float32, d.Features*classes), make([]float32, classes)
 	if p != nil {
 		if p.Classes() != classes || p.Features() != d.Features {
@@ -165,7 +165,7 @@ func FromBackbone(b *model.Backbone, p *model.Params, classes, residual int) (Pa
 }
 
 // ToModel returns the head in model.Params' layout ([classes][features])
-// and the named tail layers (any of LayersFor(d.Residual)) in the
+// and the named tail layers (any of layersFor(d.Residual)) in the
 // backbone's layouts.
 func ToModel(p Params, d Dims, layers ...string) (headW, headB []float32, tuned map[string]model.LayerParams, err error) {
 	if err := d.Check(p); err != nil {
@@ -184,15 +184,15 @@ func ToModel(p Params, d Dims, layers ...string) (headW, headB []float32, tuned 
 		sources[prefix+"_project"] = source{names[4], names[5], d.Expand, project}
 	}
 	for r := 0; r < d.Residual; r++ {
-		addBlock(residualBlockName(r, d.Residual), ResidualParams(r), d.In)
+		addBlock(residualBlockName(r, d.Residual), residualParams(r), d.In)
 	}
 	addBlock("block_16", block16Params, d.Project)
-	sources["Conv_1"] = source{Conv1W, Conv1B, d.Project, d.Features}
+	sources["Conv_1"] = source{conv1W, conv1B, d.Project, d.Features}
 	tuned = map[string]model.LayerParams{}
 	for _, name := range layers {
 		src, ok := sources[name]
 		if !ok {
-			return nil, nil, nil, fmt.Errorf("tail: %q is not a tail layer (%v)", name, LayersFor(d.Residual))
+			return nil, nil, nil, fmt.Errorf("tail: %q is not a tail layer (%v)", name, layersFor(d.Residual))
 		}
 		w := clone(p[src.w])
 		if src.in > 0 {
@@ -227,9 +227,9 @@ func Tune(name string) (layers, params []string, residual int, err error) {
 	case "block16":
 		return slices.Clone(noResidualLayers), slices.Clone(allParams), 0, nil
 	case "block15":
-		return LayersFor(1), Dims{Residual: 1}.ParamNames(), 1, nil
+		return layersFor(1), Dims{Residual: 1}.ParamNames(), 1, nil
 	case "block14":
-		return LayersFor(2), Dims{Residual: 2}.ParamNames(), 2, nil
+		return layersFor(2), Dims{Residual: 2}.ParamNames(), 2, nil
 	}
 	return nil, nil, 0, fmt.Errorf("--tune %q: use conv1 (Conv_1 + head), block16 (block_16 + Conv_1 + head), block15 (block_15 too) or block14 (block_14 and block_15 too)", name)
 }

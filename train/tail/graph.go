@@ -41,8 +41,8 @@ type Dims struct {
 	Residual int
 }
 
-// MobileNetV2 are the tail sizes of MobileNet-v2 1.0/224 with a 3-class head.
-var MobileNetV2 = Dims{Size: 7, In: 160, Expand: 960, Project: 320, Features: 1280, Classes: 3}
+// mobileNetV2 are the tail sizes of MobileNet-v2 1.0/224 with a 3-class head.
+var mobileNetV2 = Dims{Size: 7, In: 160, Expand: 960, Project: 320, Features: 1280, Classes: 3}
 
 func (d Dims) validate() error {
 	if d.Size < 1 || d.In < 1 || d.Expand < 1 || d.Project < 1 || d.Features < 1 || d.Classes < 2 || d.Residual < 0 {
@@ -54,14 +54,14 @@ func (d Dims) validate() error {
 // Parameter names, in the order Params lists them. Weight matrices are
 // [in, out] (x·W), the depthwise kernel is [9, channels] (row ky*3+kx).
 const (
-	ExpandW   = "expand_w"
-	ExpandB   = "expand_b"
-	DepthW    = "depthwise_w"
-	DepthB    = "depthwise_b"
-	ProjectW  = "project_w"
-	ProjectB  = "project_b"
-	Conv1W    = "conv1_w"
-	Conv1B    = "conv1_b"
+	expandW   = "expand_w"
+	expandB   = "expand_b"
+	depthW    = "depthwise_w"
+	depthB    = "depthwise_b"
+	projectW  = "project_w"
+	projectB  = "project_b"
+	conv1W    = "conv1_w"
+	conv1B    = "conv1_b"
 	HeadW     = "head_w"
 	HeadB     = "head_b"
 	inputX    = "x"
@@ -69,9 +69,9 @@ const (
 	inputWt   = "weight"
 	inputMask = "mask"
 	// Outputs.
-	OutProbs  = "probs"
-	OutPooled = "pooled"
-	OutLoss   = "loss"
+	outProbs  = "probs"
+	outPooled = "pooled"
+	outLoss   = "loss"
 	gradOf    = "grad_"
 	// residualPrefix starts residual block r's parameter names: res0_expand_w.
 	residualPrefix = "res"
@@ -79,16 +79,16 @@ const (
 
 // block16Params and conv1Params name the layers' tensors; headParams the head's.
 var (
-	block16Params = []string{ExpandW, ExpandB, DepthW, DepthB, ProjectW, ProjectB}
-	conv1Params   = []string{Conv1W, Conv1B}
+	block16Params = []string{expandW, expandB, depthW, depthB, projectW, projectB}
+	conv1Params   = []string{conv1W, conv1B}
 	headParams    = []string{HeadW, HeadB}
 	// allParams are the parameters of a tail without residual blocks.
 	allParams = append(append(append([]string{}, block16Params...), conv1Params...), headParams...)
 )
 
-// ResidualParams names residual block r's tensors (r = 0 is the first the
+// residualParams names residual block r's tensors (r = 0 is the first the
 // tail computes), in block16Params' order.
-func ResidualParams(r int) []string {
+func residualParams(r int) []string {
 	out := make([]string, len(block16Params))
 	for i, base := range block16Params {
 		out[i] = residualPrefix + strconv.Itoa(r) + "_" + base
@@ -101,7 +101,7 @@ func ResidualParams(r int) []string {
 func (d Dims) ParamNames() []string {
 	var out []string
 	for r := 0; r < d.Residual; r++ {
-		out = append(out, ResidualParams(r)...)
+		out = append(out, residualParams(r)...)
 	}
 	return append(out, allParams...)
 }
@@ -134,15 +134,15 @@ func (d Dims) Shape(name string) []int64 {
 	// An inverted-residual block's tensors; project is its output width.
 	blockShape := func(base string, project int) []int64 {
 		switch base {
-		case ExpandW:
+		case expandW:
 			return i(d.In, d.Expand)
-		case ExpandB, DepthB:
+		case expandB, depthB:
 			return i(d.Expand)
-		case DepthW:
+		case depthW:
 			return i(9, d.Expand)
-		case ProjectW:
+		case projectW:
 			return i(d.Expand, project)
-		case ProjectB:
+		case projectB:
 			return i(project)
 		}
 		return nil
@@ -157,9 +157,9 @@ func (d Dims) Shape(name string) []int64 {
 		return s
 	}
 	switch name {
-	case Conv1W:
+	case conv1W:
 		return i(d.Project, d.Features)
-	case Conv1B:
+	case conv1B:
 		return i(d.Features)
 	case HeadW:
 		return i(d.Features, d.Classes)
@@ -169,10 +169,10 @@ func (d Dims) Shape(name string) []int64 {
 	return nil
 }
 
-// GradName is the output holding dLoss/d(param).
-func GradName(param string) string { return gradOf + param }
+// gradName is the output holding dLoss/d(param).
+func gradName(param string) string { return gradOf + param }
 
-// GraphOption changes what Build writes.
+// GraphOption changes what build writes.
 type GraphOption func(*graphConfig)
 
 type graphConfig struct {
@@ -181,11 +181,11 @@ type graphConfig struct {
 	elem      onnx.DataType
 }
 
-// Training adds the loss and the gradients of the named parameters; frozen
+// training adds the loss and the gradients of the named parameters; frozen
 // layers below the lowest trainable one are not back-propagated into.
 // Without it the graph is inference only: probabilities and pooled
 // features, no dropout.
-func Training(trainable ...string) GraphOption {
+func training(trainable ...string) GraphOption {
 	return func(c *graphConfig) {
 		c.train = true
 		c.trainable = map[string]bool{}
@@ -195,8 +195,8 @@ func Training(trainable ...string) GraphOption {
 	}
 }
 
-// Float64 writes the graph in double precision (for gradient checks).
-func Float64() GraphOption { return func(c *graphConfig) { c.elem = onnxDouble } }
+// withFloat64 writes the graph in double precision (for gradient checks).
+func withFloat64() GraphOption { return func(c *graphConfig) { c.elem = onnxDouble } }
 
 // onnxDouble is TensorProto.DOUBLE; package onnx writes no double
 // initializers, so every float constant of the graph is an input instead.
@@ -278,7 +278,7 @@ func (b *builder) sumRows(g string) string {
 }
 
 // block names one inverted-residual block's parameters (block16Params or
-// ResidualParams(r)).
+// residualParams(r)).
 type block struct {
 	expandW, expandB, depthW, depthB, projectW, projectB string
 }
@@ -368,7 +368,7 @@ func (b *builder) slice(x string, ky, kx int) string {
 	return b.op("Slice", []string{x, st, en, "axes_hw"})
 }
 
-// Build writes the tail graph for dims (see the package comment).
+// build writes the tail graph for dims (see the package comment).
 //
 // Inputs: x [N,S,S,In]; every parameter (Dims.ParamNames, shapes from
 // Dims.Shape); the constants c_zero, c_six, c_inv_area (scalars); for
@@ -378,7 +378,7 @@ func (b *builder) slice(x string, ky, kx int) string {
 // training also loss ([1,1], the weighted cross-entropy) and grad_<param>
 // for each trainable parameter. Back-propagation stops below the lowest
 // trainable layer.
-func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
+func build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 	if err := d.validate(); err != nil {
 		return nil, err
 	}
@@ -397,8 +397,8 @@ func Build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
 	f := b.forward(d)
 	if !cfg.train {
 		logits := b.add(b.mm(f.pooled, HeadW), HeadB)
-		b.named(OutProbs, "Softmax", []string{logits}, onnx.AttrInt("axis", 1))
-		b.output(OutProbs, batchDim, onnx.Dim{Value: int64(d.Classes)})
+		b.named(outProbs, "Softmax", []string{logits}, onnx.AttrInt("axis", 1))
+		b.output(outProbs, batchDim, onnx.Dim{Value: int64(d.Classes)})
 		return &onnx.Model{Graph: b.g, ProducerName: "rpscam", DocString: "rpscam fine-tuning tail (inference)"}, nil
 	}
 	b.loss(d, &f)
@@ -448,24 +448,24 @@ type tailPass struct {
 }
 
 // forward adds the residual blocks (x + block(x)), block_16, Conv_1 and the
-// pool, whose result is the OutPooled output.
+// pool, whose result is the outPooled output.
 func (b *builder) forward(d Dims) tailPass {
 	x := b.reshape(inputX, "rows_in") // [M,In]
 	f := tailPass{residual: make([]blockPass, d.Residual)}
 	for r := range f.residual {
-		f.residual[r] = b.forwardBlock(x, blockOf(ResidualParams(r)))
+		f.residual[r] = b.forwardBlock(x, blockOf(residualParams(r)))
 		x = b.add(x, f.residual[r].out)
 	}
 	f.b16 = b.forwardBlock(x, blockOf(block16Params))
-	f.z4 = b.add(b.mm(f.b16.out, Conv1W), Conv1B) // [M,F]
+	f.z4 = b.add(b.mm(f.b16.out, conv1W), conv1B) // [M,F]
 	a4 := b.relu6(f.z4)
-	f.pooled = b.named(OutPooled, "ReduceMean", []string{b.reshape(a4, "pool_shape")}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0))
-	b.output(OutPooled, batchDim, onnx.Dim{Value: int64(d.Features)})
+	f.pooled = b.named(outPooled, "ReduceMean", []string{b.reshape(a4, "pool_shape")}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0))
+	b.output(outPooled, batchDim, onnx.Dim{Value: int64(d.Features)})
 	return f
 }
 
-// loss adds the training inputs, dropout, the head and the OutProbs and
-// OutLoss outputs.
+// loss adds the training inputs, dropout, the head and the outProbs and
+// outLoss outputs.
 func (b *builder) loss(d Dims, f *tailPass) {
 	b.input(inputY, batchDim, onnx.Dim{Value: int64(d.Classes)})
 	b.input(inputWt, batchDim, onnx.Dim{Value: 1})
@@ -473,13 +473,13 @@ func (b *builder) loss(d Dims, f *tailPass) {
 	f.dropped = b.mul(f.pooled, inputMask)
 	logits := b.add(b.mm(f.dropped, HeadW), HeadB)
 	logp := b.op("LogSoftmax", []string{logits}, onnx.AttrInt("axis", 1))
-	f.probs = b.named(OutProbs, "Exp", []string{logp})
-	b.output(OutProbs, batchDim, onnx.Dim{Value: int64(d.Classes)})
+	f.probs = b.named(outProbs, "Exp", []string{logp})
+	b.output(outProbs, batchDim, onnx.Dim{Value: int64(d.Classes)})
 	// loss = -Σ weight·onehot·log p
 	// Kept [1,1]: ONNX Runtime's Go binding cannot return a rank-0 output.
 	nll := b.op("ReduceSum", []string{b.mul(b.mul(logp, inputY), inputWt)}, onnx.AttrInt("keepdims", 1))
-	b.named(OutLoss, "Neg", []string{nll})
-	b.output(OutLoss, onnx.Dim{Value: 1}, onnx.Dim{Value: 1})
+	b.named(outLoss, "Neg", []string{nll})
+	b.output(outLoss, onnx.Dim{Value: 1}, onnx.Dim{Value: 1})
 }
 
 // trainsBelow reports for each stage (the residual blocks, then block_16,
@@ -487,7 +487,7 @@ func (b *builder) loss(d Dims, f *tailPass) {
 func trainsBelow(d Dims, trainable map[string]bool) []bool {
 	stages := make([][]string, 0, d.Residual+2)
 	for r := 0; r < d.Residual; r++ {
-		stages = append(stages, ResidualParams(r))
+		stages = append(stages, residualParams(r))
 	}
 	stages = append(stages, block16Params, conv1Params)
 	below := make([]bool, len(stages))
@@ -507,8 +507,8 @@ func trainsBelow(d Dims, trainable map[string]bool) []bool {
 func (b *builder) backward(d Dims, trainable map[string]bool, f tailPass) {
 	grad := func(param, value string) {
 		if trainable[param] {
-			b.named(GradName(param), "Identity", []string{value})
-			b.output(GradName(param), onnx.Dims(d.Shape(param)...)...)
+			b.named(gradName(param), "Identity", []string{value})
+			b.output(gradName(param), onnx.Dims(d.Shape(param)...)...)
 		}
 	}
 	below := trainsBelow(d, trainable)
@@ -524,16 +524,16 @@ func (b *builder) backward(d Dims, trainable map[string]bool, f tailPass) {
 	dPooled := b.mul(b.backT(dLogits, HeadW), inputMask)                                      // [N,F]
 	dA4 := b.mul(b.reshape(dPooled, "pooled_3d"), constArea)                                  // [N,1,F]
 	dZ4 := b.reshape(b.mul(b.reshape(b.relu6Mask(f.z4), "pool_shape"), dA4), "rows_features") // [M,F]
-	grad(Conv1W, b.gemmT(f.b16.out, dZ4))
-	grad(Conv1B, b.sumRows(dZ4))
+	grad(conv1W, b.gemmT(f.b16.out, dZ4))
+	grad(conv1B, b.sumRows(dZ4))
 	if !below[conv1-1] {
 		return
 	}
 	// block_16, then the residual blocks from the last down: the gradient at
 	// a residual block's output flows both into the block and past it.
-	dX := b.backwardBlock(f.b16, blockOf(block16Params), b.backT(dZ4, Conv1W), grad, trainable, d.Residual > 0 && below[d.Residual-1])
+	dX := b.backwardBlock(f.b16, blockOf(block16Params), b.backT(dZ4, conv1W), grad, trainable, d.Residual > 0 && below[d.Residual-1])
 	for r := d.Residual - 1; r >= 0 && below[r]; r-- {
-		dIn := b.backwardBlock(f.residual[r], blockOf(ResidualParams(r)), dX, grad, trainable, r > 0 && below[r-1])
+		dIn := b.backwardBlock(f.residual[r], blockOf(residualParams(r)), dX, grad, trainable, r > 0 && below[r-1])
 		if dIn != "" {
 			dX = b.add(dX, dIn)
 		}

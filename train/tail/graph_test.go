@@ -41,7 +41,7 @@ func randomParams(r *rand.Rand, d Dims) map[string][]float64 {
 	return p
 }
 
-// double runs the Float64 training graph and returns the loss and the gradients.
+// double runs the withFloat64 training graph and returns the loss and the gradients.
 func double(t *testing.T, s *onnxruntime.DynamicAdvancedSession, inputs []string, outputs []string, d Dims, n int,
 	x, onehot, weight, mask []float64, p map[string][]float64) (float64, map[string][]float64) {
 	t.Helper()
@@ -87,7 +87,7 @@ func double(t *testing.T, s *onnxruntime.DynamicAdvancedSession, inputs []string
 		data := append([]float64(nil), outs[i].(*onnxruntime.Tensor[float64]).GetData()...)
 		outs[i].Destroy()
 		switch {
-		case name == OutLoss:
+		case name == outLoss:
 			loss = data[0]
 		case len(name) > len(gradOf) && name[:len(gradOf)] == gradOf:
 			grads[name[len(gradOf):]] = data
@@ -112,7 +112,7 @@ func TestGradientsMatchCentralDifferences(t *testing.T) {
 }
 
 func checkGradients(t *testing.T, d Dims) {
-	m, err := Build(d, Training(d.ParamNames()...), Float64())
+	m, err := build(d, training(d.ParamNames()...), withFloat64())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func checkGradients(t *testing.T, d Dims) {
 // TestTrainingGraphSkipsFrozenLayers: with only the head and Conv_1
 // trainable, the graph has exactly those gradient outputs.
 func TestTrainingGraphSkipsFrozenLayers(t *testing.T) {
-	m, err := Build(tiny, Training(Conv1W, Conv1B, HeadW, HeadB))
+	m, err := build(tiny, training(conv1W, conv1B, HeadW, HeadB))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestTrainingGraphSkipsFrozenLayers(t *testing.T) {
 	for _, o := range m.Graph.Outputs {
 		got = append(got, o.Name)
 	}
-	want := []string{OutPooled, OutProbs, OutLoss, GradName(HeadW), GradName(HeadB), GradName(Conv1W), GradName(Conv1B)}
+	want := []string{outPooled, outProbs, outLoss, gradName(HeadW), gradName(HeadB), gradName(conv1W), gradName(conv1B)}
 	if len(got) != len(want) {
 		t.Fatalf("outputs %v, want %v", got, want)
 	}
@@ -206,15 +206,15 @@ func TestTrainingGraphSkipsFrozenLayers(t *testing.T) {
 			t.Fatalf("outputs %v, want %v", got, want)
 		}
 	}
-	if _, err := Build(tiny, Training("Conv1")); err == nil {
+	if _, err := build(tiny, training("Conv1")); err == nil {
 		t.Error("Build accepted an unknown parameter name")
 	}
-	if _, err := Build(tiny, Training(ResidualParams(0)...)); err == nil {
+	if _, err := build(tiny, training(residualParams(0)...)); err == nil {
 		t.Error("Build accepted a residual block's parameter for a tail without residual blocks")
 	}
 	// Training the second of two residual blocks back-propagates into it
 	// but not into the first.
-	m, err = Build(tinyResidual, Training(append(ResidualParams(1), allParams...)...))
+	m, err = build(tinyResidual, training(append(residualParams(1), allParams...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,13 +222,13 @@ func TestTrainingGraphSkipsFrozenLayers(t *testing.T) {
 	for _, o := range m.Graph.Outputs {
 		grads[o.Name] = true
 	}
-	for _, p := range ResidualParams(1) {
-		if !grads[GradName(p)] {
+	for _, p := range residualParams(1) {
+		if !grads[gradName(p)] {
 			t.Errorf("no gradient output for trainable %s", p)
 		}
 	}
-	for _, p := range ResidualParams(0) {
-		if grads[GradName(p)] {
+	for _, p := range residualParams(0) {
+		if grads[gradName(p)] {
 			t.Errorf("gradient output for frozen %s", p)
 		}
 	}

@@ -62,8 +62,8 @@ func TestFitWithMixupLearns(t *testing.T) {
 		t.Errorf("validation accuracy with mixup %.3f, want >= 0.9", acc)
 	}
 	same := true
-	for i := range mixed[ExpandW] {
-		if mixed[ExpandW][i] != plain[ExpandW][i] {
+	for i := range mixed[expandW] {
+		if mixed[expandW][i] != plain[expandW][i] {
 			same = false
 			break
 		}

@@ -62,9 +62,9 @@ func NewSession(d Dims, trainable []string, opts ...SessionOption) (*Session, er
 	}
 	var gopts []GraphOption
 	if len(trainable) > 0 {
-		gopts = append(gopts, Training(trainable...))
+		gopts = append(gopts, training(trainable...))
 	}
-	m, err := Build(d, gopts...)
+	m, err := build(d, gopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -214,11 +214,11 @@ func (s *Session) Run(b Batch, p Params) (*Result, error) {
 		}
 		data := append([]float32(nil), t.GetData()...)
 		switch {
-		case name == OutProbs:
+		case name == outProbs:
 			r.Probs = data
-		case name == OutPooled:
+		case name == outPooled:
 			r.Pooled = data
-		case name == OutLoss:
+		case name == outLoss:
 			r.Loss = float64(data[0])
 		default:
 			if r.Grads == nil {
