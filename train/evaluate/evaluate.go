@@ -30,8 +30,8 @@ func (p Prediction) Predicted() int {
 	return best
 }
 
-// ClassStats are one class's figures.
-type ClassStats struct {
+// classStats are one class's figures.
+type classStats struct {
 	Label     string  `json:"label"`
 	Precision float64 `json:"precision"`
 	Recall    float64 `json:"recall"`
@@ -39,16 +39,16 @@ type ClassStats struct {
 	Support   int     `json:"support"`
 }
 
-// Mistake is a misclassified file, with the confidence of the wrong answer.
-type Mistake struct {
+// mistake is a misclassified file, with the confidence of the wrong answer.
+type mistake struct {
 	Path       string  `json:"path"`
 	Actual     string  `json:"actual"`
 	Predicted  string  `json:"predicted"`
 	Confidence float64 `json:"confidence"`
 }
 
-// Report is what rpscam eval prints and writes as JSON.
-type Report struct {
+// report is what rpscam eval prints and writes as JSON.
+type report struct {
 	Labels   []string `json:"labels"`
 	N        int      `json:"n"`
 	Correct  int      `json:"correct"`
@@ -58,23 +58,23 @@ type Report struct {
 	LogLoss float64 `json:"log_loss"`
 	// BySource is the accuracy per training source (predictions that name one).
 	BySource  map[string]float64 `json:"accuracy_by_source,omitempty"`
-	PerClass  []ClassStats       `json:"per_class"`
+	PerClass  []classStats       `json:"per_class"`
 	Confusion [][]int            `json:"confusion"` // [actual][predicted]
-	Worst     []Mistake          `json:"worst"`
+	Worst     []mistake          `json:"worst"`
 }
 
 // score computes the report; worst caps the number of listed mistakes.
-func score(labels []string, preds []Prediction, worst int) (Report, error) {
+func score(labels []string, preds []Prediction, worst int) (report, error) {
 	k := len(labels)
-	r := Report{Labels: labels, N: len(preds), Confusion: make([][]int, k)}
+	r := report{Labels: labels, N: len(preds), Confusion: make([][]int, k)}
 	for i := range r.Confusion {
 		r.Confusion[i] = make([]int, k)
 	}
-	var wrong []Mistake
+	var wrong []mistake
 	seen, right := map[string]int{}, map[string]int{}
 	for _, p := range preds {
 		if p.Actual < 0 || p.Actual >= k || len(p.Probs) != k {
-			return Report{}, fmt.Errorf("%s: class %d with %d probabilities does not fit %d labels", p.Path, p.Actual, len(p.Probs), k)
+			return report{}, fmt.Errorf("%s: class %d with %d probabilities does not fit %d labels", p.Path, p.Actual, len(p.Probs), k)
 		}
 		got := p.Predicted()
 		r.Confusion[p.Actual][got]++
@@ -88,7 +88,7 @@ func score(labels []string, preds []Prediction, worst int) (Report, error) {
 				right[p.Source]++
 			}
 		} else {
-			wrong = append(wrong, Mistake{Path: p.Path, Actual: labels[p.Actual], Predicted: labels[got], Confidence: float64(p.Probs[got])})
+			wrong = append(wrong, mistake{Path: p.Path, Actual: labels[p.Actual], Predicted: labels[got], Confidence: float64(p.Probs[got])})
 		}
 	}
 	if r.N > 0 {
@@ -108,7 +108,7 @@ func score(labels []string, preds []Prediction, worst int) (Report, error) {
 			actual += r.Confusion[c][o]
 		}
 		tp = r.Confusion[c][c]
-		s := ClassStats{Label: labels[c], Support: actual}
+		s := classStats{Label: labels[c], Support: actual}
 		if predicted > 0 {
 			s.Precision = float64(tp) / float64(predicted)
 		}
@@ -126,14 +126,14 @@ func score(labels []string, preds []Prediction, worst int) (Report, error) {
 	}
 	r.Worst = wrong
 	if r.Worst == nil {
-		r.Worst = []Mistake{}
+		r.Worst = []mistake{}
 	}
 	return r, nil
 }
 
 // WriteText prints the report: accuracy, the per-class table, the confusion
 // matrix and the worst mistakes.
-func (r Report) WriteText(w io.Writer) {
+func (r report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "accuracy %.2f%% (%d/%d)  log loss %.4f\n", 100*r.Accuracy, r.Correct, r.N, r.LogLoss)
 	if len(r.BySource) > 0 {
 		srcs := make([]string, 0, len(r.BySource))

@@ -14,11 +14,11 @@ import (
 // only by whether the model is uncertain about it.
 const noneImage = -1
 
-// Figures are what matters to a user in front of the camera, for one source
+// figures are what matters to a user in front of the camera, for one source
 // or pooled: how often a hand gets its gesture, how often a hand is taken
 // for no hand, and how often an empty box shows no confident gesture. A
 // share is nil (null in JSON, "-" in text) when it has no images to count.
-type Figures struct {
+type figures struct {
 	Source          string   `json:"source"`
 	Data            string   `json:"data,omitempty"`
 	GestureImages   int      `json:"gesture_images"`
@@ -72,14 +72,14 @@ func share(n, of int) *float64 {
 // tally computes the figures of preds for a model with labels. uncertain
 // means a top probability below threshold, as in the live pipeline's
 // Decide. A prediction's Actual is a label index or noneImage.
-func tally(labels []string, preds []Prediction, threshold float64) (Figures, error) {
+func tally(labels []string, preds []Prediction, threshold float64) (figures, error) {
 	none := noneIndex(labels)
 	k := len(labels)
 	seen, right := make([]int, k), make([]int, k)
-	var f Figures
+	var f figures
 	for _, p := range preds {
 		if p.Actual < noneImage || p.Actual >= k || len(p.Probs) != k || (p.Actual == noneImage && none >= 0) {
-			return Figures{}, fmt.Errorf("%s: class %d with %d probabilities does not fit labels %s", p.Path, p.Actual, len(p.Probs), strings.Join(labels, ","))
+			return figures{}, fmt.Errorf("%s: class %d with %d probabilities does not fit labels %s", p.Path, p.Actual, len(p.Probs), strings.Join(labels, ","))
 		}
 		got := p.Predicted()
 		if p.Actual == noneImage || p.Actual == none {
@@ -118,7 +118,7 @@ func tally(labels []string, preds []Prediction, threshold float64) (Figures, err
 
 // WriteNoneText prints the lines the single report adds about the none
 // class: nothing for a model without none scored on hands only.
-func (f Figures) WriteNoneText(w io.Writer, labels []string, threshold float64) {
+func (f figures) WriteNoneText(w io.Writer, labels []string, threshold float64) {
 	if !hasNone(labels) {
 		if f.NoneImages > 0 {
 			fmt.Fprintf(w, "none: %d images; the model has no none class, so they are scored by uncertainty only: %d (%s) uncertain (top probability below %.2f)\n",
@@ -146,49 +146,49 @@ type SourcePredictions struct {
 	Preds      []Prediction
 }
 
-// Means are the unweighted means over sources of each share, each over the
+// sourceMeans are the unweighted means over sources of each share, each over the
 // sources where it is defined, so every person counts the same.
-type Means struct {
+type sourceMeans struct {
 	GestureAccuracy        *float64            `json:"gesture_accuracy"`
 	Recall                 map[string]*float64 `json:"recall"`
 	HandsLabelledNoneShare *float64            `json:"hands_labelled_none_share"`
 	NoneOrUncertainShare   *float64            `json:"none_or_uncertain_share"`
 }
 
-// TableSummary closes the per-source table.
-type TableSummary struct {
+// tableSummary closes the per-source table.
+type tableSummary struct {
 	Sources int `json:"sources"`
 	// WithGestures counts the sources with gesture images: the gesture
 	// accuracy mean and the count under target are over these.
-	WithGestures int   `json:"sources_with_gestures"`
-	Mean         Means `json:"mean"`
+	WithGestures int         `json:"sources_with_gestures"`
+	Mean         sourceMeans `json:"mean"`
 	// UnderTarget names the sources whose gesture accuracy is below
 	// Target, worst first.
 	Target      float64  `json:"target"`
 	UnderTarget []string `json:"sources_under_target"`
-	Pooled      Figures  `json:"pooled"`
+	Pooled      figures  `json:"pooled"`
 }
 
-// SourceTable is rpscam eval --per-source: one row per source, the worst
+// sourceTable is rpscam eval --per-source: one row per source, the worst
 // gesture accuracy first, because the point is that every person works.
-type SourceTable struct {
+type sourceTable struct {
 	Labels       []string     `json:"labels"`
 	ModelHasNone bool         `json:"model_has_none"`
 	Threshold    float64      `json:"threshold"`
-	Sources      []Figures    `json:"sources"`
-	Summary      TableSummary `json:"summary"`
+	Sources      []figures    `json:"sources"`
+	Summary      tableSummary `json:"summary"`
 }
 
 // newSourceTable tallies each source and the pooled predictions, sorts the
 // rows worst first (sources without gesture images last, ties by name) and
 // counts the sources under target.
-func newSourceTable(labels []string, sources []SourcePredictions, threshold, target float64) (SourceTable, error) {
-	t := SourceTable{Labels: labels, ModelHasNone: hasNone(labels), Threshold: threshold}
+func newSourceTable(labels []string, sources []SourcePredictions, threshold, target float64) (sourceTable, error) {
+	t := sourceTable{Labels: labels, ModelHasNone: hasNone(labels), Threshold: threshold}
 	var all []Prediction
 	for _, s := range sources {
 		f, err := tally(labels, s.Preds, threshold)
 		if err != nil {
-			return SourceTable{}, err
+			return sourceTable{}, err
 		}
 		f.Source, f.Data = s.Name, s.Data
 		t.Sources = append(t.Sources, f)
@@ -197,10 +197,10 @@ func newSourceTable(labels []string, sources []SourcePredictions, threshold, tar
 	sort.SliceStable(t.Sources, func(i, j int) bool { return worse(t.Sources[i], t.Sources[j]) })
 	pooled, err := tally(labels, all, threshold)
 	if err != nil {
-		return SourceTable{}, err
+		return sourceTable{}, err
 	}
 	pooled.Source = "pooled"
-	t.Summary = TableSummary{Sources: len(sources), Mean: means(labels, t.Sources), Target: target, UnderTarget: []string{}, Pooled: pooled}
+	t.Summary = tableSummary{Sources: len(sources), Mean: means(labels, t.Sources), Target: target, UnderTarget: []string{}, Pooled: pooled}
 	for _, f := range t.Sources {
 		if f.GestureAccuracy == nil {
 			continue
@@ -213,7 +213,7 @@ func newSourceTable(labels []string, sources []SourcePredictions, threshold, tar
 	return t, nil
 }
 
-func worse(a, b Figures) bool {
+func worse(a, b figures) bool {
 	switch {
 	case a.GestureAccuracy == nil || b.GestureAccuracy == nil:
 		if (a.GestureAccuracy == nil) != (b.GestureAccuracy == nil) {
@@ -225,8 +225,8 @@ func worse(a, b Figures) bool {
 	return a.Source < b.Source
 }
 
-func means(labels []string, rows []Figures) Means {
-	mean := func(get func(Figures) *float64) *float64 {
+func means(labels []string, rows []figures) sourceMeans {
+	mean := func(get func(figures) *float64) *float64 {
 		var sum float64
 		n := 0
 		for _, f := range rows {
@@ -241,20 +241,20 @@ func means(labels []string, rows []Figures) Means {
 		sum /= float64(n)
 		return &sum
 	}
-	m := Means{
-		GestureAccuracy:        mean(func(f Figures) *float64 { return f.GestureAccuracy }),
-		HandsLabelledNoneShare: mean(func(f Figures) *float64 { return f.HandsLabelledNoneShare }),
-		NoneOrUncertainShare:   mean(func(f Figures) *float64 { return f.NoneOrUncertainShare }),
+	m := sourceMeans{
+		GestureAccuracy:        mean(func(f figures) *float64 { return f.GestureAccuracy }),
+		HandsLabelledNoneShare: mean(func(f figures) *float64 { return f.HandsLabelledNoneShare }),
+		NoneOrUncertainShare:   mean(func(f figures) *float64 { return f.NoneOrUncertainShare }),
 		Recall:                 map[string]*float64{},
 	}
 	for _, l := range labels {
-		m.Recall[l] = mean(func(f Figures) *float64 { return f.Recall[l] })
+		m.Recall[l] = mean(func(f figures) *float64 { return f.Recall[l] })
 	}
 	return m
 }
 
 // WriteText prints the table, the mean and pooled rows and the summary.
-func (t SourceTable) WriteText(w io.Writer) {
+func (t sourceTable) WriteText(w io.Writer) {
 	recall := gestureLabels(t.Labels)
 	if t.ModelHasNone {
 		recall = append(recall, infer.NoHandLabel)

@@ -38,16 +38,16 @@ func (o *Options) WriteReport(w io.Writer, labels, dirs []string, preds []Predic
 		return err
 	}
 	type jsonReport struct {
-		Report
+		report
 		Model     string   `json:"model"`
 		Precision string   `json:"precision"`
 		Data      []string `json:"data"`
 		HeldOut   bool     `json:"heldout_only"`
 		Split     string   `json:"split,omitempty"`
 		Threshold *float64 `json:"threshold,omitempty"`
-		None      *Figures `json:"gestures_and_none,omitempty"`
+		None      *figures `json:"gestures_and_none,omitempty"`
 	}
-	out := jsonReport{Report: rep, Model: o.Model, Precision: o.Precision, Data: dirs, HeldOut: o.HeldOut}
+	out := jsonReport{report: rep, Model: o.Model, Precision: o.Precision, Data: dirs, HeldOut: o.HeldOut}
 	if o.Validation {
 		out.Split = "validation"
 	}
@@ -74,7 +74,7 @@ func (o *Options) WriteSourceTable(w io.Writer, labels []string, groups []Source
 		return err
 	}
 	type jsonTable struct {
-		SourceTable
+		sourceTable
 		Model     string `json:"model"`
 		Precision string `json:"precision"`
 		HeldOut   bool   `json:"heldout_only"`
@@ -82,11 +82,11 @@ func (o *Options) WriteSourceTable(w io.Writer, labels []string, groups []Source
 		// without the none images of a model that has no none class.
 		Confusion [][]int `json:"pooled_confusion"`
 	}
-	return o.writeJSON(w, jsonTable{SourceTable: table, Model: o.Model, Precision: o.Precision, HeldOut: o.HeldOut, Confusion: rep.Confusion})
+	return o.writeJSON(w, jsonTable{sourceTable: table, Model: o.Model, Precision: o.Precision, HeldOut: o.HeldOut, Confusion: rep.Confusion})
 }
 
 // writeConfusion writes ConfusionPNG, when given, and says so on w.
-func (o *Options) writeConfusion(w io.Writer, rep Report, title string) error {
+func (o *Options) writeConfusion(w io.Writer, rep report, title string) error {
 	if o.ConfusionPNG == "" {
 		return nil
 	}

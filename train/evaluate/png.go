@@ -10,7 +10,7 @@ import (
 
 // WriteConfusionPNG draws the confusion matrix as a heat map with counts and
 // row-normalised percentages, labels and the accuracy in the title.
-func (r Report) WriteConfusionPNG(path, title string) error {
+func (r report) WriteConfusionPNG(path, title string) error {
 	k := len(r.Labels)
 	const cell, left, top = 120, 110, 80
 	w, h := left+k*cell+20, top+k*cell+40
