@@ -16,10 +16,10 @@ import (
 // runChild measures row j in a child process, so that its peak RSS and
 // OpenCV's process-wide thread count are its own: it writes the job into
 // dir and runs command with the job file's path appended (rpscam bench
-// --compare-job FILE, which calls MeasureJobFile), reading the RowResult
+// --compare-job FILE, which calls MeasureJobFile), reading the rowResult
 // the child writes on stdout.
-func runChild(ctx context.Context, dir string, j Job, command ...string) (RowResult, error) {
-	var res RowResult
+func runChild(ctx context.Context, dir string, j rowJob, command ...string) (rowResult, error) {
+	var res rowResult
 	data, err := json.Marshal(j)
 	if err != nil {
 		return res, err
@@ -46,14 +46,14 @@ func lastLine(s string) string {
 }
 
 // MeasureJobFile measures the row the job file (written by runChild)
-// describes and writes the RowResult as JSON to w; the row's own failure is
+// describes and writes the rowResult as JSON to w; the row's own failure is
 // in its Error.
 func MeasureJobFile(ctx context.Context, w io.Writer, jobFile string) error {
 	data, err := os.ReadFile(jobFile)
 	if err != nil {
 		return err
 	}
-	var j Job
+	var j rowJob
 	if err := json.Unmarshal(data, &j); err != nil {
 		return fmt.Errorf("--compare-job %s: %w", jobFile, err)
 	}

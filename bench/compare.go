@@ -44,9 +44,9 @@ type RowSpec struct {
 	Unavailable string `json:"-"`
 }
 
-// Job is everything one row's measurement needs, as the parent process
+// rowJob is everything one row's measurement needs, as the parent process
 // hands it to the child that measures it.
-type Job struct {
+type rowJob struct {
 	Row            RowSpec                `json:"row"`
 	Input          string                 `json:"input"`
 	Library        string                 `json:"library"`
@@ -80,9 +80,9 @@ type Row struct {
 	Error     string   `json:"error"`
 }
 
-// RowResult is what measuring a row gives: the row and its label for each
-// of Job.Images, in order.
-type RowResult struct {
+// rowResult is what measuring a row gives: the row and its label for each
+// of rowJob.Images, in order.
+type rowResult struct {
 	Row    Row      `json:"row"`
 	Labels []string `json:"labels"`
 }
@@ -91,10 +91,10 @@ type RowResult struct {
 // (Run or runOpenCV), the file again at its own rate, and the labelled
 // images. A failure ends the row with its Error set. Run it in a process of
 // its own: peak RSS is the process's, and OpenCV's thread count is global.
-func measureRow(ctx context.Context, job Job) RowResult {
-	res := RowResult{Row: Row{RowSpec: job.Row}}
+func measureRow(ctx context.Context, job rowJob) rowResult {
+	res := rowResult{Row: Row{RowSpec: job.Row}}
 	row := &res.Row
-	fail := func(what string, err error) RowResult {
+	fail := func(what string, err error) rowResult {
 		row.Error = what + ": " + err.Error()
 		if errors.Is(err, infer.ErrCUDAUnavailable) {
 			row.Error = "no CUDA provider here: " + err.Error()
@@ -138,7 +138,7 @@ func measureRow(ctx context.Context, job Job) RowResult {
 	return res
 }
 
-func jobConfig(job Job) (session.Config, error) {
+func jobConfig(job rowJob) (session.Config, error) {
 	spec, err := capture.ParseSpec(job.Input)
 	if err != nil {
 		return session.Config{}, err
@@ -160,7 +160,7 @@ type imageClassifier interface {
 }
 
 // openImageClassifier loads one instance of the row's model on its backend.
-func openImageClassifier(cfg session.Config, job Job) (imageClassifier, error) {
+func openImageClassifier(cfg session.Config, job rowJob) (imageClassifier, error) {
 	if job.Row.Backend == backendOpenCV {
 		c, err := cvdnn.Load(cfg.Model)
 		if err != nil {
@@ -177,7 +177,7 @@ func openImageClassifier(cfg session.Config, job Job) (imageClassifier, error) {
 
 // classifyImages labels every image with one instance of the row's model,
 // as rpscam classify does (the model's centre crop).
-func classifyImages(cfg session.Config, job Job) (predicted, modelLabels []string, err error) {
+func classifyImages(cfg session.Config, job rowJob) (predicted, modelLabels []string, err error) {
 	c, err := openImageClassifier(cfg, job)
 	if err != nil {
 		return nil, nil, err
@@ -240,10 +240,10 @@ type Comparison struct {
 // compare measures every row with measure (a child process per row in
 // rpscam) and adds what needs all rows: the agreement with ONNX Runtime
 // fp32 and the int8/fp32 speed ratio.
-func compare(ctx context.Context, specs []RowSpec, job Job, data string, measure func(context.Context, Job) (RowResult, error)) *Comparison {
+func compare(ctx context.Context, specs []RowSpec, job rowJob, data string, measure func(context.Context, rowJob) (rowResult, error)) *Comparison {
 	c := &Comparison{Input: job.Input, Frames: job.Frames, RealtimeFrames: job.RealtimeFrames, Data: data, Images: len(job.Images),
 		Go: runtime.Version(), OpenCV: gocv.OpenCVVersion(), Machine: procstat.DescribeMachine()}
-	results := make([]RowResult, len(specs))
+	results := make([]rowResult, len(specs))
 	for i, spec := range specs {
 		results[i].Row = Row{RowSpec: spec, Error: spec.Unavailable}
 		if spec.Unavailable != "" || ctx.Err() != nil {
@@ -256,7 +256,7 @@ func compare(ctx context.Context, specs []RowSpec, job Job, data string, measure
 		j.Row = spec
 		r, err := measure(ctx, j)
 		if err != nil {
-			r = RowResult{Row: Row{RowSpec: spec, Error: err.Error()}}
+			r = rowResult{Row: Row{RowSpec: spec, Error: err.Error()}}
 		}
 		results[i] = r
 	}
@@ -286,7 +286,7 @@ func compare(ctx context.Context, specs []RowSpec, job Job, data string, measure
 }
 
 // reference is the ONNX Runtime fp32 CPU row, when it ran.
-func reference(results []RowResult) *RowResult {
+func reference(results []rowResult) *rowResult {
 	for i, r := range results {
 		if r.Row.Backend == backendONNXRuntime && r.Row.Precision == "fp32" && r.Row.Device == "cpu" && r.Row.Error == "" {
 			return &results[i]

@@ -15,7 +15,7 @@ func TestCompareAgreementAndRatio(t *testing.T) {
 		specs[i].Unavailable = ""
 	}
 	specs[3].Unavailable = "no CUDA provider here: test"
-	job := Job{Images: make([]capture.LabeledImage, 4)}
+	job := rowJob{Images: make([]capture.LabeledImage, 4)}
 	labels := map[string][]string{
 		"onnxruntime fp32": {"rock", "paper", "scissors", "none"},
 		"onnxruntime int8": {"rock", "paper", "scissors", "rock"},
@@ -23,13 +23,13 @@ func TestCompareAgreementAndRatio(t *testing.T) {
 	}
 	fps := map[string]float64{"onnxruntime fp32": 200, "onnxruntime int8": 230, "opencv fp32": 50}
 	var measured []string
-	measure := func(_ context.Context, j Job) (RowResult, error) {
+	measure := func(_ context.Context, j rowJob) (rowResult, error) {
 		key := j.Row.Backend + " " + j.Row.Precision
 		measured = append(measured, key+" "+j.Row.Device)
 		if j.Row.Backend == backendOpenCV && j.Row.Workers != 2 {
-			return RowResult{}, errors.New("wrong settings")
+			return rowResult{}, errors.New("wrong settings")
 		}
-		return RowResult{Row: Row{RowSpec: j.Row, InferFPS: fps[key]}, Labels: labels[key]}, nil
+		return rowResult{Row: Row{RowSpec: j.Row, InferFPS: fps[key]}, Labels: labels[key]}, nil
 	}
 	c := compare(context.Background(), specs, job, "test", measure)
 	if strings.Join(measured, ",") != "onnxruntime fp32 cpu,onnxruntime int8 cpu,opencv fp32 cpu" {

@@ -54,8 +54,8 @@ func RunCompare(ctx context.Context, c CompareConfig) (*Comparison, error) {
 			specs[i].Unavailable = "exporting the model for OpenCV: " + exportErr.Error()
 		}
 	}
-	job := Job{Input: c.Input, Library: c.Library, Warmup: c.Warmup, Frames: c.Frames, RealtimeFrames: c.RealtimeFrames, InferIters: c.InferIters, Images: images}
-	measure := func(ctx context.Context, j Job) (RowResult, error) {
+	job := rowJob{Input: c.Input, Library: c.Library, Warmup: c.Warmup, Frames: c.Frames, RealtimeFrames: c.RealtimeFrames, InferIters: c.InferIters, Images: images}
+	measure := func(ctx context.Context, j rowJob) (rowResult, error) {
 		if c.Log != nil {
 			fmt.Fprintf(c.Log, "bench --compare: %s %s %s ...\n", j.Row.Backend, j.Row.Precision, j.Row.Device)
 		}

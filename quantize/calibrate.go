@@ -37,8 +37,8 @@ const percentileTail = 1e-4
 // sampleCap bounds the values kept per activation for Percentile.
 const sampleCap = 1 << 18
 
-// Stats are the activations observed at every point over the calibration images.
-type Stats struct {
+// stats are the activations observed at every point over the calibration images.
+type stats struct {
 	Images int
 	points []string
 	min    map[string]float32
@@ -47,21 +47,21 @@ type Stats struct {
 }
 
 // Ranges are the calibrated ranges by method.
-func (s *Stats) Ranges(m Method) map[string]Range {
-	r := make(map[string]Range, len(s.points))
+func (s *stats) Ranges(m Method) map[string]activationRange {
+	r := make(map[string]activationRange, len(s.points))
 	for _, p := range s.points {
 		switch m {
 		case Percentile:
 			v := slices.Clone(s.sample[p])
 			slices.Sort(v)
 			if len(v) == 0 {
-				r[p] = Range{}
+				r[p] = activationRange{}
 				continue
 			}
 			at := func(q float64) float32 { return v[min(int(q*float64(len(v)-1)+0.5), len(v)-1)] }
-			r[p] = Range{Min: at(percentileTail), Max: at(1 - percentileTail)}
+			r[p] = activationRange{Min: at(percentileTail), Max: at(1 - percentileTail)}
 		default:
-			r[p] = Range{Min: s.min[p], Max: s.max[p]}
+			r[p] = activationRange{Min: s.min[p], Max: s.max[p]}
 		}
 	}
 	return r
@@ -70,7 +70,7 @@ func (s *Stats) Ranges(m Method) map[string]Range {
 // calibrate runs the float model m on n preprocessed images (uint8, the
 // model's input layout, n*size bytes in images) in batches, recording the
 // range of every point (see points). m must take one uint8 input.
-func calibrate(m *onnx.Model, images []uint8, n, batch, threads int) (*Stats, error) {
+func calibrate(m *onnx.Model, images []uint8, n, batch, threads int) (*stats, error) {
 	if n < 1 || len(images)%n != 0 {
 		return nil, fmt.Errorf("calibrate: %d bytes do not hold %d images", len(images), n)
 	}
@@ -104,7 +104,7 @@ func calibrate(m *onnx.Model, images []uint8, n, batch, threads int) (*Stats, er
 		return nil, fmt.Errorf("calibrate: ONNX Runtime cannot load the float model: %w", err)
 	}
 	defer sess.Destroy()
-	st := &Stats{Images: n, points: pts, min: map[string]float32{}, max: map[string]float32{}, sample: map[string][]float32{}}
+	st := &stats{Images: n, points: pts, min: map[string]float32{}, max: map[string]float32{}, sample: map[string][]float32{}}
 	for _, p := range pts {
 		st.min[p], st.max[p] = float32(math.Inf(1)), float32(math.Inf(-1))
 	}
@@ -138,7 +138,7 @@ func calibrate(m *onnx.Model, images []uint8, n, batch, threads int) (*Stats, er
 
 // observe folds one batch's values of point p into the stats, keeping an
 // evenly strided sample so that every batch contributes about equally.
-func (s *Stats) observe(p string, v []float32, batches int) {
+func (s *stats) observe(p string, v []float32, batches int) {
 	lo, hi := s.min[p], s.max[p]
 	for _, x := range v {
 		lo, hi = min(lo, x), max(hi, x)

@@ -26,13 +26,13 @@ type Params struct {
 	ZeroPoint uint8
 }
 
-// Range is an activation's calibrated range in float terms.
-type Range struct{ Min, Max float32 }
+// activationRange is an activation's calibrated range in float terms.
+type activationRange struct{ Min, Max float32 }
 
 // Params maps the range, widened to include 0 (so that zero, the padding
 // of every convolution, is exact), onto 0..255. A range starting at 0 (after
 // ReLU6) gets zero point 0, which lets ONNX Runtime drop the Clip.
-func (r Range) Params() Params {
+func (r activationRange) Params() Params {
 	lo, hi := math.Min(float64(r.Min), 0), math.Max(float64(r.Max), 0)
 	if !(hi-lo > 0) || math.IsInf(hi-lo, 0) {
 		return Params{Scale: 1}
@@ -97,7 +97,7 @@ type Summary struct {
 // goes through QuantizeLinear -> DequantizeLinear with ranges[point]'s
 // parameters. Everything after the last point (pooling, head, softmax)
 // stays float32, so the outputs keep their names and types.
-func transformModel(m *onnx.Model, ranges map[string]Range, opts ...Option) (*onnx.Model, Summary, error) {
+func transformModel(m *onnx.Model, ranges map[string]activationRange, opts ...option) (*onnx.Model, Summary, error) {
 	t := &transform{
 		src:    m,
 		inits:  map[string]*onnx.Tensor{},
@@ -129,8 +129,8 @@ func transformModel(m *onnx.Model, ranges map[string]Range, opts ...Option) (*on
 	return out, t.sum, nil
 }
 
-// Option changes how transformModel quantizes.
-type Option func(*options)
+// option changes how transformModel quantizes.
+type option func(*options)
 
 type options struct{ pairSafe bool }
 
@@ -142,7 +142,7 @@ type options struct{ pairSafe bool }
 // such pair of products in a saturating 16-bit lane (vpmaddubsw), where
 // 255 x 127 x 2 overflows and 255 x 128 does not. Depthwise convolutions
 // use another kernel and keep the plain symmetric scale.
-func pairSafe() Option { return func(o *options) { o.pairSafe = true } }
+func pairSafe() option { return func(o *options) { o.pairSafe = true } }
 
 // quantized is a float tensor that also exists dequantized from uint8:
 // readers use dq instead. offset is what must be added to the dequantized
@@ -156,7 +156,7 @@ type quantized struct {
 type transform struct {
 	src    *onnx.Model
 	inits  map[string]*onnx.Tensor
-	ranges map[string]Range
+	ranges map[string]activationRange
 	points map[string]bool
 	q      map[string]quantized
 	nodes  []onnx.Node

@@ -47,18 +47,18 @@ func tinyFloat() *onnx.Model {
 
 // tinyRanges: c1 in [0, 2.55] (scale 0.01, zero point 0), sum in [0, 5.1]
 // (scale 0.02, zero point 0).
-var tinyRanges = map[string]Range{"c1": {0, 2.55}, "sum": {0, 5.1}}
+var tinyRanges = map[string]activationRange{"c1": {0, 2.55}, "sum": {0, 5.1}}
 
 func TestRangeParams(t *testing.T) {
 	for _, c := range []struct {
-		r    Range
+		r    activationRange
 		want Params
 	}{
-		{Range{0, 2.55}, Params{0.01, 0}},
-		{Range{-1, 1.55}, Params{0.01, 100}},
-		{Range{1, 2.55}, Params{0.01, 0}}, // widened to include 0
-		{Range{-2.55, -1}, Params{0.01, 255}},
-		{Range{0, 0}, Params{1, 0}},
+		{activationRange{0, 2.55}, Params{0.01, 0}},
+		{activationRange{-1, 1.55}, Params{0.01, 100}},
+		{activationRange{1, 2.55}, Params{0.01, 0}}, // widened to include 0
+		{activationRange{-2.55, -1}, Params{0.01, 255}},
+		{activationRange{0, 0}, Params{1, 0}},
 	} {
 		got := c.r.Params()
 		if d := got.Scale - c.want.Scale; d > 1e-7 || d < -1e-7 || got.ZeroPoint != c.want.ZeroPoint {
@@ -112,7 +112,7 @@ func TestTransformGraph(t *testing.T) {
 	if ops["Cast"] != 0 || ops["Mul"] != 0 || ops["DequantizeLinear"] != 6 || ops["QuantizeLinear"] != 3 {
 		t.Errorf("ops %v", ops)
 	}
-	if _, _, err := transformModel(tinyFloat(), map[string]Range{"c1": {0, 1}}); err == nil {
+	if _, _, err := transformModel(tinyFloat(), map[string]activationRange{"c1": {0, 1}}); err == nil {
 		t.Error("a missing range was accepted")
 	}
 }

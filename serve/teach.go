@@ -196,29 +196,29 @@ func (s *Server) endHoldLocked(reason string) {
 
 // teachJSON is the body of GET /api/teach: everything the Teach panel shows.
 type teachJSON struct {
-	Available  bool             `json:"available"`        // false: the server was started without --samples
-	Reason     string           `json:"reason,omitempty"` // why teaching is off
-	Classes    []TeachClassJSON `json:"classes"`
-	Recording  *HoldJSON        `json:"recording,omitempty"` // the press in progress
-	LastHold   *HoldJSON        `json:"last_hold,omitempty"` // the last finished press
-	Training   *ProgressJSON    `json:"training,omitempty"`  // the running training
-	Result     *ResultJSON      `json:"result,omitempty"`    // the last successful training since start or reset
-	Error      string           `json:"error,omitempty"`     // the last training's failure
-	Model      string           `json:"model,omitempty"`     // the running model's file name
-	Taught     bool             `json:"taught"`              // the running model is a taught one
-	HoldLimitS float64          `json:"hold_limit_s"`        // the longest one press records
+	Available  bool               `json:"available"`        // false: the server was started without --samples
+	Reason     string             `json:"reason,omitempty"` // why teaching is off
+	Classes    []teachClassJSON   `json:"classes"`
+	Recording  *holdJSON          `json:"recording,omitempty"` // the press in progress
+	LastHold   *holdJSON          `json:"last_hold,omitempty"` // the last finished press
+	Training   *trainProgressJSON `json:"training,omitempty"`  // the running training
+	Result     *trainResultJSON   `json:"result,omitempty"`    // the last successful training since start or reset
+	Error      string             `json:"error,omitempty"`     // the last training's failure
+	Model      string             `json:"model,omitempty"`     // the running model's file name
+	Taught     bool               `json:"taught"`              // the running model is a taught one
+	HoldLimitS float64            `json:"hold_limit_s"`        // the longest one press records
 }
 
-// TeachClassJSON is one class of the Teach panel.
-type TeachClassJSON struct {
+// teachClassJSON is one class of the Teach panel.
+type teachClassJSON struct {
 	Name    string `json:"name"`    // the model's label
 	Display string `json:"display"` // as shown ("no hand" for "none")
 	Count   int    `json:"count"`   // samples saved
 	Thumbs  int    `json:"thumbs"`  // thumbnails at /api/teach/thumb?class=NAME&i=0..thumbs-1
 }
 
-// HoldJSON is one press of a record button.
-type HoldJSON struct {
+// holdJSON is one press of a record button.
+type holdJSON struct {
 	Class    string  `json:"class"`
 	Frames   int     `json:"frames"`            // samples saved by this press
 	Seconds  float64 `json:"seconds"`           // how long it has run or ran
@@ -226,8 +226,8 @@ type HoldJSON struct {
 	LimitInS float64 `json:"limit_in_s,omitempty"`
 }
 
-// ProgressJSON is a running training's newest report.
-type ProgressJSON struct {
+// trainProgressJSON is a running training's newest report.
+type trainProgressJSON struct {
 	Stage    string  `json:"stage"`
 	Done     int     `json:"done"`
 	Total    int     `json:"total"`
@@ -235,8 +235,8 @@ type ProgressJSON struct {
 	ETAS     float64 `json:"eta_s"`
 }
 
-// ResultJSON is a finished training's figures.
-type ResultJSON struct {
+// trainResultJSON is a finished training's figures.
+type trainResultJSON struct {
 	Before  float64 `json:"before"` // accuracy on the held-out samples, 0..1, with the old model
 	After   float64 `json:"after"`  // and with the new one
 	HeldOut int     `json:"held_out"`
@@ -249,7 +249,7 @@ const teachOff = "teaching is off: start the server with a samples folder (rpsca
 
 func (s *Server) handleTeachStatus(w http.ResponseWriter, r *http.Request) {
 	if s.teacher == nil {
-		writeJSON(w, http.StatusOK, teachJSON{Reason: teachOff, Classes: []TeachClassJSON{}})
+		writeJSON(w, http.StatusOK, teachJSON{Reason: teachOff, Classes: []teachClassJSON{}})
 		return
 	}
 	writeJSON(w, http.StatusOK, s.teachJSON())
@@ -259,7 +259,7 @@ func (s *Server) teachJSON() teachJSON {
 	counts := s.teacher.Counts()
 	out := teachJSON{Available: true, HoldLimitS: s.holdLimit.Seconds()}
 	for _, c := range s.teacher.Classes() {
-		out.Classes = append(out.Classes, TeachClassJSON{Name: c, Display: infer.DisplayLabel(c), Count: counts[c], Thumbs: min(counts[c], thumbsPerClass)})
+		out.Classes = append(out.Classes, teachClassJSON{Name: c, Display: infer.DisplayLabel(c), Count: counts[c], Thumbs: min(counts[c], thumbsPerClass)})
 	}
 	if p := s.teacher.ModelPath(); p != "" {
 		out.Model = filepath.Base(p)
@@ -272,10 +272,10 @@ func (s *Server) teachJSON() teachJSON {
 		s.endHoldLocked("limit") // no frame came to end it
 	}
 	if h := ts.hold; h != nil {
-		out.Recording = &HoldJSON{Class: h.class, Frames: h.frames, Seconds: now.Sub(h.started).Seconds(), LimitInS: h.until.Sub(now).Seconds()}
+		out.Recording = &holdJSON{Class: h.class, Frames: h.frames, Seconds: now.Sub(h.started).Seconds(), LimitInS: h.until.Sub(now).Seconds()}
 	}
 	if h := ts.lastHold; h != nil {
-		out.LastHold = &HoldJSON{Class: h.class, Frames: h.frames, Seconds: h.until.Sub(h.started).Seconds(), Stopped: h.stopped}
+		out.LastHold = &holdJSON{Class: h.class, Frames: h.frames, Seconds: h.until.Sub(h.started).Seconds(), Stopped: h.stopped}
 	}
 	if p := ts.training; p != nil {
 		out.Training = progressJSON(*p)
@@ -288,12 +288,12 @@ func (s *Server) teachJSON() teachJSON {
 	return out
 }
 
-func progressJSON(p TrainProgress) *ProgressJSON {
-	return &ProgressJSON{Stage: p.Stage, Done: p.Done, Total: p.Total, ElapsedS: p.Elapsed.Seconds(), ETAS: p.ETA.Seconds()}
+func progressJSON(p TrainProgress) *trainProgressJSON {
+	return &trainProgressJSON{Stage: p.Stage, Done: p.Done, Total: p.Total, ElapsedS: p.Elapsed.Seconds(), ETAS: p.ETA.Seconds()}
 }
 
-func resultJSON(r *TrainResult) *ResultJSON {
-	return &ResultJSON{Before: r.Before, After: r.After, HeldOut: r.HeldOut, Model: filepath.Base(r.Model), TookS: r.Took.Seconds()}
+func resultJSON(r *TrainResult) *trainResultJSON {
+	return &trainResultJSON{Before: r.Before, After: r.After, HeldOut: r.HeldOut, Model: filepath.Base(r.Model), TookS: r.Took.Seconds()}
 }
 
 // teachPOST checks what every teach POST needs: teaching on and a JSON body
@@ -341,7 +341,7 @@ func (s *Server) handleTeachRecord(w http.ResponseWriter, r *http.Request) {
 		s.endHoldLocked("limit")
 		now := s.now()
 		ts.hold = &hold{class: req.Class, started: now, until: now.Add(s.holdLimit)}
-		writeJSON(w, http.StatusOK, HoldJSON{Class: req.Class, LimitInS: s.holdLimit.Seconds()})
+		writeJSON(w, http.StatusOK, holdJSON{Class: req.Class, LimitInS: s.holdLimit.Seconds()})
 	case "stop":
 		ts.mu.Lock()
 		now := s.now()
@@ -358,7 +358,7 @@ func (s *Server) handleTeachRecord(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, http.StatusConflict, `not recording: send {"class":"…","action":"start"} first`)
 			return
 		}
-		writeJSON(w, http.StatusOK, HoldJSON{Class: h.class, Frames: h.frames, Seconds: h.until.Sub(h.started).Seconds(), Stopped: h.stopped})
+		writeJSON(w, http.StatusOK, holdJSON{Class: h.class, Frames: h.frames, Seconds: h.until.Sub(h.started).Seconds(), Stopped: h.stopped})
 	default:
 		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf(`unknown action %q: use "start" or "stop"`, req.Action))
 	}

@@ -65,8 +65,8 @@ func HeldOutPart(shared, dir string) (examples []Example, ok bool, err error) {
 	return nil, false, nil
 }
 
-// Activations are the cached trunk outputs of one run's examples.
-type Activations struct {
+// activations are the cached trunk outputs of one run's examples.
+type activations struct {
 	Train, Validation, LeftOut FeatureSet
 	Tests                      map[string]FeatureSet
 	TestOrder                  []string
@@ -77,7 +77,7 @@ type Activations struct {
 // extractActivations splits the sources and runs ex (whose Runner is the
 // trunk) over every training view, the validation and left-out images and
 // the test sets, from the cache where present.
-func extractActivations(cfg Config, tests []TestSet, ex *Extractor, log io.Writer) (*Activations, error) {
+func extractActivations(cfg Config, tests []TestSet, ex *Extractor, log io.Writer) (*activations, error) {
 	if cfg.Views < 1 {
 		return nil, fmt.Errorf("views %d: want 1 or more", cfg.Views)
 	}
@@ -85,7 +85,7 @@ func extractActivations(cfg Config, tests []TestSet, ex *Extractor, log io.Write
 	if err != nil {
 		return nil, err
 	}
-	a := &Activations{Splits: sp, Tests: map[string]FeatureSet{}}
+	a := &activations{Splits: sp, Tests: map[string]FeatureSet{}}
 	start := time.Now()
 	ex.ProgressName = fmt.Sprintf("activations (%d images x %d views)", len(sp.Train), cfg.Views)
 	if a.Train, err = ex.Features(sp.Train, cfg.Views); err != nil {

@@ -118,8 +118,8 @@ func (h *Head) LossAndGrad(b Batch, keep [][]float32, g *Gradients) float64 {
 	return total / wsum
 }
 
-// Adam is the Adam optimiser (Kingma & Ba) with Keras' defaults.
-type Adam struct {
+// adam is the Adam optimiser (Kingma & Ba) with Keras' defaults.
+type adam struct {
 	LR, Beta1, Beta2, Eps float64
 	step                  int
 	mW, vW, mB, vB        []float64
@@ -127,10 +127,10 @@ type Adam struct {
 
 // newAdam returns Adam with learning rate lr and the Keras defaults
 // beta1 0.9, beta2 0.999, epsilon 1e-7.
-func newAdam(lr float64) *Adam { return &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-7} }
+func newAdam(lr float64) *adam { return &adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-7} }
 
 // Step applies one update of g to h.
-func (a *Adam) Step(h *Head, g *Gradients) {
+func (a *adam) Step(h *Head, g *Gradients) {
 	if a.mW == nil {
 		a.mW, a.vW = make([]float64, len(h.W)), make([]float64, len(h.W))
 		a.mB, a.vB = make([]float64, len(h.B)), make([]float64, len(h.B))

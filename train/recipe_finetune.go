@@ -99,7 +99,7 @@ func trunkPath(w model.Weights, end string) string {
 // parameters and sessions, and what the record needs.
 type fineTuneRun struct {
 	Job
-	acts              *Activations
+	acts              *activations
 	layers, trainable []string
 	trunkEnd          string
 	trunkSHA          string

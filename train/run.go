@@ -61,22 +61,22 @@ type SourceCounts struct {
 	TrainShare float64 `json:"train_share,omitempty"`
 }
 
-// Outcome is what run produced.
-type Outcome struct {
+// outcome is what run produced.
+type outcome struct {
 	Head          *Head
 	History       []EpochStats
 	Sources       []SourceCounts
 	ValAccuracy   float64            // clean views of the validation images
 	ValLoss       float64            // likewise
 	ValBySource   map[string]float64 // clean-view validation accuracy per source
-	LeftOut       *Scored            // the left-out source, when Config.LeaveOut is set
+	LeftOut       *scored            // the left-out source, when Config.LeaveOut is set
 	FeatureTime   time.Duration
 	FitTime       time.Duration
 	TrainExamples int // feature vectors trained on (images x views)
 }
 
-// Scored is accuracy on a set of images.
-type Scored struct {
+// scored is accuracy on a set of images.
+type scored struct {
 	Source   string  `json:"source"`
 	N        int     `json:"n"`
 	Accuracy float64 `json:"accuracy"`
@@ -85,11 +85,11 @@ type Scored struct {
 
 // run lists and splits the sources, extracts (or loads cached) features,
 // and fits the head, logging Keras-style lines to log.
-func run(cfg Config, ex *Extractor, log io.Writer) (*Outcome, error) {
+func run(cfg Config, ex *Extractor, log io.Writer) (*outcome, error) {
 	if cfg.Views < 1 {
 		return nil, fmt.Errorf("views %d: want 1 or more", cfg.Views)
 	}
-	out := &Outcome{ValBySource: map[string]float64{}}
+	out := &outcome{ValBySource: map[string]float64{}}
 	sp, err := SplitSources(cfg, log)
 	if err != nil {
 		return nil, err
@@ -238,8 +238,8 @@ func SplitSources(cfg Config, log io.Writer) (*Splits, error) {
 	return sp, nil
 }
 
-func score(h *Head, f FeatureSet, name string) *Scored {
-	s := &Scored{Source: name, N: len(f.X), Recall: make([]float64, h.Classes)}
+func score(h *Head, f FeatureSet, name string) *scored {
+	s := &scored{Source: name, N: len(f.X), Recall: make([]float64, h.Classes)}
 	right := 0
 	per := make([][2]int, h.Classes)
 	probs := make([]float32, h.Classes)

@@ -44,9 +44,9 @@ func (r *fakeReader) Next(dst *gocv.Mat) error {
 	return nil
 }
 
-// TestPattern is the default DrawFunc: a solid colour that cycles through
+// testPattern is the default DrawFunc: a solid colour that cycles through
 // eight hues, with a white bar whose position shows the frame number.
-func TestPattern(seq int, m *gocv.Mat) {
+func testPattern(seq int, m *gocv.Mat) {
 	hues := [8][3]uint8{{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 0}, {255, 0, 255}, {0, 255, 255}, {128, 128, 128}, {0, 128, 255}}
 	c := hues[seq%len(hues)]
 	m.SetTo(gocv.NewScalar(float64(c[0]), float64(c[1]), float64(c[2]), 0))
@@ -64,7 +64,7 @@ func checkSize(fn string, w, h int) error {
 	return nil
 }
 
-// NewFake returns a source of n frames of w x h drawn by draw (TestPattern
+// NewFake returns a source of n frames of w x h drawn by draw (testPattern
 // if nil), then io.EOF; n < 0 is endless. It reports Kind File with Spec
 // "fake" and behaves like a video file: every frame in order, none dropped.
 // Bad sizes give a source whose Read returns the error.
@@ -73,7 +73,7 @@ func NewFake(w, h, n int, draw DrawFunc) capture.Source {
 		return &failedSource{err: err, info: capture.Info{Spec: "fake", Kind: capture.File, FrameCount: -1}}
 	}
 	if draw == nil {
-		draw = TestPattern
+		draw = testPattern
 	}
 	info := capture.Info{Spec: "fake", Kind: capture.File, Width: w, Height: h, FrameCount: n}
 	if n < 0 {
@@ -84,7 +84,7 @@ func NewFake(w, h, n int, draw DrawFunc) capture.Source {
 
 // NewFakeLive returns an endless live source, Kind Camera with Spec "fake",
 // that renders w x h frames at fps on its own goroutine, keeping only the
-// newest and counting drops. draw is TestPattern if nil.
+// newest and counting drops. draw is testPattern if nil.
 func NewFakeLive(w, h int, fps float64, draw DrawFunc) capture.Source {
 	failed := capture.Info{Spec: "fake", Kind: capture.Camera, Live: true, FrameCount: -1}
 	if err := checkSize("NewFakeLive", w, h); err != nil {
@@ -94,7 +94,7 @@ func NewFakeLive(w, h int, fps float64, draw DrawFunc) capture.Source {
 		return &failedSource{err: fmt.Errorf("capturetest: NewFakeLive fps %v must be in (0, 1000]", fps), info: failed}
 	}
 	if draw == nil {
-		draw = TestPattern
+		draw = testPattern
 	}
 	info := capture.Info{Spec: "fake", Kind: capture.Camera, Width: w, Height: h, FPS: fps, Live: true, FrameCount: -1}
 	return capture.FromReader(&fakeReader{w: w, h: h, n: -1, draw: draw}, info)

@@ -172,8 +172,8 @@ func (d Dims) Shape(name string) []int64 {
 // gradName is the output holding dLoss/d(param).
 func gradName(param string) string { return gradOf + param }
 
-// GraphOption changes what build writes.
-type GraphOption func(*graphConfig)
+// graphOption changes what build writes.
+type graphOption func(*graphConfig)
 
 type graphConfig struct {
 	train     bool
@@ -185,7 +185,7 @@ type graphConfig struct {
 // layers below the lowest trainable one are not back-propagated into.
 // Without it the graph is inference only: probabilities and pooled
 // features, no dropout.
-func training(trainable ...string) GraphOption {
+func training(trainable ...string) graphOption {
 	return func(c *graphConfig) {
 		c.train = true
 		c.trainable = map[string]bool{}
@@ -196,7 +196,7 @@ func training(trainable ...string) GraphOption {
 }
 
 // withFloat64 writes the graph in double precision (for gradient checks).
-func withFloat64() GraphOption { return func(c *graphConfig) { c.elem = onnxDouble } }
+func withFloat64() graphOption { return func(c *graphConfig) { c.elem = onnxDouble } }
 
 // onnxDouble is TensorProto.DOUBLE; package onnx writes no double
 // initializers, so every float constant of the graph is an input instead.
@@ -378,7 +378,7 @@ func (b *builder) slice(x string, ky, kx int) string {
 // training also loss ([1,1], the weighted cross-entropy) and grad_<param>
 // for each trainable parameter. Back-propagation stops below the lowest
 // trainable layer.
-func build(d Dims, opts ...GraphOption) (*onnx.Model, error) {
+func build(d Dims, opts ...graphOption) (*onnx.Model, error) {
 	if err := d.validate(); err != nil {
 		return nil, err
 	}

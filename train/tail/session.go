@@ -60,7 +60,7 @@ func NewSession(d Dims, trainable []string, opts ...SessionOption) (*Session, er
 	for _, o := range opts {
 		o(&cfg)
 	}
-	var gopts []GraphOption
+	var gopts []graphOption
 	if len(trainable) > 0 {
 		gopts = append(gopts, training(trainable...))
 	}
