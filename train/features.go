@@ -202,12 +202,14 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 			return
 		}
 		defer pre.Close()
+		var last lastImage
+		defer last.close()
 		size := pre.Size()
 		for start := 0; start < len(todo); start += batch {
 			js := todo[start:min(start+batch, len(todo))]
 			p := prepared{jobs: js, pix: make([]uint8, len(js)*size)}
 			for i, j := range js {
-				if p.err = e.view(pre, j, p.pix[i*size:(i+1)*size]); p.err != nil {
+				if p.err = e.view(pre, &last, j, p.pix[i*size:(i+1)*size]); p.err != nil {
 					break
 				}
 			}
@@ -249,12 +251,11 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 }
 
 // view decodes, augments (view > 0) and preprocesses one job into dst.
-func (e *Extractor) view(pre Preprocessor, j job, dst []uint8) error {
-	img, err := e.Read(j.ex.Path)
+func (e *Extractor) view(pre Preprocessor, last *lastImage, j job, dst []uint8) error {
+	img, err := last.read(e.Read, j.ex.Path)
 	if err != nil {
 		return err
 	}
-	defer img.Close()
 	if j.view == 0 {
 		return pre.IntoUint8(img, image.Rectangle{}, dst)
 	}
@@ -264,6 +265,35 @@ func (e *Extractor) view(pre Preprocessor, j job, dst []uint8) error {
 	}
 	defer aug.Close()
 	return pre.IntoUint8(aug, image.Rectangle{}, dst)
+}
+
+// lastImage keeps the image read last: an image's views are consecutive
+// jobs, so it is decoded once rather than once per view. Neither the
+// augmenter nor the preprocessor writes to the image they are given.
+type lastImage struct {
+	path string
+	img  gocv.Mat
+	ok   bool
+}
+
+func (l *lastImage) read(read func(string) (gocv.Mat, error), path string) (gocv.Mat, error) {
+	if l.ok && l.path == path {
+		return l.img, nil
+	}
+	l.close()
+	img, err := read(path)
+	if err != nil {
+		return gocv.Mat{}, err
+	}
+	l.path, l.img, l.ok = path, img, true
+	return img, nil
+}
+
+func (l *lastImage) close() {
+	if l.ok {
+		l.img.Close()
+		l.ok = false
+	}
 }
 
 // imageName is "class/file.jpg": what names an image independently of where

@@ -84,6 +84,11 @@ func TestExtractorViewsAndCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	cacheDir := filepath.Join(dir, "cache")
+	reads := 0
+	countedRead := func(path string) (gocv.Mat, error) {
+		reads++
+		return readBGR(path)
+	}
 	newEx := func(r *meanRunner) *Extractor {
 		c, err := OpenCache(cacheDir, "backbone-sha", DefaultAugment())
 		if err != nil {
@@ -91,7 +96,7 @@ func TestExtractorViewsAndCache(t *testing.T) {
 		}
 		t.Cleanup(func() { c.Close() })
 		return &Extractor{Runner: r, NewPre: func() (Preprocessor, error) { return &resizePre{m: gocv.NewMat()}, nil },
-			Read: readBGR, Augment: aug, Batch: 2, Cache: c, AugSeed: 1}
+			Read: countedRead, Augment: aug, Batch: 2, Cache: c, AugSeed: 1}
 	}
 	r1 := &meanRunner{}
 	f, err := newEx(r1).Features(exs, 3)
@@ -100,6 +105,9 @@ func TestExtractorViewsAndCache(t *testing.T) {
 	}
 	if len(f.X) != 9 || r1.images != 9 || r1.calls != 5 {
 		t.Fatalf("%d vectors from %d images in %d calls, want 9 in 5 batches of <= 2", len(f.X), r1.images, r1.calls)
+	}
+	if reads != 3 {
+		t.Errorf("%d image reads for 3 images x 3 views, want each image decoded once", reads)
 	}
 	// View 0 is the clean image: exact channel means in RGB order.
 	for i, ex := range f.Examples {
