@@ -131,7 +131,9 @@ type meter struct {
 	stats      Stats
 	stages     [NumStages]latency.Samples
 	lat        latency.Samples
-	fps        float64
+	fps        float64 // 1 / interval
+	interval   float64 // seconds between outputs, averaged
+	intervals  int
 	lastOut    time.Time
 	measureAt  time.Time // the output of the last warm-up frame
 	lastMeasTo time.Time
@@ -142,11 +144,16 @@ type meter struct {
 func (m *meter) frame(j *job, done time.Time) {
 	m.stats.Frames++
 	if !m.lastOut.IsZero() {
-		inst := 1 / done.Sub(m.lastOut).Seconds()
-		if m.fps == 0 {
-			m.fps = inst
-		} else {
-			m.fps += 0.1 * (inst - m.fps) // EMA over about ten frames
+		// Average the intervals, not their inverses: with several workers
+		// frames leave in bursts (one interval near 0, the next long), and
+		// a mean of 1/interval would show several times the real rate.
+		// The first ten are a plain mean, so a short first interval (the
+		// second frame of a burst) does not start the average far off.
+		dt := done.Sub(m.lastOut).Seconds()
+		m.intervals++
+		m.interval += max(0.1, 1/float64(m.intervals)) * (dt - m.interval) // EMA over about ten frames
+		if m.interval > 0 {
+			m.fps = 1 / m.interval
 		}
 	}
 	m.lastOut = done
