@@ -333,9 +333,8 @@ func settings(workers, threads int) string { return fmt.Sprintf("%dx%d", workers
 // compareRows are the rows rpscam bench --compare measures on cores CPUs,
 // each with the settings that suit it best: on the file, one
 // single-threaded instance per core (up to 4), the most frames per second
-// for ONNX Runtime (README "Performance") and for OpenCV (OpenCV's own
-// threads speed one inference 27 -> 20 ms on 2 cores, two instances double
-// it); at a camera's rate, one instance on every core, the lowest latency.
+// for ONNX Runtime and for OpenCV (README "Performance"); at a camera's
+// rate, one instance on every core, the lowest latency.
 // A model file that is missing makes its row unavailable, saying why.
 func compareRows(floatModel, int8Model, opencvModel string, cores int) []RowSpec {
 	workers := max(1, min(cores, 4))

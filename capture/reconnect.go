@@ -78,9 +78,8 @@ func WithReconnectListener(f func(ReconnectEvent)) ReconnectOption {
 // stall), it is closed and reopened with exponential backoff, and Read
 // carries on with the new source's frames, numbered on from the old ones.
 // io.EOF (a file or finite pipeline that ended) is passed through: an end is
-// not a loss. open is called once now; if that fails, Reconnecting returns
-// its error, since a source that never worked is a setup problem, not an
-// outage.
+// not a loss. open is called once now and its error returned: a source
+// that never worked is a setup problem, not an outage.
 //
 // Info is the first source's; Stats add up over every source opened. Read
 // is for one goroutine; Close may be called from any and unblocks a Read

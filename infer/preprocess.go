@@ -139,9 +139,10 @@ func (p *Preprocessor) prepare(frame gocv.Mat, roi image.Rectangle) ([]uint8, er
 //
 //   - when a whole factor k >= 2 divides the crop and leaves it at least the
 //     input size, area-average k x k blocks, then interpolate linearly the
-//     remaining factor, which is under 2 (480->240->224: 0.13 ms);
+//     remaining factor, which is under 2 (measured faster; README,
+//     Performance);
 //   - otherwise interpolate linearly to the nearest whole multiple of the
-//     input size, then area-average (481->448->224: 0.27 ms).
+//     input size, then area-average.
 func (p *Preprocessor) resize(src gocv.Mat, from image.Point) {
 	to := image.Point{X: p.c.Width, Y: p.c.Height}
 	if from.X < to.X || from.Y < to.Y {

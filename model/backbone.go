@@ -30,10 +30,8 @@ var (
 	// quantized to int8 with one scale per output channel. Its dequantized
 	// weights are the float weights (those of the TF-Hub feature vector the
 	// TensorFlow transfer-learning tutorial used) rounded to at most half a
-	// per-channel step. Measured on the files: the quantization step is a
-	// median 2.4% (conv) and 2.2% (depthwise) of each output channel's RMS
-	// weight here, against 5.9% and 11% (worst depthwise channel: 3.2x its
-	// RMS) with the TF-slim file's single per-tensor scale.
+	// per-channel step, measured several times finer than the TF-slim file's
+	// single per-tensor scale (see models/README.md).
 	WeightsTF2 = Weights{
 		Name:   "tf2",
 		File:   "tf2_mobilenet_v2_1.0_224_ptq.tflite",
@@ -192,14 +190,9 @@ func (b *Backbone) LayerIndex(name string) int {
 }
 
 // ParamCount counts the backbone's weights and biases, without the ImageNet
-// classifier. Batch norm is folded into the convolutions (one weight tensor
-// and one bias per channel per layer), so it is 2,206,816 for these files:
-// Keras/TF-Hub count 2,257,984 for the same network because each batch norm
-// there is 4 separate numbers per channel (gamma, beta, moving mean and
-// variance: 17,056 channels x 4) instead of one folded bias (17,056 x 1),
-// and the convolutions have no bias of their own: 2,257,984 - 3 x 17,056 =
-// 2,206,816. (../shared/README.md's 2,206,818 adds the 2 constants of the
-// x/127.5-1 input normalisation.)
+// classifier: 2,206,816 for these files. Batch norm is folded into one bias
+// per channel, so Keras's count (4 numbers per channel) is 3 x 17,056
+// higher; ../shared/README.md adds the 2 input-normalisation constants.
 func (b *Backbone) ParamCount() int {
 	n := 0
 	for i := range b.Layers {

@@ -9,18 +9,10 @@ import (
 )
 
 // textCache draws anti-aliased text from coverage masks rendered once per
-// string. OpenCV's putText strokes every Hershey glyph as anti-aliased
-// polylines on every call: the big label alone took about 0.28 ms of the
-// overlay's 0.36 ms per 640x480 frame, CPU that a saturated machine takes
-// from inference. The strings repeat (a label and a whole percentage), so
-// the strokes are drawn once into a mask and each frame only blends the
-// mask's covered pixels.
-//
-// The result matches putText up to rounding (a few levels on partly
-// covered pixels): OpenCV blends each stroke pixel towards the colour,
-// x += (c-x)·a, and strokes of one colour compose to x·Π(1-aᵢ) +
-// c·(1-Π(1-aᵢ)), whatever the background. White strokes on black record
-// that 1-Π(1-aᵢ), in 8 bits, as the mask value.
+// string: putText strokes every glyph on every call, most of the overlay's
+// time per frame (README, Performance), and the strings repeat. The result
+// matches putText up to rounding on partly covered pixels; the mask holds
+// the coverage 1-Π(1-aᵢ) of white strokes on black, in 8 bits.
 type textCache struct {
 	masks map[textKey]*textMask
 }

@@ -103,8 +103,7 @@ func (m *models) current() *modelSet {
 // WithParallelClassifiers take them) the model of every frame read from now
 // on; frames already read finish on the model they started with. It may be
 // called from any goroutine, before, during or after Run. Load the new
-// instances before calling it: Swap itself only switches, so the frames
-// keep flowing.
+// instances first: Swap only switches, so frames keep flowing.
 //
 // It returns the replaced instances and a channel closed once no frame uses
 // them any more (at once when none is in flight, and always before Run

@@ -39,10 +39,8 @@ const (
 	minAgreement    = 0.99
 )
 
-// DefaultMethod is the calibration that measured best: on the validation
-// split and the six test sets, percentile and minmax both kept every set
-// within 0.3 points of fp32; percentile agreed with fp32 on 99.54% of the
-// 3250 images, minmax on 99.45%.
+// DefaultMethod is the calibration that agreed best with fp32 on the
+// validation split and the six test sets (models/README.md).
 const DefaultMethod = Percentile
 
 // DefaultCalibration is how many training images calibrate by default.
@@ -181,8 +179,8 @@ func Run(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	// Pair-safe weights cost little precision and keep the model exact on
-	// CPUs without VNNI, where full-range weights measured 2 to 7 points
-	// worse on the validation split and sxsw (see pairSafe).
+	// CPUs without VNNI, where full-range weights overflow and lose accuracy
+	// (README, "Weights safe for AVX2 without VNNI"; see pairSafe).
 	q, sum, err := transformModel(floatModel, stats.Ranges(cfg.Method), pairSafe())
 	if err != nil {
 		return nil, err

@@ -15,10 +15,9 @@ const maxAutoWorkers = 4
 // resolveWorkers settles Workers 0 (auto) for the source, before any model
 // is loaded. A video file read as fast as it decodes is a throughput job:
 // one model instance per core, each single-threaded, keeps every core on
-// inference (on 2 cores: 219 FPS end to end against 170 for one two-threaded
-// instance, see README "Performance"). Anything else may be a live source
-// delivering 30 or 60 frames a second, where what counts is how fresh the
-// label is: one instance using every core (5.5 ms per frame against 9 ms).
+// inference (measured faster; README "Performance"). Anything else may be a
+// live source delivering 30 or 60 frames a second, where what counts is how
+// fresh the label is: one instance using every core, the lowest latency.
 // An explicit Workers or Threads is kept.
 func resolveWorkers(cfg *Config, cores int) {
 	if cfg.Workers != 0 {

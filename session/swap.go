@@ -45,11 +45,10 @@ func checkInput(path string, running, next infer.Contract) error {
 // SwapModel loads the model at path, as many instances as run now, with
 // Open's options on the device the running model uses, and makes it the
 // session's model. It may be called from any goroutine, before, while or
-// after Run runs. During Run the switch falls between two frames: the
-// frames already read finish on the old model, which is closed once none
-// holds it; the loading happens first, off the frame path, so frames keep
-// their pace. A model fed differently (input size, channels, layout or
-// type) is refused with a *ModelMismatchError and the running one kept.
+// after Run runs. Loading happens first, off the frame path; frames already
+// read finish on the old model, which is closed once none holds it. A
+// model fed differently (input size, channels, layout or type) is refused
+// with a *ModelMismatchError and the running one kept.
 // The labels may differ (3 or 4 classes): the decision, the smoothing
 // (started over) and the overlay follow the new model from its first frame.
 // Concurrent calls are each applied whole, in some order.

@@ -13,17 +13,13 @@ import (
 	"github.com/rpscam/rpscam/internal/nn"
 )
 
-// Cache keeps per-view vectors on disk (models/cache/, ignored by git) so
-// the slow part of training runs once: the fine-tuning trunk's activations
-// (7x7x160 = 7,840 values per view for the default trunk) or the backbone's
-// pooled features (1,280; the head recipe, teaching's general features).
-// Values are stored as IEEE float16 in one append-only file per model and
-// augmentation recipe (its name is the model's checksum, the preprocessing
-// version and the recipe: changing any of them starts a new file); entries
-// are keyed by the image's contents, name, view and augmentation seed
-// (contentKeys). Appending records and keeping them in memory as float16
-// halves memory and disk against float32 and never rewrites what is there,
-// and a run that is interrupted keeps every record it flushed.
+// Cache keeps per-view vectors (trunk activations or pooled features) on
+// disk in models/cache/ so the slow part of training runs once. Values are
+// IEEE float16 in one append-only file per model checksum, preprocessing
+// version and augmentation recipe (changing any starts a new file), keyed
+// by the image's contents, name, view and augmentation seed (contentKeys).
+// float16 halves memory and disk; an interrupted run keeps every record it
+// flushed.
 //
 // Record: key length (uint32 LE), key bytes, dim (uint32 LE), dim float16 LE.
 // A truncated last record (a crash mid-write) is dropped on open.

@@ -316,13 +316,11 @@ func clipKey(stem string) string {
 // (at least one when the source has two or more) go to validation, chosen by
 // a shuffle seeded with seed; the result does not depend on input order.
 //
-// When every group of a source holds a single class (the CGI renders, one
-// hand model per class; sources grouped per file), the groups are chosen
-// per class, valFraction of each class's groups: otherwise chance alone can
-// fill a source's validation share with one class (split seed 1 once put
-// three rock hand models, all 360 CGI validation images, there), and a
-// validation set that is mostly one class selects models that favour it.
-// Sources whose groups mix classes (sxsw clips) are split as a whole.
+// When every group of a source holds a single class (the CGI renders), the
+// groups are chosen per class, valFraction of each class's groups, since
+// chance alone can fill a source's validation share with one class and
+// then select models that favour it. Sources whose groups mix classes are
+// split as a whole.
 func Split(examples []Example, valFraction float64, seed uint64) (trainSet, valSet []Example, err error) {
 	if valFraction < 0 || valFraction >= 1 {
 		return nil, nil, fmt.Errorf("validation fraction %v out of range: use a value in [0, 1)", valFraction)

@@ -78,7 +78,7 @@ func (f FeatureSet) Batch(balance bool) Batch {
 // ClassBalance returns per-row loss weights that give every class of a
 // source the same total weight, the source's own total unchanged:
 // N_s / (K_s · N_s,c) for a row of class c from source s with N_s rows and
-// K_s classes present. sxsw's training photos are 39% rock and 29% paper;
+// K_s classes present. Real-photo sources lean to rock (models/README.md);
 // unweighted, the loss teaches that a real photo is most likely a fist,
 // which is wrong for a user who plays all three.
 func ClassBalance(rows []Example) func(Example) float32 {

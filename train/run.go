@@ -32,14 +32,9 @@ type Config struct {
 	Fit        FitConfig
 }
 
-// DefaultConfig is the committed recipe. Seed 2 is the committed model's:
-// seeds 1 and 2 tied on validation accuracy (883/937) and seed 2 had the
-// lower validation loss (0.2146 against 0.2226), the figure the recipe
-// monitors. Class balancing lowered the validation loss on the
-// class-stratified split (0.1722 against 0.1757, 902 against 898 of 937
-// right; see models/README.md). 8 views per image (12 until the three new
-// real-photo sources and the none class, 2026-12-03) keep the first run
-// from an empty cache within 30 minutes with 40% more images.
+// DefaultConfig is the committed recipe; models/README.md gives the
+// measurements behind the seed, the class balancing and the 8 views per
+// image (which keep the first run from an empty cache within 30 minutes).
 func DefaultConfig(sources []Source) Config {
 	return Config{
 		Sources: sources, ValFraction: 0.15, Seed: 2, SplitSeed: 1, Views: 8,

@@ -5,8 +5,7 @@
 // It exists to check the ONNX graphs rpscam writes against an independent
 // computation, and to give training code (which needs the forward values for
 // its backward passes) the same arithmetic. It favours clarity over speed but
-// spreads each layer over all CPUs, so a whole MobileNet-v2 forward pass at
-// 224x224 takes a fraction of a second.
+// spreads each layer over all CPUs.
 //
 // Conventions, matching TensorFlow Lite:
 //   - activations are NHWC: [batch, height, width, channels];
