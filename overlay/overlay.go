@@ -153,16 +153,6 @@ func (d *Drawer) DrawStatus(img *gocv.Mat, status string) error {
 	return nil
 }
 
-// DrawBanner draws text as DrawStatus does, without a Drawer of one's own:
-// for a sink that shows a line of its own (teaching's prompts) over frames
-// the pipeline's Drawer already annotated. It allocates its scratch Mat per
-// call, which a once-per-frame prompt can afford.
-func DrawBanner(img *gocv.Mat, text string) error {
-	d := NewDrawer()
-	defer d.Close()
-	return d.DrawStatus(img, text)
-}
-
 func (d *Drawer) drawLabel(img *gocv.Mat, s State) {
 	m := d.layout.m
 	text, colour := noPredictionText, rgb(UncertainRGB)

@@ -36,6 +36,8 @@ type Capture struct {
 	saved     int       // frames saved of the class
 	line      string    // the prompt shown now
 	err       error
+
+	banner *overlay.Drawer // draws the prompt; its scratch Mats live until Close
 }
 
 // NewCapture checks plan against rec's store.
@@ -54,7 +56,7 @@ func NewCapture(rec *Recorder, plan Plan, prompt func(string)) (*Capture, error)
 	if plan.Countdown < 0 {
 		return nil, fmt.Errorf("teach: countdown %v: want 0 or more", plan.Countdown)
 	}
-	return &Capture{rec: rec, plan: plan, prompt: prompt, now: time.Now}, nil
+	return &Capture{rec: rec, plan: plan, prompt: prompt, now: time.Now, banner: overlay.NewDrawer()}, nil
 }
 
 // Done reports whether every class is recorded.
@@ -119,7 +121,7 @@ func (c *Capture) say(line string) {
 // capture is complete (pipeline.ErrStop) or a sample could not be saved.
 func (c *Capture) Consume(a *pipeline.Annotated) error {
 	if c.line != "" {
-		if err := overlay.DrawBanner(&a.Mat, c.line); err != nil {
+		if err := c.banner.DrawStatus(&a.Mat, c.line); err != nil {
 			return err
 		}
 	}
@@ -131,3 +133,6 @@ func (c *Capture) Consume(a *pipeline.Annotated) error {
 	}
 	return nil
 }
+
+// Close releases the prompt's drawing buffers; call it after the run.
+func (c *Capture) Close() { c.banner.Close() }

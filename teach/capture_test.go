@@ -36,6 +36,7 @@ func TestCaptureCountsDownThenRecordsEachClass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(c.Close)
 	clock := time.Unix(0, 0)
 	c.now = func() time.Time { return clock }
 	frame := solid(t, 32, 24, color.RGBA{R: 200, G: 200, B: 200})
@@ -90,6 +91,7 @@ func TestCaptureStopsWhenASampleCannotBeSaved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(c.Close)
 	frame := solid(t, 16, 16, color.RGBA{G: 9})
 	defer frame.Close()
 	c.RawFrame(frame, image.Rectangle{})

@@ -15,6 +15,7 @@ func TestUnfinishedCaptureSaysWhereItStopped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(c.Close)
 	err = c.Unfinished(pipeline.Stats{Frames: 7, Interrupted: true})
 	for _, want := range []string{"stopped after 7 frames", "(" + dir + ": rock 0, none 0)", "rpscam teach --from " + dir} {
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -33,7 +33,8 @@ type Keys struct {
 	class string // the class a burst records; "" when none runs
 	left  int    // frames still to record in the burst
 
-	mu     sync.Mutex // guards status and busy, which the training goroutine sets
+	mu     sync.Mutex      // guards status and busy, which the training goroutine sets, and banner
+	banner *overlay.Drawer // draws the state; made on the first Consume, released by Close
 	status string
 	busy   bool
 }
@@ -152,17 +153,29 @@ func (k *Keys) RawFrame(frame gocv.Mat, roi image.Rectangle) {
 // Consume draws the teaching state on the frame.
 func (k *Keys) Consume(a *pipeline.Annotated) error {
 	k.mu.Lock()
+	defer k.mu.Unlock()
 	status := k.status
-	k.mu.Unlock()
 	if k.left > 0 {
 		status = fmt.Sprintf("recording %s: %d/%d", strings.ToUpper(k.class), k.burst-k.left, k.burst)
 	}
 	if status == "" {
 		return nil
 	}
-	return overlay.DrawBanner(&a.Mat, status)
+	if k.banner == nil {
+		k.banner = overlay.NewDrawer()
+	}
+	return k.banner.DrawStatus(&a.Mat, status)
 }
 
 // Close waits for a training or reset in progress (cancel the context
-// given to NewKeys to stop a training first).
-func (k *Keys) Close() { k.wg.Wait() }
+// given to NewKeys to stop a training first) and releases the banner's
+// buffers (a later Consume makes new ones).
+func (k *Keys) Close() {
+	k.wg.Wait()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.banner != nil {
+		k.banner.Close()
+		k.banner = nil
+	}
+}

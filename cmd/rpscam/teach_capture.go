@@ -38,6 +38,7 @@ func teachCapture(env *cliEnv, sf *sessionFlags, plan teach.Plan, cfg *teach.Con
 	if err != nil {
 		return usageError{err}
 	}
+	defer capt.Close()
 	sinks := []pipeline.Sink{capt}
 	fmt.Fprintf(env.stderr, "teach: %s\nteach: samples go to %s (%s)\n", s.Describe(), samples.Dir(), strings.Join(cfg.Classes, ", "))
 	if noDisplay := sink.DisplayAvailable(); noDisplay != nil {
