@@ -15,8 +15,8 @@ func TestMeterFPSIsTheRealRateForBurstyOutput(t *testing.T) {
 	m := meter{measureAt: start}
 	at := start
 	for i := range 200 {
-		if i == 3 && (m.fps < 50 || m.fps > 200) {
-			t.Errorf("running FPS %.1f after the first bursts, want about 100", m.fps)
+		if i == 3 && (m.fps() < 50 || m.fps() > 200) {
+			t.Errorf("running FPS %.1f after the first bursts, want about 100", m.fps())
 		}
 		gap := 19 * time.Millisecond
 		if i%2 == 1 {
@@ -25,8 +25,8 @@ func TestMeterFPSIsTheRealRateForBurstyOutput(t *testing.T) {
 		at = at.Add(gap)
 		m.frame(&job{index: i, readDone: at.Add(-5 * time.Millisecond)}, at)
 	}
-	if math.Abs(m.fps-100) > 10 {
-		t.Errorf("running FPS %.1f for 100 frames a second in pairs, want about 100", m.fps)
+	if math.Abs(m.fps()-100) > 10 {
+		t.Errorf("running FPS %.1f for 100 frames a second in pairs, want about 100", m.fps())
 	}
 	if st := m.summary(); math.Abs(st.FPS-100) > 1 {
 		t.Errorf("summary FPS %.2f, want 100", st.FPS)

@@ -94,7 +94,7 @@ func (o *outputStage) consume(j *job) (done time.Time, shown bool) {
 		Probs:    j.probs,
 		Decision: j.decision,
 		ROI:      o.p.cfg.roi,
-		FPS:      o.meter.fps,
+		FPS:      o.meter.fps(),
 		Status:   *o.p.status.Load(),
 	}
 	if o.hasDrops {
@@ -131,7 +131,6 @@ type meter struct {
 	stats      Stats
 	stages     [NumStages]latency.Samples
 	lat        latency.Samples
-	fps        float64 // 1 / interval
 	interval   float64 // seconds between outputs, averaged
 	intervals  int
 	lastOut    time.Time
@@ -152,9 +151,6 @@ func (m *meter) frame(j *job, done time.Time) {
 		dt := done.Sub(m.lastOut).Seconds()
 		m.intervals++
 		m.interval += max(0.1, 1/float64(m.intervals)) * (dt - m.interval) // EMA over about ten frames
-		if m.interval > 0 {
-			m.fps = 1 / m.interval
-		}
 	}
 	m.lastOut = done
 	if j.index < m.warmup {
@@ -167,6 +163,14 @@ func (m *meter) frame(j *job, done time.Time) {
 		m.stages[s].Add(j.t[s])
 	}
 	m.lat.Add(done.Sub(j.readDone))
+}
+
+// fps is the running rate: 1 over the averaged interval (0 before two frames).
+func (m *meter) fps() float64 {
+	if m.interval <= 0 {
+		return 0
+	}
+	return 1 / m.interval
 }
 
 func (m *meter) summary() Stats {
