@@ -6,20 +6,24 @@ import (
 )
 
 // BenchmarkTrainStep is one training step of batch 64 at MobileNet-v2's
-// tail sizes (block_16 + Conv_1 + head trainable, or Conv_1 + head), and one
-// inference batch; b.N steps, report ms/step and views/s.
+// tail sizes (block_14 to Conv_1 + head trainable, block_16 + Conv_1 + head,
+// or Conv_1 + head), and one inference batch of the block_14 tail; b.N steps, report ms/step and views/s.
 func BenchmarkTrainStep(b *testing.B) {
+	block14 := mobileNetV2
+	block14.Residual = 2
 	for _, c := range []struct {
 		name      string
+		dims      Dims
 		trainable []string
 	}{
-		{"block16", allParams},
-		{"conv1", append(append([]string{}, conv1Params...), headParams...)},
-		{"inference", nil},
+		{"block14", block14, block14.ParamNames()}, // the shipped recipe (train.DefaultFineTune)
+		{"block16", mobileNetV2, allParams},
+		{"conv1", mobileNetV2, append(append([]string{}, conv1Params...), headParams...)},
+		{"inference", block14, nil},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			initORT(b)
-			d := mobileNetV2
+			d := c.dims
 			r := rand.New(rand.NewPCG(1, 2))
 			p := Params{}
 			for name, v := range randomParams(r, d) {

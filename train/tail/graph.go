@@ -11,10 +11,10 @@
 // Layout: activations are NHWC; a 1x1 convolution over [N,S,S,C] is a
 // MatMul of its [N*S*S, C] rows with a [C, C'] weight matrix (the TFLite OHWI
 // weights transposed), and the depthwise 3x3 convolution (stride 1, SAME
-// padding) is the sum of nine shifted slices of the padded input, each
-// scaled per channel. Its backward pass is the same nine slices: the
-// weight gradient sums slice x output gradient, the input gradient sums the
-// padded output gradient's mirrored slices x weights.
+// padding) multiplies each channel's S*S cells by a banded S*S x S*S matrix
+// made from its nine weights (declareTaps), all channels in one batched
+// MatMul; its backward pass is two more (input gradient: by the transposed
+// band; band gradient, folded back onto the nine taps).
 package tail
 
 import (
@@ -257,10 +257,13 @@ func (b *builder) relu6(x string) string {
 	return b.op("Clip", []string{x, constZero, constSix})
 }
 
-// relu6Mask is 1 where ReLU6 passes its input's gradient (0 < z < 6), else 0.
-func (b *builder) relu6Mask(z string) string {
-	in := b.op("And", []string{b.op("Greater", []string{z, constZero}), b.op("Less", []string{z, constSix})})
-	return b.op("Cast", []string{in}, onnx.AttrInt("to", int64(b.elem)))
+// relu6Back passes the gradient dA of a = ReLU6(z) where the clip left z
+// as it was (0 <= z <= 6) and zeroes it elsewhere: three passes over the
+// activations where comparing z with 0 and 6 takes five (Where with a
+// broadcast zero was slower than Cast and Mul in ONNX Runtime 1.30).
+func (b *builder) relu6Back(z, a, dA string) string {
+	passes := b.op("Cast", []string{b.op("Equal", []string{a, z})}, onnx.AttrInt("to", int64(b.elem)))
+	return b.mul(dA, passes)
 }
 
 // gemmT computes aᵀ·g: a weight gradient from [M,in] inputs and [M,out] output gradients.
@@ -293,12 +296,13 @@ func (k block) params() []string {
 
 // blockPass is what one block's forward pass leaves for its backward pass.
 type blockPass struct {
-	in      string    // [M,C] rows the block read
-	z1, z2  string    // pre-activations of expand ([M,E]) and depthwise ([N,S,S,E])
-	a2      string    // depthwise output rows [M,E]
-	shifted [9]string // the padded expand output's nine slices
-	tap     [9]string // depthwise kernel rows [E]
-	out     string    // project output rows (linear)
+	in     string // [M,C] rows the block read
+	z1, z2 string // pre-activations of expand and depthwise, rows [M,E]
+	a1     string // expand output rows [M,E]
+	grid   string // the expand output channel-major, [E,N,S*S]
+	band   string // the depthwise kernel as per-channel [E,S*S,S*S] matrices
+	a2     string // depthwise output rows [M,E]
+	out    string // project output rows (linear)
 }
 
 // forwardBlock computes expand (ReLU6), depthwise 3x3 (ReLU6) and project
@@ -306,20 +310,11 @@ type blockPass struct {
 func (b *builder) forwardBlock(x string, k block) blockPass {
 	f := blockPass{in: x}
 	f.z1 = b.add(b.mm(x, k.expandW), k.expandB)
-	padded := b.op("Pad", []string{b.reshape(b.relu6(f.z1), "grid_expand"), "pad_hw"}) // [N,S+2,S+2,E]
-	var z2 string
-	for t := range 9 {
-		f.tap[t] = b.op("Gather", []string{k.depthW, fmt.Sprintf("tap%d", t)}, onnx.AttrInt("axis", 0))
-		f.shifted[t] = b.slice(padded, t/3, t%3)
-		m := b.mul(f.shifted[t], f.tap[t])
-		if z2 == "" {
-			z2 = m
-		} else {
-			z2 = b.add(z2, m)
-		}
-	}
-	f.z2 = b.add(z2, k.depthB)
-	f.a2 = b.reshape(b.relu6(f.z2), "rows_expand")
+	f.a1 = b.relu6(f.z1)
+	f.grid = b.channelMajor(f.a1)
+	f.band = b.reshape(b.mm(b.transpose(k.depthW, 1, 0), tapSelectT), "band_shape")
+	f.z2 = b.add(b.rowMajor(b.mm(f.grid, f.band)), k.depthB)
+	f.a2 = b.relu6(f.z2)
 	f.out = b.add(b.mm(f.a2, k.projectW), k.projectB)
 	return f
 }
@@ -330,29 +325,18 @@ func (b *builder) forwardBlock(x string, k block) blockPass {
 func (b *builder) backwardBlock(f blockPass, k block, dOut string, grad func(param, value string), trainable map[string]bool, needInput bool) string {
 	grad(k.projectW, b.gemmT(f.a2, dOut))
 	grad(k.projectB, b.sumRows(dOut))
-	dA2 := b.backT(dOut, k.projectW)                                                         // [M,E]
-	dZ2 := b.reshape(b.mul(dA2, b.reshape(b.relu6Mask(f.z2), "rows_expand")), "grid_expand") // [N,S,S,E]
+	dA2 := b.backT(dOut, k.projectW)    // [M,E]
+	dZ2 := b.relu6Back(f.z2, f.a2, dA2) // [M,E]
+	dGrid := b.channelMajor(dZ2)        // [E,N,S*S]
 	if trainable[k.depthW] {
-		rows := make([]string, 9)
-		for t := range 9 {
-			s := b.op("ReduceSum", []string{b.mul(f.shifted[t], dZ2), "axes_nhw"}, onnx.AttrInt("keepdims", 1))
-			rows[t] = b.reshape(s, "one_row")
-		}
-		grad(k.depthW, b.op("Concat", rows, onnx.AttrInt("axis", 0)))
+		// d band[e,q,p] = Σ_n grid[e,n,q]·dGrid[e,n,p]; each tap's weight
+		// gradient sums the band entries that tap fills.
+		dBand := b.mm(b.transpose(f.grid, 0, 2, 1), dGrid)
+		grad(k.depthW, b.transpose(b.mm(b.reshape(dBand, "band_flat"), tapSelect), 1, 0))
 	}
-	grad(k.depthB, b.op("ReduceSum", []string{dZ2, "axes_nhw"}, onnx.AttrInt("keepdims", 0)))
-	// dA1[y,x] = Σ_t dZ2[y+1-ky, x+1-kx]·w_t: the padded gradient's mirrored slices.
-	dPad := b.op("Pad", []string{dZ2, "pad_hw"})
-	var dA1 string
-	for t := range 9 {
-		m := b.mul(b.slice(dPad, 2-t/3, 2-t%3), f.tap[t])
-		if dA1 == "" {
-			dA1 = m
-		} else {
-			dA1 = b.add(dA1, m)
-		}
-	}
-	dZ1 := b.mul(b.reshape(dA1, "rows_expand"), b.relu6Mask(f.z1)) // [M,E]
+	grad(k.depthB, b.sumRows(dZ2))
+	dA1 := b.rowMajor(b.mm(dGrid, b.transpose(f.band, 0, 2, 1))) // [M,E]
+	dZ1 := b.relu6Back(f.z1, f.a1, dA1)                          // [M,E]
 	grad(k.expandW, b.gemmT(f.in, dZ1))
 	grad(k.expandB, b.sumRows(dZ1))
 	if !needInput {
@@ -361,11 +345,21 @@ func (b *builder) backwardBlock(f blockPass, k block, dOut string, grad func(par
 	return b.backT(dZ1, k.expandW)
 }
 
-// slice is x[:, ky:ky+S, kx:kx+S, :] of a padded [N,S+2,S+2,C] tensor.
-func (b *builder) slice(x string, ky, kx int) string {
-	st := b.ints(fmt.Sprintf("start_%s_%d%d", x, ky, kx), int64(ky), int64(kx))
-	en := b.ints(fmt.Sprintf("end_%s_%d%d", x, ky, kx), int64(ky)+b.size, int64(kx)+b.size)
-	return b.op("Slice", []string{x, st, en, "axes_hw"})
+func (b *builder) transpose(x string, perm ...int64) string {
+	return b.op("Transpose", []string{x}, onnx.AttrInts("perm", perm...))
+}
+
+// channelMajor turns rows [N*S*S,E] into [E,N,S*S]: one S*S-wide row per
+// image and channel, which the depthwise band matrices multiply. It is a
+// plain matrix transpose of the rows (ONNX Runtime's 2-D transpose is
+// several times faster than the same move written as a 3-D permutation).
+func (b *builder) channelMajor(rows string) string {
+	return b.reshape(b.transpose(rows, 1, 0), "grid_shape")
+}
+
+// rowMajor is channelMajor's inverse.
+func (b *builder) rowMajor(grid string) string {
+	return b.transpose(b.reshape(grid, "channel_rows"), 1, 0)
 }
 
 // build writes the tail graph for dims (see the package comment).
@@ -421,26 +415,54 @@ func (b *builder) declare(d Dims) {
 	b.input(constSix)
 	b.input(constArea)
 	b.ints("axes0", 0)
-	b.ints("axes_nhw", 0, 1, 2)
 	b.ints("rows_in", -1, int64(d.In))
 	b.ints("rows_expand", -1, int64(d.Expand))
-	b.ints("grid_expand", -1, S, S, int64(d.Expand))
+	b.ints("grid_shape", int64(d.Expand), -1, area)
+	b.ints("channel_rows", int64(d.Expand), -1)
+	b.ints("band_shape", int64(d.Expand), area, area)
+	b.ints("band_flat", int64(d.Expand), area*area)
 	b.ints("pool_shape", -1, area, int64(d.Features))
 	b.ints("rows_features", -1, int64(d.Features))
 	b.ints("pooled_3d", -1, 1, int64(d.Features))
-	b.ints("one_row", 1, int64(d.Expand))
-	b.ints("pad_hw", 0, 1, 1, 0, 0, 1, 1, 0)
-	b.ints("axes_hw", 1, 2)
-	for t := range 9 {
-		b.scalarInt(fmt.Sprintf("tap%d", t), int64(t))
+	b.declareTaps(d.Size)
+}
+
+// Names of the depthwise tap selector (see declareTaps).
+const (
+	tapSelect  = "tap_select"   // [S⁴,9]
+	tapSelectT = "tap_select_t" // [9,S⁴]
+)
+
+// declareTaps adds tap_select: row q*S*S+p is one-hot at the tap t =
+// ky*3+kx that carries input cell q to output cell p of a 3x3 depthwise
+// convolution (stride 1, SAME padding: q = p + (ky-1, kx-1)), all zero
+// where q is not p's neighbour. A channel's kernel w[9] then becomes the
+// banded S*S x S*S matrix tap_select·w, so the convolution is one batched
+// MatMul per layer and its gradients two more, instead of nine shifted
+// slices each way: far fewer passes over the activations.
+func (b *builder) declareTaps(size int) {
+	cells := size * size
+	tapOf := make([]int64, cells*cells)
+	for q := range cells {
+		for p := range cells {
+			ky, kx := q/size-p/size+1, q%size-p%size+1
+			tapOf[q*cells+p] = -1
+			if ky >= 0 && ky < 3 && kx >= 0 && kx < 3 {
+				tapOf[q*cells+p] = int64(ky*3 + kx)
+			}
+		}
 	}
+	b.g.Initializers = append(b.g.Initializers, onnx.Tensor{Name: "tap_of", Type: onnx.Int64, Dims: []int64{int64(cells * cells), 1}, Int64: tapOf})
+	b.ints("taps", 0, 1, 2, 3, 4, 5, 6, 7, 8)
+	b.named(tapSelect, "Cast", []string{b.op("Equal", []string{"tap_of", "taps"})}, onnx.AttrInt("to", int64(b.elem)))
+	b.named(tapSelectT, "Transpose", []string{tapSelect}, onnx.AttrInts("perm", 1, 0))
 }
 
 // tailPass holds the forward values the backward pass reads.
 type tailPass struct {
 	residual []blockPass
 	b16      blockPass
-	z4       string // Conv_1 before its ReLU6, [M,F]
+	z4, a4   string // Conv_1 before and after its ReLU6, [M,F]
 	pooled   string // [N,F]
 	// Training only.
 	dropped string // pooled with the dropout mask applied
@@ -458,8 +480,8 @@ func (b *builder) forward(d Dims) tailPass {
 	}
 	f.b16 = b.forwardBlock(x, blockOf(block16Params))
 	f.z4 = b.add(b.mm(f.b16.out, conv1W), conv1B) // [M,F]
-	a4 := b.relu6(f.z4)
-	f.pooled = b.named(outPooled, "ReduceMean", []string{b.reshape(a4, "pool_shape")}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0))
+	f.a4 = b.relu6(f.z4)
+	f.pooled = b.named(outPooled, "ReduceMean", []string{b.reshape(f.a4, "pool_shape")}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0))
 	b.output(outPooled, batchDim, onnx.Dim{Value: int64(d.Features)})
 	return f
 }
@@ -521,9 +543,9 @@ func (b *builder) backward(d Dims, trainable map[string]bool, f tailPass) {
 		return
 	}
 	// Pool and Conv_1.
-	dPooled := b.mul(b.backT(dLogits, HeadW), inputMask)                                      // [N,F]
-	dA4 := b.mul(b.reshape(dPooled, "pooled_3d"), constArea)                                  // [N,1,F]
-	dZ4 := b.reshape(b.mul(b.reshape(b.relu6Mask(f.z4), "pool_shape"), dA4), "rows_features") // [M,F]
+	dPooled := b.mul(b.backT(dLogits, HeadW), inputMask)                                                              // [N,F]
+	dA4 := b.mul(b.reshape(dPooled, "pooled_3d"), constArea)                                                          // [N,1,F]
+	dZ4 := b.reshape(b.relu6Back(b.reshape(f.z4, "pool_shape"), b.reshape(f.a4, "pool_shape"), dA4), "rows_features") // [M,F]
 	grad(conv1W, b.gemmT(f.b16.out, dZ4))
 	grad(conv1B, b.sumRows(dZ4))
 	if !below[conv1-1] {
