@@ -91,7 +91,10 @@ func (e *RecipeError) Unwrap() error { return e.Err }
 // the live camera path's preprocessing, the other views augmented by the
 // default augmentation, vectors kept in the cache. done closes the model.
 func (j *Job) extractor(path, output string, openCache func(AugmentConfig) (VectorCache, error)) (ex *Extractor, augCfg AugmentConfig, done func(), err error) {
-	runner, err := infer.LoadBatchRunner(path, output, 32, infer.WithThreads(j.Threads), infer.WithLibrary(j.Library))
+	// No spinning: the next batch is decoded and augmented on another
+	// goroutine while the model runs, and spinning ONNX Runtime threads
+	// would take its core. The activations are the same either way.
+	runner, err := infer.LoadBatchRunner(path, output, 32, infer.WithThreads(j.Threads), infer.WithLibrary(j.Library), infer.WithSpinning(false))
 	if err != nil {
 		return nil, augCfg, nil, err
 	}
