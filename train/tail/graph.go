@@ -213,7 +213,6 @@ type builder struct {
 	g    onnx.Graph
 	elem onnx.DataType
 	seq  int
-	size int64 // the grid's S, for slices of the padded grid
 }
 
 func (b *builder) op(op string, in []string, attrs ...onnx.Attr) string {
@@ -345,6 +344,7 @@ func (b *builder) backwardBlock(f blockPass, k block, dOut string, grad func(par
 	return b.backT(dZ1, k.expandW)
 }
 
+// transpose permutes x's axes (ONNX Transpose).
 func (b *builder) transpose(x string, perm ...int64) string {
 	return b.op("Transpose", []string{x}, onnx.AttrInts("perm", perm...))
 }
@@ -385,7 +385,7 @@ func build(d Dims, opts ...graphOption) (*onnx.Model, error) {
 			return nil, fmt.Errorf("tail: %q is not a parameter of this tail (have %v)", p, d.ParamNames())
 		}
 	}
-	b := &builder{elem: cfg.elem, size: int64(d.Size)}
+	b := &builder{elem: cfg.elem}
 	b.g.Name = "rpscam_tail"
 	b.declare(d)
 	f := b.forward(d)
