@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -151,6 +152,40 @@ func WriteParams(path string, p *Params, opts ...WriteOption) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	b := encodeParams(p, p.Meta, cfg)
+	sum := sha256.Sum256(b.Bytes())
+	b.Write(sum[:])
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("writing params: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing params: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing params: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing params: %w", err)
+	}
+	return nil
+}
+
+// WeightsSHA256 is the sha256 of p's labels and numbers in float32, without
+// the metadata. A params file's own checksum changes with every run's training
+// date and command; this one only when a parameter does, so two runs compare
+// by it. A float16 file read back hashes as its float16-rounded values.
+func (p *Params) WeightsSHA256() string {
+	b := encodeParams(p, nil, writeConfig{})
+	sum := sha256.Sum256(b.Bytes())
+	return hex.EncodeToString(sum[:])
+}
+
+// encodeParams is a params file's content before its checksum, with meta
+// in place of p.Meta.
+func encodeParams(p *Params, meta map[string]string, cfg writeConfig) *bytes.Buffer {
 	var b bytes.Buffer
 	b.WriteString(paramsMagic)
 	u32 := func(v int) { _ = binary.Write(&b, binary.LittleEndian, uint32(v)) }
@@ -161,11 +196,11 @@ func WriteParams(path string, p *Params, opts ...WriteOption) error {
 		}
 	}
 	u32(paramsVersion)
-	keys := sortedKeys(p.Meta)
+	keys := sortedKeys(meta)
 	u32(len(keys))
 	for _, k := range keys {
 		str(k)
-		str(p.Meta[k])
+		str(meta[k])
 	}
 	u32(len(p.Labels))
 	for _, l := range p.Labels {
@@ -193,24 +228,7 @@ func WriteParams(path string, p *Params, opts ...WriteOption) error {
 		u32(len(lp.Bias))
 		f32s(lp.Bias)
 	}
-	sum := sha256.Sum256(b.Bytes())
-	b.Write(sum[:])
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing params: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b.Bytes()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing params: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing params: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing params: %w", err)
-	}
-	return nil
+	return &b
 }
 
 // ReadParams reads a file written by WriteParams, verifying its checksum.

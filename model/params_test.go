@@ -74,6 +74,51 @@ func TestParamsFloat16Layers(t *testing.T) {
 	}
 }
 
+// TestWeightsSHA256 checks that the weights hash ignores the metadata a
+// rerun changes (training date) but not one parameter, and that a float16
+// file read back hashes as its rounded values, whatever was written.
+func TestWeightsSHA256(t *testing.T) {
+	p := sampleParams()
+	sum := p.WeightsSHA256()
+	if len(sum) != 64 {
+		t.Fatalf("WeightsSHA256 = %q, want 64 hex digits", sum)
+	}
+	later := sampleParams()
+	later.Meta["trained"] = "2026-12-04T12:06:30Z"
+	if got := later.WeightsSHA256(); got != sum {
+		t.Errorf("another training date changed the weights hash: %s vs %s", got, sum)
+	}
+	later.HeadB[2] = math.Nextafter32(later.HeadB[2], 1)
+	if got := later.WeightsSHA256(); got == sum {
+		t.Error("a bias one ulp higher kept the weights hash")
+	}
+	relabelled := sampleParams()
+	relabelled.Labels[0] = "stone"
+	if relabelled.WeightsSHA256() == sum {
+		t.Error("another label kept the weights hash")
+	}
+
+	path := filepath.Join(t.TempDir(), "f16.params")
+	if err := WriteParams(path, p, Float16Layers()); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadParams(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rounded := sampleParams()
+	for name, lp := range rounded.Layers {
+		lp.Weights = nn.HalfToFloat32s(nn.HalfFromFloat32s(lp.Weights))
+		rounded.Layers[name] = lp
+	}
+	if back.WeightsSHA256() != rounded.WeightsSHA256() {
+		t.Error("a float16 file read back does not hash as its rounded weights")
+	}
+	if back.WeightsSHA256() == sum {
+		t.Error("rounding Conv_1's 3e-3 to float16 kept the weights hash")
+	}
+}
+
 func TestHalfConversion(t *testing.T) {
 	for _, c := range []struct {
 		f float32

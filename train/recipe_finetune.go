@@ -399,7 +399,7 @@ func (r *fineTuneRun) write(val *recordVal, tests map[string]recordTest, fitTime
 	rec.Summary = recordSummary{Total: b.ParamCount() + headParams, Trainable: tunedCount + headParams, Frozen: b.ParamCount() - tunedCount}
 	rec.History, rec.Validation, rec.Tests, rec.TrainVectors = r.hist, val, tests, len(r.acts.Train.X)
 	rec.Seconds = recordTimes{Features: r.acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(r.Began).Seconds()}
-	rec.Params = recordParams{Path: r.Out.Params, SHA256: paramsSHA}
+	rec.Params = recordParams{Path: r.Out.Params, SHA256: paramsSHA, WeightsSHA256: params.WeightsSHA256()}
 	rec.Tolerance = "a rerun from the same activation cache repeats the parameters exactly, and so does a first run on this machine (the cache rounds activations to float16 before they are used); activations computed on another CPU or ONNX Runtime build differ in their last bits, which moves the parameters: expect accuracies within about 1 point (the measurement is under Reproduce in models/README.md)"
 	return r.writeOutputs(rec, params)
 }

@@ -81,7 +81,7 @@ func HeadOnly(j Job) error {
 	rec.Summary = recordSummary{Total: b.ParamCount() + headParams, Trainable: headParams, Frozen: b.ParamCount()}
 	rec.History, rec.Validation, rec.TrainVectors = out.History, val, out.TrainExamples
 	rec.Seconds = recordTimes{Features: out.FeatureTime.Seconds(), Fit: out.FitTime.Seconds(), Total: time.Since(j.Began).Seconds()}
-	rec.Params = recordParams{Path: j.Out.Params, SHA256: paramsSHA}
+	rec.Params = recordParams{Path: j.Out.Params, SHA256: paramsSHA, WeightsSHA256: params.WeightsSHA256()}
 	rec.Tolerance = "same machine and library: identical parameters; other CPUs or ONNX Runtime builds change features in the last float bits, giving head weights within 1e-3 and the same test accuracies within 0.3 points"
 	return j.writeOutputs(rec, params)
 }

@@ -117,6 +117,9 @@ type recordTimes struct {
 type recordParams struct {
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
+	// WeightsSHA256 leaves the file's metadata (training date, command) out:
+	// a rerun that trains the same numbers has the same value.
+	WeightsSHA256 string `json:"weights_sha256"`
 }
 
 // newRecord fills the fields both recipes set alike.
@@ -180,10 +183,12 @@ func modelMeta(b *model.Backbone, date string, sources []SourceCounts, recipe st
 // writeOutputs writes the record, says where the params went and builds
 // the model file when one is asked for.
 func (j *Job) writeOutputs(rec record, params *model.Params) error {
+	before := previousWeightsSHA256(j.Out.Record)
 	if err := writeJSON(j.Out.Record, rec); err != nil {
 		return err
 	}
 	fmt.Fprintf(j.Log, "wrote %s (sha256 %s…) and %s\n", j.Out.Params, rec.Params.SHA256[:12], j.Out.Record)
+	fmt.Fprintf(j.Log, "parameters: weights sha256 %s…%s\n", rec.Params.WeightsSHA256[:12], compareWeights(before, rec.Params.WeightsSHA256))
 	if j.Out.Model != "" {
 		m, err := model.BuildONNX(j.Backbone, params, nil)
 		if err != nil {
@@ -195,6 +200,36 @@ func (j *Job) writeOutputs(rec record, params *model.Params) error {
 		fmt.Fprintf(j.Log, "wrote %s: measure it with rpscam eval --data ../shared/data/rps-cgi/test\n", j.Out.Model)
 	}
 	return nil
+}
+
+// previousWeightsSHA256 is the weights sha256 in the record a run is about
+// to replace, or "" when there is none (no file, or one from before the
+// field existed).
+func previousWeightsSHA256(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var old struct {
+		Params recordParams `json:"params"`
+	}
+	if json.Unmarshal(data, &old) != nil {
+		return ""
+	}
+	return old.Params.WeightsSHA256
+}
+
+// compareWeights says how a run's parameters relate to the record it
+// replaced: the check that the default run reproduces the committed model.
+func compareWeights(before, now string) string {
+	switch before {
+	case "":
+		return ""
+	case now:
+		return ": the same parameters as the record this run replaced"
+	default:
+		return fmt.Sprintf(": other parameters than the record this run replaced (%s…)", before[:min(12, len(before))])
+	}
 }
 
 // writeCurve draws the training curve when one is asked for.

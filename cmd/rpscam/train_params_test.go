@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -51,6 +52,19 @@ func TestTrainParamsUnchanged(t *testing.T) {
 		}
 		sum := paramsSHA256(t, params)
 		got = append(got, fmt.Sprintf("%s %s ort-%s %s", sum, mode, libSum[:16], runtimeKey()))
+		checkRecordWeights(t, params, filepath.Join(tmp, mode+".json"))
+		if mode == "head" {
+			// The same run again over its own outputs: the record it
+			// replaces names the same weights, and the log says so.
+			stdout.Reset()
+			stderr.Reset()
+			if code := run(&cliEnv{stdout: &stdout, stderr: &stderr}, args); code != exitOK {
+				t.Fatalf("head rerun: exit %d: %s", code, stderr.String())
+			}
+			if log := stdout.String() + stderr.String(); !strings.Contains(log, "the same parameters as the record this run replaced") {
+				t.Errorf("rerun log does not say the parameters are the same:\n%s", log)
+			}
+		}
 	}
 	golden := filepath.Join("testdata", "train-params.sha256")
 	if os.Getenv("RPSCAM_UPDATE_PARAMS_SHA") != "" {
@@ -70,6 +84,31 @@ func TestTrainParamsUnchanged(t *testing.T) {
 				t.Errorf("trained parameters changed:\n got %s\nwant %s", line, w)
 			}
 		}
+	}
+}
+
+// checkRecordWeights checks the record's weights_sha256 against the params
+// file it describes, read back.
+func checkRecordWeights(t *testing.T, paramsPath, recordPath string) {
+	t.Helper()
+	p, err := model.ReadParams(paramsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(recordPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Params struct {
+			WeightsSHA256 string `json:"weights_sha256"`
+		} `json:"params"`
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if want := p.WeightsSHA256(); rec.Params.WeightsSHA256 != want {
+		t.Errorf("%s: weights_sha256 %q, the params file's weights hash to %s", recordPath, rec.Params.WeightsSHA256, want)
 	}
 }
 
@@ -124,5 +163,35 @@ func noisyImage(t *testing.T, path string, bgr [3]float64, rng *rand.Rand) {
 	}
 	if !gocv.IMWrite(path, img) {
 		t.Fatalf("writing %s", path)
+	}
+}
+
+// TestCommittedRecordNamesCommittedParams: models/training-record.json is the
+// record of the run that wrote models/rps_head.params, so both its checksums
+// match that file; a retrained params file committed without its record (or
+// the other way round) fails here.
+func TestCommittedRecordNamesCommittedParams(t *testing.T) {
+	root := filepath.Join("..", "..")
+	paramsPath := filepath.Join(root, "models", "rps_head.params")
+	recordPath := filepath.Join(root, "models", "training-record.json")
+	checkRecordWeights(t, paramsPath, recordPath)
+	data, err := os.ReadFile(recordPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Params struct {
+			SHA256 string `json:"sha256"`
+		} `json:"params"`
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := model.FileSHA256(paramsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Params.SHA256 != sum {
+		t.Errorf("the record's params sha256 is %s, models/rps_head.params has %s", rec.Params.SHA256, sum)
 	}
 }
