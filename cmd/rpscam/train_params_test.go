@@ -52,7 +52,7 @@ func TestTrainParamsUnchanged(t *testing.T) {
 		}
 		sum := paramsSHA256(t, params)
 		got = append(got, fmt.Sprintf("%s %s ort-%s %s", sum, mode, libSum[:16], runtimeKey()))
-		checkRecordWeights(t, params, filepath.Join(tmp, mode+".json"))
+		checkRecordParams(t, params, filepath.Join(tmp, mode+".json"))
 		if mode == "head" {
 			// The same run again over its own outputs: the record it
 			// replaces names the same weights, and the log says so.
@@ -87,11 +87,16 @@ func TestTrainParamsUnchanged(t *testing.T) {
 	}
 }
 
-// checkRecordWeights checks the record's weights_sha256 against the params
-// file it describes, read back.
-func checkRecordWeights(t *testing.T, paramsPath, recordPath string) {
+// checkRecordParams checks a training record's params entry against the
+// params file it describes: the file's sha256, and weights_sha256 against
+// the weights read back.
+func checkRecordParams(t *testing.T, paramsPath, recordPath string) {
 	t.Helper()
 	p, err := model.ReadParams(paramsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := model.FileSHA256(paramsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,14 +106,18 @@ func checkRecordWeights(t *testing.T, paramsPath, recordPath string) {
 	}
 	var rec struct {
 		Params struct {
+			SHA256        string `json:"sha256"`
 			WeightsSHA256 string `json:"weights_sha256"`
 		} `json:"params"`
 	}
 	if err := json.Unmarshal(data, &rec); err != nil {
 		t.Fatal(err)
 	}
+	if rec.Params.SHA256 != sum {
+		t.Errorf("%s: params sha256 %q, %s has %s", recordPath, rec.Params.SHA256, paramsPath, sum)
+	}
 	if want := p.WeightsSHA256(); rec.Params.WeightsSHA256 != want {
-		t.Errorf("%s: weights_sha256 %q, the params file's weights hash to %s", recordPath, rec.Params.WeightsSHA256, want)
+		t.Errorf("%s: weights_sha256 %q, the weights of %s hash to %s", recordPath, rec.Params.WeightsSHA256, paramsPath, want)
 	}
 }
 
@@ -174,24 +183,5 @@ func TestCommittedRecordNamesCommittedParams(t *testing.T) {
 	root := filepath.Join("..", "..")
 	paramsPath := filepath.Join(root, "models", "rps_head.params")
 	recordPath := filepath.Join(root, "models", "training-record.json")
-	checkRecordWeights(t, paramsPath, recordPath)
-	data, err := os.ReadFile(recordPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec struct {
-		Params struct {
-			SHA256 string `json:"sha256"`
-		} `json:"params"`
-	}
-	if err := json.Unmarshal(data, &rec); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := model.FileSHA256(paramsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Params.SHA256 != sum {
-		t.Errorf("the record's params sha256 is %s, models/rps_head.params has %s", rec.Params.SHA256, sum)
-	}
+	checkRecordParams(t, paramsPath, recordPath)
 }
