@@ -119,8 +119,9 @@ func (r *fineTuneRun) fit(residual int) error {
 	if r.p, r.dims, err = tail.FromBackbone(r.Backbone, nil, len(Labels), residual); err != nil {
 		return err
 	}
-	if got := len(r.acts.Train.X[0]); got != r.dims.Size*r.dims.Size*r.dims.In {
-		return fmt.Errorf("trunk %s gives %d values per view, the tail after %s takes %dx%dx%d: rebuild it (delete the file)", r.TrunkPath, got, r.trunkEnd, r.dims.Size, r.dims.Size, r.dims.In)
+	if got := len(r.acts.Train.X[0]); got != r.dims.InputLen() {
+		side := r.dims.InputSide()
+		return fmt.Errorf("trunk %s gives %d values per view, the tail after %s takes %dx%dx%d: rebuild it (delete the file)", r.TrunkPath, got, r.trunkEnd, side, side, r.dims.InputChannels())
 	}
 	if r.eval, err = tail.NewSession(r.dims, nil, tail.WithThreads(r.Threads)); err != nil {
 		return err

@@ -28,6 +28,8 @@ func TestFineTuneSummaryCounts(t *testing.T) {
 		{"block15", "Trainable params: 1,204,323", "Non-trainable params: 1,006,336"},
 		// block_14: the same shapes as block_15, 317,920 more.
 		{"block14", "Trainable params: 1,522,243", "Non-trainable params: 688,416"},
+		// block_13: expand 96*576+576, depthwise 9*576+576, project 576*160+160 = 153,952 more.
+		{"block13", "Trainable params: 1,676,195", "Non-trainable params: 534,464"},
 	} {
 		layers, _, _, err := tail.Tune(c.tune)
 		if err != nil {

@@ -11,7 +11,8 @@ import (
 )
 
 // TestPretrainedTailContinuesTheTrunk: the trunk ONNX (cut at block_15_add,
-// block_14_add or block_13_project for 0, 1 or 2 residual blocks)
+// block_14_add, block_13_project or block_12_add for 0, 1 or 2 residual
+// blocks, or those two and the stride-2 block_13)
 // followed by the tail graph with the backbone's own weights gives the same
 // pooled features as the whole backbone. This pins the cut point, the NHWC
 // hand-over and FromBackbone's layout conversion on the real weights.
@@ -54,20 +55,26 @@ func TestPretrainedTailContinuesTheTrunk(t *testing.T) {
 		return append([]float32(nil), outs[0].(*onnxruntime.Tensor[float32]).GetData()...)
 	}
 	features := run(nil, model.FeaturesName)
-	for residual, wantEnd := range []string{"block_15_add", "block_14_add", "block_13_project"} {
-		end, err := TrunkEnd(b, residual)
+	for blocks, wantEnd := range []string{"block_15_add", "block_14_add", "block_13_project", "block_12_add"} {
+		end, err := TrunkEnd(b, blocks)
 		if err != nil || end != wantEnd {
-			t.Fatalf("TrunkEnd(%d) = %q, %v; want %s", residual, end, err, wantEnd)
+			t.Fatalf("TrunkEnd(%d) = %q, %v; want %s", blocks, end, err, wantEnd)
 		}
 		acts := run([]model.BuildOption{model.Trunk(end)}, model.ActivationName)
-		p, d, err := FromBackbone(b, nil, 3, residual)
+		p, d, err := FromBackbone(b, nil, 3, blocks)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := mobileNetV2
-		want.Residual = residual
+		want.Residual = min(blocks, 2)
+		if blocks == 3 {
+			want.DownIn, want.DownExpand = 96, 576
+		}
 		if d != want {
-			t.Fatalf("DimsOf(backbone, %d residual) = %+v, want %+v", residual, d, want)
+			t.Fatalf("DimsOf(backbone, %d blocks) = %+v, want %+v", blocks, d, want)
+		}
+		if len(acts) != n*d.InputLen() {
+			t.Fatalf("trunk to %s gives %d values, the tail takes %d x %d", end, len(acts), n, d.InputLen())
 		}
 		s, err := NewSession(d, nil)
 		if err != nil {
@@ -87,14 +94,14 @@ func TestPretrainedTailContinuesTheTrunk(t *testing.T) {
 			t.Fatalf("trunk to %s + tail features differ from the backbone's by %g (max feature %g)", end, maxDiff, maxVal)
 		}
 		// The tail's layouts convert back to the backbone's exactly.
-		_, _, tuned, err := ToModel(p, d, layersFor(residual)...)
+		_, _, tuned, err := ToModel(p, d, layersFor(blocks)...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range layersFor(residual) {
+		for _, name := range layersFor(blocks) {
 			l := b.Layers[b.LayerIndex(name)]
 			if got := tuned[name]; !equal(got.Weights, l.Weights) || !equal(got.Bias, l.Bias) {
-				t.Errorf("residual %d: %s does not round-trip through the tail layout", residual, name)
+				t.Errorf("%d blocks: %s does not round-trip through the tail layout", blocks, name)
 			}
 		}
 	}

@@ -6,16 +6,20 @@ import (
 )
 
 // BenchmarkTrainStep is one training step of batch 64 at MobileNet-v2's
-// tail sizes (block_14 to Conv_1 + head trainable, block_16 + Conv_1 + head,
-// or Conv_1 + head), and one inference batch of the block_14 tail; b.N steps, report ms/step and views/s.
+// tail sizes (block_13 or block_14 to Conv_1 + head trainable, block_16 +
+// Conv_1 + head, or Conv_1 + head), and one inference batch of the block_14
+// tail; b.N steps, report ms/step and views/s.
 func BenchmarkTrainStep(b *testing.B) {
 	block14 := mobileNetV2
 	block14.Residual = 2
+	block13 := block14
+	block13.DownIn, block13.DownExpand = 96, 576
 	for _, c := range []struct {
 		name      string
 		dims      Dims
 		trainable []string
 	}{
+		{"block13", block13, block13.ParamNames()},
 		{"block14", block14, block14.ParamNames()}, // the shipped recipe (train.DefaultFineTune)
 		{"block16", mobileNetV2, allParams},
 		{"conv1", mobileNetV2, append(append([]string{}, conv1Params...), headParams...)},
@@ -34,7 +38,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				p[name] = w
 			}
 			const n = 64
-			batch := Batch{N: n, X: make([]float32, n*d.Size*d.Size*d.In)}
+			batch := Batch{N: n, X: make([]float32, n*d.InputLen())}
 			for i := range batch.X {
 				batch.X[i] = float32(r.Float64() * 3)
 			}

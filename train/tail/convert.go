@@ -15,16 +15,41 @@ var noResidualLayers = layersFor(0)
 // residual blocks the tail starts at block_{16-r}.
 const lastResidual = 15
 
+// maxResidual is how many residual blocks MobileNet-v2 has on the 7x7 grid
+// (block_14, block_15); downBlock is the stride-2 block before them.
+const (
+	maxResidual = 2
+	downBlock   = "block_13"
+)
+
+// Below, blocks counts the inverted-residual blocks a tail computes before
+// block_16: 0 to 2 are residual blocks (block_15, block_14 and block_15),
+// 3 adds block_13, which halves the grid (14x14 -> 7x7) and widens 96 ->
+// 160 channels.
+
+// splitBlocks turns a block count into the downsampling block's presence
+// and the number of residual blocks.
+func splitBlocks(blocks int) (down bool, residual int) {
+	if blocks > maxResidual {
+		return true, maxResidual
+	}
+	return false, blocks
+}
+
 // residualBlockName is the backbone's name of residual block r (of d.Residual).
 func residualBlockName(r, residual int) string {
 	return fmt.Sprintf("block_%d", lastResidual-residual+1+r)
 }
 
-// layersFor lists the backbone layers a tail with residual residual blocks
-// computes, in order: each block's expand, depthwise and project, then
-// block_16's and Conv_1.
-func layersFor(residual int) []string {
+// layersFor lists the backbone layers a tail with blocks blocks computes,
+// in order: each block's expand, depthwise and project, then block_16's
+// and Conv_1.
+func layersFor(blocks int) []string {
+	down, residual := splitBlocks(blocks)
 	var out []string
+	if down {
+		out = append(out, downBlock+"_expand", downBlock+"_depthwise", downBlock+"_project")
+	}
 	for r := 0; r < residual; r++ {
 		blk := residualBlockName(r, residual)
 		out = append(out, blk+"_expand", blk+"_depthwise", blk+"_project")
@@ -33,21 +58,27 @@ func layersFor(residual int) []string {
 }
 
 // dimsOf reads the tail's sizes from a backbone.
-func dimsOf(b *model.Backbone, classes, residual int) (Dims, error) {
-	ls, err := tailLayers(b, residual)
+func dimsOf(b *model.Backbone, classes, blocks int) (Dims, error) {
+	ls, err := tailLayers(b, blocks)
 	if err != nil {
 		return Dims{}, err
 	}
-	k := 3 * residual // block_16_expand
-	return Dims{Size: ls[0].InSize, In: ls[0].InChannels, Expand: ls[k].OutChannels, Project: ls[k+2].OutChannels,
-		Features: ls[k+3].OutChannels, Classes: classes, Residual: residual}, nil
+	down, residual := splitBlocks(blocks)
+	k := 3 * blocks // block_16_expand
+	d := Dims{Size: ls[k].InSize, In: ls[k].InChannels, Expand: ls[k].OutChannels, Project: ls[k+2].OutChannels,
+		Features: ls[k+3].OutChannels, Classes: classes, Residual: residual}
+	if down {
+		d.DownIn, d.DownExpand = ls[0].InChannels, ls[0].OutChannels
+	}
+	return d, nil
 }
 
-// TrunkEnd is the backbone layer whose output a tail with residual residual
-// blocks reads: the frozen trunk ends there and its activation is cached
-// (block_15_add for 0, block_14_add for 1).
-func TrunkEnd(b *model.Backbone, residual int) (string, error) {
-	ls, err := tailLayers(b, residual)
+// TrunkEnd is the backbone layer whose output a tail with blocks blocks
+// reads: the frozen trunk ends there and its activation is cached
+// (block_15_add for 0, block_14_add for 1, block_13_project for 2,
+// block_12_add for 3).
+func TrunkEnd(b *model.Backbone, blocks int) (string, error) {
+	ls, err := tailLayers(b, blocks)
 	if err != nil {
 		return "", err
 	}
@@ -58,15 +89,22 @@ func TrunkEnd(b *model.Backbone, residual int) (string, error) {
 	return b.Layers[in].Name, nil
 }
 
-// tailLayers finds layersFor(residual) in b and checks that they are what
+// tailLayers finds layersFor(blocks) in b and checks that they are what
 // the graph computes: 1x1 ReLU6, 3x3 depthwise ReLU6, 1x1 linear per block
-// (each reading the one before), a residual block's sum feeding the next
-// block, and Conv_1 (1x1 ReLU6) reading block_16_project.
-func tailLayers(b *model.Backbone, residual int) ([]*model.Layer, error) {
-	if residual < 0 || residual >= lastResidual {
-		return nil, fmt.Errorf("tail: %d residual blocks: use 0 or more, below %d", residual, lastResidual)
+// (each reading the one before; the downsampling block's depthwise stride
+// 2 from an even grid to half of it, the others stride 1), a residual
+// block's sum feeding the next block, and Conv_1 (1x1 ReLU6) reading
+// block_16_project.
+func tailLayers(b *model.Backbone, blocks int) ([]*model.Layer, error) {
+	if blocks < 0 || blocks > maxResidual+1 {
+		return nil, fmt.Errorf("tail: %d blocks before block_16: use 0 to %d", blocks, maxResidual+1)
 	}
-	names := layersFor(residual)
+	down, residual := splitBlocks(blocks)
+	first := 0 // index of the first residual block's expand
+	if down {
+		first = 3
+	}
+	names := layersFor(blocks)
 	out := make([]*model.Layer, len(names))
 	for k, name := range names {
 		i := b.LayerIndex(name)
@@ -86,17 +124,24 @@ func tailLayers(b *model.Backbone, residual int) ([]*model.Layer, error) {
 		if k < len(out)-1 {
 			w = blockShape[k%3]
 		}
-		if l.Kind != w.kind || l.Kernel != w.kernel || l.Stride != 1 || l.ReLU6 != w.relu6 || l.InSize != l.OutSize {
-			return nil, fmt.Errorf("tail: layer %s is a %v %dx%d stride %d (ReLU6 %v), the tail computes a %v %dx%d stride 1 (ReLU6 %v)",
-				l.Name, l.Kind, l.Kernel, l.Kernel, l.Stride, l.ReLU6, w.kind, w.kernel, w.kernel, w.relu6)
+		stride, outSize := 1, l.InSize
+		if down && k == 1 {
+			stride, outSize = 2, l.InSize/2
+			if l.InSize%2 != 0 {
+				outSize = -1 // SAME would pad before too: not what the taps assume
+			}
+		}
+		if l.Kind != w.kind || l.Kernel != w.kernel || l.Stride != stride || l.ReLU6 != w.relu6 || l.OutSize != outSize {
+			return nil, fmt.Errorf("tail: layer %s is a %v %dx%d stride %d (ReLU6 %v) from %dx%d to %dx%d, the tail computes a %v %dx%d stride %d (ReLU6 %v) to %dx%d",
+				l.Name, l.Kind, l.Kernel, l.Kernel, l.Stride, l.ReLU6, l.InSize, l.InSize, l.OutSize, l.OutSize, w.kind, w.kernel, w.kernel, stride, w.relu6, outSize, outSize)
 		}
 		if k == 0 {
 			continue
 		}
 		want := b.LayerIndex(names[k-1])
-		if k%3 == 0 && k/3 <= residual {
+		if j := k - first; j > 0 && j%3 == 0 && j/3 <= residual {
 			// A block's expand reads the previous residual block's sum.
-			prev := residualBlockName(k/3-1, residual)
+			prev := residualBlockName(j/3-1, residual)
 			want = b.LayerIndex(prev + "_add")
 			if want < 0 {
 				return nil, fmt.Errorf("tail: the backbone has no %s_add: %s is not a residual block", prev, prev)
@@ -111,7 +156,7 @@ func tailLayers(b *model.Backbone, residual int) ([]*model.Layer, error) {
 		}
 	}
 	for r := 0; r < residual; r++ {
-		if e, p := out[3*r], out[3*r+2]; p.OutChannels != e.InChannels {
+		if e, p := out[first+3*r], out[first+3*r+2]; p.OutChannels != e.InChannels {
 			return nil, fmt.Errorf("tail: %s has %d outputs for a residual sum with %d inputs", p.Name, p.OutChannels, e.InChannels)
 		}
 	}
@@ -120,13 +165,13 @@ func tailLayers(b *model.Backbone, residual int) ([]*model.Layer, error) {
 
 // FromBackbone returns the tail parameters with the backbone's pretrained
 // layers (overridden by p.Layers where p has fine-tuned ones) and p's head
-// (nil p: zero head), for a tail with residual residual blocks.
-func FromBackbone(b *model.Backbone, p *model.Params, classes, residual int) (Params, Dims, error) {
-	d, err := dimsOf(b, classes, residual)
+// (nil p: zero head), for a tail with blocks blocks before block_16.
+func FromBackbone(b *model.Backbone, p *model.Params, classes, blocks int) (Params, Dims, error) {
+	d, err := dimsOf(b, classes, blocks)
 	if err != nil {
 		return nil, Dims{}, err
 	}
-	ls, err := tailLayers(b, residual)
+	ls, err := tailLayers(b, blocks)
 	if err != nil {
 		return nil, Dims{}, err
 	}
@@ -139,19 +184,24 @@ func FromBackbone(b *model.Backbone, p *model.Params, classes, residual int) (Pa
 		return l.Weights, l.Bias
 	}
 	out := Params{}
-	blockParams := func(first int, names []string, project int) {
+	blockParams := func(first int, names []string, in, expand, project int) {
 		w, bias := layer(ls[first])
-		out[names[0]], out[names[1]] = transpose(w, d.Expand, d.In), clone(bias)
+		out[names[0]], out[names[1]] = transpose(w, expand, in), clone(bias)
 		w, bias = layer(ls[first+1])
 		out[names[2]], out[names[3]] = clone(w), clone(bias) // [1,3,3,C] is already [9,C]
 		w, bias = layer(ls[first+2])
-		out[names[4]], out[names[5]] = transpose(w, project, d.Expand), clone(bias)
+		out[names[4]], out[names[5]] = transpose(w, project, expand), clone(bias)
 	}
-	for r := 0; r < residual; r++ {
-		blockParams(3*r, residualParams(r), d.In)
+	k := 0
+	if d.down() {
+		blockParams(0, downParams, d.DownIn, d.DownExpand, d.In)
+		k = 3
 	}
-	k := 3 * residual
-	blockParams(k, block16Params, d.Project)
+	for r := 0; r < d.Residual; r++ {
+		blockParams(k, residualParams(r), d.In, d.Expand, d.In)
+		k += 3
+	}
+	blockParams(k, block16Params, d.In, d.Expand, d.Project)
 	w, bias := layer(ls[k+3])
 	out[conv1W], out[conv1B] = transpose(w, d.Features, d.Project), clone(bias)
 	out[HeadW], out[HeadB] = make([]float32, d.Features*classes), make([]float32, classes)
@@ -178,21 +228,26 @@ func ToModel(p Params, d Dims, layers ...string) (headW, headB []float32, tuned 
 		in, out int // 0: no transpose (the depthwise kernel)
 	}
 	sources := map[string]source{}
-	addBlock := func(prefix string, names []string, project int) {
-		sources[prefix+"_expand"] = source{names[0], names[1], d.In, d.Expand}
+	addBlock := func(prefix string, names []string, in, expand, project int) {
+		sources[prefix+"_expand"] = source{names[0], names[1], in, expand}
 		sources[prefix+"_depthwise"] = source{names[2], names[3], 0, 0}
-		sources[prefix+"_project"] = source{names[4], names[5], d.Expand, project}
+		sources[prefix+"_project"] = source{names[4], names[5], expand, project}
+	}
+	blocks := d.Residual
+	if d.down() {
+		addBlock(downBlock, downParams, d.DownIn, d.DownExpand, d.In)
+		blocks++
 	}
 	for r := 0; r < d.Residual; r++ {
-		addBlock(residualBlockName(r, d.Residual), residualParams(r), d.In)
+		addBlock(residualBlockName(r, d.Residual), residualParams(r), d.In, d.Expand, d.In)
 	}
-	addBlock("block_16", block16Params, d.Project)
+	addBlock("block_16", block16Params, d.In, d.Expand, d.Project)
 	sources["Conv_1"] = source{conv1W, conv1B, d.Project, d.Features}
 	tuned = map[string]model.LayerParams{}
 	for _, name := range layers {
 		src, ok := sources[name]
 		if !ok {
-			return nil, nil, nil, fmt.Errorf("tail: %q is not a tail layer (%v)", name, layersFor(d.Residual))
+			return nil, nil, nil, fmt.Errorf("tail: %q is not a tail layer (%v)", name, layersFor(blocks))
 		}
 		w := clone(p[src.w])
 		if src.in > 0 {
@@ -217,10 +272,10 @@ func transpose(m []float32, rows, cols int) []float32 {
 func clone(v []float32) []float32 { return append([]float32(nil), v...) }
 
 // Tune maps a tuning choice to the backbone layers and tail parameters
-// trained, and the number of residual blocks the tail computes: conv1
-// (Conv_1 + head), block16 (block_16 too), block15 (block_15 too) or
-// block14 (block_14 too).
-func Tune(name string) (layers, params []string, residual int, err error) {
+// trained, and the number of blocks the tail computes before block_16:
+// conv1 (Conv_1 + head), block16 (block_16 too), block15 (block_15 too),
+// block14 (block_14 too) or block13 (block_13, the stride-2 block, too).
+func Tune(name string) (layers, params []string, blocks int, err error) {
 	switch name {
 	case "conv1":
 		return []string{"Conv_1"}, append(append([]string{}, conv1Params...), headParams...), 0, nil
@@ -230,6 +285,8 @@ func Tune(name string) (layers, params []string, residual int, err error) {
 		return layersFor(1), Dims{Residual: 1}.ParamNames(), 1, nil
 	case "block14":
 		return layersFor(2), Dims{Residual: 2}.ParamNames(), 2, nil
+	case "block13":
+		return layersFor(3), Dims{Residual: 2, DownIn: 1, DownExpand: 1}.ParamNames(), 3, nil
 	}
-	return nil, nil, 0, fmt.Errorf("--tune %q: use conv1 (Conv_1 + head), block16 (block_16 + Conv_1 + head), block15 (block_15 too) or block14 (block_14 and block_15 too)", name)
+	return nil, nil, 0, fmt.Errorf("--tune %q: use conv1 (Conv_1 + head), block16 (block_16 + Conv_1 + head), block15 (block_15 too), block14 (block_14 and block_15 too) or block13 (block_13 to block_15 too)", name)
 }

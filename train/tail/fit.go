@@ -82,7 +82,7 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 	if err := cfg.check(sess, trainSet); err != nil {
 		return nil, err
 	}
-	per := d.Size * d.Size * d.In
+	per := d.InputLen()
 	start := p.Clone()
 	// scored is what each epoch validates and keeps: p itself, or the
 	// moving average of it.
@@ -200,7 +200,7 @@ func PredictPooled(eval *Session, p Params, xs [][]float32, batch int) (probs, p
 
 func predict(eval *Session, p Params, xs [][]float32, batch int, keepPooled bool) ([]float32, []float32, error) {
 	d := eval.dims
-	per := d.Size * d.Size * d.In
+	per := d.InputLen()
 	batch = max(batch, 1)
 	buf := make([]float32, batch*per)
 	probs := make([]float32, 0, len(xs)*d.Classes)
@@ -270,7 +270,7 @@ func (a *adam) step(name string, w, g []float32, lr float64) {
 // check rejects a recipe or training set the session cannot run.
 func (cfg FitConfig) check(sess *Session, trainSet Data) error {
 	d := sess.dims
-	per := d.Size * d.Size * d.In
+	per := d.InputLen()
 	if len(trainSet.X) == 0 {
 		return errors.New("tail: no training examples")
 	}

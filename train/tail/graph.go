@@ -2,7 +2,8 @@
 // forward and backward pass of block_16 (1x1 expand, 3x3 depthwise, 1x1
 // project), optionally of the residual blocks before it (block_15, ...: the
 // same three layers, projecting back to the block's input width, plus the
-// skip sum), Conv_1 (1x1, ReLU6), the global average pool and the dense
+// skip sum) and of the stride-2 block_13 before those, Conv_1 (1x1, ReLU6),
+// the global average pool and the dense
 // softmax head are written as one ONNX graph whose weights are graph inputs,
 // so ONNX Runtime's GEMMs do the heavy arithmetic and a single session serves
 // every training step. The optimiser, dropout masks, batching and early
@@ -10,11 +11,11 @@
 //
 // Layout: activations are NHWC; a 1x1 convolution over [N,S,S,C] is a
 // MatMul of its [N*S*S, C] rows with a [C, C'] weight matrix (the TFLite OHWI
-// weights transposed), and the depthwise 3x3 convolution (stride 1, SAME
-// padding) multiplies each channel's S*S cells by a banded S*S x S*S matrix
-// made from its nine weights (declareTaps), all channels in one batched
-// MatMul; its backward pass is two more (input gradient: by the transposed
-// band; band gradient, folded back onto the nine taps).
+// weights transposed), and the depthwise 3x3 convolution (SAME padding)
+// multiplies each channel's S*S cells by a banded S*S x S*S matrix made from
+// its nine weights (declareTaps; 4S*S x S*S at stride 2), all channels in one
+// batched MatMul; its backward pass is two more (input gradient: by the
+// transposed band; band gradient, folded back onto the nine taps).
 package tail
 
 import (
@@ -39,7 +40,34 @@ type Dims struct {
 	// 1, it computes block_15 from block_14_add; MobileNet-v2 has 2 such
 	// blocks at the 7x7 grid (block_14, block_15).
 	Residual int
+	// DownIn and DownExpand, when DownIn is above 0, put a downsampling
+	// block before the residual ones (MobileNet-v2's block_13: 96 -> 576 ->
+	// 160): expand DownIn -> DownExpand on the 2S x 2S grid the input then
+	// has, depthwise 3x3 stride 2 down to S x S, project to In, no skip sum.
+	DownIn, DownExpand int
 }
+
+// down reports whether the tail starts with a downsampling block.
+func (d Dims) down() bool { return d.DownIn > 0 }
+
+// InputSide is the side of the input grid: 2S below a downsampling block.
+func (d Dims) InputSide() int {
+	if d.down() {
+		return 2 * d.Size
+	}
+	return d.Size
+}
+
+// InputChannels is the width of the tail's input.
+func (d Dims) InputChannels() int {
+	if d.down() {
+		return d.DownIn
+	}
+	return d.In
+}
+
+// InputLen is the number of values of one example's input activation.
+func (d Dims) InputLen() int { return d.InputSide() * d.InputSide() * d.InputChannels() }
 
 // mobileNetV2 are the tail sizes of MobileNet-v2 1.0/224 with a 3-class head.
 var mobileNetV2 = Dims{Size: 7, In: 160, Expand: 960, Project: 320, Features: 1280, Classes: 3}
@@ -47,6 +75,9 @@ var mobileNetV2 = Dims{Size: 7, In: 160, Expand: 960, Project: 320, Features: 12
 func (d Dims) validate() error {
 	if d.Size < 1 || d.In < 1 || d.Expand < 1 || d.Project < 1 || d.Features < 1 || d.Classes < 2 || d.Residual < 0 {
 		return fmt.Errorf("tail dims %+v: every size must be positive, classes at least 2 and residual blocks 0 or more", d)
+	}
+	if d.DownIn < 0 || (d.DownIn > 0) != (d.DownExpand > 0) {
+		return fmt.Errorf("tail dims %+v: a downsampling block needs both DownIn and DownExpand positive (or both 0 for none)", d)
 	}
 	return nil
 }
@@ -75,6 +106,8 @@ const (
 	gradOf    = "grad_"
 	// residualPrefix starts residual block r's parameter names: res0_expand_w.
 	residualPrefix = "res"
+	// downPrefix starts the downsampling block's: down_expand_w.
+	downPrefix = "down_"
 )
 
 // block16Params and conv1Params name the layers' tensors; headParams the head's.
@@ -86,6 +119,15 @@ var (
 	allParams = append(append(append([]string{}, block16Params...), conv1Params...), headParams...)
 )
 
+// downParams names the downsampling block's tensors, in block16Params' order.
+var downParams = func() []string {
+	out := make([]string, len(block16Params))
+	for i, base := range block16Params {
+		out[i] = downPrefix + base
+	}
+	return out
+}()
+
 // residualParams names residual block r's tensors (r = 0 is the first the
 // tail computes), in block16Params' order.
 func residualParams(r int) []string {
@@ -96,10 +138,13 @@ func residualParams(r int) []string {
 	return out
 }
 
-// ParamNames lists every parameter of the tail: the residual blocks',
-// then allParams.
+// ParamNames lists every parameter of the tail: the downsampling
+// block's, the residual blocks', then allParams.
 func (d Dims) ParamNames() []string {
 	var out []string
+	if d.down() {
+		out = append(out, downParams...)
+	}
 	for r := 0; r < d.Residual; r++ {
 		out = append(out, residualParams(r)...)
 	}
@@ -131,29 +176,35 @@ func (d Dims) Shape(name string) []int64 {
 		}
 		return out
 	}
-	// An inverted-residual block's tensors; project is its output width.
-	blockShape := func(base string, project int) []int64 {
+	// An inverted-residual block's tensors: in -> expand -> project channels.
+	blockShape := func(base string, in, expand, project int) []int64 {
 		switch base {
 		case expandW:
-			return i(d.In, d.Expand)
+			return i(in, expand)
 		case expandB, depthB:
-			return i(d.Expand)
+			return i(expand)
 		case depthW:
-			return i(9, d.Expand)
+			return i(9, expand)
 		case projectW:
-			return i(d.Expand, project)
+			return i(expand, project)
 		case projectB:
 			return i(project)
 		}
 		return nil
 	}
+	if base, ok := strings.CutPrefix(name, downPrefix); ok {
+		if !d.down() {
+			return nil
+		}
+		return blockShape(base, d.DownIn, d.DownExpand, d.In) // block_13 narrows to the residual width
+	}
 	if r, base, ok := residualOf(name); ok {
 		if r >= d.Residual {
 			return nil
 		}
-		return blockShape(base, d.In) // a residual block projects back to its input width
+		return blockShape(base, d.In, d.Expand, d.In) // a residual block projects back to its input width
 	}
-	if s := blockShape(name, d.Project); s != nil {
+	if s := blockShape(name, d.In, d.Expand, d.Project); s != nil {
 		return s
 	}
 	switch name {
@@ -293,26 +344,42 @@ func (k block) params() []string {
 	return []string{k.expandW, k.expandB, k.depthW, k.depthB, k.projectW, k.projectB}
 }
 
+// geometry names the shape constants and tap selectors of one kind of
+// block's depthwise convolution: stride 1 on the S x S grid, or stride 2
+// from 2S x 2S down to S x S.
+type geometry struct {
+	gridIn, gridOut   string // [E,-1,cells] of the expand output and of the depthwise output
+	channelRows       string // [E,-1]
+	band, bandFlat    string // [E,cellsIn,cellsOut] and [E,cellsIn*cellsOut]
+	tapSelect, tapSel string // [cellsIn*cellsOut,9] and its transpose [9,...]
+}
+
+var (
+	stride1 = geometry{"grid_shape", "grid_shape", "channel_rows", "band_shape", "band_flat", tapSelect, tapSelectT}
+	stride2 = geometry{"down_grid_in", "down_grid_out", "down_channel_rows", "down_band_shape", "down_band_flat", "down_" + tapSelect, "down_" + tapSelectT}
+)
+
 // blockPass is what one block's forward pass leaves for its backward pass.
 type blockPass struct {
+	geom   geometry
 	in     string // [M,C] rows the block read
-	z1, z2 string // pre-activations of expand and depthwise, rows [M,E]
+	z1, z2 string // pre-activations of expand and depthwise, rows [M,E] and [M',E]
 	a1     string // expand output rows [M,E]
-	grid   string // the expand output channel-major, [E,N,S*S]
-	band   string // the depthwise kernel as per-channel [E,S*S,S*S] matrices
-	a2     string // depthwise output rows [M,E]
+	grid   string // the expand output channel-major, [E,N,cells]
+	band   string // the depthwise kernel as per-channel [E,cellsIn,cellsOut] matrices
+	a2     string // depthwise output rows [M',E]
 	out    string // project output rows (linear)
 }
 
 // forwardBlock computes expand (ReLU6), depthwise 3x3 (ReLU6) and project
 // (linear) on rows x.
-func (b *builder) forwardBlock(x string, k block) blockPass {
-	f := blockPass{in: x}
+func (b *builder) forwardBlock(x string, k block, geom geometry) blockPass {
+	f := blockPass{geom: geom, in: x}
 	f.z1 = b.add(b.mm(x, k.expandW), k.expandB)
 	f.a1 = b.relu6(f.z1)
-	f.grid = b.channelMajor(f.a1)
-	f.band = b.reshape(b.mm(b.transpose(k.depthW, 1, 0), tapSelectT), "band_shape")
-	f.z2 = b.add(b.rowMajor(b.mm(f.grid, f.band)), k.depthB)
+	f.grid = b.channelMajor(f.a1, geom.gridIn)
+	f.band = b.reshape(b.mm(b.transpose(k.depthW, 1, 0), geom.tapSel), geom.band)
+	f.z2 = b.add(b.rowMajor(b.mm(f.grid, f.band), geom.channelRows), k.depthB)
 	f.a2 = b.relu6(f.z2)
 	f.out = b.add(b.mm(f.a2, k.projectW), k.projectB)
 	return f
@@ -324,18 +391,18 @@ func (b *builder) forwardBlock(x string, k block) blockPass {
 func (b *builder) backwardBlock(f blockPass, k block, dOut string, grad func(param, value string), trainable map[string]bool, needInput bool) string {
 	grad(k.projectW, b.gemmT(f.a2, dOut))
 	grad(k.projectB, b.sumRows(dOut))
-	dA2 := b.backT(dOut, k.projectW)    // [M,E]
-	dZ2 := b.relu6Back(f.z2, f.a2, dA2) // [M,E]
-	dGrid := b.channelMajor(dZ2)        // [E,N,S*S]
+	dA2 := b.backT(dOut, k.projectW)             // [M,E]
+	dZ2 := b.relu6Back(f.z2, f.a2, dA2)          // [M',E]
+	dGrid := b.channelMajor(dZ2, f.geom.gridOut) // [E,N,cellsOut]
 	if trainable[k.depthW] {
 		// d band[e,q,p] = Σ_n grid[e,n,q]·dGrid[e,n,p]; each tap's weight
 		// gradient sums the band entries that tap fills.
 		dBand := b.mm(b.transpose(f.grid, 0, 2, 1), dGrid)
-		grad(k.depthW, b.transpose(b.mm(b.reshape(dBand, "band_flat"), tapSelect), 1, 0))
+		grad(k.depthW, b.transpose(b.mm(b.reshape(dBand, f.geom.bandFlat), f.geom.tapSelect), 1, 0))
 	}
 	grad(k.depthB, b.sumRows(dZ2))
-	dA1 := b.rowMajor(b.mm(dGrid, b.transpose(f.band, 0, 2, 1))) // [M,E]
-	dZ1 := b.relu6Back(f.z1, f.a1, dA1)                          // [M,E]
+	dA1 := b.rowMajor(b.mm(dGrid, b.transpose(f.band, 0, 2, 1)), f.geom.channelRows) // [M,E]
+	dZ1 := b.relu6Back(f.z1, f.a1, dA1)                                              // [M,E]
 	grad(k.expandW, b.gemmT(f.in, dZ1))
 	grad(k.expandB, b.sumRows(dZ1))
 	if !needInput {
@@ -349,17 +416,17 @@ func (b *builder) transpose(x string, perm ...int64) string {
 	return b.op("Transpose", []string{x}, onnx.AttrInts("perm", perm...))
 }
 
-// channelMajor turns rows [N*S*S,E] into [E,N,S*S]: one S*S-wide row per
-// image and channel, which the depthwise band matrices multiply. It is a
-// plain matrix transpose of the rows (ONNX Runtime's 2-D transpose is
-// several times faster than the same move written as a 3-D permutation).
-func (b *builder) channelMajor(rows string) string {
-	return b.reshape(b.transpose(rows, 1, 0), "grid_shape")
+// channelMajor turns rows [N*cells,E] into [E,N,cells] (gridShape): one
+// row per image and channel, which the depthwise band matrices multiply.
+// It is a plain matrix transpose of the rows (ONNX Runtime's 2-D transpose
+// is several times faster than the same move written as a 3-D permutation).
+func (b *builder) channelMajor(rows, gridShape string) string {
+	return b.reshape(b.transpose(rows, 1, 0), gridShape)
 }
 
-// rowMajor is channelMajor's inverse.
-func (b *builder) rowMajor(grid string) string {
-	return b.transpose(b.reshape(grid, "channel_rows"), 1, 0)
+// rowMajor is channelMajor's inverse (channelRows: [E,-1]).
+func (b *builder) rowMajor(grid, channelRows string) string {
+	return b.transpose(b.reshape(grid, channelRows), 1, 0)
 }
 
 // build writes the tail graph for dims (see the package comment).
@@ -406,8 +473,9 @@ var batchDim = onnx.Dim{Param: "N"}
 // declare adds the graph's inputs (x, the parameters, the constants) and
 // the shape and index constants the nodes use.
 func (b *builder) declare(d Dims) {
-	S, area := int64(d.Size), int64(d.Size*d.Size)
-	b.input(inputX, batchDim, onnx.Dim{Value: S}, onnx.Dim{Value: S}, onnx.Dim{Value: int64(d.In)})
+	area := int64(d.Size * d.Size)
+	side := int64(d.InputSide())
+	b.input(inputX, batchDim, onnx.Dim{Value: side}, onnx.Dim{Value: side}, onnx.Dim{Value: int64(d.InputChannels())})
 	for _, p := range d.ParamNames() {
 		b.input(p, onnx.Dims(d.Shape(p)...)...)
 	}
@@ -424,7 +492,17 @@ func (b *builder) declare(d Dims) {
 	b.ints("pool_shape", -1, area, int64(d.Features))
 	b.ints("rows_features", -1, int64(d.Features))
 	b.ints("pooled_3d", -1, 1, int64(d.Features))
-	b.declareTaps(d.Size)
+	b.declareTaps(d.Size, 1, stride1)
+	if d.down() {
+		areaIn, e := 4*area, int64(d.DownExpand)
+		b.ints("down_rows_in", -1, int64(d.DownIn))
+		b.ints(stride2.gridIn, e, -1, areaIn)
+		b.ints(stride2.gridOut, e, -1, area)
+		b.ints(stride2.channelRows, e, -1)
+		b.ints(stride2.band, e, areaIn, area)
+		b.ints(stride2.bandFlat, e, areaIn*area)
+		b.declareTaps(d.Size, 2, stride2)
+	}
 }
 
 // Names of the depthwise tap selector (see declareTaps).
@@ -433,33 +511,43 @@ const (
 	tapSelectT = "tap_select_t" // [9,S⁴]
 )
 
-// declareTaps adds tap_select: row q*S*S+p is one-hot at the tap t =
-// ky*3+kx that carries input cell q to output cell p of a 3x3 depthwise
-// convolution (stride 1, SAME padding: q = p + (ky-1, kx-1)), all zero
-// where q is not p's neighbour. A channel's kernel w[9] then becomes the
-// banded S*S x S*S matrix tap_select·w, so the convolution is one batched
+// declareTaps adds geom's tap selector: row q*cellsOut+p is one-hot at the
+// tap t = ky*3+kx that carries input cell q to output cell p of a 3x3
+// depthwise convolution with TensorFlow's SAME padding, all zero where q is
+// not one of p's nine inputs. Stride 1 on an S x S grid: q = p + (ky-1,
+// kx-1); stride 2 from 2S x 2S (an even side, so SAME pads only after):
+// q = 2p + (ky, kx). A channel's kernel w[9] then becomes the banded
+// cellsIn x cellsOut matrix tap_select·w, so the convolution is one batched
 // MatMul per layer and its gradients two more, instead of nine shifted
 // slices each way: far fewer passes over the activations.
-func (b *builder) declareTaps(size int) {
-	cells := size * size
-	tapOf := make([]int64, cells*cells)
-	for q := range cells {
-		for p := range cells {
-			ky, kx := q/size-p/size+1, q%size-p%size+1
-			tapOf[q*cells+p] = -1
+func (b *builder) declareTaps(size, stride int, geom geometry) {
+	sideIn, pad := size*stride, 1
+	if stride == 2 {
+		pad = 0
+	}
+	cellsIn, cellsOut := sideIn*sideIn, size*size
+	tapOf := make([]int64, cellsIn*cellsOut)
+	for q := range cellsIn {
+		for p := range cellsOut {
+			ky, kx := q/sideIn-stride*(p/size)+pad, q%sideIn-stride*(p%size)+pad
+			tapOf[q*cellsOut+p] = -1
 			if ky >= 0 && ky < 3 && kx >= 0 && kx < 3 {
-				tapOf[q*cells+p] = int64(ky*3 + kx)
+				tapOf[q*cellsOut+p] = int64(ky*3 + kx)
 			}
 		}
 	}
-	b.g.Initializers = append(b.g.Initializers, onnx.Tensor{Name: "tap_of", Type: onnx.Int64, Dims: []int64{int64(cells * cells), 1}, Int64: tapOf})
-	b.ints("taps", 0, 1, 2, 3, 4, 5, 6, 7, 8)
-	b.named(tapSelect, "Cast", []string{b.op("Equal", []string{"tap_of", "taps"})}, onnx.AttrInt("to", int64(b.elem)))
-	b.named(tapSelectT, "Transpose", []string{tapSelect}, onnx.AttrInts("perm", 1, 0))
+	tapOfName := geom.tapSelect + "_of"
+	b.g.Initializers = append(b.g.Initializers, onnx.Tensor{Name: tapOfName, Type: onnx.Int64, Dims: []int64{int64(cellsIn * cellsOut), 1}, Int64: tapOf})
+	if stride == 1 {
+		b.ints("taps", 0, 1, 2, 3, 4, 5, 6, 7, 8)
+	}
+	b.named(geom.tapSelect, "Cast", []string{b.op("Equal", []string{tapOfName, "taps"})}, onnx.AttrInt("to", int64(b.elem)))
+	b.named(geom.tapSel, "Transpose", []string{geom.tapSelect}, onnx.AttrInts("perm", 1, 0))
 }
 
 // tailPass holds the forward values the backward pass reads.
 type tailPass struct {
+	down     blockPass // when Dims.DownIn > 0
 	residual []blockPass
 	b16      blockPass
 	z4, a4   string // Conv_1 before and after its ReLU6, [M,F]
@@ -469,16 +557,22 @@ type tailPass struct {
 	probs   string
 }
 
-// forward adds the residual blocks (x + block(x)), block_16, Conv_1 and the
-// pool, whose result is the outPooled output.
+// forward adds the downsampling block, the residual blocks (x + block(x)),
+// block_16, Conv_1 and the pool, whose result is the outPooled output.
 func (b *builder) forward(d Dims) tailPass {
-	x := b.reshape(inputX, "rows_in") // [M,In]
 	f := tailPass{residual: make([]blockPass, d.Residual)}
+	var x string
+	if d.down() {
+		f.down = b.forwardBlock(b.reshape(inputX, "down_rows_in"), blockOf(downParams), stride2)
+		x = f.down.out // [M,In] on the S x S grid
+	} else {
+		x = b.reshape(inputX, "rows_in") // [M,In]
+	}
 	for r := range f.residual {
-		f.residual[r] = b.forwardBlock(x, blockOf(residualParams(r)))
+		f.residual[r] = b.forwardBlock(x, blockOf(residualParams(r)), stride1)
 		x = b.add(x, f.residual[r].out)
 	}
-	f.b16 = b.forwardBlock(x, blockOf(block16Params))
+	f.b16 = b.forwardBlock(x, blockOf(block16Params), stride1)
 	f.z4 = b.add(b.mm(f.b16.out, conv1W), conv1B) // [M,F]
 	f.a4 = b.relu6(f.z4)
 	f.pooled = b.named(outPooled, "ReduceMean", []string{b.reshape(f.a4, "pool_shape")}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0))
@@ -504,10 +598,13 @@ func (b *builder) loss(d Dims, f *tailPass) {
 	b.output(outLoss, onnx.Dim{Value: 1}, onnx.Dim{Value: 1})
 }
 
-// trainsBelow reports for each stage (the residual blocks, then block_16,
-// Conv_1) whether anything at or below it trains.
+// trainsBelow reports for each stage (the downsampling block, the residual
+// blocks, then block_16, Conv_1) whether anything at or below it trains.
 func trainsBelow(d Dims, trainable map[string]bool) []bool {
-	stages := make([][]string, 0, d.Residual+2)
+	stages := make([][]string, 0, d.Residual+3)
+	if d.down() {
+		stages = append(stages, downParams)
+	}
 	for r := 0; r < d.Residual; r++ {
 		stages = append(stages, residualParams(r))
 	}
@@ -552,13 +649,23 @@ func (b *builder) backward(d Dims, trainable map[string]bool, f tailPass) {
 		return
 	}
 	// block_16, then the residual blocks from the last down: the gradient at
-	// a residual block's output flows both into the block and past it.
-	dX := b.backwardBlock(f.b16, blockOf(block16Params), b.backT(dZ4, conv1W), grad, trainable, d.Residual > 0 && below[d.Residual-1])
-	for r := d.Residual - 1; r >= 0 && below[r]; r-- {
-		dIn := b.backwardBlock(f.residual[r], blockOf(residualParams(r)), dX, grad, trainable, r > 0 && below[r-1])
+	// a residual block's output flows both into the block and past it; then
+	// the downsampling block. Stage i's input gradient is needed when stage
+	// i-1 trains or has trainable stages below it.
+	first := 0 // stage index of the first residual block
+	if d.down() {
+		first = 1
+	}
+	needs := func(stage int) bool { return stage > 0 && below[stage-1] }
+	dX := b.backwardBlock(f.b16, blockOf(block16Params), b.backT(dZ4, conv1W), grad, trainable, needs(first+d.Residual))
+	for r := d.Residual - 1; r >= 0 && below[first+r]; r-- {
+		dIn := b.backwardBlock(f.residual[r], blockOf(residualParams(r)), dX, grad, trainable, needs(first+r))
 		if dIn != "" {
 			dX = b.add(dX, dIn)
 		}
+	}
+	if d.down() && below[0] {
+		b.backwardBlock(f.down, blockOf(downParams), dX, grad, trainable, false)
 	}
 }
 

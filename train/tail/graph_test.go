@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
@@ -27,9 +28,10 @@ func randomParams(r *rand.Rand, d Dims) map[string][]float64 {
 			n *= s
 		}
 		// Wide enough that some units exceed 6 and some are below 0; the
-		// residual blocks' narrower, as their outputs add up along the tail.
+		// residual and downsampling blocks' narrower, as their outputs add
+		// up along the tail (wide ones saturate every later ReLU6).
 		scale := 1.5
-		if _, _, ok := residualOf(name); ok {
+		if _, _, ok := residualOf(name); ok || strings.HasPrefix(name, downPrefix) {
 			scale = 0.5
 		}
 		v := make([]float64, n)
@@ -56,7 +58,7 @@ func double(t *testing.T, s *onnxruntime.DynamicAdvancedSession, inputs []string
 		var err error
 		switch name {
 		case inputX:
-			v, err = onnxruntime.NewTensor(onnxruntime.NewShape(int64(n), int64(d.Size), int64(d.Size), int64(d.In)), x)
+			v, err = onnxruntime.NewTensor(onnxruntime.NewShape(int64(n), int64(d.InputSide()), int64(d.InputSide()), int64(d.InputChannels())), x)
 		case inputY:
 			v, err = onnxruntime.NewTensor(onnxruntime.NewShape(int64(n), int64(d.Classes)), onehot)
 		case inputWt:
@@ -104,10 +106,14 @@ func double(t *testing.T, s *onnxruntime.DynamicAdvancedSession, inputs []string
 // the next.
 var tinyResidual = Dims{Size: 3, In: 3, Expand: 4, Project: 3, Features: 5, Classes: 3, Residual: 2}
 
+// tinyDown adds a stride-2 downsampling block on a 6x6 input (block_13's
+// shape: it narrows to In).
+var tinyDown = Dims{Size: 3, In: 3, Expand: 4, Project: 3, Features: 5, Classes: 3, Residual: 1, DownIn: 2, DownExpand: 5}
+
 func TestGradientsMatchCentralDifferences(t *testing.T) {
 	initORT(t)
-	for _, d := range []Dims{tiny, tinyResidual} {
-		t.Run(fmt.Sprintf("residual%d", d.Residual), func(t *testing.T) { checkGradients(t, d) })
+	for _, d := range []Dims{tiny, tinyResidual, tinyDown} {
+		t.Run(fmt.Sprintf("residual%d_down%v", d.Residual, d.down()), func(t *testing.T) { checkGradients(t, d) })
 	}
 }
 
@@ -136,7 +142,7 @@ func checkGradients(t *testing.T, d Dims) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const n = 2
 	p := randomParams(r, d)
-	x := make([]float64, n*d.Size*d.Size*d.In)
+	x := make([]float64, n*d.InputLen())
 	for i := range x {
 		x[i] = r.NormFloat64() * 2
 	}

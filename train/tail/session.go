@@ -143,8 +143,8 @@ func (s *Session) Run(b Batch, p Params) (*Result, error) {
 		return nil, errors.New("tail: session used after Close")
 	}
 	d := s.dims
-	if b.N < 1 || len(b.X) != b.N*d.Size*d.Size*d.In {
-		return nil, fmt.Errorf("tail: %d activation values for %d examples, want %d each", len(b.X), b.N, d.Size*d.Size*d.In)
+	if b.N < 1 || len(b.X) != b.N*d.InputLen() {
+		return nil, fmt.Errorf("tail: %d activation values for %d examples, want %d each", len(b.X), b.N, d.InputLen())
 	}
 	if s.train && (len(b.OneHot) != b.N*d.Classes || len(b.Weight) != b.N || len(b.Mask) != b.N*d.Features) {
 		return nil, fmt.Errorf("tail: training batch of %d needs %d one-hot, %d weight and %d mask values, got %d, %d, %d",
@@ -174,7 +174,7 @@ func (s *Session) Run(b Batch, p Params) (*Result, error) {
 		var err error
 		switch name {
 		case inputX:
-			v, err = tensor(b.X, n, int64(d.Size), int64(d.Size), int64(d.In))
+			v, err = tensor(b.X, n, int64(d.InputSide()), int64(d.InputSide()), int64(d.InputChannels()))
 		case constZero:
 			v = s.consts[0]
 		case constSix:
