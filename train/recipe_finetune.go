@@ -49,7 +49,11 @@ func FineTune(j Job) error {
 	}
 	defer done()
 	defer cache.Close()
-	acts, err := extractActivations(j.Config, j.Tests, ex, j.Log)
+	perView, err := tail.InputLen(b, residual)
+	if err != nil {
+		return err
+	}
+	acts, err := extractActivations(j.Config, j.Tests, ex, perView, availableMemory(), j.Log)
 	if err != nil {
 		return err
 	}

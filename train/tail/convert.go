@@ -73,6 +73,16 @@ func dimsOf(b *model.Backbone, classes, blocks int) (Dims, error) {
 	return d, nil
 }
 
+// InputLen is the number of activation values per view a tail with blocks
+// blocks reads from the trunk (7x7x160 for 0 to 2 blocks, 14x14x96 for 3).
+func InputLen(b *model.Backbone, blocks int) (int, error) {
+	d, err := dimsOf(b, 2, blocks)
+	if err != nil {
+		return 0, err
+	}
+	return d.InputLen(), nil
+}
+
 // TrunkEnd is the backbone layer whose output a tail with blocks blocks
 // reads: the frozen trunk ends there and its activation is cached
 // (block_15_add for 0, block_14_add for 1, block_13_project for 2,
