@@ -125,16 +125,16 @@ func extractActivations(cfg Config, tests []TestSet, ex *Extractor, perView int,
 
 // memoryNote warns, before the activations are computed, when the run will
 // likely need more memory than the machine has available (0: unknown, no
-// note): training holds every view's activation as float32, and the peaks
-// measured on 2026-12-04 were about 3.5 times that plus 0.7 GB (block_14
-// recipe 7.5 GB, block_13 recipe 16.5 GB, 8 views).
+// note): training holds every view's activation as float32, and with
+// rpscam train's GC setting the block_13 recipe's peak (8 views, rerun from
+// its cache, 2026-12-04) was 10.7 GB, about 2.2 times those plus 0.8 GB.
 func memoryNote(views, perView int, available uint64) string {
-	need := 3.5*float64(views)*float64(perView)*4 + 0.7e9
+	need := 2.2*float64(views)*float64(perView)*4 + 0.8e9
 	if available == 0 || need <= float64(available) {
 		return ""
 	}
 	return fmt.Sprintf("train: warning: this run needs about %.1f GB of memory (%d views x %d activation values), %.1f GB are available: it may be killed; "+
-		"a shallower --tune (block14 needs about 7.5 GB with 8 views) or fewer --views needs less", need/1e9, views, perView, float64(available)/1e9)
+		"a shallower --tune (block14 holds 2.4 times fewer values a view) or fewer --views needs less", need/1e9, views, perView, float64(available)/1e9)
 }
 
 // availableMemory is MemAvailable from /proc/meminfo in bytes, 0 where it
