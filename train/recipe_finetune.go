@@ -22,12 +22,12 @@ import (
 // set is a check and writes none of them.
 func FineTune(j Job) error {
 	ft := j.FineTune
-	layers, trainable, residual, err := tail.Tune(ft.Tune)
+	layers, trainable, blocks, err := tail.Tune(ft.Tune)
 	if err != nil {
 		return err
 	}
 	b := j.Backbone
-	trunkEnd, err := tail.TrunkEnd(b, residual)
+	trunkEnd, err := tail.TrunkEnd(b, blocks)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func FineTune(j Job) error {
 	}
 	defer done()
 	defer cache.Close()
-	perView, err := tail.InputLen(b, residual)
+	perView, err := tail.InputLen(b, blocks)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func FineTune(j Job) error {
 	}
 	fmt.Fprintf(j.Log, "activations: %d training vectors, cache %s (%d entries), %s\n", len(acts.Train.X), cache.Path(), cache.Len(), acts.Time.Round(time.Second))
 	r := &fineTuneRun{Job: j, acts: acts, layers: layers, trainable: trainable, trunkEnd: trunkEnd, trunkSHA: trunkSHA, augCfg: augCfg}
-	return r.fit(residual)
+	return r.fit(blocks)
 }
 
 // buildTrunk writes the trunk ONNX when it is missing or was cut at
@@ -117,10 +117,10 @@ type fineTuneRun struct {
 	term              bool
 }
 
-func (r *fineTuneRun) fit(residual int) error {
+func (r *fineTuneRun) fit(blocks int) error {
 	r.trainSet = r.acts.Train.Repeat(r.FineTune.Oversample)
 	var err error
-	if r.p, r.dims, err = tail.FromBackbone(r.Backbone, nil, len(Labels), residual); err != nil {
+	if r.p, r.dims, err = tail.FromBackbone(r.Backbone, nil, len(Labels), blocks); err != nil {
 		return err
 	}
 	if got := len(r.acts.Train.X[0]); got != r.dims.InputLen() {

@@ -61,7 +61,7 @@ func addTrainFlags(fs *pflag.FlagSet) *trainFlags {
 // recipe and the data request.
 func (f *trainFlags) addFineTuneFlags(fs *pflag.FlagSet) {
 	def, ft := train.DefaultFineTune(), &f.job.FineTune
-	fs.StringVar(&f.job.TrunkPath, "trunk", "", "finetune: frozen trunk ONNX, MobileNet-v2 up to the first tuned layer's input, whose 7x7x160 activation is cached per view (built here when missing; default models/mobilenet_v2_trunk[-WEIGHTS][-END].onnx)")
+	fs.StringVar(&f.job.TrunkPath, "trunk", "", "finetune: frozen trunk ONNX, MobileNet-v2 up to the first tuned layer's input, whose activation (7x7x160, or 14x14x96 for block13) is cached per view (built here when missing; default models/mobilenet_v2_trunk[-WEIGHTS][-END].onnx)")
 	fs.BoolVar(&f.data.Tests, "tests", true, "finetune: score every training source's test part (cgi, sxsw, subhih test; drgfreeman, parikshitkumar1, signdigits held-out) after training, for the log only")
 	fs.StringVar(&ft.Tune, "tune", def.Tune, "finetune: layers trained with the head: conv1 (Conv_1), block16 (block_16 and Conv_1), block15 (block_15 too; its trunk ends at block_14_add, a cache of its own), block14 (block_14 too; trunk to block_13_project) or block13 (block_13 too, the stride-2 block; trunk to block_12_add, 14x14x96 activations: 2.4x the cache and memory)")
 	fs.IntVar(&ft.Epochs, "ft-epochs", def.Epochs, "finetune: maximum fine-tuning epochs (after the head-only warm-up that --epochs bounds)")

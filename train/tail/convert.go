@@ -28,12 +28,21 @@ const (
 // 160 channels.
 
 // splitBlocks turns a block count into the downsampling block's presence
-// and the number of residual blocks.
+// and the number of residual blocks; Dims.blocks is its inverse.
 func splitBlocks(blocks int) (down bool, residual int) {
 	if blocks > maxResidual {
 		return true, maxResidual
 	}
 	return false, blocks
+}
+
+// blocks is the block count of a tail with d's residual and downsampling
+// blocks (splitBlocks' inverse).
+func (d Dims) blocks() int {
+	if d.down() {
+		return d.Residual + 1
+	}
+	return d.Residual
 }
 
 // residualBlockName is the backbone's name of residual block r (of d.Residual).
@@ -76,7 +85,7 @@ func dimsOf(b *model.Backbone, classes, blocks int) (Dims, error) {
 // InputLen is the number of activation values per view a tail with blocks
 // blocks reads from the trunk (7x7x160 for 0 to 2 blocks, 14x14x96 for 3).
 func InputLen(b *model.Backbone, blocks int) (int, error) {
-	d, err := dimsOf(b, 2, blocks)
+	d, err := dimsOf(b, 2, blocks) // any class count: the input does not depend on it
 	if err != nil {
 		return 0, err
 	}
@@ -243,10 +252,8 @@ func ToModel(p Params, d Dims, layers ...string) (headW, headB []float32, tuned 
 		sources[prefix+"_depthwise"] = source{names[2], names[3], 0, 0}
 		sources[prefix+"_project"] = source{names[4], names[5], expand, project}
 	}
-	blocks := d.Residual
 	if d.down() {
 		addBlock(downBlock, downParams, d.DownIn, d.DownExpand, d.In)
-		blocks++
 	}
 	for r := 0; r < d.Residual; r++ {
 		addBlock(residualBlockName(r, d.Residual), residualParams(r), d.In, d.Expand, d.In)
@@ -257,7 +264,7 @@ func ToModel(p Params, d Dims, layers ...string) (headW, headB []float32, tuned 
 	for _, name := range layers {
 		src, ok := sources[name]
 		if !ok {
-			return nil, nil, nil, fmt.Errorf("tail: %q is not a tail layer (%v)", name, layersFor(blocks))
+			return nil, nil, nil, fmt.Errorf("tail: %q is not a tail layer (%v)", name, layersFor(d.blocks()))
 		}
 		w := clone(p[src.w])
 		if src.in > 0 {

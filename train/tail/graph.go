@@ -120,20 +120,19 @@ var (
 )
 
 // downParams names the downsampling block's tensors, in block16Params' order.
-var downParams = func() []string {
-	out := make([]string, len(block16Params))
-	for i, base := range block16Params {
-		out[i] = downPrefix + base
-	}
-	return out
-}()
+var downParams = blockParamsPrefixed(downPrefix)
 
 // residualParams names residual block r's tensors (r = 0 is the first the
 // tail computes), in block16Params' order.
 func residualParams(r int) []string {
+	return blockParamsPrefixed(residualPrefix + strconv.Itoa(r) + "_")
+}
+
+// blockParamsPrefixed is block16Params with prefix before each name.
+func blockParamsPrefixed(prefix string) []string {
 	out := make([]string, len(block16Params))
 	for i, base := range block16Params {
-		out[i] = residualPrefix + strconv.Itoa(r) + "_" + base
+		out[i] = prefix + base
 	}
 	return out
 }
@@ -348,10 +347,10 @@ func (k block) params() []string {
 // block's depthwise convolution: stride 1 on the S x S grid, or stride 2
 // from 2S x 2S down to S x S.
 type geometry struct {
-	gridIn, gridOut   string // [E,-1,cells] of the expand output and of the depthwise output
-	channelRows       string // [E,-1]
-	band, bandFlat    string // [E,cellsIn,cellsOut] and [E,cellsIn*cellsOut]
-	tapSelect, tapSel string // [cellsIn*cellsOut,9] and its transpose [9,...]
+	gridIn, gridOut       string // [E,-1,cells] of the expand output and of the depthwise output
+	channelRows           string // [E,-1]
+	band, bandFlat        string // [E,cellsIn,cellsOut] and [E,cellsIn*cellsOut]
+	tapSelect, tapSelectT string // [cellsIn*cellsOut,9] and its transpose [9,...]
 }
 
 var (
@@ -378,7 +377,7 @@ func (b *builder) forwardBlock(x string, k block, geom geometry) blockPass {
 	f.z1 = b.add(b.mm(x, k.expandW), k.expandB)
 	f.a1 = b.relu6(f.z1)
 	f.grid = b.channelMajor(f.a1, geom.gridIn)
-	f.band = b.reshape(b.mm(b.transpose(k.depthW, 1, 0), geom.tapSel), geom.band)
+	f.band = b.reshape(b.mm(b.transpose(k.depthW, 1, 0), geom.tapSelectT), geom.band)
 	f.z2 = b.add(b.rowMajor(b.mm(f.grid, f.band), geom.channelRows), k.depthB)
 	f.a2 = b.relu6(f.z2)
 	f.out = b.add(b.mm(f.a2, k.projectW), k.projectB)
@@ -542,7 +541,7 @@ func (b *builder) declareTaps(size, stride int, geom geometry) {
 		b.ints("taps", 0, 1, 2, 3, 4, 5, 6, 7, 8)
 	}
 	b.named(geom.tapSelect, "Cast", []string{b.op("Equal", []string{tapOfName, "taps"})}, onnx.AttrInt("to", int64(b.elem)))
-	b.named(geom.tapSel, "Transpose", []string{geom.tapSelect}, onnx.AttrInts("perm", 1, 0))
+	b.named(geom.tapSelectT, "Transpose", []string{geom.tapSelect}, onnx.AttrInts("perm", 1, 0))
 }
 
 // tailPass holds the forward values the backward pass reads.
