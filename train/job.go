@@ -43,7 +43,7 @@ type Outputs struct {
 // FineTuneConfig is the fine-tuning recipe on top of the Config's head
 // warm-up.
 type FineTuneConfig struct {
-	Tune           string // conv1, block16, block15, block14 or block13 (tail.Tune)
+	Tune           string // conv1, block16, block15, block14, block13, block12 or block11 (tail.Tune)
 	Epochs         int
 	LRHead, LRBody float64
 	Anchor         float64 // L2 pull towards the pretrained weights

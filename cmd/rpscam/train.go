@@ -61,9 +61,9 @@ func addTrainFlags(fs *pflag.FlagSet) *trainFlags {
 // recipe and the data request.
 func (f *trainFlags) addFineTuneFlags(fs *pflag.FlagSet) {
 	def, ft := train.DefaultFineTune(), &f.job.FineTune
-	fs.StringVar(&f.job.TrunkPath, "trunk", "", "finetune: frozen trunk ONNX, MobileNet-v2 up to the first tuned layer's input, whose activation (7x7x160, or 14x14x96 for block13) is cached per view (built here when missing; default models/mobilenet_v2_trunk[-WEIGHTS][-END].onnx)")
+	fs.StringVar(&f.job.TrunkPath, "trunk", "", "finetune: frozen trunk ONNX, MobileNet-v2 up to the first tuned layer's input, whose activation (7x7x160, or 14x14x96 for block13 and deeper) is cached per view (built here when missing; default models/mobilenet_v2_trunk[-WEIGHTS][-END].onnx)")
 	fs.BoolVar(&f.data.Tests, "tests", true, "finetune: score every training source's test part (cgi, sxsw, subhih test; drgfreeman, parikshitkumar1, signdigits held-out) after training, for the log only")
-	fs.StringVar(&ft.Tune, "tune", def.Tune, "finetune: layers trained with the head: conv1 (Conv_1), block16 (block_16 and Conv_1), block15 (block_15 too; its trunk ends at block_14_add, a cache of its own), block14 (block_14 too; trunk to block_13_project) or block13 (block_13 too, the stride-2 block; trunk to block_12_add, 14x14x96 activations: 2.4x the cache and memory)")
+	fs.StringVar(&ft.Tune, "tune", def.Tune, "finetune: layers trained with the head: conv1 (Conv_1), block16 (block_16 and Conv_1), block15 (block_15 too; its trunk ends at block_14_add, a cache of its own), block14 (block_14 too; trunk to block_13_project) or block13 (block_13 too, the stride-2 block; trunk to block_12_add, 14x14x96 activations: 2.4x the cache and memory), block12 (block_12 too; trunk to block_11_add, the same size, steps 1.6x block13's) or block11 (block_11 too; trunk to block_10_project)")
 	fs.IntVar(&ft.Epochs, "ft-epochs", def.Epochs, "finetune: maximum fine-tuning epochs (after the head-only warm-up that --epochs bounds)")
 	fs.Float64Var(&ft.LRHead, "ft-lr-head", def.LRHead, "finetune: Adam learning rate of the head while fine-tuning")
 	fs.Float64Var(&ft.LRBody, "ft-lr", def.LRBody, "finetune: Adam learning rate of the pretrained layers")
@@ -79,7 +79,7 @@ func (f *trainFlags) addFineTuneFlags(fs *pflag.FlagSet) {
 
 func runTrain(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "train", "[flags]",
-		"rpscam train                                    # fine-tune block_14 .. Conv_1 + head -> models/rps_head.params, models/rps_mobilenetv2.onnx",
+		"rpscam train                                    # fine-tune block_13 .. Conv_1 + head -> models/rps_head.params, models/rps_mobilenetv2.onnx",
 		"rpscam train --mode head                        # the tutorial recipe: frozen backbone, dense head only",
 		"rpscam train --seed 7 --views 2                 # another initialisation and fewer augmented views",
 		"rpscam train --source mine=~/rps-photos         # add a folder of rock/ paper/ scissors/ none/ photos",

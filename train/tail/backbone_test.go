@@ -12,7 +12,8 @@ import (
 
 // TestPretrainedTailContinuesTheTrunk: the trunk ONNX (cut at block_15_add,
 // block_14_add, block_13_project or block_12_add for 0, 1 or 2 residual
-// blocks, or those two and the stride-2 block_13)
+// blocks, or those two and the stride-2 block_13; block_11_add or
+// block_10_project with block_12, or block_11 and block_12, before it)
 // followed by the tail graph with the backbone's own weights gives the same
 // pooled features as the whole backbone. This pins the cut point, the NHWC
 // hand-over and FromBackbone's layout conversion on the real weights.
@@ -55,7 +56,7 @@ func TestPretrainedTailContinuesTheTrunk(t *testing.T) {
 		return append([]float32(nil), outs[0].(*onnxruntime.Tensor[float32]).GetData()...)
 	}
 	features := run(nil, model.FeaturesName)
-	for blocks, wantEnd := range []string{"block_15_add", "block_14_add", "block_13_project", "block_12_add"} {
+	for blocks, wantEnd := range []string{"block_15_add", "block_14_add", "block_13_project", "block_12_add", "block_11_add", "block_10_project"} {
 		end, err := TrunkEnd(b, blocks)
 		if err != nil || end != wantEnd {
 			t.Fatalf("TrunkEnd(%d) = %q, %v; want %s", blocks, end, err, wantEnd)
@@ -67,8 +68,8 @@ func TestPretrainedTailContinuesTheTrunk(t *testing.T) {
 		}
 		want := mobileNetV2
 		want.Residual = min(blocks, 2)
-		if blocks == 3 {
-			want.DownIn, want.DownExpand = 96, 576
+		if blocks >= 3 {
+			want.DownIn, want.DownExpand, want.PreResidual = 96, 576, blocks-3
 		}
 		if d != want {
 			t.Fatalf("DimsOf(backbone, %d blocks) = %+v, want %+v", blocks, d, want)

@@ -6,7 +6,7 @@ import (
 )
 
 // BenchmarkTrainStep is one training step of batch 64 at MobileNet-v2's
-// tail sizes (block_13 or block_14 to Conv_1 + head trainable, block_16 +
+// tail sizes (block_12, block_13 or block_14 to Conv_1 + head trainable, block_16 +
 // Conv_1 + head, or Conv_1 + head), and one inference batch of the block_14
 // tail; b.N steps, report ms/step and views/s.
 func BenchmarkTrainStep(b *testing.B) {
@@ -14,13 +14,16 @@ func BenchmarkTrainStep(b *testing.B) {
 	block14.Residual = 2
 	block13 := block14
 	block13.DownIn, block13.DownExpand = 96, 576
+	block12 := block13
+	block12.PreResidual = 1
 	for _, c := range []struct {
 		name      string
 		dims      Dims
 		trainable []string
 	}{
-		{"block13", block13, block13.ParamNames()},
-		{"block14", block14, block14.ParamNames()}, // the shipped recipe (train.DefaultFineTune)
+		{"block12", block12, block12.ParamNames()},
+		{"block13", block13, block13.ParamNames()}, // the shipped recipe (train.DefaultFineTune)
+		{"block14", block14, block14.ParamNames()},
 		{"block16", mobileNetV2, allParams},
 		{"conv1", mobileNetV2, append(append([]string{}, conv1Params...), headParams...)},
 		{"inference", block14, nil},

@@ -16,31 +16,37 @@ var noResidualLayers = layersFor(0)
 const lastResidual = 15
 
 // maxResidual is how many residual blocks MobileNet-v2 has on the 7x7 grid
-// (block_14, block_15); downBlock is the stride-2 block before them.
+// (block_14, block_15); downBlock is the stride-2 block before them, and
+// maxPreResidual how many residual blocks it has on the 14x14 grid before
+// that (block_11, block_12, the last of them lastPreResidual).
 const (
-	maxResidual = 2
-	downBlock   = "block_13"
+	maxResidual     = 2
+	downBlock       = "block_13"
+	maxPreResidual  = 2
+	lastPreResidual = 12
+	maxBlocks       = maxPreResidual + 1 + maxResidual
 )
 
 // Below, blocks counts the inverted-residual blocks a tail computes before
 // block_16: 0 to 2 are residual blocks (block_15, block_14 and block_15),
 // 3 adds block_13, which halves the grid (14x14 -> 7x7) and widens 96 ->
-// 160 channels.
+// 160 channels, 4 and 5 add block_12 and block_11 on the 14x14 grid.
 
-// splitBlocks turns a block count into the downsampling block's presence
-// and the number of residual blocks; Dims.blocks is its inverse.
-func splitBlocks(blocks int) (down bool, residual int) {
+// splitBlocks turns a block count into the number of residual blocks
+// before the downsampling block, its presence and the number of residual
+// blocks after it; Dims.blocks is its inverse.
+func splitBlocks(blocks int) (pre int, down bool, residual int) {
 	if blocks > maxResidual {
-		return true, maxResidual
+		return blocks - maxResidual - 1, true, maxResidual
 	}
-	return false, blocks
+	return 0, false, blocks
 }
 
 // blocks is the block count of a tail with d's residual and downsampling
 // blocks (splitBlocks' inverse).
 func (d Dims) blocks() int {
 	if d.down() {
-		return d.Residual + 1
+		return d.PreResidual + 1 + d.Residual
 	}
 	return d.Residual
 }
@@ -50,20 +56,44 @@ func residualBlockName(r, residual int) string {
 	return fmt.Sprintf("block_%d", lastResidual-residual+1+r)
 }
 
-// layersFor lists the backbone layers a tail with blocks blocks computes,
-// in order: each block's expand, depthwise and project, then block_16's
-// and Conv_1.
-func layersFor(blocks int) []string {
-	down, residual := splitBlocks(blocks)
-	var out []string
+// preResidualBlockName is the backbone's name of residual block r (of
+// d.PreResidual) before the downsampling block.
+func preResidualBlockName(r, pre int) string {
+	return fmt.Sprintf("block_%d", lastPreResidual-pre+1+r)
+}
+
+// tailBlock is one block of the tail in the backbone: its name and whether
+// its output is summed with its input (block_N_add).
+type tailBlock struct {
+	name     string
+	residual bool
+}
+
+// blocksFor lists the blocks a tail with blocks blocks computes, in order,
+// block_16 last.
+func blocksFor(blocks int) []tailBlock {
+	pre, down, residual := splitBlocks(blocks)
+	var out []tailBlock
+	for r := 0; r < pre; r++ {
+		out = append(out, tailBlock{preResidualBlockName(r, pre), true})
+	}
 	if down {
-		out = append(out, downBlock+"_expand", downBlock+"_depthwise", downBlock+"_project")
+		out = append(out, tailBlock{downBlock, false})
 	}
 	for r := 0; r < residual; r++ {
-		blk := residualBlockName(r, residual)
-		out = append(out, blk+"_expand", blk+"_depthwise", blk+"_project")
+		out = append(out, tailBlock{residualBlockName(r, residual), true})
 	}
-	return append(out, "block_16_expand", "block_16_depthwise", "block_16_project", "Conv_1")
+	return append(out, tailBlock{"block_16", false})
+}
+
+// layersFor lists the backbone layers a tail with blocks blocks computes,
+// in order: each block's expand, depthwise and project, then Conv_1.
+func layersFor(blocks int) []string {
+	var out []string
+	for _, blk := range blocksFor(blocks) {
+		out = append(out, blk.name+"_expand", blk.name+"_depthwise", blk.name+"_project")
+	}
+	return append(out, "Conv_1")
 }
 
 // dimsOf reads the tail's sizes from a backbone.
@@ -72,18 +102,19 @@ func dimsOf(b *model.Backbone, classes, blocks int) (Dims, error) {
 	if err != nil {
 		return Dims{}, err
 	}
-	down, residual := splitBlocks(blocks)
+	pre, down, residual := splitBlocks(blocks)
 	k := 3 * blocks // block_16_expand
 	d := Dims{Size: ls[k].InSize, In: ls[k].InChannels, Expand: ls[k].OutChannels, Project: ls[k+2].OutChannels,
-		Features: ls[k+3].OutChannels, Classes: classes, Residual: residual}
+		Features: ls[k+3].OutChannels, Classes: classes, Residual: residual, PreResidual: pre}
 	if down {
-		d.DownIn, d.DownExpand = ls[0].InChannels, ls[0].OutChannels
+		d.DownIn, d.DownExpand = ls[3*pre].InChannels, ls[3*pre].OutChannels
 	}
 	return d, nil
 }
 
 // InputLen is the number of activation values per view a tail with blocks
-// blocks reads from the trunk (7x7x160 for 0 to 2 blocks, 14x14x96 for 3).
+// blocks reads from the trunk (7x7x160 for 0 to 2 blocks, 14x14x96 for 3
+// to 5).
 func InputLen(b *model.Backbone, blocks int) (int, error) {
 	d, err := dimsOf(b, 2, blocks) // any class count: the input does not depend on it
 	if err != nil {
@@ -95,7 +126,7 @@ func InputLen(b *model.Backbone, blocks int) (int, error) {
 // TrunkEnd is the backbone layer whose output a tail with blocks blocks
 // reads: the frozen trunk ends there and its activation is cached
 // (block_15_add for 0, block_14_add for 1, block_13_project for 2,
-// block_12_add for 3).
+// block_12_add for 3, block_11_add for 4, block_10_project for 5).
 func TrunkEnd(b *model.Backbone, blocks int) (string, error) {
 	ls, err := tailLayers(b, blocks)
 	if err != nil {
@@ -115,14 +146,11 @@ func TrunkEnd(b *model.Backbone, blocks int) (string, error) {
 // block's sum feeding the next block, and Conv_1 (1x1 ReLU6) reading
 // block_16_project.
 func tailLayers(b *model.Backbone, blocks int) ([]*model.Layer, error) {
-	if blocks < 0 || blocks > maxResidual+1 {
-		return nil, fmt.Errorf("tail: %d blocks before block_16: use 0 to %d", blocks, maxResidual+1)
+	if blocks < 0 || blocks > maxBlocks {
+		return nil, fmt.Errorf("tail: %d blocks before block_16: use 0 to %d", blocks, maxBlocks)
 	}
-	down, residual := splitBlocks(blocks)
-	first := 0 // index of the first residual block's expand
-	if down {
-		first = 3
-	}
+	pre, down, _ := splitBlocks(blocks)
+	tb := blocksFor(blocks)
 	names := layersFor(blocks)
 	out := make([]*model.Layer, len(names))
 	for k, name := range names {
@@ -144,7 +172,7 @@ func tailLayers(b *model.Backbone, blocks int) ([]*model.Layer, error) {
 			w = blockShape[k%3]
 		}
 		stride, outSize := 1, l.InSize
-		if down && k == 1 {
+		if down && k == 3*pre+1 {
 			stride, outSize = 2, l.InSize/2
 			if l.InSize%2 != 0 {
 				outSize = -1 // SAME would pad before too: not what the taps assume
@@ -158,9 +186,9 @@ func tailLayers(b *model.Backbone, blocks int) ([]*model.Layer, error) {
 			continue
 		}
 		want := b.LayerIndex(names[k-1])
-		if j := k - first; j > 0 && j%3 == 0 && j/3 <= residual {
+		if k%3 == 0 && k/3 < len(tb) && tb[k/3-1].residual {
 			// A block's expand reads the previous residual block's sum.
-			prev := residualBlockName(j/3-1, residual)
+			prev := tb[k/3-1].name
 			want = b.LayerIndex(prev + "_add")
 			if want < 0 {
 				return nil, fmt.Errorf("tail: the backbone has no %s_add: %s is not a residual block", prev, prev)
@@ -174,8 +202,8 @@ func tailLayers(b *model.Backbone, blocks int) ([]*model.Layer, error) {
 			return nil, fmt.Errorf("tail: %s does not read %s", l.Name, b.Layers[want].Name)
 		}
 	}
-	for r := 0; r < residual; r++ {
-		if e, p := out[first+3*r], out[first+3*r+2]; p.OutChannels != e.InChannels {
+	for i, blk := range tb {
+		if e, p := out[3*i], out[3*i+2]; blk.residual && p.OutChannels != e.InChannels {
 			return nil, fmt.Errorf("tail: %s has %d outputs for a residual sum with %d inputs", p.Name, p.OutChannels, e.InChannels)
 		}
 	}
@@ -212,9 +240,13 @@ func FromBackbone(b *model.Backbone, p *model.Params, classes, blocks int) (Para
 		out[names[4]], out[names[5]] = transpose(w, project, expand), clone(bias)
 	}
 	k := 0
+	for r := 0; r < d.PreResidual; r++ {
+		blockParams(k, preResidualParams(r), d.DownIn, d.DownExpand, d.DownIn)
+		k += 3
+	}
 	if d.down() {
-		blockParams(0, downParams, d.DownIn, d.DownExpand, d.In)
-		k = 3
+		blockParams(k, downParams, d.DownIn, d.DownExpand, d.In)
+		k += 3
 	}
 	for r := 0; r < d.Residual; r++ {
 		blockParams(k, residualParams(r), d.In, d.Expand, d.In)
@@ -234,7 +266,7 @@ func FromBackbone(b *model.Backbone, p *model.Params, classes, blocks int) (Para
 }
 
 // ToModel returns the head in model.Params' layout ([classes][features])
-// and the named tail layers (any of layersFor(d.Residual)) in the
+// and the named tail layers (any of layersFor(d.blocks())) in the
 // backbone's layouts.
 func ToModel(p Params, d Dims, layers ...string) (headW, headB []float32, tuned map[string]model.LayerParams, err error) {
 	if err := d.Check(p); err != nil {
@@ -251,6 +283,9 @@ func ToModel(p Params, d Dims, layers ...string) (headW, headB []float32, tuned 
 		sources[prefix+"_expand"] = source{names[0], names[1], in, expand}
 		sources[prefix+"_depthwise"] = source{names[2], names[3], 0, 0}
 		sources[prefix+"_project"] = source{names[4], names[5], expand, project}
+	}
+	for r := 0; r < d.PreResidual; r++ {
+		addBlock(preResidualBlockName(r, d.PreResidual), preResidualParams(r), d.DownIn, d.DownExpand, d.DownIn)
 	}
 	if d.down() {
 		addBlock(downBlock, downParams, d.DownIn, d.DownExpand, d.In)
@@ -291,7 +326,9 @@ func clone(v []float32) []float32 { return append([]float32(nil), v...) }
 // Tune maps a tuning choice to the backbone layers and tail parameters
 // trained, and the number of blocks the tail computes before block_16:
 // conv1 (Conv_1 + head), block16 (block_16 too), block15 (block_15 too),
-// block14 (block_14 too) or block13 (block_13, the stride-2 block, too).
+// block14 (block_14 too), block13 (block_13, the stride-2 block, too),
+// block12 or block11 (block_12, or block_11 and block_12, on the 14x14
+// grid before it, too).
 func Tune(name string) (layers, params []string, blocks int, err error) {
 	switch name {
 	case "conv1":
@@ -304,6 +341,10 @@ func Tune(name string) (layers, params []string, blocks int, err error) {
 		return layersFor(2), Dims{Residual: 2}.ParamNames(), 2, nil
 	case "block13":
 		return layersFor(3), Dims{Residual: 2, DownIn: 1, DownExpand: 1}.ParamNames(), 3, nil
+	case "block12":
+		return layersFor(4), Dims{Residual: 2, DownIn: 1, DownExpand: 1, PreResidual: 1}.ParamNames(), 4, nil
+	case "block11":
+		return layersFor(5), Dims{Residual: 2, DownIn: 1, DownExpand: 1, PreResidual: 2}.ParamNames(), 5, nil
 	}
-	return nil, nil, 0, fmt.Errorf("--tune %q: use conv1 (Conv_1 + head), block16 (block_16 + Conv_1 + head), block15 (block_15 too), block14 (block_14 and block_15 too) or block13 (block_13 to block_15 too)", name)
+	return nil, nil, 0, fmt.Errorf("--tune %q: use conv1 (Conv_1 + head), block16 (block_16 + Conv_1 + head), block15 (block_15 too), block14 (block_14 and block_15 too), block13 (block_13 to block_15 too), block12 (block_12 to block_15 too) or block11 (block_11 to block_15 too)", name)
 }

@@ -45,6 +45,11 @@ type Dims struct {
 	// 160): expand DownIn -> DownExpand on the 2S x 2S grid the input then
 	// has, depthwise 3x3 stride 2 down to S x S, project to In, no skip sum.
 	DownIn, DownExpand int
+	// PreResidual is how many residual blocks (DownIn -> DownExpand ->
+	// DownIn on the 2S x 2S grid, added to their input) run before the
+	// downsampling block: MobileNet-v2 has 2 (block_11, block_12); 1
+	// computes block_12 from block_11_add. It needs a downsampling block.
+	PreResidual int
 }
 
 // down reports whether the tail starts with a downsampling block.
@@ -79,6 +84,9 @@ func (d Dims) validate() error {
 	if d.DownIn < 0 || (d.DownIn > 0) != (d.DownExpand > 0) {
 		return fmt.Errorf("tail dims %+v: a downsampling block needs both DownIn and DownExpand positive (or both 0 for none)", d)
 	}
+	if d.PreResidual < 0 || (d.PreResidual > 0 && !d.down()) {
+		return fmt.Errorf("tail dims %+v: residual blocks before the downsampling block need one (DownIn, DownExpand)", d)
+	}
 	return nil
 }
 
@@ -108,6 +116,9 @@ const (
 	residualPrefix = "res"
 	// downPrefix starts the downsampling block's: down_expand_w.
 	downPrefix = "down_"
+	// prePrefix starts the names of residual block r before the
+	// downsampling block: pre0_expand_w.
+	prePrefix = "pre"
 )
 
 // block16Params and conv1Params name the layers' tensors; headParams the head's.
@@ -128,6 +139,12 @@ func residualParams(r int) []string {
 	return blockParamsPrefixed(residualPrefix + strconv.Itoa(r) + "_")
 }
 
+// preResidualParams names the tensors of residual block r on the 2S x 2S
+// grid (r = 0 is the first the tail computes), in block16Params' order.
+func preResidualParams(r int) []string {
+	return blockParamsPrefixed(prePrefix + strconv.Itoa(r) + "_")
+}
+
 // blockParamsPrefixed is block16Params with prefix before each name.
 func blockParamsPrefixed(prefix string) []string {
 	out := make([]string, len(block16Params))
@@ -137,10 +154,14 @@ func blockParamsPrefixed(prefix string) []string {
 	return out
 }
 
-// ParamNames lists every parameter of the tail: the downsampling
-// block's, the residual blocks', then allParams.
+// ParamNames lists every parameter of the tail: the residual blocks'
+// before the downsampling block, its own, the residual blocks' after it,
+// then allParams.
 func (d Dims) ParamNames() []string {
 	var out []string
+	for r := 0; r < d.PreResidual; r++ {
+		out = append(out, preResidualParams(r)...)
+	}
 	if d.down() {
 		out = append(out, downParams...)
 	}
@@ -150,10 +171,10 @@ func (d Dims) ParamNames() []string {
 	return append(out, allParams...)
 }
 
-// residualOf splits "res1_project_w" into 1 and "project_w"; ok is false
-// for names of block_16, Conv_1 and the head.
-func residualOf(name string) (r int, base string, ok bool) {
-	rest, found := strings.CutPrefix(name, residualPrefix)
+// residualOf splits "res1_project_w" into 1 and "project_w" (prefix
+// residualPrefix, or prePrefix for "pre1_..."); ok is false for other names.
+func residualOf(name, prefix string) (r int, base string, ok bool) {
+	rest, found := strings.CutPrefix(name, prefix)
 	if !found {
 		return 0, "", false
 	}
@@ -197,7 +218,13 @@ func (d Dims) Shape(name string) []int64 {
 		}
 		return blockShape(base, d.DownIn, d.DownExpand, d.In) // block_13 narrows to the residual width
 	}
-	if r, base, ok := residualOf(name); ok {
+	if r, base, ok := residualOf(name, prePrefix); ok {
+		if r >= d.PreResidual {
+			return nil
+		}
+		return blockShape(base, d.DownIn, d.DownExpand, d.DownIn)
+	}
+	if r, base, ok := residualOf(name, residualPrefix); ok {
 		if r >= d.Residual {
 			return nil
 		}
@@ -344,8 +371,8 @@ func (k block) params() []string {
 }
 
 // geometry names the shape constants and tap selectors of one kind of
-// block's depthwise convolution: stride 1 on the S x S grid, or stride 2
-// from 2S x 2S down to S x S.
+// block's depthwise convolution: stride 1 on the S x S grid, stride 2
+// from 2S x 2S down to S x S, or stride 1 on the 2S x 2S grid.
 type geometry struct {
 	gridIn, gridOut       string // [E,-1,cells] of the expand output and of the depthwise output
 	channelRows           string // [E,-1]
@@ -354,8 +381,9 @@ type geometry struct {
 }
 
 var (
-	stride1 = geometry{"grid_shape", "grid_shape", "channel_rows", "band_shape", "band_flat", tapSelect, tapSelectT}
-	stride2 = geometry{"down_grid_in", "down_grid_out", "down_channel_rows", "down_band_shape", "down_band_flat", "down_" + tapSelect, "down_" + tapSelectT}
+	stride1     = geometry{"grid_shape", "grid_shape", "channel_rows", "band_shape", "band_flat", tapSelect, tapSelectT}
+	stride2     = geometry{"down_grid_in", "down_grid_out", "down_channel_rows", "down_band_shape", "down_band_flat", "down_" + tapSelect, "down_" + tapSelectT}
+	stride1Wide = geometry{"pre_grid_shape", "pre_grid_shape", "pre_channel_rows", "pre_band_shape", "pre_band_flat", "pre_" + tapSelect, "pre_" + tapSelectT}
 )
 
 // blockPass is what one block's forward pass leaves for its backward pass.
@@ -491,6 +519,7 @@ func (b *builder) declare(d Dims) {
 	b.ints("pool_shape", -1, area, int64(d.Features))
 	b.ints("rows_features", -1, int64(d.Features))
 	b.ints("pooled_3d", -1, 1, int64(d.Features))
+	b.ints("taps", 0, 1, 2, 3, 4, 5, 6, 7, 8)
 	b.declareTaps(d.Size, 1, stride1)
 	if d.down() {
 		areaIn, e := 4*area, int64(d.DownExpand)
@@ -501,6 +530,14 @@ func (b *builder) declare(d Dims) {
 		b.ints(stride2.band, e, areaIn, area)
 		b.ints(stride2.bandFlat, e, areaIn*area)
 		b.declareTaps(d.Size, 2, stride2)
+	}
+	if d.PreResidual > 0 {
+		areaIn, e := int64(4*area), int64(d.DownExpand)
+		b.ints(stride1Wide.gridIn, e, -1, areaIn)
+		b.ints(stride1Wide.channelRows, e, -1)
+		b.ints(stride1Wide.band, e, areaIn, areaIn)
+		b.ints(stride1Wide.bandFlat, e, areaIn*areaIn)
+		b.declareTaps(2*d.Size, 1, stride1Wide)
 	}
 }
 
@@ -537,16 +574,14 @@ func (b *builder) declareTaps(size, stride int, geom geometry) {
 	}
 	tapOfName := geom.tapSelect + "_of"
 	b.g.Initializers = append(b.g.Initializers, onnx.Tensor{Name: tapOfName, Type: onnx.Int64, Dims: []int64{int64(cellsIn * cellsOut), 1}, Int64: tapOf})
-	if stride == 1 {
-		b.ints("taps", 0, 1, 2, 3, 4, 5, 6, 7, 8)
-	}
 	b.named(geom.tapSelect, "Cast", []string{b.op("Equal", []string{tapOfName, "taps"})}, onnx.AttrInt("to", int64(b.elem)))
 	b.named(geom.tapSelectT, "Transpose", []string{geom.tapSelect}, onnx.AttrInts("perm", 1, 0))
 }
 
 // tailPass holds the forward values the backward pass reads.
 type tailPass struct {
-	down     blockPass // when Dims.DownIn > 0
+	pre      []blockPass // Dims.PreResidual
+	down     blockPass   // when Dims.DownIn > 0
 	residual []blockPass
 	b16      blockPass
 	z4, a4   string // Conv_1 before and after its ReLU6, [M,F]
@@ -556,13 +591,19 @@ type tailPass struct {
 	probs   string
 }
 
-// forward adds the downsampling block, the residual blocks (x + block(x)),
-// block_16, Conv_1 and the pool, whose result is the outPooled output.
+// forward adds the residual blocks before the downsampling block, that
+// block, the residual blocks after it (x + block(x)), block_16, Conv_1 and
+// the pool, whose result is the outPooled output.
 func (b *builder) forward(d Dims) tailPass {
-	f := tailPass{residual: make([]blockPass, d.Residual)}
+	f := tailPass{pre: make([]blockPass, d.PreResidual), residual: make([]blockPass, d.Residual)}
 	var x string
 	if d.down() {
-		f.down = b.forwardBlock(b.reshape(inputX, "down_rows_in"), blockOf(downParams), stride2)
+		x = b.reshape(inputX, "down_rows_in") // [4M,DownIn] on the 2S x 2S grid
+		for r := range f.pre {
+			f.pre[r] = b.forwardBlock(x, blockOf(preResidualParams(r)), stride1Wide)
+			x = b.add(x, f.pre[r].out)
+		}
+		f.down = b.forwardBlock(x, blockOf(downParams), stride2)
 		x = f.down.out // [M,In] on the S x S grid
 	} else {
 		x = b.reshape(inputX, "rows_in") // [M,In]
@@ -597,10 +638,14 @@ func (b *builder) loss(d Dims, f *tailPass) {
 	b.output(outLoss, onnx.Dim{Value: 1}, onnx.Dim{Value: 1})
 }
 
-// trainsBelow reports for each stage (the downsampling block, the residual
-// blocks, then block_16, Conv_1) whether anything at or below it trains.
+// trainsBelow reports for each stage (the residual blocks before the
+// downsampling block, that block, the residual blocks after it, then
+// block_16, Conv_1) whether anything at or below it trains.
 func trainsBelow(d Dims, trainable map[string]bool) []bool {
-	stages := make([][]string, 0, d.Residual+3)
+	stages := make([][]string, 0, d.PreResidual+d.Residual+3)
+	for r := 0; r < d.PreResidual; r++ {
+		stages = append(stages, preResidualParams(r))
+	}
 	if d.down() {
 		stages = append(stages, downParams)
 	}
@@ -649,11 +694,13 @@ func (b *builder) backward(d Dims, trainable map[string]bool, f tailPass) {
 	}
 	// block_16, then the residual blocks from the last down: the gradient at
 	// a residual block's output flows both into the block and past it; then
-	// the downsampling block. Stage i's input gradient is needed when stage
-	// i-1 trains or has trainable stages below it.
-	first := 0 // stage index of the first residual block
+	// the downsampling block and the residual blocks before it. Stage i's
+	// input gradient is needed when stage i-1 trains or has trainable
+	// stages below it.
+	downStage := d.PreResidual // stage index of the downsampling block
+	first := 0                 // stage index of the first residual block after it
 	if d.down() {
-		first = 1
+		first = downStage + 1
 	}
 	needs := func(stage int) bool { return stage > 0 && below[stage-1] }
 	dX := b.backwardBlock(f.b16, blockOf(block16Params), b.backT(dZ4, conv1W), grad, trainable, needs(first+d.Residual))
@@ -663,8 +710,15 @@ func (b *builder) backward(d Dims, trainable map[string]bool, f tailPass) {
 			dX = b.add(dX, dIn)
 		}
 	}
-	if d.down() && below[0] {
-		b.backwardBlock(f.down, blockOf(downParams), dX, grad, trainable, false)
+	if !d.down() || !below[downStage] {
+		return
+	}
+	dX = b.backwardBlock(f.down, blockOf(downParams), dX, grad, trainable, needs(downStage))
+	for r := d.PreResidual - 1; r >= 0 && below[r]; r-- {
+		dIn := b.backwardBlock(f.pre[r], blockOf(preResidualParams(r)), dX, grad, trainable, needs(r))
+		if dIn != "" {
+			dX = b.add(dX, dIn)
+		}
 	}
 }
 

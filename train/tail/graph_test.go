@@ -31,7 +31,9 @@ func randomParams(r *rand.Rand, d Dims) map[string][]float64 {
 		// residual and downsampling blocks' narrower, as their outputs add
 		// up along the tail (wide ones saturate every later ReLU6).
 		scale := 1.5
-		if _, _, ok := residualOf(name); ok || strings.HasPrefix(name, downPrefix) {
+		_, _, res := residualOf(name, residualPrefix)
+		_, _, pre := residualOf(name, prePrefix)
+		if res || pre || strings.HasPrefix(name, downPrefix) {
 			scale = 0.5
 		}
 		v := make([]float64, n)
@@ -110,10 +112,14 @@ var tinyResidual = Dims{Size: 3, In: 3, Expand: 4, Project: 3, Features: 5, Clas
 // shape: it narrows to In).
 var tinyDown = Dims{Size: 3, In: 3, Expand: 4, Project: 3, Features: 5, Classes: 3, Residual: 1, DownIn: 2, DownExpand: 5}
 
+// tinyPre adds a residual block on the 6x6 grid before the downsampling
+// one (block_12's place: DownIn -> DownExpand -> DownIn, summed).
+var tinyPre = Dims{Size: 3, In: 3, Expand: 4, Project: 3, Features: 5, Classes: 3, Residual: 1, DownIn: 2, DownExpand: 5, PreResidual: 1}
+
 func TestGradientsMatchCentralDifferences(t *testing.T) {
 	initORT(t)
-	for _, d := range []Dims{tiny, tinyResidual, tinyDown} {
-		t.Run(fmt.Sprintf("residual%d_down%v", d.Residual, d.down()), func(t *testing.T) { checkGradients(t, d) })
+	for _, d := range []Dims{tiny, tinyResidual, tinyDown, tinyPre} {
+		t.Run(fmt.Sprintf("pre%d_residual%d_down%v", d.PreResidual, d.Residual, d.down()), func(t *testing.T) { checkGradients(t, d) })
 	}
 }
 
