@@ -136,6 +136,18 @@ func (c *Cache) Get(key string) ([]float32, bool) {
 	return nn.HalfToFloat32s(h), true
 }
 
+// GetHalf returns the binary16 bits the cache keeps for key: shared, not
+// copied, so the caller must not change them.
+func (c *Cache) GetHalf(key string) ([]uint16, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.index[key]
+	return h, ok
+}
+
 // Put stores v as float16, appending it to the file (flushed by Save), and
 // rounds v in place to the values stored: the run that fills the cache then
 // trains on exactly what every later run reads back, so a first run and a

@@ -16,6 +16,8 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/infer"
+	"github.com/rpscam/rpscam/internal/nn"
+	"github.com/rpscam/rpscam/train/tail"
 )
 
 // FeatureRunner runs the backbone on batches of preprocessed images
@@ -47,7 +49,11 @@ type Extractor struct {
 	Batch   int
 	Cache   VectorCache // nil disables caching
 
-	AugSeed      uint64
+	AugSeed uint64
+	// Half keeps the vectors as binary16 bits (FeatureSet.Half, sharing
+	// the cache's copies) instead of float32: the fine-tuning activations,
+	// which the cache rounds to binary16 anyway, in half the memory.
+	Half         bool
 	Progress     io.Writer
 	Terminal     bool
 	ProgressName string
@@ -55,19 +61,48 @@ type Extractor struct {
 
 // FeatureSet is feature vectors with their labels and origins.
 type FeatureSet struct {
-	X        [][]float32
+	X [][]float32
+	// Half holds the vectors as binary16 bits instead of X (an Extractor
+	// with Half set): one of X and Half is empty.
+	Half     [][]uint16
 	Y        []int
 	Examples []Example // the example each row came from
 	Views    []int     // the view index of each row
 }
 
+// Len is the number of vectors.
+func (f FeatureSet) Len() int { return max(len(f.X), len(f.Half)) }
+
+// Rows returns the vectors as tail rows, as they are held.
+func (f FeatureSet) Rows() tail.Rows {
+	if f.Half != nil {
+		return tail.HalfRows(f.Half)
+	}
+	return tail.Float32Rows(f.X)
+}
+
+// Slice returns rows [from, to) of the set's vectors, labels and origins.
+func (f FeatureSet) Slice(from, to int) FeatureSet {
+	out := FeatureSet{Y: f.Y[from:to], Examples: f.Examples[from:to]}
+	if f.Half != nil {
+		out.Half = f.Half[from:to]
+	} else {
+		out.X = f.X[from:to]
+	}
+	if len(f.Views) == f.Len() {
+		out.Views = f.Views[from:to]
+	}
+	return out
+}
+
 // Batch returns the set as a batch: every row weighs the same, or, with
-// balance, each row weighs as ClassBalance over the set's own rows says.
+// balance, each row weighs as ClassBalance over the set's own rows says
+// (a set held as Half gives the weights and labels, no X).
 func (f FeatureSet) Batch(balance bool) Batch {
 	b := Batch{X: f.X, Y: f.Y}
 	if balance {
 		weight := ClassBalance(f.Examples)
-		b.Weight = make([]float32, len(f.X))
+		b.Weight = make([]float32, len(f.Examples))
 		for i, ex := range f.Examples {
 			b.Weight[i] = weight(ex)
 		}
@@ -118,6 +153,24 @@ type VectorCache interface {
 	Save() error
 }
 
+// halfCache is a VectorCache that hands out its binary16 copies (*Cache).
+type halfCache interface {
+	GetHalf(key string) ([]uint16, bool)
+}
+
+// halfOf returns key's vector as binary16 bits: the cache's own copy where
+// it keeps one, else a rounded copy of its vector.
+func halfOf(cache VectorCache, key string) ([]uint16, bool) {
+	if hc, ok := cache.(halfCache); ok {
+		return hc.GetHalf(key)
+	}
+	v, ok := cache.Get(key)
+	if !ok {
+		return nil, false
+	}
+	return nn.HalfFromFloat32s(v), true
+}
+
 // noCache is the VectorCache of an Extractor without one.
 type noCache struct{}
 
@@ -160,14 +213,22 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 			if err != nil {
 				return FeatureSet{}, err
 			}
-			row := len(out.X)
-			out.X = append(out.X, nil)
+			row := out.Len()
 			out.Y = append(out.Y, ex.Class)
 			out.Examples = append(out.Examples, ex)
 			out.Views = append(out.Views, v)
-			if vec, ok := cache.Get(key); ok && len(vec) == dim {
-				out.X[row] = vec
-				continue
+			if e.Half {
+				out.Half = append(out.Half, nil)
+				if h, ok := halfOf(cache, key); ok && len(h) == dim {
+					out.Half[row] = h
+					continue
+				}
+			} else {
+				out.X = append(out.X, nil)
+				if vec, ok := cache.Get(key); ok && len(vec) == dim {
+					out.X[row] = vec
+					continue
+				}
 			}
 			if len(rows[key]) == 0 {
 				todo = append(todo, job{ex: ex, view: v, key: key})
@@ -236,10 +297,20 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 		}
 		for i, j := range p.jobs {
 			vec := feats[i*dim : (i+1)*dim : (i+1)*dim]
-			for _, row := range rows[j.key] {
-				out.X[row] = vec
+			cache.Put(j.key, vec) // rounds vec to what the cache keeps
+			if !e.Half {
+				for _, row := range rows[j.key] {
+					out.X[row] = vec
+				}
+				continue
 			}
-			cache.Put(j.key, vec)
+			h, ok := halfOf(cache, j.key)
+			if !ok || len(h) != dim { // no cache
+				h = nn.HalfFromFloat32s(vec)
+			}
+			for _, row := range rows[j.key] {
+				out.Half[row] = h
+			}
 		}
 		done += len(p.jobs)
 		prog.Update(done)
@@ -368,10 +439,14 @@ func (f FeatureSet) Repeat(times map[string]int) FeatureSet {
 	for i, ex := range f.Examples {
 		n := max(times[ex.Source], 1)
 		for range n {
-			out.X = append(out.X, f.X[i])
+			if f.Half != nil {
+				out.Half = append(out.Half, f.Half[i])
+			} else {
+				out.X = append(out.X, f.X[i])
+			}
 			out.Y = append(out.Y, f.Y[i])
 			out.Examples = append(out.Examples, ex)
-			if len(f.Views) == len(f.X) {
+			if len(f.Views) == f.Len() {
 				out.Views = append(out.Views, f.Views[i])
 			}
 		}

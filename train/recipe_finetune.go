@@ -49,6 +49,7 @@ func FineTune(j Job) error {
 	}
 	defer done()
 	defer cache.Close()
+	ex.Half = true
 	perView, err := tail.InputLen(b, blocks)
 	if err != nil {
 		return err
@@ -57,7 +58,7 @@ func FineTune(j Job) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(j.Log, "activations: %d training vectors, cache %s (%d entries), %s\n", len(acts.Train.X), cache.Path(), cache.Len(), acts.Time.Round(time.Second))
+	fmt.Fprintf(j.Log, "activations: %d training vectors, cache %s (%d entries), %s\n", acts.Train.Len(), cache.Path(), cache.Len(), acts.Time.Round(time.Second))
 	r := &fineTuneRun{Job: j, acts: acts, layers: layers, trainable: trainable, trunkEnd: trunkEnd, trunkSHA: trunkSHA, augCfg: augCfg}
 	return r.fit(blocks)
 }
@@ -123,7 +124,7 @@ func (r *fineTuneRun) fit(blocks int) error {
 	if r.p, r.dims, err = tail.FromBackbone(r.Backbone, nil, len(Labels), blocks); err != nil {
 		return err
 	}
-	if got := len(r.acts.Train.X[0]); got != r.dims.InputLen() {
+	if got := r.acts.Train.Rows().RowLen(0); got != r.dims.InputLen() {
 		side := r.dims.InputSide()
 		return fmt.Errorf("trunk %s gives %d values per view, the tail after %s takes %dx%dx%d: rebuild it (delete the file)", r.TrunkPath, got, r.trunkEnd, side, side, r.dims.InputChannels())
 	}
@@ -194,7 +195,7 @@ func (r *fineTuneRun) warmUp(fitStart time.Time) error {
 	}
 	last := r.warmHist[len(r.warmHist)-1]
 	wl, wa := head.Evaluate(valSet)
-	if len(r.acts.Validation.X) > 0 {
+	if r.acts.Validation.Len() > 0 {
 		fmt.Fprintf(r.Log, "head warm-up: %d epochs, val_loss %.4f val_accuracy %.4f\n", last.Epoch, wl, wa)
 	} else {
 		fmt.Fprintf(r.Log, "head warm-up: %d epochs, loss %.4f accuracy %.4f (no validation)\n", last.Epoch, last.Loss, last.Accuracy)
@@ -212,20 +213,20 @@ func (r *fineTuneRun) warmUp(fitStart time.Time) error {
 
 // pooled is the pretrained tail's pooled features of a set.
 func (r *fineTuneRun) pooled(name string, fs FeatureSet) ([][]float32, error) {
-	prog := NewProgress(r.Progress, name, len(fs.X), r.term)
+	prog := NewProgress(r.Progress, name, fs.Len(), r.term)
 	var out [][]float32
 	const chunk = 256
 	n := r.dims.Features
-	for s := 0; s < len(fs.X); s += chunk {
-		part := fs.X[s:min(s+chunk, len(fs.X))]
-		_, pooled, err := tail.PredictPooled(r.eval, r.p, part, 64)
+	for s := 0; s < fs.Len(); s += chunk {
+		part := fs.Slice(s, min(s+chunk, fs.Len()))
+		_, pooled, err := tail.PredictPooled(r.eval, r.p, part.Rows(), 64)
 		if err != nil {
 			return nil, err
 		}
-		for i := range part {
+		for i := range part.Len() {
 			out = append(out, pooled[i*n:(i+1)*n:(i+1)*n])
 		}
-		prog.Update(s + len(part))
+		prog.Update(s + part.Len())
 	}
 	return out, nil
 }
@@ -239,7 +240,7 @@ func (r *fineTuneRun) testLine() {
 	fmt.Fprint(r.Log, "  (log only, not used for selection) test accuracy:")
 	for _, name := range r.acts.TestOrder {
 		fs := r.acts.Tests[name]
-		if probs, err := tail.Predict(r.eval, r.p, fs.X, 64); err == nil {
+		if probs, err := tail.Predict(r.eval, r.p, fs.Rows(), 64); err == nil {
 			_, acc := tail.Score(probs, fs.Y, r.dims.Classes)
 			fmt.Fprintf(r.Log, " %s %.4f", name, acc)
 		}
@@ -269,7 +270,7 @@ func (r *fineTuneRun) tune() error {
 			r.hist = append(r.hist, EpochStats{Epoch: s.Epoch, Epochs: s.Epochs, Loss: s.Loss, Accuracy: s.Accuracy, ValLoss: s.ValLoss,
 				ValAccuracy: s.ValAccuracy, Best: s.Best, Seconds: secs, StoppedEarly: s.Early, Restored: s.Restored})
 		}}
-	_, err := tail.Fit(r.sess, r.eval, r.p, tail.Data{X: r.trainSet.X, Y: r.trainSet.Y, Weight: r.weights}, tail.Data{X: r.acts.Validation.X, Y: r.acts.Validation.Y}, cfg)
+	_, err := tail.Fit(r.sess, r.eval, r.p, tail.Data{X: r.trainSet.Rows(), Y: r.trainSet.Y, Weight: r.weights}, tail.Data{X: r.acts.Validation.Rows(), Y: r.acts.Validation.Y}, cfg)
 	return err
 }
 
@@ -296,7 +297,7 @@ func (r *fineTuneRun) printEpoch(s tail.Stats, secs float64) {
 
 // predict scores a set with the trained tail.
 func (r *fineTuneRun) predict(fs FeatureSet) (loss, acc float64, probs []float32, err error) {
-	probs, err = tail.Predict(r.eval, r.p, fs.X, 64)
+	probs, err = tail.Predict(r.eval, r.p, fs.Rows(), 64)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -402,7 +403,7 @@ func (r *fineTuneRun) write(val *recordVal, tests map[string]recordTest, fitTime
 		Anchor: ft.Anchor, Patience: ft.Patience, LabelSmoothing: ft.LabelSmoothing, Mixup: ft.Mixup, Schedule: ft.Schedule, EMA: ft.EMA, Monitor: ft.Monitor, Oversample: ft.Oversample, WarmUp: r.warmHist, ParamsEncoding: "fine-tuned layer weights float16, head and biases float32"}
 	rec.Augment, rec.Sources = r.augCfg, r.acts.Splits.Sources
 	rec.Summary = recordSummary{Total: b.ParamCount() + headParams, Trainable: tunedCount + headParams, Frozen: b.ParamCount() - tunedCount}
-	rec.History, rec.Validation, rec.Tests, rec.TrainVectors = r.hist, val, tests, len(r.acts.Train.X)
+	rec.History, rec.Validation, rec.Tests, rec.TrainVectors = r.hist, val, tests, r.acts.Train.Len()
 	rec.Seconds = recordTimes{Features: r.acts.Time.Seconds(), Fit: fitTime.Seconds(), Total: time.Since(r.Began).Seconds()}
 	rec.Params = recordParams{Path: r.Out.Params, SHA256: paramsSHA, WeightsSHA256: params.WeightsSHA256()}
 	rec.Tolerance = "a rerun from the same activation cache repeats the parameters exactly, and so does a first run on this machine (the cache rounds activations to float16 before they are used); activations computed on another CPU or ONNX Runtime build differ in their last bits, which moves the parameters: expect accuracies within about 1 point (the measurement is under Reproduce in models/README.md)"

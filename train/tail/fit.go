@@ -13,11 +13,19 @@ import (
 
 // Data is a set of cached trunk activations (each S*S*In values, NHWC) with labels.
 type Data struct {
-	X [][]float32
+	X Rows
 	Y []int
 	// Weight, when not nil, weighs each example's loss (e.g.
 	// train.ClassBalance); a batch's loss is the weighted mean.
 	Weight []float32
+}
+
+// len is the number of examples (0 without rows).
+func (d Data) len() int {
+	if d.X == nil {
+		return 0
+	}
+	return d.X.Len()
 }
 
 // FitConfig is the fine-tuning recipe.
@@ -93,7 +101,7 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 	opt := newAdam()
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a11))
 	fill := newBatcher(trainSet, cfg, per, d.Classes)
-	order := make([]int, len(trainSet.X))
+	order := make([]int, trainSet.X.Len())
 	for i := range order {
 		order[i] = i
 	}
@@ -102,7 +110,7 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 	b := Batch{X: make([]float32, bs*per), OneHot: make([]float32, bs*d.Classes), Weight: make([]float32, bs), Mask: make([]float32, bs*d.Features)}
 	var hist []Stats
 	stopper := early.New(cfg.Patience, cfg.MonitorAccuracy, p.Clone())
-	if len(val.X) > 0 && cfg.Patience > 0 {
+	if val.len() > 0 && cfg.Patience > 0 {
 		// The starting point competes too: fine-tuning that never beats the
 		// warmed-up head on validation ends where it began.
 		probs, err := Predict(eval, p, val.X, bs)
@@ -145,7 +153,7 @@ func Fit(sess, eval *Session, p Params, trainSet, val Data, cfg FitConfig) ([]St
 		st := Stats{Epoch: epoch, Epochs: cfg.Epochs, Loss: lossSum / float64(len(order)), Accuracy: right / float64(len(order))}
 		st.ValLoss, st.ValAccuracy = math.NaN(), math.NaN()
 		ml, ma := st.Loss, st.Accuracy
-		if len(val.X) > 0 {
+		if val.len() > 0 {
 			probs, err := Predict(eval, scored, val.X, bs)
 			if err != nil {
 				return hist, err
@@ -187,33 +195,33 @@ func cosineDecay(step, total int) float64 {
 
 // Predict returns the class probabilities (len(xs)*Classes) of p on xs,
 // run in batches of batch through an inference session.
-func Predict(eval *Session, p Params, xs [][]float32, batch int) ([]float32, error) {
+func Predict(eval *Session, p Params, xs Rows, batch int) ([]float32, error) {
 	probs, _, err := predict(eval, p, xs, batch, false)
 	return probs, err
 }
 
 // PredictPooled is Predict that also returns the pooled features
 // (len(xs)*Features), e.g. to fit a head before fine-tuning.
-func PredictPooled(eval *Session, p Params, xs [][]float32, batch int) (probs, pooled []float32, err error) {
+func PredictPooled(eval *Session, p Params, xs Rows, batch int) (probs, pooled []float32, err error) {
 	return predict(eval, p, xs, batch, true)
 }
 
-func predict(eval *Session, p Params, xs [][]float32, batch int, keepPooled bool) ([]float32, []float32, error) {
+func predict(eval *Session, p Params, xs Rows, batch int, keepPooled bool) ([]float32, []float32, error) {
 	d := eval.dims
 	per := d.InputLen()
 	batch = max(batch, 1)
 	buf := make([]float32, batch*per)
-	probs := make([]float32, 0, len(xs)*d.Classes)
+	probs := make([]float32, 0, xs.Len()*d.Classes)
 	var pooled []float32
-	for s := 0; s < len(xs); s += batch {
-		part := xs[s:min(s+batch, len(xs))]
-		for k, x := range part {
-			if len(x) != per {
-				return nil, nil, fmt.Errorf("tail: example %d has %d values, the tail takes %d", s+k, len(x), per)
+	for s := 0; s < xs.Len(); s += batch {
+		n := min(batch, xs.Len()-s)
+		for k := range n {
+			if got := xs.RowLen(s + k); got != per {
+				return nil, nil, fmt.Errorf("tail: example %d has %d values, the tail takes %d", s+k, got, per)
 			}
-			copy(buf[k*per:], x)
+			xs.Row(s+k, buf[k*per:(k+1)*per])
 		}
-		res, err := eval.Run(Batch{N: len(part), X: buf[:len(part)*per]}, p)
+		res, err := eval.Run(Batch{N: n, X: buf[:n*per]}, p)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -271,7 +279,7 @@ func (a *adam) step(name string, w, g []float32, lr float64) {
 func (cfg FitConfig) check(sess *Session, trainSet Data) error {
 	d := sess.dims
 	per := d.InputLen()
-	if len(trainSet.X) == 0 {
+	if trainSet.len() == 0 {
 		return errors.New("tail: no training examples")
 	}
 	if cfg.BatchSize < 1 || cfg.Epochs < 1 || cfg.LRHead <= 0 || cfg.LRBody < 0 {
@@ -292,16 +300,19 @@ func (cfg FitConfig) check(sess *Session, trainSet Data) error {
 	if !slices.Equal(sess.trainable, cfg.Trainable) {
 		return fmt.Errorf("tail: the session trains %v, the recipe %v", sess.trainable, cfg.Trainable)
 	}
-	for i, x := range trainSet.X {
-		if len(x) != per {
-			return fmt.Errorf("tail: training example %d has %d values, the tail takes %d", i, len(x), per)
+	if len(trainSet.Y) != trainSet.X.Len() {
+		return fmt.Errorf("tail: %d labels for %d training examples", len(trainSet.Y), trainSet.X.Len())
+	}
+	for i := range trainSet.X.Len() {
+		if n := trainSet.X.RowLen(i); n != per {
+			return fmt.Errorf("tail: training example %d has %d values, the tail takes %d", i, n, per)
 		}
 		if trainSet.Y[i] < 0 || trainSet.Y[i] >= d.Classes {
 			return fmt.Errorf("tail: training example %d has class %d of %d", i, trainSet.Y[i], d.Classes)
 		}
 	}
-	if trainSet.Weight != nil && len(trainSet.Weight) != len(trainSet.X) {
-		return fmt.Errorf("tail: %d weights for %d training examples", len(trainSet.Weight), len(trainSet.X))
+	if trainSet.Weight != nil && len(trainSet.Weight) != trainSet.X.Len() {
+		return fmt.Errorf("tail: %d weights for %d training examples", len(trainSet.Weight), trainSet.X.Len())
 	}
 	return nil
 }
@@ -353,6 +364,8 @@ type batcher struct {
 	mixing       mixer
 	off, on      float32
 	own, partner []float32
+	// a, b hold the two rows mixup blends.
+	a, b []float32
 }
 
 func newBatcher(set Data, cfg FitConfig, per, classes int) *batcher {
@@ -362,7 +375,7 @@ func newBatcher(set Data, cfg FitConfig, per, classes int) *batcher {
 		// repeats the shuffles and dropout masks of one that never had it.
 		mixing: mixer{alpha: cfg.Mixup, rng: rand.New(rand.NewPCG(cfg.Seed, 0x313c))},
 		off:    float32(smooth / float64(classes)), on: float32(1 - smooth + smooth/float64(classes)),
-		own: make([]float32, classes), partner: make([]float32, classes)}
+		own: make([]float32, classes), partner: make([]float32, classes), a: make([]float32, per), b: make([]float32, per)}
 }
 
 func (f *batcher) target(dst []float32, y int) {
@@ -379,12 +392,14 @@ func (f *batcher) fill(mb Batch, idx []int) {
 	for k, i := range idx {
 		x, t := mb.X[k*per:(k+1)*per], mb.OneHot[k*f.classes:(k+1)*f.classes]
 		if f.mixup {
-			j := f.mixing.rng.IntN(len(set.X))
+			j := f.mixing.rng.IntN(set.X.Len())
 			f.target(f.own, set.Y[i])
 			f.target(f.partner, set.Y[j])
-			mix(x, set.X[i], set.X[j], t, f.own, f.partner, f.mixing.lambda())
+			set.X.Row(i, f.a)
+			set.X.Row(j, f.b)
+			mix(x, f.a, f.b, t, f.own, f.partner, f.mixing.lambda())
 		} else {
-			copy(x, set.X[i])
+			set.X.Row(i, x)
 			f.target(t, set.Y[i])
 		}
 		mb.Weight[k] = 1

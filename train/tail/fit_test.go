@@ -3,12 +3,16 @@ package tail
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/rpscam/rpscam/internal/nn"
 )
 
 // separable makes examples whose class is the input channel with the
 // largest mean: a problem the tiny tail can learn, so Fit must.
 func separable(r *rand.Rand, d Dims, n int) Data {
+	var rows Float32Rows
 	var out Data
 	per := d.Size * d.Size
 	for i := 0; i < n; i++ {
@@ -23,8 +27,9 @@ func separable(r *rand.Rand, d Dims, n int) Data {
 				x[p*d.In+c] = float32(v)
 			}
 		}
-		out.X, out.Y = append(out.X, x), append(out.Y, y)
+		rows, out.Y = append(rows, x), append(out.Y, y)
 	}
+	out.X = rows
 	return out
 }
 
@@ -121,7 +126,7 @@ func TestFitRejectsBadRecipes(t *testing.T) {
 			t.Errorf("Fit accepted %+v", cfg)
 		}
 	}
-	bad := Data{X: [][]float32{make([]float32, 5)}, Y: []int{0}}
+	bad := Data{X: Float32Rows{make([]float32, 5)}, Y: []int{0}}
 	if _, err := Fit(sess, sess, p, bad, Data{}, FitConfig{Trainable: headParams, Epochs: 1, BatchSize: 2, LRHead: 1e-3}); err == nil {
 		t.Error("Fit accepted an example of the wrong size")
 	}
@@ -240,12 +245,12 @@ func TestFitWeightsShiftTheClassPrior(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum := 0.0
-		for i := range f.val.X {
+		for i := range f.val.len() {
 			sum += float64(probs[i*f.d.Classes])
 		}
-		return sum / float64(len(f.val.X))
+		return sum / float64(f.val.len())
 	}
-	heavy := make([]float32, len(f.trainSet.X))
+	heavy := make([]float32, f.trainSet.len())
 	for i, y := range f.trainSet.Y {
 		heavy[i] = 1
 		if y == 0 {
@@ -259,5 +264,49 @@ func TestFitWeightsShiftTheClassPrior(t *testing.T) {
 	bad := Data{X: f.trainSet.X, Y: f.trainSet.Y, Weight: heavy[:3]}
 	if _, err := Fit(f.sess, f.eval, f.start.Clone(), bad, Data{}, FitConfig{Trainable: allParams, Epochs: 1, BatchSize: 16, LRHead: 0.01}); err == nil {
 		t.Error("Fit accepted 3 weights for 90 examples")
+	}
+}
+
+// TestHalfRowsTrainAsFloat32: activations held as binary16 bits train to
+// exactly the parameters the same values held as float32 give (the cache
+// rounds every activation to binary16 first, so holding them as such loses
+// nothing), with mixup too, which reads two rows per example.
+func TestHalfRowsTrainAsFloat32(t *testing.T) {
+	f := newFitFixture(t)
+	toHalf := func(set Data) (Data, Data) {
+		rows := set.X.(Float32Rows)
+		half, wide := make(HalfRows, len(rows)), make(Float32Rows, len(rows))
+		for i, x := range rows {
+			half[i] = nn.HalfFromFloat32s(x)
+			wide[i] = nn.HalfToFloat32s(half[i])
+		}
+		return Data{X: half, Y: set.Y}, Data{X: wide, Y: set.Y}
+	}
+	halfTrain, wideTrain := toHalf(f.trainSet)
+	halfVal, wideVal := toHalf(f.val)
+	for _, mixup := range []float64{0, 0.4} {
+		cfg := FitConfig{Trainable: allParams, Epochs: 3, BatchSize: 16, LRHead: 0.03, LRBody: 0.01, Dropout: 0.1, Mixup: mixup, Seed: 1}
+		fromHalf, fromWide := f.start.Clone(), f.start.Clone()
+		hh, err := Fit(f.sess, f.eval, fromHalf, halfTrain, halfVal, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hw, err := Fit(f.sess, f.eval, fromWide, wideTrain, wideVal, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range hh {
+			if hh[i].Loss != hw[i].Loss || hh[i].ValLoss != hw[i].ValLoss {
+				t.Errorf("mixup %g epoch %d: loss %v / val %v from binary16 rows, %v / %v from float32", mixup, i+1, hh[i].Loss, hh[i].ValLoss, hw[i].Loss, hw[i].ValLoss)
+			}
+		}
+		for name, w := range fromWide {
+			if !slices.Equal(fromHalf[name], w) {
+				t.Errorf("mixup %g: %s differs between binary16 and float32 rows", mixup, name)
+			}
+		}
+		if slices.Equal(fromWide[HeadW], f.start[HeadW]) {
+			t.Fatalf("mixup %g: training left the head as it was: the comparison shows nothing", mixup)
+		}
 	}
 }
