@@ -7,24 +7,24 @@ import (
 )
 
 // TestMemoryNote: the block_13 recipe's 60,001 views of 14x14x96 values
-// measured a 10.7 GB peak; a machine with less available gets a warning
+// measured a 5.3 GB peak; a machine with less available gets a warning
 // that names the smaller recipe, one with more (or an unknown amount) none.
 func TestMemoryNote(t *testing.T) {
 	const views, perView = 7335*8 + 1321, 14 * 14 * 96
-	if note := memoryNote(views, perView, 12e9); note != "" {
-		t.Errorf("12 GB available: got a warning %q", note)
+	if note := memoryNote(views, perView, 8e9); note != "" {
+		t.Errorf("8 GB available: got a warning %q", note)
 	}
 	if note := memoryNote(views, perView, 0); note != "" {
 		t.Errorf("unknown memory: got a warning %q", note)
 	}
-	note := memoryNote(views, perView, 8e9)
-	for _, want := range []string{"about 10.7 GB", "8.0 GB are available", "--tune", "--views"} {
+	note := memoryNote(views, perView, 4e9)
+	for _, want := range []string{"about 5.3 GB", "4.0 GB are available", "--tune", "--views"} {
 		if !strings.Contains(note, want) {
-			t.Errorf("8 GB available: warning %q lacks %q", note, want)
+			t.Errorf("4 GB available: warning %q lacks %q", note, want)
 		}
 	}
-	if note := memoryNote(views, 7*7*160, 8e9); note != "" {
-		t.Errorf("the block_14 recipe (about 4.9 GB) warned with 8 GB available: %q", note)
+	if note := memoryNote(views, 7*7*160, 4e9); note != "" {
+		t.Errorf("the block_14 recipe (about 2.7 GB) warned with 4 GB available: %q", note)
 	}
 	if runtime.GOOS == "linux" && availableMemory() == 0 {
 		t.Error("availableMemory read nothing from /proc/meminfo")
