@@ -124,12 +124,7 @@ func (c *Cache) Key(path string, view int, augSeed uint64) (string, error) {
 
 // Get returns the cached activation as float32 (rounded to float16 when stored).
 func (c *Cache) Get(key string) ([]float32, bool) {
-	if c == nil {
-		return nil, false
-	}
-	c.mu.Lock()
-	h, ok := c.index[key]
-	c.mu.Unlock()
+	h, ok := c.GetHalf(key)
 	if !ok {
 		return nil, false
 	}

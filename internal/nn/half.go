@@ -16,10 +16,15 @@ func HalfFromFloat32s(v []float32) []uint16 {
 // HalfToFloat32s widens binary16 values to float32 exactly.
 func HalfToFloat32s(h []uint16) []float32 {
 	out := make([]float32, len(h))
-	for i, x := range h {
-		out[i] = HalfToFloat32(x)
-	}
+	HalfToFloat32sInto(out, h)
 	return out
+}
+
+// HalfToFloat32sInto is HalfToFloat32s into dst (len(dst) >= len(h)).
+func HalfToFloat32sInto(dst []float32, h []uint16) {
+	for i, x := range h {
+		dst[i] = HalfToFloat32(x)
+	}
 }
 
 // Float32ToHalf rounds f to the nearest binary16 (ties to even).

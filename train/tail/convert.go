@@ -323,6 +323,9 @@ func transpose(m []float32, rows, cols int) []float32 {
 
 func clone(v []float32) []float32 { return append([]float32(nil), v...) }
 
+// tuneBlocks names the tuning choices with 1, 2, ... blocks before block_16.
+var tuneBlocks = []string{"block15", "block14", "block13", "block12", "block11"}
+
 // Tune maps a tuning choice to the backbone layers and tail parameters
 // trained, and the number of blocks the tail computes before block_16:
 // conv1 (Conv_1 + head), block16 (block_16 too), block15 (block_15 too),
@@ -335,16 +338,16 @@ func Tune(name string) (layers, params []string, blocks int, err error) {
 		return []string{"Conv_1"}, append(append([]string{}, conv1Params...), headParams...), 0, nil
 	case "block16":
 		return slices.Clone(noResidualLayers), slices.Clone(allParams), 0, nil
-	case "block15":
-		return layersFor(1), Dims{Residual: 1}.ParamNames(), 1, nil
-	case "block14":
-		return layersFor(2), Dims{Residual: 2}.ParamNames(), 2, nil
-	case "block13":
-		return layersFor(3), Dims{Residual: 2, DownIn: 1, DownExpand: 1}.ParamNames(), 3, nil
-	case "block12":
-		return layersFor(4), Dims{Residual: 2, DownIn: 1, DownExpand: 1, PreResidual: 1}.ParamNames(), 4, nil
-	case "block11":
-		return layersFor(5), Dims{Residual: 2, DownIn: 1, DownExpand: 1, PreResidual: 2}.ParamNames(), 5, nil
+	}
+	if blocks := slices.Index(tuneBlocks, name) + 1; blocks > 0 {
+		// The parameter names depend on which blocks there are, not on
+		// their sizes.
+		pre, down, residual := splitBlocks(blocks)
+		d := Dims{Residual: residual, PreResidual: pre}
+		if down {
+			d.DownIn, d.DownExpand = 1, 1
+		}
+		return layersFor(blocks), d.ParamNames(), blocks, nil
 	}
 	return nil, nil, 0, fmt.Errorf("--tune %q: use conv1 (Conv_1 + head), block16 (block_16 + Conv_1 + head), block15 (block_15 too), block14 (block_14 and block_15 too), block13 (block_13 to block_15 too), block12 (block_12 to block_15 too) or block11 (block_11 to block_15 too)", name)
 }

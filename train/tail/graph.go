@@ -512,33 +512,34 @@ func (b *builder) declare(d Dims) {
 	b.ints("axes0", 0)
 	b.ints("rows_in", -1, int64(d.In))
 	b.ints("rows_expand", -1, int64(d.Expand))
-	b.ints("grid_shape", int64(d.Expand), -1, area)
-	b.ints("channel_rows", int64(d.Expand), -1)
-	b.ints("band_shape", int64(d.Expand), area, area)
-	b.ints("band_flat", int64(d.Expand), area*area)
 	b.ints("pool_shape", -1, area, int64(d.Features))
 	b.ints("rows_features", -1, int64(d.Features))
 	b.ints("pooled_3d", -1, 1, int64(d.Features))
 	b.ints("taps", 0, 1, 2, 3, 4, 5, 6, 7, 8)
-	b.declareTaps(d.Size, 1, stride1)
+	b.declareGeometry(stride1, d.Expand, d.Size, 1)
 	if d.down() {
-		areaIn, e := 4*area, int64(d.DownExpand)
 		b.ints("down_rows_in", -1, int64(d.DownIn))
-		b.ints(stride2.gridIn, e, -1, areaIn)
-		b.ints(stride2.gridOut, e, -1, area)
-		b.ints(stride2.channelRows, e, -1)
-		b.ints(stride2.band, e, areaIn, area)
-		b.ints(stride2.bandFlat, e, areaIn*area)
-		b.declareTaps(d.Size, 2, stride2)
+		b.declareGeometry(stride2, d.DownExpand, d.Size, 2)
 	}
 	if d.PreResidual > 0 {
-		areaIn, e := int64(4*area), int64(d.DownExpand)
-		b.ints(stride1Wide.gridIn, e, -1, areaIn)
-		b.ints(stride1Wide.channelRows, e, -1)
-		b.ints(stride1Wide.band, e, areaIn, areaIn)
-		b.ints(stride1Wide.bandFlat, e, areaIn*areaIn)
-		b.declareTaps(2*d.Size, 1, stride1Wide)
+		b.declareGeometry(stride1Wide, d.DownExpand, 2*d.Size, 1)
 	}
+}
+
+// declareGeometry adds geom's shape constants and tap selector: a 3x3
+// depthwise convolution of channels channels with stride stride onto a
+// size x size grid (from a (size*stride) x (size*stride) one).
+func (b *builder) declareGeometry(geom geometry, channels, size, stride int) {
+	side := size * stride
+	e, cellsIn, cellsOut := int64(channels), int64(side*side), int64(size*size)
+	b.ints(geom.gridIn, e, -1, cellsIn)
+	if geom.gridOut != geom.gridIn { // stride 1: the grid keeps its shape
+		b.ints(geom.gridOut, e, -1, cellsOut)
+	}
+	b.ints(geom.channelRows, e, -1)
+	b.ints(geom.band, e, cellsIn, cellsOut)
+	b.ints(geom.bandFlat, e, cellsIn*cellsOut)
+	b.declareTaps(size, stride, geom)
 }
 
 // Names of the depthwise tap selector (see declareTaps).

@@ -25,10 +25,6 @@ func (r Float32Rows) Row(i int, dst []float32) { copy(dst, r[i]) }
 // activation to binary16 before training first reads it, the same values.
 type HalfRows [][]uint16
 
-func (r HalfRows) Len() int         { return len(r) }
-func (r HalfRows) RowLen(i int) int { return len(r[i]) }
-func (r HalfRows) Row(i int, dst []float32) {
-	for k, h := range r[i] {
-		dst[k] = nn.HalfToFloat32(h)
-	}
-}
+func (r HalfRows) Len() int                 { return len(r) }
+func (r HalfRows) RowLen(i int) int         { return len(r[i]) }
+func (r HalfRows) Row(i int, dst []float32) { nn.HalfToFloat32sInto(dst, r[i]) }
