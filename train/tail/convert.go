@@ -62,36 +62,24 @@ func preResidualBlockName(r, pre int) string {
 	return fmt.Sprintf("block_%d", lastPreResidual-pre+1+r)
 }
 
-// tailBlock is one block of the tail in the backbone: its name and whether
-// its output is summed with its input (block_N_add).
-type tailBlock struct {
-	name     string
-	residual bool
-}
-
-// blocksFor lists the blocks a tail with blocks blocks computes, in order,
-// block_16 last.
-func blocksFor(blocks int) []tailBlock {
+// namesOnly are Dims with the blocks of a tail with blocks blocks and no
+// sizes: enough for the stages' backbone names and parameter names, which
+// depend on which blocks there are, not on their widths.
+func namesOnly(blocks int) Dims {
 	pre, down, residual := splitBlocks(blocks)
-	var out []tailBlock
-	for r := 0; r < pre; r++ {
-		out = append(out, tailBlock{preResidualBlockName(r, pre), true})
-	}
+	d := Dims{Residual: residual, PreResidual: pre}
 	if down {
-		out = append(out, tailBlock{downBlock, false})
+		d.DownIn, d.DownExpand = 1, 1
 	}
-	for r := 0; r < residual; r++ {
-		out = append(out, tailBlock{residualBlockName(r, residual), true})
-	}
-	return append(out, tailBlock{"block_16", false})
+	return d
 }
 
 // layersFor lists the backbone layers a tail with blocks blocks computes,
 // in order: each block's expand, depthwise and project, then Conv_1.
 func layersFor(blocks int) []string {
 	var out []string
-	for _, blk := range blocksFor(blocks) {
-		out = append(out, blk.name+"_expand", blk.name+"_depthwise", blk.name+"_project")
+	for _, st := range namesOnly(blocks).stages() {
+		out = append(out, st.backbone+"_expand", st.backbone+"_depthwise", st.backbone+"_project")
 	}
 	return append(out, "Conv_1")
 }
@@ -150,7 +138,7 @@ func tailLayers(b *model.Backbone, blocks int) ([]*model.Layer, error) {
 		return nil, fmt.Errorf("tail: %d blocks before block_16: use 0 to %d", blocks, maxBlocks)
 	}
 	pre, down, _ := splitBlocks(blocks)
-	tb := blocksFor(blocks)
+	tb := namesOnly(blocks).stages()
 	names := layersFor(blocks)
 	out := make([]*model.Layer, len(names))
 	for k, name := range names {
@@ -186,9 +174,9 @@ func tailLayers(b *model.Backbone, blocks int) ([]*model.Layer, error) {
 			continue
 		}
 		want := b.LayerIndex(names[k-1])
-		if k%3 == 0 && k/3 < len(tb) && tb[k/3-1].residual {
+		if k%3 == 0 && k/3 < len(tb) && tb[k/3-1].skip {
 			// A block's expand reads the previous residual block's sum.
-			prev := tb[k/3-1].name
+			prev := tb[k/3-1].backbone
 			want = b.LayerIndex(prev + "_add")
 			if want < 0 {
 				return nil, fmt.Errorf("tail: the backbone has no %s_add: %s is not a residual block", prev, prev)
@@ -202,8 +190,8 @@ func tailLayers(b *model.Backbone, blocks int) ([]*model.Layer, error) {
 			return nil, fmt.Errorf("tail: %s does not read %s", l.Name, b.Layers[want].Name)
 		}
 	}
-	for i, blk := range tb {
-		if e, p := out[3*i], out[3*i+2]; blk.residual && p.OutChannels != e.InChannels {
+	for i, st := range tb {
+		if e, p := out[3*i], out[3*i+2]; st.skip && p.OutChannels != e.InChannels {
 			return nil, fmt.Errorf("tail: %s has %d outputs for a residual sum with %d inputs", p.Name, p.OutChannels, e.InChannels)
 		}
 	}
@@ -231,29 +219,17 @@ func FromBackbone(b *model.Backbone, p *model.Params, classes, blocks int) (Para
 		return l.Weights, l.Bias
 	}
 	out := Params{}
-	blockParams := func(first int, names []string, in, expand, project int) {
-		w, bias := layer(ls[first])
-		out[names[0]], out[names[1]] = transpose(w, expand, in), clone(bias)
-		w, bias = layer(ls[first+1])
-		out[names[2]], out[names[3]] = clone(w), clone(bias) // [1,3,3,C] is already [9,C]
-		w, bias = layer(ls[first+2])
-		out[names[4]], out[names[5]] = transpose(w, project, expand), clone(bias)
+	stages := d.stages()
+	for i, st := range stages {
+		names := st.params
+		w, bias := layer(ls[3*i])
+		out[names.expandW], out[names.expandB] = transpose(w, st.expand, st.in), clone(bias)
+		w, bias = layer(ls[3*i+1])
+		out[names.depthW], out[names.depthB] = clone(w), clone(bias) // [1,3,3,C] is already [9,C]
+		w, bias = layer(ls[3*i+2])
+		out[names.projectW], out[names.projectB] = transpose(w, st.out, st.expand), clone(bias)
 	}
-	k := 0
-	for r := 0; r < d.PreResidual; r++ {
-		blockParams(k, preResidualParams(r), d.DownIn, d.DownExpand, d.DownIn)
-		k += 3
-	}
-	if d.down() {
-		blockParams(k, downParams, d.DownIn, d.DownExpand, d.In)
-		k += 3
-	}
-	for r := 0; r < d.Residual; r++ {
-		blockParams(k, residualParams(r), d.In, d.Expand, d.In)
-		k += 3
-	}
-	blockParams(k, block16Params, d.In, d.Expand, d.Project)
-	w, bias := layer(ls[k+3])
+	w, bias := layer(ls[3*len(stages)])
 	out[conv1W], out[conv1B] = transpose(w, d.Features, d.Project), clone(bias)
 	out[HeadW], out[HeadB] = make([]float32, d.Features*classes), make([]float32, classes)
 	if p != nil {
@@ -279,21 +255,12 @@ func ToModel(p Params, d Dims, layers ...string) (headW, headB []float32, tuned 
 		in, out int // 0: no transpose (the depthwise kernel)
 	}
 	sources := map[string]source{}
-	addBlock := func(prefix string, names []string, in, expand, project int) {
-		sources[prefix+"_expand"] = source{names[0], names[1], in, expand}
-		sources[prefix+"_depthwise"] = source{names[2], names[3], 0, 0}
-		sources[prefix+"_project"] = source{names[4], names[5], expand, project}
+	for _, st := range d.stages() {
+		k := st.params
+		sources[st.backbone+"_expand"] = source{k.expandW, k.expandB, st.in, st.expand}
+		sources[st.backbone+"_depthwise"] = source{k.depthW, k.depthB, 0, 0}
+		sources[st.backbone+"_project"] = source{k.projectW, k.projectB, st.expand, st.out}
 	}
-	for r := 0; r < d.PreResidual; r++ {
-		addBlock(preResidualBlockName(r, d.PreResidual), preResidualParams(r), d.DownIn, d.DownExpand, d.DownIn)
-	}
-	if d.down() {
-		addBlock(downBlock, downParams, d.DownIn, d.DownExpand, d.In)
-	}
-	for r := 0; r < d.Residual; r++ {
-		addBlock(residualBlockName(r, d.Residual), residualParams(r), d.In, d.Expand, d.In)
-	}
-	addBlock("block_16", block16Params, d.In, d.Expand, d.Project)
 	sources["Conv_1"] = source{conv1W, conv1B, d.Project, d.Features}
 	tuned = map[string]model.LayerParams{}
 	for _, name := range layers {
@@ -340,14 +307,7 @@ func Tune(name string) (layers, params []string, blocks int, err error) {
 		return slices.Clone(noResidualLayers), slices.Clone(allParams), 0, nil
 	}
 	if blocks := slices.Index(tuneBlocks, name) + 1; blocks > 0 {
-		// The parameter names depend on which blocks there are, not on
-		// their sizes.
-		pre, down, residual := splitBlocks(blocks)
-		d := Dims{Residual: residual, PreResidual: pre}
-		if down {
-			d.DownIn, d.DownExpand = 1, 1
-		}
-		return layersFor(blocks), d.ParamNames(), blocks, nil
+		return layersFor(blocks), namesOnly(blocks).ParamNames(), blocks, nil
 	}
 	return nil, nil, 0, fmt.Errorf("--tune %q: use conv1 (Conv_1 + head), block16 (block_16 + Conv_1 + head), block15 (block_15 too), block14 (block_14 and block_15 too), block13 (block_13 to block_15 too), block12 (block_12 to block_15 too) or block11 (block_11 to block_15 too)", name)
 }

@@ -20,8 +20,8 @@ package tail
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/rpscam/rpscam/internal/onnx"
 )
@@ -154,94 +154,71 @@ func blockParamsPrefixed(prefix string) []string {
 	return out
 }
 
-// ParamNames lists every parameter of the tail: the residual blocks'
-// before the downsampling block, its own, the residual blocks' after it,
-// then allParams.
-func (d Dims) ParamNames() []string {
-	var out []string
-	for r := 0; r < d.PreResidual; r++ {
-		out = append(out, preResidualParams(r)...)
-	}
-	if d.down() {
-		out = append(out, downParams...)
-	}
-	for r := 0; r < d.Residual; r++ {
-		out = append(out, residualParams(r)...)
-	}
-	return append(out, allParams...)
+// stage is one inverted-residual block the tail computes: the backbone's
+// block it stands for, its tensors' names, its widths (in -> expand ->
+// out), the geometry of its depthwise convolution and whether its output is
+// summed with its input (block_N_add). Every walk over the tail's blocks
+// (parameter names and shapes, the graph forward and backward, reading and
+// writing backbone layers) goes through Dims.stages.
+type stage struct {
+	backbone        string // e.g. "block_14"
+	params          block
+	in, expand, out int
+	geom            geometry
+	skip            bool
 }
 
-// residualOf splits "res1_project_w" into 1 and "project_w" (prefix
-// residualPrefix, or prePrefix for "pre1_..."); ok is false for other names.
-func residualOf(name, prefix string) (r int, base string, ok bool) {
-	rest, found := strings.CutPrefix(name, prefix)
-	if !found {
-		return 0, "", false
+// stages lists the tail's blocks in the order it computes them: the
+// residual blocks on the 2S x 2S grid, the downsampling block, the residual
+// blocks on the S x S grid, block_16.
+func (d Dims) stages() []stage {
+	var out []stage
+	for r := 0; r < d.PreResidual; r++ {
+		out = append(out, stage{preResidualBlockName(r, d.PreResidual), blockOf(preResidualParams(r)), d.DownIn, d.DownExpand, d.DownIn, stride1Wide, true})
 	}
-	num, base, found := strings.Cut(rest, "_")
-	r, err := strconv.Atoi(num)
-	if !found || err != nil || r < 0 {
-		return 0, "", false
+	if d.down() {
+		// block_13 narrows to the residual width and halves the grid.
+		out = append(out, stage{downBlock, blockOf(downParams), d.DownIn, d.DownExpand, d.In, stride2, false})
 	}
-	return r, base, true
+	for r := 0; r < d.Residual; r++ {
+		out = append(out, stage{residualBlockName(r, d.Residual), blockOf(residualParams(r)), d.In, d.Expand, d.In, stride1, true})
+	}
+	return append(out, stage{"block_16", blockOf(block16Params), d.In, d.Expand, d.Project, stride1, false})
+}
+
+// shapes are the stage's tensor shapes, in block.params' order.
+func (st stage) shapes() [][]int64 {
+	in, e, out := int64(st.in), int64(st.expand), int64(st.out)
+	return [][]int64{{in, e}, {e}, {9, e}, {e}, {e, out}, {out}}
+}
+
+// ParamNames lists every parameter of the tail: each stage's, then
+// Conv_1's and the head's.
+func (d Dims) ParamNames() []string {
+	var out []string
+	for _, st := range d.stages() {
+		out = append(out, st.params.params()...)
+	}
+	return append(append(out, conv1Params...), headParams...)
 }
 
 // Shape returns the shape of parameter name (nil for a name the tail does
 // not have).
 func (d Dims) Shape(name string) []int64 {
-	i := func(v ...int) []int64 {
-		out := make([]int64, len(v))
-		for k, x := range v {
-			out[k] = int64(x)
+	for _, st := range d.stages() {
+		if i := slices.Index(st.params.params(), name); i >= 0 {
+			return st.shapes()[i]
 		}
-		return out
-	}
-	// An inverted-residual block's tensors: in -> expand -> project channels.
-	blockShape := func(base string, in, expand, project int) []int64 {
-		switch base {
-		case expandW:
-			return i(in, expand)
-		case expandB, depthB:
-			return i(expand)
-		case depthW:
-			return i(9, expand)
-		case projectW:
-			return i(expand, project)
-		case projectB:
-			return i(project)
-		}
-		return nil
-	}
-	if base, ok := strings.CutPrefix(name, downPrefix); ok {
-		if !d.down() {
-			return nil
-		}
-		return blockShape(base, d.DownIn, d.DownExpand, d.In) // block_13 narrows to the residual width
-	}
-	if r, base, ok := residualOf(name, prePrefix); ok {
-		if r >= d.PreResidual {
-			return nil
-		}
-		return blockShape(base, d.DownIn, d.DownExpand, d.DownIn)
-	}
-	if r, base, ok := residualOf(name, residualPrefix); ok {
-		if r >= d.Residual {
-			return nil
-		}
-		return blockShape(base, d.In, d.Expand, d.In) // a residual block projects back to its input width
-	}
-	if s := blockShape(name, d.In, d.Expand, d.Project); s != nil {
-		return s
 	}
 	switch name {
 	case conv1W:
-		return i(d.Project, d.Features)
+		return []int64{int64(d.Project), int64(d.Features)}
 	case conv1B:
-		return i(d.Features)
+		return []int64{int64(d.Features)}
 	case HeadW:
-		return i(d.Features, d.Classes)
+		return []int64{int64(d.Features), int64(d.Classes)}
 	case HeadB:
-		return i(d.Classes)
+		return []int64{int64(d.Classes)}
 	}
 	return nil
 }
@@ -581,40 +558,33 @@ func (b *builder) declareTaps(size, stride int, geom geometry) {
 
 // tailPass holds the forward values the backward pass reads.
 type tailPass struct {
-	pre      []blockPass // Dims.PreResidual
-	down     blockPass   // when Dims.DownIn > 0
-	residual []blockPass
-	b16      blockPass
-	z4, a4   string // Conv_1 before and after its ReLU6, [M,F]
-	pooled   string // [N,F]
+	blocks []blockPass // one per stage
+	z4, a4 string      // Conv_1 before and after its ReLU6, [M,F]
+	pooled string      // [N,F]
 	// Training only.
 	dropped string // pooled with the dropout mask applied
 	probs   string
 }
 
-// forward adds the residual blocks before the downsampling block, that
-// block, the residual blocks after it (x + block(x)), block_16, Conv_1 and
-// the pool, whose result is the outPooled output.
+// forward adds the stages (a residual one as x + block(x)), Conv_1 and the
+// pool, whose result is the outPooled output.
 func (b *builder) forward(d Dims) tailPass {
-	f := tailPass{pre: make([]blockPass, d.PreResidual), residual: make([]blockPass, d.Residual)}
-	var x string
+	stages := d.stages()
+	f := tailPass{blocks: make([]blockPass, len(stages))}
+	rows := "rows_in" // [M,In]
 	if d.down() {
-		x = b.reshape(inputX, "down_rows_in") // [4M,DownIn] on the 2S x 2S grid
-		for r := range f.pre {
-			f.pre[r] = b.forwardBlock(x, blockOf(preResidualParams(r)), stride1Wide)
-			x = b.add(x, f.pre[r].out)
+		rows = "down_rows_in" // [4M,DownIn] on the 2S x 2S grid
+	}
+	x := b.reshape(inputX, rows)
+	for i, st := range stages {
+		f.blocks[i] = b.forwardBlock(x, st.params, st.geom)
+		if st.skip {
+			x = b.add(x, f.blocks[i].out)
+		} else {
+			x = f.blocks[i].out
 		}
-		f.down = b.forwardBlock(x, blockOf(downParams), stride2)
-		x = f.down.out // [M,In] on the S x S grid
-	} else {
-		x = b.reshape(inputX, "rows_in") // [M,In]
 	}
-	for r := range f.residual {
-		f.residual[r] = b.forwardBlock(x, blockOf(residualParams(r)), stride1)
-		x = b.add(x, f.residual[r].out)
-	}
-	f.b16 = b.forwardBlock(x, blockOf(block16Params), stride1)
-	f.z4 = b.add(b.mm(f.b16.out, conv1W), conv1B) // [M,F]
+	f.z4 = b.add(b.mm(x, conv1W), conv1B) // [M,F]
 	f.a4 = b.relu6(f.z4)
 	f.pooled = b.named(outPooled, "ReduceMean", []string{b.reshape(f.a4, "pool_shape")}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0))
 	b.output(outPooled, batchDim, onnx.Dim{Value: int64(d.Features)})
@@ -639,27 +609,20 @@ func (b *builder) loss(d Dims, f *tailPass) {
 	b.output(outLoss, onnx.Dim{Value: 1}, onnx.Dim{Value: 1})
 }
 
-// trainsBelow reports for each stage (the residual blocks before the
-// downsampling block, that block, the residual blocks after it, then
-// block_16, Conv_1) whether anything at or below it trains.
+// trainsBelow reports for each stage, then Conv_1, whether anything at or
+// below it trains.
 func trainsBelow(d Dims, trainable map[string]bool) []bool {
-	stages := make([][]string, 0, d.PreResidual+d.Residual+3)
-	for r := 0; r < d.PreResidual; r++ {
-		stages = append(stages, preResidualParams(r))
+	var names [][]string
+	for _, st := range d.stages() {
+		names = append(names, st.params.params())
 	}
-	if d.down() {
-		stages = append(stages, downParams)
-	}
-	for r := 0; r < d.Residual; r++ {
-		stages = append(stages, residualParams(r))
-	}
-	stages = append(stages, block16Params, conv1Params)
-	below := make([]bool, len(stages))
-	for i, names := range stages {
+	names = append(names, conv1Params)
+	below := make([]bool, len(names))
+	for i, ps := range names {
 		if i > 0 {
 			below[i] = below[i-1]
 		}
-		for _, p := range names {
+		for _, p := range ps {
 			below[i] = below[i] || trainable[p]
 		}
 	}
@@ -680,44 +643,31 @@ func (b *builder) backward(d Dims, trainable map[string]bool, f tailPass) {
 	dLogits := b.mul(b.op("Sub", []string{f.probs, inputY}), inputWt) // [N,K]
 	grad(HeadW, b.gemmT(f.dropped, dLogits))
 	grad(HeadB, b.sumRows(dLogits))
-	conv1 := len(below) - 1
-	if !below[conv1] {
+	stages := d.stages()
+	if !below[len(stages)] {
 		return
 	}
 	// Pool and Conv_1.
+	last := f.blocks[len(stages)-1].out
 	dPooled := b.mul(b.backT(dLogits, HeadW), inputMask)                                                              // [N,F]
 	dA4 := b.mul(b.reshape(dPooled, "pooled_3d"), constArea)                                                          // [N,1,F]
 	dZ4 := b.reshape(b.relu6Back(b.reshape(f.z4, "pool_shape"), b.reshape(f.a4, "pool_shape"), dA4), "rows_features") // [M,F]
-	grad(conv1W, b.gemmT(f.b16.out, dZ4))
+	grad(conv1W, b.gemmT(last, dZ4))
 	grad(conv1B, b.sumRows(dZ4))
-	if !below[conv1-1] {
+	// The stages from the last down. The gradient at a residual block's
+	// output flows both into the block and past it. Stage i's input
+	// gradient is needed when stage i-1 trains or has trainable stages
+	// below it.
+	if !below[len(stages)-1] {
 		return
 	}
-	// block_16, then the residual blocks from the last down: the gradient at
-	// a residual block's output flows both into the block and past it; then
-	// the downsampling block and the residual blocks before it. Stage i's
-	// input gradient is needed when stage i-1 trains or has trainable
-	// stages below it.
-	downStage := d.PreResidual // stage index of the downsampling block
-	first := 0                 // stage index of the first residual block after it
-	if d.down() {
-		first = downStage + 1
-	}
-	needs := func(stage int) bool { return stage > 0 && below[stage-1] }
-	dX := b.backwardBlock(f.b16, blockOf(block16Params), b.backT(dZ4, conv1W), grad, trainable, needs(first+d.Residual))
-	for r := d.Residual - 1; r >= 0 && below[first+r]; r-- {
-		dIn := b.backwardBlock(f.residual[r], blockOf(residualParams(r)), dX, grad, trainable, needs(first+r))
-		if dIn != "" {
-			dX = b.add(dX, dIn)
-		}
-	}
-	if !d.down() || !below[downStage] {
-		return
-	}
-	dX = b.backwardBlock(f.down, blockOf(downParams), dX, grad, trainable, needs(downStage))
-	for r := d.PreResidual - 1; r >= 0 && below[r]; r-- {
-		dIn := b.backwardBlock(f.pre[r], blockOf(preResidualParams(r)), dX, grad, trainable, needs(r))
-		if dIn != "" {
+	dX := b.backT(dZ4, conv1W)
+	for i := len(stages) - 1; i >= 0 && below[i]; i-- {
+		dIn := b.backwardBlock(f.blocks[i], stages[i].params, dX, grad, trainable, i > 0 && below[i-1])
+		switch {
+		case !stages[i].skip:
+			dX = dIn
+		case dIn != "":
 			dX = b.add(dX, dIn)
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
+	"slices"
 	"testing"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
@@ -31,9 +31,7 @@ func randomParams(r *rand.Rand, d Dims) map[string][]float64 {
 		// residual and downsampling blocks' narrower, as their outputs add
 		// up along the tail (wide ones saturate every later ReLU6).
 		scale := 1.5
-		_, _, res := residualOf(name, residualPrefix)
-		_, _, pre := residualOf(name, prePrefix)
-		if res || pre || strings.HasPrefix(name, downPrefix) {
+		if !slices.Contains(allParams, name) {
 			scale = 0.5
 		}
 		v := make([]float64, n)
