@@ -558,9 +558,10 @@ func (b *builder) declareTaps(size, stride int, geom geometry) {
 
 // tailPass holds the forward values the backward pass reads.
 type tailPass struct {
-	blocks []blockPass // one per stage
-	z4, a4 string      // Conv_1 before and after its ReLU6, [M,F]
-	pooled string      // [N,F]
+	blocks  []blockPass // one per stage
+	conv1In string      // the rows Conv_1 reads: the last stage's output
+	z4, a4  string      // Conv_1 before and after its ReLU6, [M,F]
+	pooled  string      // [N,F]
 	// Training only.
 	dropped string // pooled with the dropout mask applied
 	probs   string
@@ -584,6 +585,7 @@ func (b *builder) forward(d Dims) tailPass {
 			x = f.blocks[i].out
 		}
 	}
+	f.conv1In = x
 	f.z4 = b.add(b.mm(x, conv1W), conv1B) // [M,F]
 	f.a4 = b.relu6(f.z4)
 	f.pooled = b.named(outPooled, "ReduceMean", []string{b.reshape(f.a4, "pool_shape")}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0))
@@ -611,9 +613,9 @@ func (b *builder) loss(d Dims, f *tailPass) {
 
 // trainsBelow reports for each stage, then Conv_1, whether anything at or
 // below it trains.
-func trainsBelow(d Dims, trainable map[string]bool) []bool {
+func trainsBelow(stages []stage, trainable map[string]bool) []bool {
 	var names [][]string
-	for _, st := range d.stages() {
+	for _, st := range stages {
 		names = append(names, st.params.params())
 	}
 	names = append(names, conv1Params)
@@ -638,21 +640,20 @@ func (b *builder) backward(d Dims, trainable map[string]bool, f tailPass) {
 			b.output(gradName(param), onnx.Dims(d.Shape(param)...)...)
 		}
 	}
-	below := trainsBelow(d, trainable)
+	stages := d.stages()
+	below := trainsBelow(stages, trainable)
 	// Head.
 	dLogits := b.mul(b.op("Sub", []string{f.probs, inputY}), inputWt) // [N,K]
 	grad(HeadW, b.gemmT(f.dropped, dLogits))
 	grad(HeadB, b.sumRows(dLogits))
-	stages := d.stages()
 	if !below[len(stages)] {
 		return
 	}
 	// Pool and Conv_1.
-	last := f.blocks[len(stages)-1].out
 	dPooled := b.mul(b.backT(dLogits, HeadW), inputMask)                                                              // [N,F]
 	dA4 := b.mul(b.reshape(dPooled, "pooled_3d"), constArea)                                                          // [N,1,F]
 	dZ4 := b.reshape(b.relu6Back(b.reshape(f.z4, "pool_shape"), b.reshape(f.a4, "pool_shape"), dA4), "rows_features") // [M,F]
-	grad(conv1W, b.gemmT(last, dZ4))
+	grad(conv1W, b.gemmT(f.conv1In, dZ4))
 	grad(conv1B, b.sumRows(dZ4))
 	// The stages from the last down. The gradient at a residual block's
 	// output flows both into the block and past it. Stage i's input
