@@ -137,7 +137,6 @@ func tailLayers(b *model.Backbone, blocks int) ([]*model.Layer, error) {
 	if blocks < 0 || blocks > maxBlocks {
 		return nil, fmt.Errorf("tail: %d blocks before block_16: use 0 to %d", blocks, maxBlocks)
 	}
-	pre, down, _ := splitBlocks(blocks)
 	tb := namesOnly(blocks).stages()
 	names := layersFor(blocks)
 	out := make([]*model.Layer, len(names))
@@ -160,7 +159,7 @@ func tailLayers(b *model.Backbone, blocks int) ([]*model.Layer, error) {
 			w = blockShape[k%3]
 		}
 		stride, outSize := 1, l.InSize
-		if down && k == 3*pre+1 {
+		if k%3 == 1 && k/3 < len(tb) && tb[k/3].downsamples() {
 			stride, outSize = 2, l.InSize/2
 			if l.InSize%2 != 0 {
 				outSize = -1 // SAME would pad before too: not what the taps assume

@@ -186,6 +186,10 @@ func (d Dims) stages() []stage {
 	return append(out, stage{"block_16", blockOf(block16Params), d.In, d.Expand, d.Project, stride1, false})
 }
 
+// downsamples says whether the stage's depthwise convolution has stride 2
+// (block_13: the grid halves), as its geometry says.
+func (st stage) downsamples() bool { return st.geom == stride2 }
+
 // shapes are the stage's tensor shapes, in block.params' order.
 func (st stage) shapes() [][]int64 {
 	in, e, out := int64(st.in), int64(st.expand), int64(st.out)
