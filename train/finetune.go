@@ -127,9 +127,10 @@ func extractActivations(cfg Config, tests []TestSet, ex *Extractor, perView int,
 // memoryNote warns, before the activations are computed, when the run will
 // likely need more memory than the machine has available (0: unknown, no
 // note): training holds every view's activation as binary16 (the cache's
-// copies), and with rpscam train's GC setting the block_13 recipe's peak
-// (8 views, first run from an empty cache, 2026-12-04) was 5.3 GB, twice
-// those 2.26 GB plus 0.8 GB (a rerun from the cache: 5.0 GB).
+// copies), and with rpscam train's GC setting the block_13 recipe's peak in
+// a first run from an empty cache (2026-12-04) was 5.3 GB with 8 views,
+// twice those 2.26 GB plus 0.8 GB, and 6.95 GB with 12 views, below the
+// 7.5 GB (twice 3.36 GB plus 0.8) this estimates: it errs on the safe side.
 func memoryNote(views, perView int, available uint64) string {
 	need := 2*float64(views)*float64(perView)*2 + 0.8e9
 	if available == 0 || need <= float64(available) {
