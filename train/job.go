@@ -18,7 +18,11 @@ type Job struct {
 	Mode     string // "head" (frozen backbone) or "finetune"
 	FineTune FineTuneConfig
 	AugSeed  uint64 // augmented views; part of the cache key
-	Backbone *model.Backbone
+	// MotionBlur is the share of augmented views smeared by a linear
+	// motion (AugmentConfig.MotionBlurP, up to DefaultMotionBlurLen of the
+	// side); 0, the default, keeps the committed recipe's views.
+	MotionBlur float64
+	Backbone   *model.Backbone
 	// BackbonePath is the head recipe's feature-extractor ONNX, built from
 	// Backbone when missing; TrunkPath the fine-tuning trunk, rebuilt when
 	// missing or cut elsewhere ("": trunkPath of the weights and cut).
@@ -100,6 +104,9 @@ func (j *Job) extractor(path, output string, openCache func(AugmentConfig) (Vect
 		return nil, augCfg, nil, err
 	}
 	augCfg = DefaultAugment()
+	if j.MotionBlur > 0 {
+		augCfg.MotionBlurP, augCfg.MotionBlurLen = j.MotionBlur, DefaultMotionBlurLen
+	}
 	aug, err := newAugmenter(augCfg)
 	if err == nil {
 		var cache VectorCache

@@ -35,6 +35,9 @@ func (j *Job) Settle(d DataRequest, given func(flag string) bool) error {
 		}
 		j.Fit.Patience, j.FineTune.Patience = 0, 0
 	}
+	if j.MotionBlur < 0 || j.MotionBlur > 1 {
+		return recipeErrorf("--aug-motion-blur %g: use a share of the views from 0 (off) up to 1, e.g. 0.25", j.MotionBlur)
+	}
 	var err error
 	j.TrainShare, err = perSource("--train-share", d.Shares, "NAME=F with a source name and a share above 0 and at most 1, e.g. sxsw=0.5", func(v string) (float64, bool) {
 		share, err := strconv.ParseFloat(v, 64)

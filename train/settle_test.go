@@ -35,3 +35,20 @@ func TestSettleAppliesHeadDefaults(t *testing.T) {
 		t.Errorf("--ft-ema with --mode head: %v, want a *RecipeError naming the flag", err)
 	}
 }
+
+// TestSettleChecksMotionBlur: --aug-motion-blur is a share of the views.
+func TestSettleChecksMotionBlur(t *testing.T) {
+	none := func(string) bool { return false }
+	for _, share := range []float64{-0.1, 1.5} {
+		j := Job{Config: DefaultConfig(nil), Mode: "finetune", FineTune: DefaultFineTune(), MotionBlur: share}
+		err := j.Settle(DataRequest{}, none)
+		var re *RecipeError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), "--aug-motion-blur") {
+			t.Errorf("--aug-motion-blur %g: %v, want a *RecipeError naming the flag", share, err)
+		}
+	}
+	j := Job{Config: DefaultConfig(nil), Mode: "finetune", FineTune: DefaultFineTune(), MotionBlur: 0.25}
+	if err := j.Settle(DataRequest{}, none); err != nil {
+		t.Errorf("--aug-motion-blur 0.25: %v", err)
+	}
+}
