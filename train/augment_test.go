@@ -51,14 +51,15 @@ func TestLowLightDarkensMidTones(t *testing.T) {
 // bright dot becomes a line through it: its light spreads along one
 // direction (the second moments' larger axis) far more than across it,
 // no longer than MotionBlurLen of the side, and is kept (the kernel sums
-// to 1), and the lengths drawn reach up to it. A zero probability draws nothing, so older recipes' views stay.
+// to 1); the lengths drawn reach up to it. A zero probability draws
+// nothing, so older recipes' views stay as they were.
 func TestMotionBlurSmearsAlongALine(t *testing.T) {
 	const side = 101
 	aug, err := newAugmenter(AugmentConfig{ScaleMin: 1, ScaleMax: 1, MotionBlurP: 1, MotionBlurLen: 0.3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := gocv.NewMatWithSize(side, side, gocv.MatTypeCV8UC3)
+	src := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(0, 0, 0, 0), side, side, gocv.MatTypeCV8UC3)
 	defer src.Close()
 	src.SetUCharAt(50, 50*3+1, 255)
 	var longest float64
