@@ -32,7 +32,7 @@ func addTrainFlags(fs *pflag.FlagSet) *trainFlags {
 	fs.Uint64Var(&j.Seed, "seed", def.Seed, "seed for the initialisation, shuffling and dropout")
 	fs.Uint64Var(&j.SplitSeed, "split-seed", def.SplitSeed, "seed of the validation split (kept apart from --seed so that runs of any seed are compared on the same images)")
 	fs.Uint64Var(&j.AugSeed, "aug-seed", 1, "seed for the augmented views (part of the feature-cache key)")
-	fs.Float64Var(&j.MotionBlur, "aug-motion-blur", 0, "share of the augmented views smeared by a linear motion at a random angle, up to 15% of the side long (a new feature cache); 0 = off. Measured at 0.25 and not taken: see models/README.md")
+	fs.Float64Var(&j.MotionBlur, "aug-motion-blur", 0, fmt.Sprintf("share of the augmented views smeared by a linear motion at a random angle, up to %.0f%% of the side long (a new feature cache); 0 = off. Measured at 0.25 and not taken: see models/README.md", 100*train.DefaultMotionBlurLen))
 	fs.IntVar(&j.Views, "views", def.Views, fmt.Sprintf("views per training image: 1 clean + N-1 augmented (--mode head: default %d)", train.RecipeDefaults("head").Views))
 	fs.Float64Var(&j.ValFraction, "val-fraction", def.ValFraction, "share of each source's groups (hand models, clips) held for validation")
 	fs.StringVar(&j.LeaveOut, "leave-out", "", "keep this source out of training and report accuracy on it (writes no model)")
