@@ -3,7 +3,70 @@ package train
 import (
 	"os"
 	"testing"
+	"unsafe"
 )
+
+// inMapping reports whether b lies inside one of c's mappings of its file.
+func inMapping(c *Cache, b []byte) bool {
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	for _, m := range c.maps {
+		lo := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
+		if len(b) > 0 && p >= lo && p+uintptr(len(b)) <= lo+uintptr(len(m)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCacheServesVectorsFromItsFile: what Put appends is a heap copy until
+// Save, then every vector, appended or found on open, is read where it lies
+// in the mapped file (at odd offsets too: keys of any length), and Close
+// releases the mappings.
+func TestCacheServesVectorsFromItsFile(t *testing.T) {
+	dir := t.TempDir()
+	c, err := openActivationCache(dir, "trunk-sha", DefaultAugment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Put("odd", []float32{1, 2, 3})
+	h, _ := c.GetHalf("odd")
+	if inMapping(c, h) {
+		t.Fatal("a vector not yet saved is served from a mapping")
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c.Put("even", []float32{-4, 0.5})
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string][]float32{"odd": {1, 2, 3}, "even": {-4, 0.5}} {
+		h, ok := c.GetHalf(key)
+		if !ok || !inMapping(c, h) {
+			t.Errorf("after Save, %q (found %v) is not read from the mapped file", key, ok)
+		}
+		got, _ := c.Get(key)
+		if len(got) != len(want) || got[0] != want[0] || got[len(got)-1] != want[len(want)-1] {
+			t.Errorf("Get(%q) = %v, want %v", key, got, want)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.maps) != 0 || c.Len() != 0 {
+		t.Errorf("after Close: %d mappings, %d entries, want none", len(c.maps), c.Len())
+	}
+	c2, err := openActivationCache(dir, "trunk-sha", DefaultAugment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	for _, key := range []string{"odd", "even"} {
+		if h, ok := c2.GetHalf(key); !ok || !inMapping(c2, h) {
+			t.Errorf("reopened: %q (found %v) is not read from the mapped file", key, ok)
+		}
+	}
+}
 
 func TestActivationCacheRoundTripAndTornTail(t *testing.T) {
 	dir := t.TempDir()

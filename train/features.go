@@ -51,8 +51,10 @@ type Extractor struct {
 
 	AugSeed uint64
 	// Half keeps the vectors as binary16 bits (FeatureSet.Half, sharing
-	// the cache's copies) instead of float32: the fine-tuning activations,
-	// which the cache rounds to binary16 anyway, in half the memory.
+	// the cache's copies, mapped from its file) instead of float32: the
+	// fine-tuning activations, which the cache rounds to binary16 anyway,
+	// in half the memory and off the Go heap. They are valid until the
+	// cache is closed.
 	Half         bool
 	Progress     io.Writer
 	Terminal     bool
@@ -62,9 +64,9 @@ type Extractor struct {
 // FeatureSet is feature vectors with their labels and origins.
 type FeatureSet struct {
 	X [][]float32
-	// Half holds the vectors as binary16 bits instead of X (an Extractor
-	// with Half set): one of X and Half is empty.
-	Half     [][]uint16
+	// Half holds the vectors as binary16 bits, little-endian bytes,
+	// instead of X (an Extractor with Half set): one of X and Half is empty.
+	Half     [][]byte
 	Y        []int
 	Examples []Example // the example each row came from
 	Views    []int     // the view index of each row
@@ -155,12 +157,12 @@ type VectorCache interface {
 
 // halfCache is a VectorCache that hands out its binary16 copies (*Cache).
 type halfCache interface {
-	GetHalf(key string) ([]uint16, bool)
+	GetHalf(key string) ([]byte, bool)
 }
 
-// halfOf returns key's vector as binary16 bits: the cache's own copy where
-// it keeps one, else a rounded copy of its vector.
-func halfOf(cache VectorCache, key string) ([]uint16, bool) {
+// halfOf returns key's vector as binary16 bits (little-endian bytes): the
+// cache's own copy where it keeps one, else a rounded copy of its vector.
+func halfOf(cache VectorCache, key string) ([]byte, bool) {
 	if hc, ok := cache.(halfCache); ok {
 		return hc.GetHalf(key)
 	}
@@ -168,7 +170,7 @@ func halfOf(cache VectorCache, key string) ([]uint16, bool) {
 	if !ok {
 		return nil, false
 	}
-	return nn.HalfFromFloat32s(v), true
+	return nn.HalfBytesFromFloat32s(v), true
 }
 
 // noCache is the VectorCache of an Extractor without one.
@@ -181,6 +183,10 @@ func (noCache) Key(path string, view int, augSeed uint64) (string, error) {
 func (noCache) Get(string) ([]float32, bool) { return nil, false }
 func (noCache) Put(string, []float32)        {}
 func (noCache) Save() error                  { return nil }
+
+// saveBytes is how many bytes of new binary16 vectors Features computes
+// between two Saves of its cache.
+const saveBytes = 256 << 20
 
 type job struct {
 	ex   Example
@@ -219,7 +225,7 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 			out.Views = append(out.Views, v)
 			if e.Half {
 				out.Half = append(out.Half, nil)
-				if h, ok := halfOf(cache, key); ok && len(h) == dim {
+				if h, ok := halfOf(cache, key); ok && len(h) == 2*dim {
 					out.Half[row] = h
 					continue
 				}
@@ -285,6 +291,26 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 		}
 	}()
 	defer func() { close(stop); wg.Wait() }()
+	// Save every saveBytes of new vectors: what was computed is on disk
+	// should the run be stopped, and Half rows, which point at the cache's
+	// heap copies until a Save maps them from its file, are pointed at the
+	// file, so that a first run's heap does not grow with the whole cache.
+	var unsaved []job
+	saveEvery := max(1, saveBytes/(2*dim))
+	save := func() error {
+		if err := cache.Save(); err != nil {
+			return err
+		}
+		for _, j := range unsaved {
+			if h, ok := halfOf(cache, j.key); ok && len(h) == 2*dim {
+				for _, row := range rows[j.key] {
+					out.Half[row] = h
+				}
+			}
+		}
+		unsaved = unsaved[:0]
+		return nil
+	}
 	done := 0
 	prog.Update(0)
 	for p := range ready {
@@ -305,17 +331,23 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 				continue
 			}
 			h, ok := halfOf(cache, j.key)
-			if !ok || len(h) != dim { // no cache
-				h = nn.HalfFromFloat32s(vec)
+			if !ok || len(h) != 2*dim { // no cache
+				h = nn.HalfBytesFromFloat32s(vec)
 			}
 			for _, row := range rows[j.key] {
 				out.Half[row] = h
 			}
+			unsaved = append(unsaved, j)
 		}
 		done += len(p.jobs)
 		prog.Update(done)
+		if len(unsaved) >= saveEvery {
+			if err := save(); err != nil {
+				return FeatureSet{}, err
+			}
+		}
 	}
-	if err := cache.Save(); err != nil {
+	if err := save(); err != nil {
 		return FeatureSet{}, err
 	}
 	return out, nil

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpscam/rpscam/internal/nn"
 	"gocv.io/x/gocv"
 )
 
@@ -70,8 +71,12 @@ func readBGR(path string) (gocv.Mat, error) {
 	return m, nil
 }
 
-func TestExtractorViewsAndCache(t *testing.T) {
-	dir := t.TempDir()
+// solidImages writes one solid-colour image per class into a new folder
+// (rock red, paper green, scissors blue) and lists it, with the default
+// augmentation.
+func solidImages(t *testing.T) (dir string, exs []Example, aug *Augmenter) {
+	t.Helper()
+	dir = t.TempDir()
 	writeSolid(t, filepath.Join(dir, "rock", "a.png"), color.RGBA{R: 200, G: 10, B: 10})
 	writeSolid(t, filepath.Join(dir, "paper", "b.png"), color.RGBA{R: 10, G: 200, B: 10})
 	writeSolid(t, filepath.Join(dir, "scissors", "c.png"), color.RGBA{R: 10, G: 10, B: 200})
@@ -79,10 +84,14 @@ func TestExtractorViewsAndCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aug, err := newAugmenter(DefaultAugment())
-	if err != nil {
+	if aug, err = newAugmenter(DefaultAugment()); err != nil {
 		t.Fatal(err)
 	}
+	return dir, exs, aug
+}
+
+func TestExtractorViewsAndCache(t *testing.T) {
+	dir, exs, aug := solidImages(t)
 	cacheDir := filepath.Join(dir, "cache")
 	reads := 0
 	countedRead := func(path string) (gocv.Mat, error) {
@@ -190,6 +199,52 @@ func TestExtractorViewsAndCache(t *testing.T) {
 }
 
 func f0time() (t time.Time) { return time.Unix(1_600_000_000, 0) }
+
+// TestExtractorHalfRowsLieInTheCacheFile: with Half set, every row
+// Features returns, computed in this call or found in the cache, is the
+// cache file's record read where it lies (mapped), not a heap copy that
+// training would hold besides it, and holds the float32 path's values
+// rounded to binary16.
+func TestExtractorHalfRowsLieInTheCacheFile(t *testing.T) {
+	dir, exs, aug := solidImages(t)
+	newEx := func(r *meanRunner, c VectorCache, half bool) *Extractor {
+		return &Extractor{Runner: r, NewPre: func() (Preprocessor, error) { return &resizePre{m: gocv.NewMat()}, nil },
+			Read: readBGR, Augment: aug, Batch: 2, Cache: c, AugSeed: 1, Half: half}
+	}
+	wide, err := newEx(&meanRunner{}, nil, false).Features(exs, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cacheDir := filepath.Join(dir, "cache")
+	for _, run := range []string{"computed", "from the cache"} {
+		c, err := OpenCache(cacheDir, "backbone-sha", DefaultAugment())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &meanRunner{}
+		f, err := newEx(r, c, true).Features(exs, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Half) != 9 || len(f.X) != 0 {
+			t.Fatalf("%s: %d binary16 and %d float32 rows, want 9 and 0", run, len(f.Half), len(f.X))
+		}
+		if computed := r.images > 0; computed != (run == "computed") {
+			t.Errorf("%s: the backbone ran on %d images", run, r.images)
+		}
+		for i, h := range f.Half {
+			if !inMapping(c, h) {
+				t.Errorf("%s: row %d (%s view %d) is not read from the cache file", run, i, f.Examples[i].Path, f.Views[i])
+			}
+			if want := nn.HalfBytesFromFloat32s(wide.X[i]); string(h) != string(want) {
+				t.Errorf("%s: row %d = % x, want the float32 row %v rounded: % x", run, i, h, wide.X[i], want)
+			}
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
 func TestFeatureSetRepeat(t *testing.T) {
 	f := FeatureSet{

@@ -1,6 +1,9 @@
 package nn
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+)
 
 // HalfFromFloat32s rounds each value to IEEE 754 binary16 (ties to even),
 // saturating beyond 65504 to infinity. Used to store activations compactly:
@@ -24,6 +27,25 @@ func HalfToFloat32s(h []uint16) []float32 {
 func HalfToFloat32sInto(dst []float32, h []uint16) {
 	for i, x := range h {
 		dst[i] = HalfToFloat32(x)
+	}
+}
+
+// HalfBytesFromFloat32s is HalfFromFloat32s stored little-endian, as the
+// training caches keep them.
+func HalfBytesFromFloat32s(v []float32) []byte {
+	out := make([]byte, 2*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint16(out[2*i:], Float32ToHalf(x))
+	}
+	return out
+}
+
+// HalfBytesToFloat32sInto widens binary16 values stored little-endian in b
+// (at any alignment, e.g. in a mapped file) into dst (len(dst) >= len(b)/2).
+func HalfBytesToFloat32sInto(dst []float32, b []byte) {
+	dst = dst[:len(b)/2]
+	for i := range dst {
+		dst[i] = HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
 	}
 }
 

@@ -277,8 +277,9 @@ func TestHalfRowsTrainAsFloat32(t *testing.T) {
 		rows := set.X.(Float32Rows)
 		half, wide := make(HalfRows, len(rows)), make(Float32Rows, len(rows))
 		for i, x := range rows {
-			half[i] = nn.HalfFromFloat32s(x)
-			wide[i] = nn.HalfToFloat32s(half[i])
+			half[i] = nn.HalfBytesFromFloat32s(x)
+			wide[i] = make([]float32, len(x))
+			nn.HalfBytesToFloat32sInto(wide[i], half[i])
 		}
 		return Data{X: half, Y: set.Y}, Data{X: wide, Y: set.Y}
 	}

@@ -1,6 +1,9 @@
 package tail
 
-import "testing"
+import (
+	"encoding/binary"
+	"testing"
+)
 
 // BenchmarkRowsFillBatch is the cost of filling one training batch (64
 // rows of the block_13 recipe's 14x14x96 activations) from each storage:
@@ -10,9 +13,9 @@ func BenchmarkRowsFillBatch(b *testing.B) {
 	const n, per = 64, 14 * 14 * 96
 	wide, half := make(Float32Rows, n), make(HalfRows, n)
 	for i := range n {
-		wide[i], half[i] = make([]float32, per), make([]uint16, per)
+		wide[i], half[i] = make([]float32, per), make([]byte, 2*per)
 		for k := range per {
-			half[i][k] = uint16(0x3c00 + (i*per+k)%0x400) // 1.0 .. 2.0
+			binary.LittleEndian.PutUint16(half[i][2*k:], uint16(0x3c00+(i*per+k)%0x400)) // 1.0 .. 2.0
 		}
 	}
 	dst := make([]float32, n*per)

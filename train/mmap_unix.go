@@ -1,0 +1,30 @@
+//go:build unix
+
+package train
+
+import (
+	"os"
+	"syscall"
+)
+
+// mapFile maps length bytes of f from offset (a multiple of the page size)
+// read-only. The pages are the kernel's file cache: they do not count
+// against the Go heap and the kernel can drop and re-read them under
+// memory pressure.
+func mapFile(f *os.File, offset int64, length int) ([]byte, error) {
+	if length == 0 {
+		return nil, nil
+	}
+	return syscall.Mmap(int(f.Fd()), offset, length, syscall.PROT_READ, syscall.MAP_SHARED)
+}
+
+// unmapFile releases a mapping made by mapFile.
+func unmapFile(b []byte) error {
+	if b == nil {
+		return nil
+	}
+	return syscall.Munmap(b)
+}
+
+// pageSize is the alignment mapFile needs of an offset.
+func pageSize() int64 { return int64(os.Getpagesize()) }
