@@ -124,20 +124,26 @@ func extractActivations(cfg Config, tests []TestSet, ex *Extractor, perView int,
 	return a, nil
 }
 
-// memoryNote warns, before the activations are computed, when the run will
-// likely need more memory than the machine has available (0: unknown, no
-// note): training holds every view's activation as binary16 (the cache's
-// copies), and with rpscam train's GC setting the block_13 recipe's peak in
-// a first run from an empty cache (2026-12-04) was 5.3 GB with 8 views,
-// twice those 2.26 GB plus 0.8 GB, and 6.95 GB with 12 views, below the
-// 7.5 GB (twice 3.36 GB plus 0.8) this estimates: it errs on the safe side.
+// memoryNote says, before the activations are computed, when the machine
+// has less memory available than the run works best with (0: unknown, no
+// note). The activations are read where they lie in the cache file
+// (mapped), so they need not all fit: the kernel keeps what fits in its
+// file cache and reads the rest from disk again each epoch, which is only
+// slower. What must fit is the rest, ONNX Runtime's sessions and the Go
+// heap: 2.2 GB at the peak of the 12-view block_13 recipe's first run from
+// an empty cache (2026-12-05; 5.7 GB with its 3.5 GB of mapped activations,
+// 6.95 GB when the activations were held on the heap).
 func memoryNote(views, perView int, available uint64) string {
-	need := 2*float64(views)*float64(perView)*2 + 0.8e9
-	if available == 0 || need <= float64(available) {
+	const working = 2.5e9 // the 2.2 GB measured, rounded up
+	acts := float64(views) * float64(perView) * 2
+	switch {
+	case available == 0 || working+acts <= float64(available):
 		return ""
+	case working > float64(available):
+		return fmt.Sprintf("train: warning: this run needs about %.1f GB of memory besides its activations, %.1f GB are available: it may be killed; close other programs", working/1e9, float64(available)/1e9)
 	}
-	return fmt.Sprintf("train: warning: this run needs about %.1f GB of memory (%d views x %d activation values), %.1f GB are available: it may be killed; "+
-		"a shallower --tune (block14 holds 2.4 times fewer values a view) or fewer --views needs less", need/1e9, views, perView, float64(available)/1e9)
+	return fmt.Sprintf("train: note: the activations (%.1f GB: %d views x %d values as binary16) do not all fit in the %.1f GB available beside training's %.1f GB: "+
+		"epochs will read part of them from disk again, which is slower; fewer --views or a shallower --tune (block14 holds 2.4 times fewer values a view) fit", acts/1e9, views, perView, float64(available)/1e9, working/1e9)
 }
 
 // availableMemory is MemAvailable from /proc/meminfo in bytes, 0 where it

@@ -109,13 +109,14 @@ func runTrain(env *cliEnv, args []string) error {
 	j.Command = "rpscam train " + strings.Join(args, " ")
 	j.Log, j.Progress = env.stdout, env.stderr
 	if j.Mode == "finetune" {
-		// Fine-tuning keeps gigabytes of activations alive for the whole
-		// run while each batch makes little garbage; Go's default GOGC=100
-		// lets the heap grow to twice the live data before collecting. At
-		// 25 the block_13 recipe's peak (rerun from its cache, activations
-		// then held as float32) fell from 15.3 to 10.7 GB, and gctrace put
-		// the collector at 0% of the CPU (the activations hold no pointers
-		// to scan). A GOGC the user set wins.
+		// Go's default GOGC=100 lets the heap grow to twice the live data
+		// before collecting. When fine-tuning held its activations on the
+		// heap, 25 brought the block_13 recipe's peak (rerun from its
+		// cache, activations then float32) from 15.3 to 10.7 GB at 0% of
+		// the CPU by gctrace. They are now read from the mapped cache file
+		// (train.Cache), so this bounds only what stays on the heap: the
+		// vectors computed since the cache's last save, the index, ONNX
+		// Runtime's Go-side buffers. A GOGC the user set wins.
 		if os.Getenv("GOGC") == "" {
 			defer debug.SetGCPercent(debug.SetGCPercent(25))
 		}
