@@ -291,10 +291,12 @@ func (e *Extractor) Features(examples []Example, views int) (FeatureSet, error) 
 		}
 	}()
 	defer func() { close(stop); wg.Wait() }()
-	// Save every saveBytes of new vectors: what was computed is on disk
-	// should the run be stopped, and Half rows, which point at the cache's
-	// heap copies until a Save maps them from its file, are pointed at the
-	// file, so that a first run's heap does not grow with the whole cache.
+	// With Half, save every saveBytes of new vectors: the rows, which point
+	// at the cache's heap copies until a Save maps them from its file, are
+	// then pointed at the file, so that a first run's heap does not grow
+	// with the whole cache (and what was computed is on disk should the
+	// run be stopped). float32 rows are the caller's own: one Save at the
+	// end.
 	var unsaved []job
 	saveEvery := max(1, saveBytes/(2*dim))
 	save := func() error {
