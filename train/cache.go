@@ -59,23 +59,52 @@ func OpenCache(dir, backboneSHA256 string, aug AugmentConfig) (*Cache, error) {
 
 func openCache(path string) (*Cache, error) {
 	c := &Cache{path: path, index: map[string][]byte{}}
+	c.openWriter()
 	size, err := c.mapRecords()
-	if err == nil && size > c.mapped {
+	if err == nil && size > c.mapped && c.f != nil {
 		// Drop the torn tail so that appends start on a record boundary,
-		// and map the file again: no mapping may reach past its end.
+		// and map the file again: no mapping may reach past its end. Only
+		// the writer may: for any other the tail is the writer's record in
+		// flight.
 		valid := c.mapped
 		c.unmapAll()
 		clear(c.index)
-		if err = os.Truncate(c.path, valid); err == nil {
+		if err = c.f.Truncate(valid); err == nil {
 			_, err = c.mapRecords()
 		}
 	}
 	if err != nil {
-		c.unmapAll()
+		c.Close()
 		return nil, fmt.Errorf("feature cache %s: %w", c.path, err)
 	}
 	return c, nil
 }
+
+// openWriter opens the file for appending and takes its lock, so that one
+// Cache at a time appends to it: two runs appending at once would
+// interleave their buffered writes and could stitch one vector's start to
+// another's bytes under a valid key. Without the lock (another run is
+// filling the file) or without write access, c has no writer and Put
+// keeps new vectors in memory only (Writable).
+func (c *Cache) openWriter() {
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+		return
+	}
+	f, err := os.OpenFile(c.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	if !tryLock(f) {
+		f.Close()
+		return
+	}
+	c.f = f
+}
+
+// Writable reports whether Put saves to the file: false while another run
+// holds it (or where it cannot be written), when vectors this run computes
+// are kept in memory only.
+func (c *Cache) Writable() bool { return c != nil && c.f != nil }
 
 // mapRecords maps the part of the file after c.mapped and points index at
 // the records there, up to the end or a torn record; it returns the file's
@@ -175,7 +204,7 @@ func (c *Cache) GetHalf(key string) ([]byte, bool) {
 // rounds v in place to the values stored: the run that fills the cache then
 // trains on exactly what every later run reads back, so a first run and a
 // rerun from the cache give the same parameters. A write error is kept and
-// returned by Save.
+// returned by Save. A Cache that is not Writable keeps v in memory only.
 func (c *Cache) Put(key string, v []float32) {
 	if c == nil {
 		return
@@ -193,15 +222,11 @@ func (c *Cache) Put(key string, v []float32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.index[key] = h
+	if c.f == nil {
+		return // not the writer: in memory only
+	}
 	if c.w == nil {
-		if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
-			return
-		}
-		f, err := os.OpenFile(c.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return
-		}
-		c.f, c.w = f, bufio.NewWriterSize(f, 1<<20)
+		c.w = bufio.NewWriterSize(c.f, 1<<20)
 	}
 	c.w.Write(rec)
 }

@@ -136,3 +136,80 @@ func TestActivationCacheRoundTripAndTornTail(t *testing.T) {
 		t.Errorf("a different trunk shares the cache file %s", other.Path())
 	}
 }
+
+// TestCacheHasOneWriter: while one Cache holds the file (another run
+// filling it), a second one reads what the first saved but appends nothing
+// and leaves its record in flight alone: interleaved appends could stitch
+// one vector's start to another's bytes under a valid key. Once the
+// writer is gone, the next Cache truncates the torn tail and writes.
+func TestCacheHasOneWriter(t *testing.T) {
+	dir := t.TempDir()
+	writer, err := openActivationCache(dir, "trunk-sha", DefaultAugment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !writer.Writable() {
+		t.Fatal("the first Cache on a new file is not writable")
+	}
+	writer.Put("w1", []float32{1, 2})
+	if err := writer.Save(); err != nil {
+		t.Fatal(err)
+	}
+	// Part of the writer's next record, flushed while it is being written.
+	f, err := os.OpenFile(writer.Path(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{2, 0, 0, 0, 'w', '2', 1, 0})
+	f.Close()
+	before, err := os.Stat(writer.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	reader, err := openActivationCache(dir, "trunk-sha", DefaultAugment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reader.Writable() {
+		t.Error("a second Cache on a file another one writes is writable")
+	}
+	if v, ok := reader.Get("w1"); !ok || len(v) != 2 || v[1] != 2 {
+		t.Errorf("the second Cache reads w1 as %v, %v", v, ok)
+	}
+	reader.Put("r1", []float32{3})
+	if v, ok := reader.Get("r1"); !ok || v[0] != 3 {
+		t.Errorf("the second Cache lost its own vector r1 in memory: %v, %v", v, ok)
+	}
+	if err := reader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.Stat(writer.Path()); err != nil || after.Size() != before.Size() {
+		t.Errorf("the second Cache changed the file: %d bytes, was %d (%v)", after.Size(), before.Size(), err)
+	}
+	if err := writer.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	next, err := openActivationCache(dir, "trunk-sha", DefaultAugment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !next.Writable() || next.Len() != 1 {
+		t.Fatalf("after the writer closed: writable %v, %d entries, want true and 1 (w1)", next.Writable(), next.Len())
+	}
+	next.Put("n1", []float32{4})
+	if err := next.Close(); err != nil {
+		t.Fatal(err)
+	}
+	last, err := openActivationCache(dir, "trunk-sha", DefaultAugment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer last.Close()
+	for key, want := range map[string]bool{"w1": true, "n1": true, "r1": false} {
+		if _, ok := last.Get(key); ok != want {
+			t.Errorf("reopened: %q present %v, want %v", key, ok, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"io"
 	"time"
 
@@ -111,6 +112,9 @@ func (j *Job) extractor(path, output string, openCache func(AugmentConfig) (Vect
 	if err == nil {
 		var cache VectorCache
 		if cache, err = openCache(augCfg); err == nil {
+			if c, ok := cache.(*Cache); ok && !c.Writable() {
+				fmt.Fprintf(j.Log, "train: note: %s is being filled by another rpscam run (or cannot be written): this run computes what it lacks without saving it\n", c.Path())
+			}
 			contract := runner.Contract()
 			return &Extractor{
 				Runner:   runner,

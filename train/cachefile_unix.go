@@ -28,3 +28,10 @@ func unmapFile(b []byte) error {
 
 // pageSize is the alignment mapFile needs of an offset.
 func pageSize() int64 { return int64(os.Getpagesize()) }
+
+// tryLock takes f's exclusive advisory lock without waiting and reports
+// whether it got it; closing f releases it. Each open of the file is its
+// own holder, in one process as across processes.
+func tryLock(f *os.File) bool {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+}
