@@ -217,9 +217,7 @@ func encodeParams(p *Params, meta map[string]string, cfg writeConfig) *bytes.Buf
 		if cfg.float16Layers {
 			b.WriteByte(encFloat16)
 			u32(len(lp.Weights))
-			for _, f := range lp.Weights {
-				_ = binary.Write(&b, binary.LittleEndian, nn.Float32ToHalf(f))
-			}
+			b.Write(nn.HalfBytesFromFloat32s(lp.Weights))
 		} else {
 			b.WriteByte(encFloat32)
 			u32(len(lp.Weights))
@@ -365,9 +363,7 @@ func (r *reader) f16s(n int) []float32 {
 		return nil
 	}
 	out := make([]float32, n)
-	for i := range out {
-		out[i] = nn.HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
-	}
+	nn.HalfBytesToFloat32sInto(out, b)
 	return out
 }
 

@@ -108,7 +108,7 @@ func TestWeightsSHA256(t *testing.T) {
 	}
 	rounded := sampleParams()
 	for name, lp := range rounded.Layers {
-		lp.Weights = nn.HalfToFloat32s(nn.HalfFromFloat32s(lp.Weights))
+		nn.HalfBytesToFloat32sInto(lp.Weights, nn.HalfBytesFromFloat32s(lp.Weights))
 		rounded.Layers[name] = lp
 	}
 	if back.WeightsSHA256() != rounded.WeightsSHA256() {

@@ -214,11 +214,8 @@ func (c *Cache) Put(key string, v []float32) {
 	copy(rec[4:], key)
 	binary.LittleEndian.PutUint32(rec[4+len(key):], uint32(len(v)))
 	h := rec[8+len(key):]
-	for i, x := range v {
-		bits := nn.Float32ToHalf(x)
-		binary.LittleEndian.PutUint16(h[2*i:], bits)
-		v[i] = nn.HalfToFloat32(bits)
-	}
+	copy(h, nn.HalfBytesFromFloat32s(v))
+	nn.HalfBytesToFloat32sInto(v, h)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.index[key] = h

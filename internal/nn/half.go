@@ -5,33 +5,10 @@ import (
 	"math"
 )
 
-// HalfFromFloat32s rounds each value to IEEE 754 binary16 (ties to even),
-// saturating beyond 65504 to infinity. Used to store activations compactly:
-// the relative rounding error is at most 2^-11.
-func HalfFromFloat32s(v []float32) []uint16 {
-	out := make([]uint16, len(v))
-	for i, f := range v {
-		out[i] = Float32ToHalf(f)
-	}
-	return out
-}
-
-// HalfToFloat32s widens binary16 values to float32 exactly.
-func HalfToFloat32s(h []uint16) []float32 {
-	out := make([]float32, len(h))
-	HalfToFloat32sInto(out, h)
-	return out
-}
-
-// HalfToFloat32sInto is HalfToFloat32s into dst (len(dst) >= len(h)).
-func HalfToFloat32sInto(dst []float32, h []uint16) {
-	for i, x := range h {
-		dst[i] = HalfToFloat32(x)
-	}
-}
-
-// HalfBytesFromFloat32s is HalfFromFloat32s stored little-endian, as the
-// training caches keep them.
+// HalfBytesFromFloat32s rounds each value to IEEE 754 binary16 (ties to
+// even), saturating beyond 65504 to infinity, stored little-endian as the
+// training caches and params files keep them: the relative rounding error
+// is at most 2^-11.
 func HalfBytesFromFloat32s(v []float32) []byte {
 	out := make([]byte, 2*len(v))
 	for i, x := range v {
@@ -41,7 +18,8 @@ func HalfBytesFromFloat32s(v []float32) []byte {
 }
 
 // HalfBytesToFloat32sInto widens binary16 values stored little-endian in b
-// (at any alignment, e.g. in a mapped file) into dst (len(dst) >= len(b)/2).
+// (at any alignment, e.g. in a mapped file) exactly into dst (len(dst) >=
+// len(b)/2).
 func HalfBytesToFloat32sInto(dst []float32, b []byte) {
 	dst = dst[:len(b)/2]
 	for i := range dst {

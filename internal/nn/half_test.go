@@ -31,7 +31,9 @@ func TestHalfConversion(t *testing.T) {
 		}
 	}
 	v := []float32{0.5, -7.25, 3}
-	if got := HalfToFloat32s(HalfFromFloat32s(v)); got[0] != 0.5 || got[1] != -7.25 || got[2] != 3 {
+	got := make([]float32, len(v))
+	HalfBytesToFloat32sInto(got, HalfBytesFromFloat32s(v))
+	if got[0] != 0.5 || got[1] != -7.25 || got[2] != 3 {
 		t.Errorf("slice round trip = %v", got)
 	}
 }
