@@ -6,14 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/rpscam/rpscam/capture"
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/onnx"
 	"github.com/rpscam/rpscam/internal/ort"
@@ -170,7 +168,7 @@ func Run(cfg Config) (*Report, error) {
 	fmt.Fprintf(cfg.Log, "quantize: calibrating on %d training images (%s)\n", len(images), cfg.Method)
 	data := make([]uint8, len(images)*pre.Size())
 	for i, path := range images {
-		if err := preprocessFile(pre, path, data[i*pre.Size():(i+1)*pre.Size()]); err != nil {
+		if err := evaluate.PreprocessFile(pre, path, data[i*pre.Size():(i+1)*pre.Size()]); err != nil {
 			return nil, err
 		}
 	}
@@ -275,18 +273,6 @@ func calibrationImages(shared string, n int) ([]string, error) {
 	return paths, nil
 }
 
-func preprocessFile(pre *infer.Preprocessor, path string, dst []uint8) error {
-	img, err := capture.ReadImage(path)
-	if err != nil {
-		return err
-	}
-	defer img.Close()
-	if err := pre.IntoUint8(img, image.Rectangle{}, dst); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
 // compare runs both models on the validation split and every test set
 // (each image decoded and preprocessed once) and fills rep's figures and bar.
 func compare(cfg Config, fp32 *infer.BatchRunner, pre *infer.Preprocessor, rep *Report) error {
@@ -383,7 +369,7 @@ func compareSet(fp32, int8r *infer.BatchRunner, pre *infer.Preprocessor, items [
 	for start := 0; start < len(items); start += batch {
 		part := items[start:min(start+batch, len(items))]
 		for i, it := range part {
-			if err := preprocessFile(pre, it.Path, buf[i*size:(i+1)*size]); err != nil {
+			if err := evaluate.PreprocessFile(pre, it.Path, buf[i*size:(i+1)*size]); err != nil {
 				return f, err
 			}
 		}

@@ -257,7 +257,7 @@ func predict(runner *infer.BatchRunner, items []Item, batch int, progress func(d
 	for start := 0; start < len(items); start += batch {
 		part := items[start:min(start+batch, len(items))]
 		for i, it := range part {
-			if err := preprocessFile(pre, it.Path, buf[i*size:(i+1)*size]); err != nil {
+			if err := PreprocessFile(pre, it.Path, buf[i*size:(i+1)*size]); err != nil {
 				return nil, err
 			}
 		}
@@ -273,7 +273,11 @@ func predict(runner *infer.BatchRunner, items []Item, batch int, progress func(d
 	return preds, nil
 }
 
-func preprocessFile(pre *infer.Preprocessor, path string, dst []uint8) error {
+// PreprocessFile writes the model input eval scores an image file by into
+// dst (pre.Size() bytes): the file decoded as classify decodes it, its
+// centred crop through the live path's preprocessing. quantize calibrates
+// and compares on the same pixels, so that its figures are eval's.
+func PreprocessFile(pre *infer.Preprocessor, path string, dst []uint8) error {
 	img, err := capture.ReadImage(path)
 	if err != nil {
 		return err
