@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // mjpegBoundary separates the parts of /stream.mjpg.
@@ -18,32 +20,16 @@ const mjpegBoundary = "rpscamframe"
 // <img src> in every browser, VLC, ffmpeg and OpenCV's VideoCapture play.
 // Query: max_fps=N caps this viewer's rate (newest frame wins).
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
-	minInterval, err := rateInterval(r, "max_fps")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	release, ok := s.admit(endpointStream)
+	v, ok := s.admitViewer(w, r, endpointStream, "max_fps", "multipart/x-mixed-replace; boundary="+mjpegBoundary)
 	if !ok {
-		http.Error(w, fmt.Sprintf("too many viewers (limit %d): close another viewer or raise the server's client limit", s.maxClients), http.StatusServiceUnavailable)
 		return
 	}
-	defer release()
-	s.log.Debug("viewer connected", "endpoint", endpointStream, "remote", r.RemoteAddr)
-	defer s.log.Debug("viewer left", "endpoint", endpointStream, "remote", r.RemoteAddr)
-
-	h := w.Header()
-	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+mjpegBoundary)
-	noCache(h)
-	rc := http.NewResponseController(w)
-	defer clearDeadline(rc)
-	sent := s.metrics.framesSent.WithLabelValues(endpointStream)
-	skipped := s.metrics.framesSkipped.WithLabelValues(endpointStream)
+	defer v.leave()
 
 	// The delimiter is written right after each frame rather than before the
 	// next: browsers show a part only once they see the delimiter that ends
 	// it, so writing it late would delay every frame by one.
-	if !s.write(rc, w, []byte("--"+mjpegBoundary+"\r\n")) {
+	if !s.write(v.rc, w, []byte("--"+mjpegBoundary+"\r\n")) {
 		return
 	}
 	ctx := r.Context()
@@ -55,18 +41,18 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if last != 0 {
-			skipped.Add(float64(f.Seq - last - 1))
+			v.skipped.Add(float64(f.Seq - last - 1))
 		}
 		head := fmt.Sprintf("Content-Type: image/jpeg\r\nContent-Length: %d\r\nX-Frame-Seq: %d\r\nX-Timestamp: %.6f\r\n\r\n",
 			len(f.JPEG), f.Seq, float64(f.Published.UnixMicro())/1e6)
-		if !s.write(rc, w, []byte(head), f.JPEG, []byte("\r\n--"+mjpegBoundary+"\r\n")) {
+		if !s.write(v.rc, w, []byte(head), f.JPEG, []byte("\r\n--"+mjpegBoundary+"\r\n")) {
 			return
 		}
-		sent.Inc()
+		v.sent.Inc()
 		last = f.Seq
-		if minInterval > 0 {
+		if v.minInterval > 0 {
 			now := s.now()
-			if !sleepCtx(ctx, lastSent.Add(minInterval).Sub(now)) {
+			if !sleepCtx(ctx, lastSent.Add(v.minInterval).Sub(now)) {
 				return
 			}
 			lastSent = s.now()
@@ -79,27 +65,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 // the source's health changes, and a comment every 15 s to keep proxies from
 // closing an idle stream. Query: max_rate=N caps events per second.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	minInterval, err := rateInterval(r, "max_rate")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	release, ok := s.admit(endpointEvents)
+	v, ok := s.admitViewer(w, r, endpointEvents, "max_rate", "text/event-stream; charset=utf-8")
 	if !ok {
-		http.Error(w, fmt.Sprintf("too many viewers (limit %d): close another viewer or raise the server's client limit", s.maxClients), http.StatusServiceUnavailable)
 		return
 	}
-	defer release()
-	s.log.Debug("viewer connected", "endpoint", endpointEvents, "remote", r.RemoteAddr)
-	defer s.log.Debug("viewer left", "endpoint", endpointEvents, "remote", r.RemoteAddr)
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	noCache(h)
-	rc := http.NewResponseController(w)
-	defer clearDeadline(rc)
-	sent := s.metrics.framesSent.WithLabelValues(endpointEvents)
-	skipped := s.metrics.framesSkipped.WithLabelValues(endpointEvents)
+	defer v.leave()
 
 	// A health change must reach the page even when no frame arrives, which
 	// is exactly when the source stalls, so health is also polled.
@@ -109,7 +79,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 	ctx := r.Context()
 	// retry: tells EventSource how soon to reconnect after a restart.
-	if !s.write(rc, w, []byte("retry: 2000\n\n")) {
+	if !s.write(v.rc, w, []byte("retry: 2000\n\n")) {
 		return
 	}
 	lastWrite := s.now()
@@ -121,13 +91,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		st := s.hub.state()
 		if ok, reason := s.health(); reason != lastHealth {
 			data, _ := json.Marshal(statusJSON{OK: ok, Status: reason})
-			if !s.write(rc, w, sseEvent("status", "", data)) {
+			if !s.write(v.rc, w, sseEvent("status", "", data)) {
 				return
 			}
 			lastHealth, lastWrite = reason, s.now()
 		}
 		if st.frame != nil && st.frame.Seq > lastSeq && rateWait == nil {
-			if wait := lastSent.Add(minInterval).Sub(s.now()); minInterval > 0 && wait > 0 {
+			if wait := lastSent.Add(v.minInterval).Sub(s.now()); v.minInterval > 0 && wait > 0 {
 				rateWait = time.After(wait)
 			} else {
 				data, err := json.Marshal(st.frame.predictionJSON())
@@ -135,18 +105,18 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 					s.log.Error("encoding prediction", "err", err)
 					return
 				}
-				if !s.write(rc, w, sseEvent("prediction", strconv.FormatUint(st.frame.Seq, 10), data)) {
+				if !s.write(v.rc, w, sseEvent("prediction", strconv.FormatUint(st.frame.Seq, 10), data)) {
 					return
 				}
 				if lastSeq != 0 {
-					skipped.Add(float64(st.frame.Seq - lastSeq - 1))
+					v.skipped.Add(float64(st.frame.Seq - lastSeq - 1))
 				}
-				sent.Inc()
+				v.sent.Inc()
 				lastSeq, lastSent, lastWrite = st.frame.Seq, s.now(), s.now()
 			}
 		}
 		if st.closed && rateWait == nil && (st.frame == nil || st.frame.Seq == lastSeq) {
-			s.write(rc, w, sseEvent("end", "", []byte(`{"status":"source ended"}`)))
+			s.write(v.rc, w, sseEvent("end", "", []byte(`{"status":"source ended"}`)))
 			return
 		}
 		changed := st.changed
@@ -159,7 +129,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			rateWait = nil
 		case <-ticker.C:
 			if s.now().Sub(lastWrite) >= keepaliveEvery {
-				if !s.write(rc, w, []byte(": keepalive\n\n")) {
+				if !s.write(v.rc, w, []byte(": keepalive\n\n")) {
 					return
 				}
 				lastWrite = s.now()
@@ -168,6 +138,49 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// viewer is one admitted client of a streaming endpoint (the MJPEG stream
+// or the event stream): its rate cap, its response controller and its
+// endpoint's frame counters.
+type viewer struct {
+	rc            *http.ResponseController
+	minInterval   time.Duration // 0: no cap
+	sent, skipped prometheus.Counter
+	leave         func() // clears the write deadline, frees the client slot, logs
+}
+
+// admitViewer parses the endpoint's rate cap (query parameter rateParam),
+// admits the client under the server's limit on viewers and sets the
+// streaming headers. When it returns false it has answered the request
+// (400 for a bad cap, 503 over the limit).
+func (s *Server) admitViewer(w http.ResponseWriter, r *http.Request, endpoint, rateParam, contentType string) (*viewer, bool) {
+	minInterval, err := rateInterval(r, rateParam)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return nil, false
+	}
+	release, ok := s.admit(endpoint)
+	if !ok {
+		http.Error(w, fmt.Sprintf("too many viewers (limit %d): close another viewer or raise the server's client limit", s.maxClients), http.StatusServiceUnavailable)
+		return nil, false
+	}
+	s.log.Debug("viewer connected", "endpoint", endpoint, "remote", r.RemoteAddr)
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	noCache(h)
+	rc := http.NewResponseController(w)
+	return &viewer{
+		rc:          rc,
+		minInterval: minInterval,
+		sent:        s.metrics.framesSent.WithLabelValues(endpoint),
+		skipped:     s.metrics.framesSkipped.WithLabelValues(endpoint),
+		leave: func() {
+			clearDeadline(rc)
+			release()
+			s.log.Debug("viewer left", "endpoint", endpoint, "remote", r.RemoteAddr)
+		},
+	}, true
 }
 
 type statusJSON struct {
