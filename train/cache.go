@@ -214,7 +214,7 @@ func (c *Cache) Put(key string, v []float32) {
 	copy(rec[4:], key)
 	binary.LittleEndian.PutUint32(rec[4+len(key):], uint32(len(v)))
 	h := rec[8+len(key):]
-	copy(h, nn.HalfBytesFromFloat32s(v))
+	nn.HalfBytesFromFloat32sInto(h, v)
 	nn.HalfBytesToFloat32sInto(v, h)
 	c.mu.Lock()
 	defer c.mu.Unlock()

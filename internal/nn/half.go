@@ -11,10 +11,16 @@ import (
 // is at most 2^-11.
 func HalfBytesFromFloat32s(v []float32) []byte {
 	out := make([]byte, 2*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint16(out[2*i:], Float32ToHalf(x))
-	}
+	HalfBytesFromFloat32sInto(out, v)
 	return out
+}
+
+// HalfBytesFromFloat32sInto is HalfBytesFromFloat32s into dst (len(dst) >=
+// 2*len(v)), e.g. straight into a cache record.
+func HalfBytesFromFloat32sInto(dst []byte, v []float32) {
+	for i, x := range v {
+		binary.LittleEndian.PutUint16(dst[2*i:], Float32ToHalf(x))
+	}
 }
 
 // HalfBytesToFloat32sInto widens binary16 values stored little-endian in b
