@@ -556,6 +556,40 @@ func TestLiveSourceReadOnDemand(t *testing.T) {
 	}
 }
 
+// TestLiveSourceFeedsEveryWorker: from a live source, each of several
+// inference workers gets a frame of its own. Each classification here waits
+// until all four workers hold one, so a worker that is never fed (its
+// requested frame taken by another) fails it.
+func TestLiveSourceFeedsEveryWorker(t *testing.T) {
+	const workers = 4
+	var inside atomic.Int64
+	allIn := make(chan struct{})
+	newCls := func() *meanColourClassifier {
+		c := &meanColourClassifier{}
+		c.before = func(int) {
+			if inside.Add(1) == workers {
+				close(allIn)
+			}
+			select {
+			case <-allIn:
+			case <-time.After(10 * time.Second):
+				t.Errorf("only %d of %d workers got a frame from the live source", inside.Load(), workers)
+			}
+		}
+		return c
+	}
+	var completed atomic.Int64
+	src := &liveFake{fakeSource: &fakeSource{w: 16, h: 16, n: workers}, completed: &completed}
+	p, err := New(src, newCls(), WithParallelClassifiers(newCls(), newCls(), newCls()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := p.Run(context.Background()); err != nil || st.Frames != workers {
+		t.Fatalf("frames %d err %v", st.Frames, err)
+	}
+	checkReleased(t, src.fakeSource)
+}
+
 type countingSource struct {
 	*fakeSource
 	reads *atomic.Int64

@@ -148,8 +148,12 @@ type run struct {
 	handOff  int // frames each channel before inference holds
 	demand   chan struct{}
 	captured chan *job // capture -> preprocessing (or inference)
-	inferred chan *job // inference workers -> sequence
-	toOutput chan *job // sequence -> output
+	// captureDone is closed when capture has ended (after captured is
+	// closed), so that a pull-mode receiver waiting to ask for a frame
+	// learns that none will come.
+	captureDone chan struct{}
+	inferred    chan *job // inference workers -> sequence
+	toOutput    chan *job // sequence -> output
 
 	wg          sync.WaitGroup // capture, preprocessing, sequence
 	workersDone sync.WaitGroup
@@ -173,6 +177,7 @@ func (p *Pipeline) newRun(ctx context.Context) *run {
 	}
 	r.demand = make(chan struct{})
 	r.captured = make(chan *job, r.handOff)
+	r.captureDone = make(chan struct{})
 	r.inferred = make(chan *job, p.workers)
 	r.toOutput = make(chan *job, p.cfg.queueDepth)
 	r.drops, r.hasDrops = p.src.(DropCounter)
@@ -182,6 +187,7 @@ func (p *Pipeline) newRun(ctx context.Context) *run {
 // capture reads frames from the source into captured.
 func (r *run) capture() {
 	defer r.wg.Done()
+	defer close(r.captureDone)
 	defer close(r.captured)
 	for i := 0; r.p.cfg.maxFrames == 0 || i < r.p.cfg.maxFrames; i++ {
 		if r.pull {
@@ -220,14 +226,17 @@ func (r *run) capture() {
 }
 
 // receiveCaptured is how the stage after capture takes the next frame; in
-// pull mode it first asks for one. Capture sends only on demand, so a
-// receive that wins the select means capture has ended.
+// pull mode it first asks for one. Capture reads one frame per demand and
+// sends it to whichever receiver is waiting, so a receiver must not wait on
+// captured before its demand is taken: it would take the frame another
+// worker asked for, and that worker would wait for a frame nobody asks for
+// (with several inference workers, some sat idle). It waits for capture's
+// end instead.
 func (r *run) receiveCaptured() (*job, bool) {
 	if r.pull {
 		select {
 		case r.demand <- struct{}{}:
-		case j, ok := <-r.captured:
-			return j, ok
+		case <-r.captureDone:
 		}
 	}
 	j, ok := <-r.captured
