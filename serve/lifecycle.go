@@ -52,7 +52,13 @@ func (s *Server) ServeWhile(ctx context.Context, ln net.Listener, exitAtEnd bool
 			if sourceEnded != nil {
 				sourceEnded()
 			}
-			<-serveCtx.Done()
+			// Until ctx ends, or the server fails: then nothing is served
+			// any more and waiting on would leave a process doing nothing.
+			select {
+			case <-serveCtx.Done():
+			case err := <-served:
+				return errors.Join(runErr, err)
+			}
 		}
 	}
 	stopServing()

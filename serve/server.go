@@ -269,22 +269,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { served <- srv.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String())
 
+	// A failing listener ends the server as ctx does, and gets the same
+	// clean-up: requests in flight finish and a recording is finalized.
+	var serveErr error
 	select {
 	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
+		serveErr, served = fmt.Errorf("serve: %w", err), nil
 	case <-ctx.Done():
 	}
 	cancelBase()
 	s.cancelTraining()
-	recErr := s.stopRecording()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	shutErr := srv.Shutdown(shutdownCtx)
-	<-served
+	if served != nil {
+		<-served
+	}
 	if shutErr != nil {
 		shutErr = fmt.Errorf("serve: shutdown: %w", shutErr)
 	}
-	return errors.Join(recErr, shutErr)
+	// Stopped after Shutdown, so that a start request that was still in
+	// flight cannot leave a recording running that nothing finalizes.
+	recErr := s.stopRecording()
+	return errors.Join(serveErr, recErr, shutErr)
 }
 
 // stopRecording finalizes a running recording so the file is playable.

@@ -122,6 +122,7 @@ type teachState struct {
 
 	training    *TrainProgress // the running training's newest report; nil when none
 	resetting   bool           // a Reset is swapping the shipped model back in
+	closing     bool           // the server is shutting down: no new training
 	trainStart  time.Time
 	cancelTrain context.CancelFunc
 	result      *TrainResult // the last successful training since start or Reset
@@ -387,6 +388,11 @@ func (s *Server) handleTeachTrain(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusConflict, "a reset is swapping the shipped model back in: train again in a moment")
 		return
 	}
+	if ts.closing {
+		ts.mu.Unlock()
+		writeJSONError(w, http.StatusServiceUnavailable, "the server is shutting down: start it again to train")
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.training, ts.trainStart, ts.cancelTrain = &TrainProgress{Stage: "starting"}, s.now(), cancel
 	ts.mu.Unlock()
@@ -430,10 +436,12 @@ func (s *Server) handleTeachTrain(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// cancelTraining stops a running training at shutdown.
+// cancelTraining stops a running training at shutdown, and refuses any
+// that a request still in flight would start.
 func (s *Server) cancelTraining() {
 	s.teach.mu.Lock()
 	defer s.teach.mu.Unlock()
+	s.teach.closing = true
 	if s.teach.cancelTrain != nil {
 		s.teach.cancelTrain()
 	}

@@ -433,6 +433,20 @@ func TestTeachTrainProgressBusyAndTooFew(t *testing.T) {
 	}
 }
 
+// TestTeachTrainRefusedWhileShuttingDown: once shutdown has cancelled the
+// training, a Train request still in flight starts none (nothing would
+// wait for it to finish).
+func TestTeachTrainRefusedWhileShuttingDown(t *testing.T) {
+	trained := false
+	ft := newFakeTeacher(t, 3, func(string) error { trained = true; return nil })
+	_, s, ts := newTestServer(t, WithTeacher(ft))
+	s.cancelTraining() // what Serve does first when it shuts down
+	code, m := teachPost(t, ts.URL, "/api/teach/train", `{}`)
+	if code != 503 || !strings.Contains(fmt.Sprint(m["error"]), "shutting down") || trained {
+		t.Fatalf("train during shutdown: %d %v (swapped %v), want 503", code, m, trained)
+	}
+}
+
 func TestTeachThumbnails(t *testing.T) {
 	ft := newFakeTeacher(t, 3, nil)
 	_, s, ts := newTestServer(t, WithTeacher(ft))
