@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -104,11 +103,7 @@ func (r *VideoRecorder) Start() (string, error) {
 	if r.active {
 		return r.path, fmt.Errorf("%w to %s", ErrRecordingActive, r.path)
 	}
-	base := "rpscam-" + r.now().Format("20060102-150405")
-	path := filepath.Join(r.dir, base+r.ext)
-	for i := 2; fileExists(path); i++ {
-		path = filepath.Join(r.dir, fmt.Sprintf("%s-%d%s", base, i, r.ext))
-	}
+	path := sink.TimestampedPath(r.dir, r.now(), r.ext)
 	r.active, r.path, r.frames, r.err = true, path, 0, nil
 	if r.indicate != nil {
 		r.indicate(true)
@@ -194,9 +189,4 @@ func (r *VideoRecorder) Stop() (string, int, error) {
 		err = fmt.Errorf("serve: no frame arrived while recording, so %s was not written: check that the source delivers frames (/healthz)", r.path)
 	}
 	return r.path, r.frames, err
-}
-
-func fileExists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
 }

@@ -97,7 +97,7 @@ func (w *LiveWindow) handle(a *pipeline.Annotated, key int) error {
 			w.StopRecording()
 			return nil
 		}
-		path := filepath.Join(w.dir, "rpscam-"+time.Now().Format("20060102-150405")+".mp4")
+		path := TimestampedPath(w.dir, time.Now(), ".mp4")
 		var opts []RecorderOption
 		if w.realTime {
 			opts = append(opts, WithRealTime())

@@ -198,6 +198,24 @@ func NewRecorder(path string, fps float64, w, h int, opts ...RecorderOption) (*R
 		path, strings.Join(codecs, " or "), supportedExts())
 }
 
+// TimestampedPath names a recording started at t: dir/rpscam-YYYYMMDD-HHMMSS
+// plus ext, with -2, -3 ... before ext while that name is taken, since a
+// recording stopped and started again within a second must not overwrite
+// the one just finished.
+func TimestampedPath(dir string, t time.Time, ext string) string {
+	base := filepath.Join(dir, "rpscam-"+t.Format("20060102-150405"))
+	path := base + ext
+	for i := 2; exists(path); i++ {
+		path = fmt.Sprintf("%s-%d%s", base, i, ext)
+	}
+	return path
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
 // CheckOutput says whether a recording could be written to path (a known
 // extension, an existing writable folder, some free space), without creating
 // it, so a command can refuse before it opens the camera. Errors wrap

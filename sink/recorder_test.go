@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 )
@@ -401,5 +402,22 @@ func BenchmarkRecorderWrite640x480(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestTimestampedPathNeverOverwrites: a second recording started within the
+// same second gets -2, a third -3.
+func TestTimestampedPathNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2026, 12, 5, 12, 30, 1, 0, time.UTC)
+	want := []string{"rpscam-20261205-123001.mp4", "rpscam-20261205-123001-2.mp4", "rpscam-20261205-123001-3.mp4"}
+	for _, w := range want {
+		path := TimestampedPath(dir, at, ".mp4")
+		if path != filepath.Join(dir, w) {
+			t.Fatalf("TimestampedPath = %s, want %s", path, w)
+		}
+		if err := os.WriteFile(path, []byte("recorded"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
