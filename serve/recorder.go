@@ -138,7 +138,8 @@ func (r *VideoRecorder) WriteFrameAt(frame gocv.Mat, captured time.Time) error {
 		return r.err
 	}
 	if frame.Empty() || frame.Type() != gocv.MatTypeCV8UC3 {
-		return fmt.Errorf("serve: recording needs 8-bit BGR frames (CV_8UC3), got %v %dx%d", frame.Type(), frame.Cols(), frame.Rows())
+		r.err = fmt.Errorf("serve: recording needs 8-bit BGR frames (CV_8UC3), got %v %dx%d", frame.Type(), frame.Cols(), frame.Rows())
+		return r.err
 	}
 	if r.rec == nil {
 		var opts []sink.RecorderOption
@@ -169,13 +170,32 @@ func (r *VideoRecorder) WriteFrameAt(frame gocv.Mat, captured time.Time) error {
 
 // Stop finalizes the running recording and returns its path and frame count.
 func (r *VideoRecorder) Stop() (string, int, error) {
-	if r.indicate != nil {
-		r.indicate(false)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.active {
 		return r.path, r.frames, ErrRecordingInactive
+	}
+	return r.stop()
+}
+
+// StopFailed is Stop for a recording whose write failed: it stops the
+// running recording only if that one has failed (stopped false otherwise),
+// so that a recording the user started after the failure, between the
+// failed write and this call, goes on.
+func (r *VideoRecorder) StopFailed() (path string, frames int, err error, stopped bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.active || r.err == nil {
+		return "", 0, nil, false
+	}
+	path, frames, err = r.stop()
+	return path, frames, err, true
+}
+
+// stop finalizes the running recording; r.mu is held.
+func (r *VideoRecorder) stop() (string, int, error) {
+	if r.indicate != nil {
+		r.indicate(false) // under r.mu, as Start's: the REC dot follows the last of the two
 	}
 	r.active = false
 	err := r.err

@@ -129,6 +129,17 @@ func TestVideoRecorderRejectsBadInput(t *testing.T) {
 	if err := rec.WriteFrame(gray); err == nil || !strings.Contains(err.Error(), "CV_8UC3") {
 		t.Fatalf("grey frame: %v", err)
 	}
+	// The failed recording is what StopFailed stops; one started after it
+	// (a user's stop and start in between) is left running.
+	if _, _, err, stopped := rec.StopFailed(); !stopped || err == nil || !strings.Contains(err.Error(), "CV_8UC3") {
+		t.Fatalf("StopFailed after the failed write: stopped %v, %v", stopped, err)
+	}
+	if _, err := rec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, stopped := rec.StopFailed(); stopped || !rec.Active() {
+		t.Fatalf("StopFailed stopped a recording that had not failed (stopped %v, active %v)", stopped, rec.Active())
+	}
 }
 
 // The recorder behind the HTTP API: start and stop through /api/record while

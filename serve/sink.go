@@ -40,8 +40,9 @@ func (k *Sink) RawFrame(frame gocv.Mat, roi image.Rectangle) { k.srv.TeachFrame(
 func (k *Sink) Consume(a *pipeline.Annotated) error {
 	if k.rec != nil {
 		if err := k.rec.WriteFrameAt(a.Mat, a.Captured); err != nil {
-			path, n, _ := k.rec.Stop()
-			fmt.Fprintf(k.log, "rpscam: recording %s stopped after %d frames: %v\n", path, n, err)
+			if path, n, _, stopped := k.rec.StopFailed(); stopped {
+				fmt.Fprintf(k.log, "rpscam: recording %s stopped after %d frames: %v\n", path, n, err)
+			}
 		}
 	}
 	// StageOutput is still running (this is it), so it is not reported.
