@@ -58,13 +58,16 @@ func (s *Session) SwapModel(path string) error {
 		s.mu.Unlock()
 		return errors.New("session: SwapModel after Close")
 	}
-	n, device := len(s.models), infer.DeviceCPU
+	// A copy of the config, taken under the lock: a concurrent swap's
+	// install writes s.cfg.
+	cfg, n := s.cfg, len(s.models)
+	cfg.Model, cfg.Device = path, infer.DeviceCPU
 	if s.models[0].Provider() == "CUDA" {
-		device = infer.DeviceCUDA // without trying, and reporting, CUDA again
+		cfg.Device = infer.DeviceCUDA // without trying, and reporting, CUDA again
 	}
 	s.mu.Unlock()
 
-	next, err := s.loadInstances(path, n, device)
+	next, err := loadInstances(cfg, n)
 	if err != nil {
 		return err
 	}
@@ -77,11 +80,10 @@ func (s *Session) SwapModel(path string) error {
 	return nil
 }
 
-// loadInstances loads n instances of the model at path on device and runs
+// loadInstances loads n instances of cfg's model on cfg's device and runs
 // each once.
-func (s *Session) loadInstances(path string, n int, device infer.Device) ([]*infer.Classifier, error) {
-	cfg := s.cfg
-	cfg.Model, cfg.Device = path, device
+func loadInstances(cfg Config, n int) ([]*infer.Classifier, error) {
+	path := cfg.Model
 	first, err := LoadModel(cfg)
 	if err != nil {
 		return nil, err
