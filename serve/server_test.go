@@ -367,6 +367,19 @@ func TestEventsMaxRateSendsTheNewestPrediction(t *testing.T) {
 	}
 }
 
+// TestEventsWithATinyStallTimeout: the events stream polls health at half
+// the stall timeout; a timeout of a nanosecond must not make that a zero
+// interval (a panic in the handler).
+func TestEventsWithATinyStallTimeout(t *testing.T) {
+	hub, _, ts := newTestServer(t, WithStallTimeout(time.Nanosecond))
+	publish(t, hub, "rock", 1)
+	events, closeEvents := openEvents(t, ts.URL+"/api/events")
+	defer closeEvents()
+	if _, p := events.nextPrediction(); p.Label != "rock" {
+		t.Fatalf("first event %+v, want the rock frame", p)
+	}
+}
+
 func TestHealthz(t *testing.T) {
 	clock := newFakeClock()
 	hub, s, ts := newTestServer(t, WithStallTimeout(3*time.Second))

@@ -73,7 +73,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 	// A health change must reach the page even when no frame arrives, which
 	// is exactly when the source stalls, so health is also polled.
-	pollEvery := min(s.stallTimeout/2, time.Second)
+	// (At least a millisecond: a ticker needs a positive interval, and the
+	// stall timeout may be as small as a nanosecond.)
+	pollEvery := max(min(s.stallTimeout/2, time.Second), time.Millisecond)
 	ticker := time.NewTicker(pollEvery)
 	defer ticker.Stop()
 
