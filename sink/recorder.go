@@ -221,10 +221,12 @@ func exists(path string) bool {
 // it, so a command can refuse before it opens the camera. Errors wrap
 // ErrUnwritable or ErrDiskFull.
 func CheckOutput(path string) error {
-	if _, err := codecsFor(path); err != nil {
+	// The folder first: a folder given as the file has no extension, and
+	// "extension is not supported" would not say what is wrong.
+	if err := checkWritableDir(path); err != nil {
 		return err
 	}
-	if err := checkWritableDir(path); err != nil {
+	if _, err := codecsFor(path); err != nil {
 		return err
 	}
 	if free := freeBytes(filepath.Dir(path)); free >= 0 && free < defaultDiskReserve {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rpscam/rpscam/capture"
@@ -66,6 +69,13 @@ func runRecord(env *cliEnv, args []string) error {
 	if err := sink.CheckOutput(o.output); err != nil {
 		return usageError{fmt.Errorf("--output: %w", err)}
 	}
+	// The writer truncates its file as it opens, so recording a video onto
+	// itself would destroy the input before it is read.
+	if in, err := os.Stat(o.sf.input); err == nil {
+		if out, err := os.Stat(o.output); err == nil && os.SameFile(in, out) {
+			return usagef("--output %s is the --input file: recording would overwrite the video it reads; write to another file, e.g. --output %s", o.output, annotatedName(o.output))
+		}
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	s, err := o.sf.open(env)
@@ -124,4 +134,10 @@ func runRecord(env *cliEnv, args []string) error {
 		return fmt.Errorf("finishing %s: %w", rec.Path(), closeErr)
 	}
 	return nil
+}
+
+// annotatedName suggests an output file beside path: name-annotated.ext.
+func annotatedName(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-annotated" + ext
 }

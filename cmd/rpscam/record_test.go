@@ -192,6 +192,31 @@ func TestRecordUsageAndEnvironmentErrors(t *testing.T) {
 	}
 }
 
+// TestRecordRefusesToOverwriteItsInput: --output naming the --input file
+// (here through a second path to it) is refused before anything is opened,
+// and the clip is left as it was; a folder as --output is named as such.
+func TestRecordRefusesToOverwriteItsInput(t *testing.T) {
+	model := tinyModelFile(t)
+	clip := writeColourClip(t, 10, 320, 240)
+	before, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := filepath.Join(filepath.Dir(clip), ".", filepath.Base(clip))
+	code, _, stderr := runCmd(t, "record", "--model", model, "--device", "cpu", "--input", clip, "--output", same)
+	if code != 2 || !strings.Contains(stderr, "is the --input file") {
+		t.Fatalf("output = input: exit %d, stderr %q; want 2 and the reason", code, stderr)
+	}
+	if after, err := os.ReadFile(clip); err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("the input clip changed (%v)", err)
+	}
+	dir := t.TempDir()
+	code, _, stderr = runCmd(t, "record", "--model", model, "--device", "cpu", "--input", clip, "--output", dir)
+	if code != 2 || !strings.Contains(stderr, "it is a directory") {
+		t.Fatalf("output a folder: exit %d, stderr %q; want 2 and \"it is a directory\"", code, stderr)
+	}
+}
+
 // buildRpscam builds the command into a temporary folder.
 func buildRpscam(t *testing.T) string {
 	t.Helper()
