@@ -92,6 +92,11 @@ func NewVideoRecorder(dir string, fps float64, opts ...RecorderOption) (*VideoRe
 			return nil, err
 		}
 	}
+	// A folder that cannot take a recording is refused now, not when the
+	// user presses record and the first frame fails to write.
+	if err := sink.CheckOutput(sink.TimestampedPath(dir, r.now(), r.ext)); err != nil {
+		return nil, fmt.Errorf("serve: --record-dir %s cannot take recordings: %w", dir, err)
+	}
 	return r, nil
 }
 
@@ -104,6 +109,11 @@ func (r *VideoRecorder) Start() (string, error) {
 		return r.path, fmt.Errorf("%w to %s", ErrRecordingActive, r.path)
 	}
 	path := sink.TimestampedPath(r.dir, r.now(), r.ext)
+	// Checked again at each start: the folder may have gone, turned
+	// read-only or filled up since the server started.
+	if err := sink.CheckOutput(path); err != nil {
+		return "", fmt.Errorf("serve: %w", err)
+	}
 	r.active, r.path, r.frames, r.err = true, path, 0, nil
 	if r.indicate != nil {
 		r.indicate(true)

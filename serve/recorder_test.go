@@ -140,6 +140,20 @@ func TestVideoRecorderRejectsBadInput(t *testing.T) {
 	if _, _, _, stopped := rec.StopFailed(); stopped || !rec.Active() {
 		t.Fatalf("StopFailed stopped a recording that had not failed (stopped %v, active %v)", stopped, rec.Active())
 	}
+
+	// A folder that went away since the server started: Start says so
+	// (the API answers the error) instead of a recording that never writes.
+	dir := t.TempDir()
+	gone, err := NewVideoRecorder(dir, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if path, err := gone.Start(); err == nil || !strings.Contains(err.Error(), "does not exist") || gone.Active() {
+		t.Fatalf("Start into a removed folder: %q, %v (active %v), want the reason", path, err, gone.Active())
+	}
 }
 
 // The recorder behind the HTTP API: start and stop through /api/record while
