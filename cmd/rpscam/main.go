@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -113,12 +115,39 @@ func printUsage(w io.Writer, cmds map[string]command) {
 }
 
 // signalContext is cancelled by SIGINT (Ctrl-C) or SIGTERM. A second signal
-// kills the process the default way, for a user whose source hangs.
+// kills the process the default way, for a user whose source hangs, but
+// only from a second after the first on: within it, repeats are the same
+// request to stop delivered twice (`timeout` and process managers signal
+// both the process and its group) and would kill the process while it
+// finishes its files.
 func signalContext() (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
 	go func() {
-		<-ctx.Done()
-		stop() // restore default handling: the next Ctrl-C ends the process
+		select {
+		case <-signals:
+		case <-done:
+			return
+		}
+		cancel()
+		select {
+		case <-time.After(repeatSignalGrace):
+		case <-done:
+		}
+		signal.Stop(signals) // default handling again: the next Ctrl-C ends the process
 	}()
-	return ctx, stop
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			close(done)
+			signal.Stop(signals)
+			cancel()
+		})
+	}
 }
+
+// repeatSignalGrace is how long after the first Ctrl-C another one is taken
+// as the same request rather than as "quit now".
+const repeatSignalGrace = time.Second

@@ -279,13 +279,21 @@ func scanLinesOrCR(data []byte, atEOF bool) (int, []byte, error) {
 // TestRecordSIGINTLeavesPlayableFile records an endless live GStreamer
 // source with the built binary, interrupts it as Ctrl-C would, and checks
 // the file plays and holds exactly the frames the summary says were
-// processed.
+// processed. The second run sends the signal twice, 50 ms apart, as
+// `timeout` does (to the process and to its group): one request to stop,
+// which must not kill the process while it finishes the file.
 func TestRecordSIGINTLeavesPlayableFile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
 	model := tinyModelFile(t)
 	bin := buildRpscam(t)
+	for _, signals := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d signals", signals), func(t *testing.T) { recordAndInterrupt(t, bin, model, signals) })
+	}
+}
+
+func recordAndInterrupt(t *testing.T, bin, model string, signals int) {
 	out := filepath.Join(t.TempDir(), "interrupted.mp4")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -312,8 +320,13 @@ func TestRecordSIGINTLeavesPlayableFile(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("no progress after 90s:\n%s", w.String())
 	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
+	for i := range signals {
+		if i > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
 	}
 	<-w.done
 	if err := cmd.Wait(); err != nil {
