@@ -377,7 +377,11 @@ func (r *Recorder) usable() error {
 	return r.err
 }
 
-// append writes a prepared frame and checks the output now and then.
+// append writes a prepared frame and checks the output now and then. A
+// check that fails after the frame is written stops the recording from the
+// next frame on: this one is in the file, so it is not reported as lost
+// (the command's "processed" and "written" counts agree), and Close and
+// every later Write return the failure.
 func (r *Recorder) append(frame gocv.Mat) error {
 	if err := r.writer.Write(frame); err != nil {
 		r.err = fmt.Errorf("sink: recording %s failed after %d frames: %w", r.path, r.frames, err)
@@ -387,11 +391,8 @@ func (r *Recorder) append(frame gocv.Mat) error {
 	if r.frames == 1 || r.frames%statEvery == 0 {
 		if err := r.checkFile(); err != nil {
 			r.err = err
-			return err
-		}
-		if err := r.checkSpace(); err != nil {
+		} else if err := r.checkSpace(); err != nil {
 			r.err = err
-			return err
 		}
 	}
 	return nil

@@ -374,6 +374,10 @@ func TestDiskFullMidRecording(t *testing.T) {
 	if n := readVideo(t, out, nil); n != written {
 		t.Fatalf("%s plays %d frames, the summary says %d were written", out, n, written)
 	}
+	// Every frame in the file was processed, and no processed one is missing.
+	if !strings.Contains(stdout, fmt.Sprintf("frames processed: %d\n", written)) {
+		t.Fatalf("the summary's processed count is not the %d frames written:\n%s", written, stdout)
+	}
 
 	// A disk already below the reserve is refused before capture.
 	small := t.TempDir()
