@@ -20,6 +20,8 @@ func (c Config) Validate() error {
 		return bad("threshold", "%v is outside 0..1", c.Threshold)
 	case (c.Width == 0) != (c.Height == 0) || c.Width < 0 || c.Height < 0:
 		return bad("width", "%d and height %d: give both, positive, or neither", c.Width, c.Height)
+	case !(c.FPS >= 0 && c.FPS <= 1000):
+		return bad("fps", "%v is outside 0 (the camera's default)..1000", c.FPS)
 	case c.SourceTimeout < 0:
 		return bad("source-timeout", "%v is negative: give how long a silent camera is waited for, e.g. 5s", c.SourceTimeout)
 	case c.GiveUp < 0:

@@ -169,6 +169,7 @@ func TestRecordUsageAndEnvironmentErrors(t *testing.T) {
 	}{
 		{[]string{"record", "--input", "x.mp4"}, 2, "--output is required"},
 		{[]string{"record", "--output", "o.mp4", "--threshold", "2"}, 2, "--threshold 2 is outside 0..1"},
+		{[]string{"record", "--output", "o.mp4", "--fps", "-3"}, 2, "--fps -3 is outside 0 (the camera's default)..1000"},
 		{[]string{"record", "--output", "o.mp4", "--smooth", "wobble"}, 2, "smoothing \"wobble\""},
 		{[]string{"record", "--output", "o.mp4", "--roi", "1,2,3"}, 2, "want x,y,w,h"},
 		{[]string{"record", "--output", "o.mp4", "--device", "tpu"}, 2, "want auto, cpu or cuda"},
