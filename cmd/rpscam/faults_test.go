@@ -179,6 +179,7 @@ func TestFaultTable(t *testing.T) {
 		{name: "democlip size", args: []string{"democlip", "--size", "640by480", "--out", out("d.mp4")}, code: 2, want: []string{"--size \"640by480\"", "WIDTHxHEIGHT"}},
 		{name: "width without height", args: rec("--input", "0", "--width", "640", "--output", out("x.mp4")), code: 2, want: []string{"give both"}},
 		{name: "unknown command", args: []string{"recrod"}, code: 2, want: []string{"unknown command \"recrod\""}},
+		{name: "help for a command", args: []string{"help", "record"}, code: 0, want: []string{"Usage: rpscam record --input SOURCE --output FILE", ".mov"}, not: []string{"Commands:"}},
 	}
 	runFaultCases(t, cases)
 }

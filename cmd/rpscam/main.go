@@ -72,6 +72,11 @@ func main() {
 
 func run(env *cliEnv, args []string) int {
 	cmds := commands()
+	if len(args) == 2 && args[0] == "help" {
+		if _, ok := cmds[args[1]]; ok {
+			args = []string{args[1], "--help"} // rpscam help record = rpscam record --help
+		}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(env.stdout, cmds)
 		if len(args) == 0 {

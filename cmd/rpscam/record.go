@@ -32,7 +32,7 @@ func parseRecordFlags(env *cliEnv, args []string) (*recordOpts, error) {
 		"rpscam record --input 'videotestsrc num-buffers=300 ! videoconvert ! appsink' --output test.avi",
 		"rpscam record --input rtsp://camera.local/stream --output door.mp4 --frames 900 --smooth majority:5")
 	o := &recordOpts{sf: newSessionFlags(fs).addSourceFlags("0").addReconnectFlags().addModelFlags(true)}
-	fs.StringVarP(&o.output, "output", "o", "", "annotated video to write: .mp4 (H.264, else MPEG-4), .avi (MJPG), .mkv")
+	fs.StringVarP(&o.output, "output", "o", "", "annotated video to write: .mp4 or .mov (H.264, else MPEG-4), .avi (MJPG), .mkv (H.264, else MJPG)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long, e.g. 30s (0: until the source ends or Ctrl-C)")
 	fs.IntVar(&o.sf.MaxFrames, "frames", 0, "stop after this many frames (0: no limit)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress line")
