@@ -90,10 +90,24 @@ func (rep *Report) WriteSummary(w io.Writer) {
 	if rep.Labelled > 0 {
 		fmt.Fprintf(w, "Accuracy: %.1f%% (%d of %d)\n", 100*rep.Accuracy, rep.Correct, rep.Labelled)
 	}
-	if len(rep.Skipped) > 0 {
-		fmt.Fprintf(w, "Skipped: %d unreadable image(s)\n", len(rep.Skipped))
+	outside := 0
+	for _, s := range rep.Skipped {
+		if s.Error == errROIOutside {
+			outside++
+		}
+	}
+	switch unreadable := len(rep.Skipped) - outside; {
+	case outside == 0 && unreadable > 0:
+		fmt.Fprintf(w, "Skipped: %d unreadable image(s)\n", unreadable)
+	case outside > 0 && unreadable == 0:
+		fmt.Fprintf(w, "Skipped: %d image(s) that --roi does not fit in\n", outside)
+	case outside > 0:
+		fmt.Fprintf(w, "Skipped: %d image(s): %d unreadable, %d that --roi does not fit in\n", len(rep.Skipped), unreadable, outside)
 	}
 }
+
+// errROIOutside is the report's reason for an image smaller than --roi.
+const errROIOutside = "roi outside the image"
 
 // classify classifies one image file with the decision rule of the video
 // commands, or says why it cannot.
@@ -104,7 +118,7 @@ func classify(cls *infer.Classifier, li capture.LabeledImage, roi image.Rectangl
 	}
 	defer img.Close()
 	if !roi.Empty() && !roi.In(image.Rect(0, 0, img.Cols(), img.Rows())) {
-		return nil, &Skip{Skipped{li.Path, "roi outside the image"}, fmt.Sprintf("--roi lies outside its %dx%d pixels", img.Cols(), img.Rows())}
+		return nil, &Skip{Skipped{li.Path, errROIOutside}, fmt.Sprintf("--roi lies outside its %dx%d pixels", img.Cols(), img.Rows())}
 	}
 	res, err := cls.Classify(img, roi)
 	if err != nil {

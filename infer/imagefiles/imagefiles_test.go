@@ -34,4 +34,12 @@ func TestReportAddAndText(t *testing.T) {
 	if b.String() != want {
 		t.Errorf("text\n%s\nwant\n%s", b.String(), want)
 	}
+
+	// An image that --roi does not fit in was readable: counted apart.
+	rep.Skip(&Skip{Skipped{"small.jpg", errROIOutside}, "--roi lies outside its 100x100 pixels"})
+	b.Reset()
+	rep.WriteSummary(&b)
+	if want := "Accuracy: 50.0% (1 of 2)\nSkipped: 2 image(s): 1 unreadable, 1 that --roi does not fit in\n"; b.String() != want {
+		t.Errorf("summary %q, want %q", b.String(), want)
+	}
 }
