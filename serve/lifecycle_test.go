@@ -8,22 +8,29 @@ import (
 	"time"
 )
 
+// listeningServer is a server on its hub and a listener on a free port.
+func listeningServer(t *testing.T) (*Hub, *Server, net.Listener) {
+	t.Helper()
+	hub, err := NewHub()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hub, srv, ln
+}
+
 // TestServeWhileOutlivesTheSource: when the source ends the hub closes and
 // the server keeps serving until ctx ends; with exitAtEnd it returns at once.
 func TestServeWhileOutlivesTheSource(t *testing.T) {
 	for _, exitAtEnd := range []bool{false, true} {
-		hub, err := NewHub()
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := NewServer(hub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		hub, srv, ln := listeningServer(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		told := false
 		done := make(chan error, 1)
@@ -67,18 +74,7 @@ func TestListenBusyPort(t *testing.T) {
 // server is all that runs; if it fails, ServeWhile returns its error rather
 // than waiting for a Ctrl-C with nothing served.
 func TestServeWhileEndsWhenTheServerFails(t *testing.T) {
-	hub, err := NewHub()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := NewServer(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, srv, ln := listeningServer(t)
 	done := make(chan error, 1)
 	go func() {
 		done <- srv.ServeWhile(context.Background(), ln, false, func(context.Context) (bool, error) { return true, nil }, func() { ln.Close() })
