@@ -509,6 +509,8 @@ func TestEvalPerSourceUsageErrors(t *testing.T) {
 		{[]string{"--sources-in", filepath.Join(dir, "missing")}, "pass the folder whose subfolders are the sources"},
 		{[]string{"--sources-in", oneSource, "--validation"}, "drop --data, --per-source and --sources-in, or drop --validation"},
 		{[]string{"--sources-in", filepath.Dir(oneSource), "--worst", "3"}, "--worst and --samples shape the single report"},
+		{[]string{"--data", oneSource, "--worst", "-1"}, "--worst -1: want 0 or more mistakes to list"},
+		{[]string{"--data", oneSource, "--samples", "-1"}, "--samples -1: want 0 or more sample lines"},
 		{[]string{"--data", oneSource, "--threshold", "2"}, "--threshold 2 is outside 0..1"},
 		{[]string{"--data", oneSource, "--source-target", "0.8"}, "--source-target counts sources in the --per-source table: add --per-source"},
 		{[]string{"--per-source", "--data", oneSource, "--source-target", "90"}, "--source-target 90 is outside 0..1: use a share, e.g. 0.9"},

@@ -63,8 +63,10 @@ type report struct {
 	Worst     []mistake          `json:"worst"`
 }
 
-// score computes the report; worst caps the number of listed mistakes.
+// score computes the report; worst caps the number of listed mistakes
+// (below 0 lists none, as 0 does: a cap is never a slice bound to panic on).
 func score(labels []string, preds []Prediction, worst int) (report, error) {
+	worst = max(worst, 0)
 	k := len(labels)
 	r := report{Labels: labels, N: len(preds), Confusion: make([][]int, k)}
 	for i := range r.Confusion {

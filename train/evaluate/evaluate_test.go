@@ -90,6 +90,14 @@ func TestScoreAccuracyBySource(t *testing.T) {
 	}
 }
 
+// A negative cap lists no mistakes instead of slicing out of range.
+func TestScoreNegativeWorstListsNone(t *testing.T) {
+	r, err := score(labels, []Prediction{pred("r", 0, 0.1, 0.9, 0)}, -1)
+	if err != nil || len(r.Worst) != 0 {
+		t.Fatalf("worst %+v, %v; want none listed", r.Worst, err)
+	}
+}
+
 func TestScoreRejectsMismatchedProbabilities(t *testing.T) {
 	if _, err := score(labels, []Prediction{pred("x", 0, 1, 0)}, 1); err == nil {
 		t.Fatal("want an error for 2 probabilities and 3 labels")

@@ -31,6 +31,10 @@ func (o *Options) Check(given func(flag string) bool) error {
 		return dataErrorf("no --data folder: pass one or more folders of rock/ paper/ scissors/ (none/) images, --sources-in DIR, or --validation")
 	case o.PerSource && (given("worst") || given("samples")):
 		return dataErrorf("--worst and --samples shape the single report; the --per-source table has neither: drop them, or drop --per-source and --sources-in")
+	case o.Worst < 0:
+		return dataErrorf("--worst %d: want 0 or more mistakes to list (0 lists none)", o.Worst)
+	case o.Samples < 0:
+		return dataErrorf("--samples %d: want 0 or more sample lines (0 prints none)", o.Samples)
 	case !o.PerSource && given("source-target"):
 		return dataErrorf("--source-target counts sources in the --per-source table: add --per-source, or drop it")
 	case !(o.Threshold >= 0 && o.Threshold <= 1):
