@@ -100,6 +100,11 @@ type Report struct {
 	Took       time.Duration
 }
 
+// Check refuses out-of-range values (a ConfigError naming the field)
+// without reading anything, so a caller can report them before its own
+// checks; Run checks them again.
+func (c Config) Check() error { return c.defaults() }
+
 func (c *Config) defaults() error {
 	if c.Calib == 0 {
 		c.Calib = DefaultCalibration

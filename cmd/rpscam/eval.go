@@ -29,8 +29,8 @@ func runEval(env *cliEnv, args []string) error {
 	def := train.DefaultConfig(nil) // rpscam train's defaults, so both name the same split
 	fs.Uint64Var(&f.SplitSeed, "split-seed", def.SplitSeed, "with --validation: the --split-seed rpscam train used")
 	fs.Float64Var(&f.ValFraction, "val-fraction", def.ValFraction, "with --validation: the validation share rpscam train used")
-	fs.StringVar(&f.JSON, "json", "", "write the report as one JSON object to this file (\"-\" for stdout)")
-	fs.StringVar(&f.ConfusionPNG, "confusion", "", "write the confusion matrix as a PNG (with --per-source: pooled over the sources)")
+	fs.StringVar(&f.JSON, "json", "", "write the report as one JSON object to this file in an existing folder (\"-\" for stdout)")
+	fs.StringVar(&f.ConfusionPNG, "confusion", "", "write the confusion matrix as a PNG (.png; .jpg and .bmp work too) into an existing folder (with --per-source: pooled over the sources)")
 	fs.IntVar(&f.Worst, "worst", 10, "how many of the most confident mistakes to list (single report)")
 	fs.IntVar(&f.Samples, "samples", 9, "how many tutorial-style \"Actual / Predicted\" lines to print (single report)")
 	fs.IntVar(&rt.Batch, "batch", 16, "images per ONNX Runtime call")
@@ -46,6 +46,18 @@ func runEval(env *cliEnv, args []string) error {
 	f.PerSource = f.PerSource || len(f.SourcesIn) > 0 || f.Tests
 	if err := f.Check(fs.Changed); err != nil {
 		return err
+	}
+	// The files are written after the scoring: refuse what would fail then.
+	if err := checkOutputFile("json", f.JSON); err != nil {
+		return err
+	}
+	if err := checkOutputFile("confusion", f.ConfusionPNG); err != nil {
+		return err
+	}
+	if f.ConfusionPNG != "" {
+		if err := evaluate.CheckConfusionPath(f.ConfusionPNG); err != nil {
+			return err
+		}
 	}
 	return f.Run(rt, env.stdout, env.stderr)
 }

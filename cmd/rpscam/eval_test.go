@@ -78,7 +78,7 @@ func TestEvalExactReportOnGeneratedTree(t *testing.T) {
 	solid(t, filepath.Join(data, "paper", "p2.png"), green)
 	solid(t, filepath.Join(data, "scissors", "s1.png"), blue)
 	solid(t, filepath.Join(data, "scissors", "s2.png"), green) // scissors -> paper
-	jsonPath := filepath.Join(dir, "out", "report.json")
+	jsonPath := filepath.Join(outDir(t, dir), "report.json")
 	pngPath := filepath.Join(dir, "out", "confusion.png")
 	var stdout, stderr bytes.Buffer
 	env := &cliEnv{stdout: &stdout, stderr: &stderr}
@@ -134,6 +134,17 @@ func TestEvalExactReportOnGeneratedTree(t *testing.T) {
 	}
 }
 
+// outDir makes dir/out for a test's output files: rpscam eval writes into
+// existing folders only.
+func outDir(t *testing.T, dir string) string {
+	t.Helper()
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func TestEvalUsageErrors(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	env := &cliEnv{stdout: &stdout, stderr: &stderr}
@@ -153,6 +164,40 @@ func TestEvalUsageErrors(t *testing.T) {
 		if code := run(env, args); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (usage); stderr: %s", args, code, exitUsage, stderr.String())
 		}
+	}
+}
+
+// Output files are written after the scoring, so eval checks them first:
+// each case fails before the (missing) model is even looked at.
+func TestEvalOutputPathsCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	data := imageTree(t, filepath.Join(dir, "data"), map[string]color.RGBA{"rock/a.png": red})
+	model := filepath.Join(dir, "never-loaded.onnx")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--json", filepath.Join(dir, "missing", "r.json")}, "--json " + filepath.Join(dir, "missing", "r.json") + ": folder " + filepath.Join(dir, "missing") + " does not exist; create it first"},
+		{[]string{"--json", data}, "--json " + data + " is a folder: give a file name inside it"},
+		{[]string{"--confusion", filepath.Join(dir, "cm.txt")}, "--confusion " + filepath.Join(dir, "cm.txt") + `: cannot write a confusion image to a ".txt" file: use .png, e.g. --confusion ` + filepath.Join(dir, "cm.png")},
+		{[]string{"--confusion", dir}, "--confusion " + dir + " is a folder: give a file name inside it"},
+		{[]string{"--confusion", filepath.Join(dir, "missing", "cm.png")}, "does not exist; create it first"},
+	}
+	// /proc refuses new files even to root, for whom permission bits do not.
+	if st, err := os.Stat("/proc/self"); err == nil && st.IsDir() {
+		cases = append(cases, struct {
+			args []string
+			want string
+		}{[]string{"--json", "/proc/rpscam-eval.json"}, "--json /proc/rpscam-eval.json: folder /proc is not writable"})
+	}
+	for _, c := range cases {
+		code, _, stderr := evalRun(t, append([]string{"--data", data, "--model", model}, c.args...)...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d naming %q", c.args, code, stderr, exitUsage, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing")); err == nil {
+		t.Error("eval created the missing folder")
 	}
 }
 
@@ -246,7 +291,7 @@ func TestEvalFourClassSingleReport(t *testing.T) {
 		"scissors/s1.png": blue,
 		"none/n1.png":     black, "none/n2.png": grey, "none/n3.png": red, // none, uncertain rock, confident rock
 	})
-	jsonPath, pngPath := filepath.Join(dir, "out", "r.json"), filepath.Join(dir, "out", "cm.png")
+	jsonPath, pngPath := filepath.Join(outDir(t, dir), "r.json"), filepath.Join(dir, "out", "cm.png")
 	code, out, errOut := evalRun(t, "--data", data, "--model", model, "--ort-lib", lib, "--json", jsonPath, "--confusion", pngPath)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
@@ -394,7 +439,7 @@ func TestEvalPerSourceTable(t *testing.T) {
 	imageTree(t, filepath.Join(parent, ".cache"), map[string]color.RGBA{"x.png": red})
 	// A --data source named by its split folder's parent.
 	dee := imageTree(t, filepath.Join(dir, "dee", "test"), map[string]color.RGBA{"rock/1.png": red, "paper/1.png": green})
-	jsonPath := filepath.Join(dir, "out", "table.json")
+	jsonPath := filepath.Join(outDir(t, dir), "table.json")
 	pngPath := filepath.Join(dir, "out", "pooled.png")
 	code, out, errOut := evalRun(t, "--sources-in", parent, "--data", dee, "--model", model, "--ort-lib", lib, "--json", jsonPath, "--confusion", pngPath)
 	if code != exitOK {

@@ -16,7 +16,7 @@ func runQuantize(env *cliEnv, args []string) error {
 	var jsonOut string
 	fs.StringVar(&cfg.Model, "model", defaultModel, "the float model, as rpscam export built it from --params")
 	fs.StringVar(&cfg.Params, "params", "models/rps_head.params", "the trained parameters the float model was built from")
-	fs.StringVar(&cfg.Out, "out", defaultInt8Model, "int8 ONNX file to write")
+	fs.StringVar(&cfg.Out, "out", defaultInt8Model, "int8 ONNX file to write, in an existing folder")
 	fs.IntVar(&cfg.Calib, "calib", quantize.DefaultCalibration, "training images to calibrate the activation ranges on")
 	fs.StringVar((*string)(&cfg.Method), "method", string(quantize.DefaultMethod), "activation ranges: percentile (0.01% of a sample cut off each end) or minmax (smallest to largest value seen)")
 	fs.BoolVar(&cfg.SkipEval, "no-eval", false, "skip the comparison with the float model (faster; --precision auto then never picks the int8 model)")
@@ -24,12 +24,23 @@ func runQuantize(env *cliEnv, args []string) error {
 	fs.IntVar(&cfg.Batch, "batch", 16, "images per ONNX Runtime call")
 	fs.IntVar(&cfg.Threads, "threads", 0, "ONNX Runtime threads (0: one per physical core)")
 	fs.StringVar(&cfg.Library, "ort-lib", "", "ONNX Runtime library (default $ONNXRUNTIME_SHARED_LIBRARY_PATH, else the setup location)")
-	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file (\"-\" for stdout)")
+	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file in an existing folder (\"-\" for stdout)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	// Both files are written after minutes of calibration and comparison:
+	// refuse now what would fail then.
+	if err := checkOutputFile("out", cfg.Out); err != nil {
+		return err
+	}
+	if err := checkOutputFile("json", jsonOut); err != nil {
+		return err
 	}
 	cfg.Log = env.stderr
 	rep, err := quantize.Run(cfg)

@@ -64,12 +64,18 @@ func TestPrecisionFlag(t *testing.T) {
 }
 
 func TestQuantizeFlags(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"--method", "entropy"}, "want minmax or percentile"},
 		{[]string{"extra"}, "unexpected arguments"},
+		// Output files are checked before minutes of calibration.
+		{[]string{"--out", filepath.Join(missing, "q.onnx")}, "--out " + filepath.Join(missing, "q.onnx") + ": folder " + missing + " does not exist; create it first"},
+		{[]string{"--out", dir}, "--out " + dir + " is a folder: give a file name inside it"},
+		{[]string{"--out", filepath.Join(dir, "q.onnx"), "--json", filepath.Join(missing, "q.json")}, "--json " + filepath.Join(missing, "q.json") + ": folder " + missing + " does not exist"},
 	} {
 		code, _, stderr := runCmd(t, append([]string{"quantize"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

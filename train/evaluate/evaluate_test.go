@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"path/filepath"
 	"strings"
@@ -124,5 +125,32 @@ func TestConfusionPNG(t *testing.T) {
 	v = img.GetVecbAt(80+5, 110+5)
 	if v[0] != 255 || v[2] != 55 {
 		t.Errorf("diagonal cell colour BGR %v, want (255, 55, 55)", v)
+	}
+}
+
+// OpenCV aborts the process on an extension it has no writer for, so the
+// file name is checked first, and the formats accepted really are written.
+func TestConfusionImageExtensions(t *testing.T) {
+	r, _ := score(labels, []Prediction{pred("a", 0, 1, 0, 0)}, 1)
+	dir := t.TempDir()
+	for _, name := range []string{"c.png", "c.PNG", "c.jpg", "c.jpeg", "c.bmp"} {
+		path := filepath.Join(dir, name)
+		if err := r.WriteConfusionPNG(path, "test"); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		img := gocv.IMRead(path, gocv.IMReadColor)
+		if img.Empty() {
+			t.Errorf("%s: written but unreadable", name)
+		}
+		img.Close()
+	}
+	for _, name := range []string{"cm.txt", "cm", "cm.json"} {
+		path := filepath.Join(dir, name)
+		err := r.WriteConfusionPNG(path, "test")
+		var de *DataError
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), "use .png, e.g. --confusion "+filepath.Join(dir, "cm.png")) {
+			t.Errorf("%s: %v, want a DataError saying use .png", name, err)
+		}
 	}
 }

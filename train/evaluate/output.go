@@ -90,9 +90,6 @@ func (o *Options) writeConfusion(w io.Writer, rep report, title string) error {
 	if o.ConfusionPNG == "" {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(o.ConfusionPNG), 0o755); err != nil {
-		return err
-	}
 	if err := rep.WriteConfusionPNG(o.ConfusionPNG, title); err != nil {
 		return err
 	}
@@ -112,9 +109,6 @@ func (o *Options) writeJSON(w io.Writer, v any) error {
 	data = append(data, '\n')
 	if o.JSON == "-" {
 		_, err = w.Write(data)
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(o.JSON), 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(o.JSON, data, 0o644)

@@ -4,13 +4,36 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"gocv.io/x/gocv"
 )
 
+// confusionExts are the image formats every OpenCV build rpscam runs on
+// writes. OpenCV picks the encoder by extension and throws a C++ exception
+// for one it has none for, which gocv does not catch: the process aborts.
+var confusionExts = []string{".png", ".jpg", ".jpeg", ".bmp"}
+
+// CheckConfusionPath refuses a --confusion file name OpenCV cannot write an
+// image to, so that rpscam eval can say so before it scores anything.
+func CheckConfusionPath(path string) error {
+	ext := strings.ToLower(filepath.Ext(path))
+	if slices.Contains(confusionExts, ext) {
+		return nil
+	}
+	return dataErrorf("--confusion %s: cannot write a confusion image to a %q file: use .png, e.g. --confusion %s",
+		path, ext, strings.TrimSuffix(path, filepath.Ext(path))+".png")
+}
+
 // WriteConfusionPNG draws the confusion matrix as a heat map with counts and
-// row-normalised percentages, labels and the accuracy in the title.
+// row-normalised percentages, labels and the accuracy in the title, to an
+// image file CheckConfusionPath accepts.
 func (r report) WriteConfusionPNG(path, title string) error {
+	if err := CheckConfusionPath(path); err != nil {
+		return err // gocv.IMWrite would abort the process
+	}
 	k := len(r.Labels)
 	const cell, left, top = 120, 110, 80
 	w, h := left+k*cell+20, top+k*cell+40

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+)
+
+// checkOutputFile refuses, as a usage error naming --flag, an output file
+// that could not be written, before the command does its long work: eval
+// and quantize write their files last, and a typo in a folder name used to
+// cost the whole run. Like rpscam record, it creates no folders: a missing
+// one is more often a typo than a wish. "" (no file) and "-" (stdout) pass.
+func checkOutputFile(flag, path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return usagef("--%s %s is a folder: give a file name inside it", flag, path)
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return usagef("--%s %s: folder %s does not exist; create it first (mkdir -p %s) or choose another path", flag, path, dir, dir)
+	case err != nil:
+		return usagef("--%s %s: %v", flag, path, err)
+	case !st.IsDir():
+		return usagef("--%s %s: %s is not a folder", flag, path, dir)
+	}
+	// A probe file is the only sure test: permission bits say nothing about
+	// read-only mounts, ACLs or root.
+	probe, err := os.CreateTemp(dir, ".rpscam-write-check-*")
+	if err != nil {
+		return usagef("--%s %s: folder %s is not writable (%v); choose another folder or fix its permissions", flag, path, dir, err)
+	}
+	name := probe.Name()
+	probe.Close()
+	if err := os.Remove(name); err != nil {
+		return usagef("--%s %s: could not remove the write check file %s: %v", flag, path, name, err)
+	}
+	// An existing file is replaced at the end: it must open for writing
+	// (without truncating it now, in case the run fails).
+	if _, err := os.Stat(path); err == nil {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return usagef("--%s %s cannot be overwritten (%v); choose another file or fix its permissions", flag, path, err)
+		}
+		f.Close()
+	}
+	return nil
+}
