@@ -29,7 +29,7 @@ func runEval(env *cliEnv, args []string) error {
 	def := train.DefaultConfig(nil) // rpscam train's defaults, so both name the same split
 	fs.Uint64Var(&f.SplitSeed, "split-seed", def.SplitSeed, "with --validation: the --split-seed rpscam train used")
 	fs.Float64Var(&f.ValFraction, "val-fraction", def.ValFraction, "with --validation: the validation share rpscam train used")
-	fs.StringVar(&f.JSON, "json", "", "write the report as one JSON object to this file in an existing folder (\"-\" for stdout)")
+	fs.StringVar(&f.JSON, "json", "", "write the report as one JSON object to this file in an existing folder (\"-\": to stdout, the text report then to stderr)")
 	fs.StringVar(&f.ConfusionPNG, "confusion", "", "write the confusion matrix as a PNG (.png; .jpg and .bmp work too) into an existing folder (with --per-source: pooled over the sources)")
 	fs.IntVar(&f.Worst, "worst", 10, "how many of the most confident mistakes to list (single report)")
 	fs.IntVar(&f.Samples, "samples", 9, "how many tutorial-style \"Actual / Predicted\" lines to print (single report)")

@@ -201,6 +201,25 @@ func TestEvalOutputPathsCheckedFirst(t *testing.T) {
 	}
 }
 
+// With --json - stdout is the JSON alone, so it pipes into a JSON reader;
+// the report goes to stderr, for the single report and the table alike.
+func TestEvalJSONToStdoutIsOnlyJSON(t *testing.T) {
+	lib := ortLibOrSkip(t)
+	dir := t.TempDir()
+	model := colourModel(t, dir)
+	data := imageTree(t, filepath.Join(dir, "data"), map[string]color.RGBA{"rock/r.png": red, "paper/p.png": green, "scissors/s.png": green})
+	for _, extra := range [][]string{nil, {"--per-source"}} {
+		code, stdout, stderr := evalRun(t, append([]string{"--data", data, "--model", model, "--ort-lib", lib, "--json", "-"}, extra...)...)
+		var v map[string]any
+		if err := json.Unmarshal([]byte(stdout), &v); code != exitOK || err != nil {
+			t.Errorf("%v: exit %d, stdout is not one JSON object (%v):\n%s", extra, code, err, stdout)
+		}
+		if !strings.Contains(stderr, "accuracy") {
+			t.Errorf("%v: the report is not on stderr:\n%s", extra, stderr)
+		}
+	}
+}
+
 // fourClassModel writes a tiny 4-label classifier (rock,paper,scissors,none):
 // logits = 0.1 * mean [R, G, B] with a 0 column for none, plus a bias of 2 on
 // none. Red, green and blue are their gestures at probability ~1; black is

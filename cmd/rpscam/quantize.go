@@ -24,7 +24,7 @@ func runQuantize(env *cliEnv, args []string) error {
 	fs.IntVar(&cfg.Batch, "batch", 16, "images per ONNX Runtime call")
 	fs.IntVar(&cfg.Threads, "threads", 0, "ONNX Runtime threads (0: one per physical core)")
 	fs.StringVar(&cfg.Library, "ort-lib", "", "ONNX Runtime library (default $ONNXRUNTIME_SHARED_LIBRARY_PATH, else the setup location)")
-	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file in an existing folder (\"-\" for stdout)")
+	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file in an existing folder (\"-\": to stdout, the text report then to stderr)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -47,7 +47,13 @@ func runQuantize(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep.WriteText(env.stdout)
+	text := env.stdout
+	if jsonOut == "-" {
+		// stdout then holds nothing but the JSON, so that it pipes into a
+		// JSON reader; the report goes to stderr with the progress lines.
+		text = env.stderr
+	}
+	rep.WriteText(text)
 	if jsonOut != "" {
 		return writeJSONTo(env, jsonOut, rep)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rpscam/rpscam/internal/sharedtest"
 	"github.com/rpscam/rpscam/internal/tinymodel"
 )
 
@@ -81,5 +82,28 @@ func TestQuantizeFlags(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("quantize %v: exit %d, stderr %q, want exit 2 and %q", c.args, code, stderr, c.want)
 		}
+	}
+}
+
+// With --json - stdout is the JSON alone (the report goes to stderr), so it
+// pipes into a JSON reader. A quick quantization of the shipped model: two
+// calibration images, no comparison.
+func TestQuantizeJSONToStdoutIsOnlyJSON(t *testing.T) {
+	lib, floatModel := assembledModel(t, "quantizing the shipped model")
+	shared := sharedtest.Dir(t, "models", "mobilenet_v2")
+	sharedtest.Dir(t, "data", "rps-cgi", "train")
+	params := filepath.Join("..", "..", "models", "rps_head.params")
+	out := filepath.Join(t.TempDir(), "q.onnx")
+	code, stdout, stderr := runCmd(t, "quantize", "--shared", shared, "--params", params, "--model", floatModel, "--out", out,
+		"--calib", "2", "--no-eval", "--threads", "2", "--ort-lib", lib, "--json", "-")
+	var rep struct {
+		Out   string `json:"out"`
+		Calib int    `json:"calibration_images"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); code != exitOK || err != nil || rep.Out != out || rep.Calib != 2 {
+		t.Fatalf("exit %d, stdout is not the report's JSON (%v, %+v):\n%s\nstderr:\n%s", code, err, rep, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "quantize: "+out+": 52 convolutions int8") {
+		t.Errorf("the text report is not on stderr:\n%s", stderr)
 	}
 }

@@ -11,8 +11,9 @@ import (
 
 // WriteReport is the single report to w: accuracy, per-class table,
 // confusion matrix, mistakes, samples, and the none figures when they
-// apply; then the ConfusionPNG and JSON files when asked for.
-func (o *Options) WriteReport(w io.Writer, labels, dirs []string, preds []Prediction) error {
+// apply; then the ConfusionPNG and JSON files when asked for (JSON "-":
+// to stdout).
+func (o *Options) WriteReport(w, stdout io.Writer, labels, dirs []string, preds []Prediction) error {
 	scored := scoredOnly(preds)
 	rep, err := score(labels, scored, o.Worst)
 	if err != nil {
@@ -54,12 +55,13 @@ func (o *Options) WriteReport(w io.Writer, labels, dirs []string, preds []Predic
 	if showNone {
 		out.Threshold, out.None = &o.Threshold, &figs
 	}
-	return o.writeJSON(w, out)
+	return o.writeJSON(stdout, out)
 }
 
 // WriteSourceTable is the per-source table to w, worst source first; then
-// the ConfusionPNG (pooled over the sources) and JSON files when asked for.
-func (o *Options) WriteSourceTable(w io.Writer, labels []string, groups []SourcePredictions, preds []Prediction) error {
+// the ConfusionPNG (pooled over the sources) and JSON files when asked for
+// (JSON "-": to stdout).
+func (o *Options) WriteSourceTable(w, stdout io.Writer, labels []string, groups []SourcePredictions, preds []Prediction) error {
 	table, err := newSourceTable(labels, groups, o.Threshold, o.Target)
 	if err != nil {
 		return err
@@ -82,7 +84,7 @@ func (o *Options) WriteSourceTable(w io.Writer, labels []string, groups []Source
 		// without the none images of a model that has no none class.
 		Confusion [][]int `json:"pooled_confusion"`
 	}
-	return o.writeJSON(w, jsonTable{sourceTable: table, Model: o.Model, Precision: o.Precision, HeldOut: o.HeldOut, Confusion: rep.Confusion})
+	return o.writeJSON(stdout, jsonTable{sourceTable: table, Model: o.Model, Precision: o.Precision, HeldOut: o.HeldOut, Confusion: rep.Confusion})
 }
 
 // writeConfusion writes ConfusionPNG, when given, and says so on w.
@@ -97,8 +99,8 @@ func (o *Options) writeConfusion(w io.Writer, rep report, title string) error {
 	return nil
 }
 
-// writeJSON writes v indented to the JSON file ("-": to w; "" writes nothing).
-func (o *Options) writeJSON(w io.Writer, v any) error {
+// writeJSON writes v indented to the JSON file ("-": to stdout; "" writes nothing).
+func (o *Options) writeJSON(stdout io.Writer, v any) error {
 	if o.JSON == "" {
 		return nil
 	}
@@ -108,7 +110,7 @@ func (o *Options) writeJSON(w io.Writer, v any) error {
 	}
 	data = append(data, '\n')
 	if o.JSON == "-" {
-		_, err = w.Write(data)
+		_, err = stdout.Write(data)
 		return err
 	}
 	return os.WriteFile(o.JSON, data, 0o644)

@@ -55,7 +55,8 @@ type Runtime struct {
 
 // Run scores the images o names with the model o.Model in the build rt
 // picks and writes the report (or with PerSource the table) to w, a
-// progress bar to progress. Errors the caller fixes are a *DataError, or
+// progress bar to progress; with JSON "-" w gets the JSON alone and the
+// report goes to progress. Errors the caller fixes are a *DataError, or
 // those of infer.ResolvePrecision.
 func (o Options) Run(rt Runtime, w, progress io.Writer) error {
 	if rt.Batch < 1 {
@@ -94,8 +95,14 @@ func (o Options) Run(rt Runtime, w, progress io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.PerSource {
-		return o.WriteSourceTable(w, labels, groupBySource(sources, items, preds), preds)
+	text := w
+	if o.JSON == "-" {
+		// stdout then holds nothing but the JSON, so that it pipes into a
+		// JSON reader; the people reading the report see it on stderr.
+		text = progress
 	}
-	return o.WriteReport(w, labels, dirs, preds)
+	if o.PerSource {
+		return o.WriteSourceTable(text, w, labels, groupBySource(sources, items, preds), preds)
+	}
+	return o.WriteReport(text, w, labels, dirs, preds)
 }
