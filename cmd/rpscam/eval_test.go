@@ -220,6 +220,70 @@ func TestEvalJSONToStdoutIsOnlyJSON(t *testing.T) {
 	}
 }
 
+// junk writes files that are named as images but cannot be decoded.
+func junk(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("not an image"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Unreadable images are skipped and counted, as rpscam classify does,
+// instead of losing the report; a folder of nothing but such files is
+// still an error.
+func TestEvalSkipsUnreadableImages(t *testing.T) {
+	lib := ortLibOrSkip(t)
+	dir := t.TempDir()
+	model := colourModel(t, dir)
+	data := imageTree(t, filepath.Join(dir, "data"), map[string]color.RGBA{"rock/r.png": red, "paper/p.png": green, "scissors/s.png": blue})
+	junk(t, data, "rock/bad1.png", "rock/bad2.png", "paper/bad3.png", "scissors/bad4.jpg")
+	jsonPath := filepath.Join(dir, "r.json")
+	code, out, errOut := evalRun(t, "--data", data, "--model", model, "--ort-lib", lib, "--json", jsonPath)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, ": 3 images\nskipped 4 unreadable image(s), not scored: ") || !strings.Contains(out, " and 1 more (listed in --json)\n") ||
+		!strings.Contains(out, "accuracy 100.00% (3/3)") {
+		t.Errorf("report:\n%s", out)
+	}
+	var rep struct {
+		N       int `json:"n"`
+		Skipped []struct {
+			Path, Error string
+		} `json:"skipped"`
+	}
+	readJSON(t, jsonPath, &rep)
+	if rep.N != 3 || len(rep.Skipped) != 4 || !strings.Contains(rep.Skipped[0].Error, "cannot decode image") {
+		t.Errorf("JSON report: n %d, skipped %+v; want 3 and the 4 bad files", rep.N, rep.Skipped)
+	}
+	// The table counts them too.
+	code, out, errOut = evalRun(t, "--per-source", "--data", data, "--model", model, "--ort-lib", lib, "--json", jsonPath)
+	var table struct {
+		Skipped []struct{ Path string } `json:"skipped"`
+	}
+	readJSON(t, jsonPath, &table)
+	if code != exitOK || !strings.Contains(out, "skipped 4 unreadable image(s)") || len(table.Skipped) != 4 {
+		t.Errorf("--per-source: exit %d, skipped %v\n%s\n%s", code, table.Skipped, out, errOut)
+	}
+	// Nothing readable: an error, not an empty report.
+	bad := filepath.Join(dir, "bad")
+	junk(t, bad, "rock/a.png", "paper/b.png")
+	code, _, errOut = evalRun(t, "--data", bad, "--model", model, "--ort-lib", lib)
+	if code != exitUsage || !strings.Contains(errOut, "none of the 2 images in "+bad+" could be read") {
+		t.Errorf("all unreadable: exit %d, stderr %s", code, errOut)
+	}
+	code, _, errOut = evalRun(t, "--per-source", "--data", data, "--data", bad, "--model", model, "--ort-lib", lib)
+	if code != exitUsage || !strings.Contains(errOut, "source bad ("+bad+"): none of its 2 images could be read") {
+		t.Errorf("one source all unreadable: exit %d, stderr %s", code, errOut)
+	}
+}
+
 // fourClassModel writes a tiny 4-label classifier (rock,paper,scissors,none):
 // logits = 0.1 * mean [R, G, B] with a 0 column for none, plus a bias of 2 on
 // none. Red, green and blue are their gestures at probability ~1; black is

@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -23,6 +24,20 @@ func (e *DataError) Error() string { return e.Err.Error() }
 func (e *DataError) Unwrap() error { return e.Err }
 
 func dataErrorf(format string, a ...any) error { return &DataError{fmt.Errorf(format, a...)} }
+
+// UnreadableError is an image file that cannot be read or decoded: rpscam
+// eval skips and counts such files, as rpscam classify does, rather than
+// losing the whole report to one bad file.
+type UnreadableError struct{ Err error }
+
+func (e *UnreadableError) Error() string { return e.Err.Error() }
+func (e *UnreadableError) Unwrap() error { return e.Err }
+
+// Skipped is an image that was not scored, and why, for the report.
+type Skipped struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
 
 // Source is one row of the per-source table: a folder of class folders.
 type Source struct {
@@ -243,44 +258,60 @@ func LabelImages(imgs []Image, labels []string) ([]Item, error) {
 
 // predict runs the model on every item in batches through the live path's
 // preprocessing (the same code as infer.Classifier), calling progress with
-// the number done after each batch.
-func predict(runner *infer.BatchRunner, items []Item, batch int, progress func(done int)) ([]Prediction, error) {
+// the number done after each batch. Images that cannot be read are left
+// out and listed in skipped; scored are the other items, one per
+// prediction, in order.
+func predict(runner *infer.BatchRunner, items []Item, batch int, progress func(done int)) (preds []Prediction, scored []Item, skipped []Skipped, err error) {
 	pre, err := infer.NewPreprocessor(runner.Contract())
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	defer pre.Close()
 	size := pre.Size()
-	preds := make([]Prediction, 0, len(items))
+	preds = make([]Prediction, 0, len(items))
+	scored = make([]Item, 0, len(items))
 	buf := make([]uint8, batch*size)
 	k := runner.OutputDim()
 	for start := 0; start < len(items); start += batch {
 		part := items[start:min(start+batch, len(items))]
-		for i, it := range part {
-			if err := PreprocessFile(pre, it.Path, buf[i*size:(i+1)*size]); err != nil {
-				return nil, err
+		var read []Item // this batch's readable items, in buf's order
+		for _, it := range part {
+			n := len(read)
+			err := PreprocessFile(pre, it.Path, buf[n*size:(n+1)*size])
+			if ue := (*UnreadableError)(nil); errors.As(err, &ue) {
+				skipped = append(skipped, Skipped{Path: it.Path, Error: err.Error()})
+				continue
 			}
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			read = append(read, it)
 		}
-		probs, err := runner.Run(buf[:len(part)*size], len(part))
-		if err != nil {
-			return nil, err
-		}
-		for i, it := range part {
-			preds = append(preds, Prediction{Path: it.Path, Source: it.Source, Actual: it.Class, Probs: probs[i*k : (i+1)*k]})
+		if len(read) > 0 {
+			probs, err := runner.Run(buf[:len(read)*size], len(read))
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			for i, it := range read {
+				preds = append(preds, Prediction{Path: it.Path, Source: it.Source, Actual: it.Class, Probs: probs[i*k : (i+1)*k]})
+			}
+			scored = append(scored, read...)
 		}
 		progress(start + len(part))
 	}
-	return preds, nil
+	return preds, scored, skipped, nil
 }
 
 // PreprocessFile writes the model input eval scores an image file by into
 // dst (pre.Size() bytes): the file decoded as classify decodes it, its
 // centred crop through the live path's preprocessing. quantize calibrates
 // and compares on the same pixels, so that its figures are eval's.
+//
+// A file that cannot be read or decoded is an *UnreadableError.
 func PreprocessFile(pre *infer.Preprocessor, path string, dst []uint8) error {
 	img, err := capture.ReadImage(path)
 	if err != nil {
-		return err
+		return &UnreadableError{err}
 	}
 	defer img.Close()
 	if err := pre.IntoUint8(img, image.Rectangle{}, dst); err != nil {

@@ -12,8 +12,8 @@ import (
 // WriteReport is the single report to w: accuracy, per-class table,
 // confusion matrix, mistakes, samples, and the none figures when they
 // apply; then the ConfusionPNG and JSON files when asked for (JSON "-":
-// to stdout).
-func (o *Options) WriteReport(w, stdout io.Writer, labels, dirs []string, preds []Prediction) error {
+// to stdout). skipped are the images that could not be read.
+func (o *Options) WriteReport(w, stdout io.Writer, labels, dirs []string, preds []Prediction, skipped []Skipped) error {
 	scored := scoredOnly(preds)
 	rep, err := score(labels, scored, o.Worst)
 	if err != nil {
@@ -26,7 +26,9 @@ func (o *Options) WriteReport(w, stdout io.Writer, labels, dirs []string, preds 
 	// The none lines appear only where they say something, so a 3-class
 	// model on gesture folders prints exactly what it always did.
 	showNone := hasNone(labels) || figs.NoneImages > 0
-	fmt.Fprintf(w, "model %s on %s%s: %d images\n\n", o.Model, strings.Join(dirs, ", "), o.part(), rep.N)
+	fmt.Fprintf(w, "model %s on %s%s: %d images\n", o.Model, strings.Join(dirs, ", "), o.part(), rep.N)
+	writeSkipped(w, skipped)
+	fmt.Fprintln(w)
 	rep.WriteText(w)
 	if showNone {
 		fmt.Fprintln(w)
@@ -40,15 +42,16 @@ func (o *Options) WriteReport(w, stdout io.Writer, labels, dirs []string, preds 
 	}
 	type jsonReport struct {
 		report
-		Model     string   `json:"model"`
-		Precision string   `json:"precision"`
-		Data      []string `json:"data"`
-		HeldOut   bool     `json:"heldout_only"`
-		Split     string   `json:"split,omitempty"`
-		Threshold *float64 `json:"threshold,omitempty"`
-		None      *figures `json:"gestures_and_none,omitempty"`
+		Model     string    `json:"model"`
+		Precision string    `json:"precision"`
+		Data      []string  `json:"data"`
+		HeldOut   bool      `json:"heldout_only"`
+		Split     string    `json:"split,omitempty"`
+		Threshold *float64  `json:"threshold,omitempty"`
+		None      *figures  `json:"gestures_and_none,omitempty"`
+		Skipped   []Skipped `json:"skipped"` // unreadable images, not in n
 	}
-	out := jsonReport{report: rep, Model: o.Model, Precision: o.Precision, Data: dirs, HeldOut: o.HeldOut}
+	out := jsonReport{report: rep, Model: o.Model, Precision: o.Precision, Data: dirs, HeldOut: o.HeldOut, Skipped: skipped}
 	if o.Validation {
 		out.Split = "validation"
 	}
@@ -60,13 +63,15 @@ func (o *Options) WriteReport(w, stdout io.Writer, labels, dirs []string, preds 
 
 // WriteSourceTable is the per-source table to w, worst source first; then
 // the ConfusionPNG (pooled over the sources) and JSON files when asked for
-// (JSON "-": to stdout).
-func (o *Options) WriteSourceTable(w, stdout io.Writer, labels []string, groups []SourcePredictions, preds []Prediction) error {
+// (JSON "-": to stdout). skipped are the images that could not be read.
+func (o *Options) WriteSourceTable(w, stdout io.Writer, labels []string, groups []SourcePredictions, preds []Prediction, skipped []Skipped) error {
 	table, err := newSourceTable(labels, groups, o.Threshold, o.Target)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "model %s on %d sources%s: %d images (uncertain: top probability below %.2f)\n\n", o.Model, len(groups), o.part(), len(preds), o.Threshold)
+	fmt.Fprintf(w, "model %s on %d sources%s: %d images (uncertain: top probability below %.2f)\n", o.Model, len(groups), o.part(), len(preds), o.Threshold)
+	writeSkipped(w, skipped)
+	fmt.Fprintln(w)
 	table.WriteText(w)
 	rep, err := score(labels, scoredOnly(preds), 0)
 	if err != nil {
@@ -82,9 +87,31 @@ func (o *Options) WriteSourceTable(w, stdout io.Writer, labels []string, groups 
 		HeldOut   bool   `json:"heldout_only"`
 		// Confusion is pooled over the sources, [actual][predicted],
 		// without the none images of a model that has no none class.
-		Confusion [][]int `json:"pooled_confusion"`
+		Confusion [][]int   `json:"pooled_confusion"`
+		Skipped   []Skipped `json:"skipped"` // unreadable images, in no row
 	}
-	return o.writeJSON(stdout, jsonTable{sourceTable: table, Model: o.Model, Precision: o.Precision, HeldOut: o.HeldOut, Confusion: rep.Confusion})
+	return o.writeJSON(stdout, jsonTable{sourceTable: table, Model: o.Model, Precision: o.Precision, HeldOut: o.HeldOut, Confusion: rep.Confusion, Skipped: skipped})
+}
+
+// shownSkipped is how many skipped paths the report names: enough to find
+// the bad files, never a screenful (the JSON lists them all).
+const shownSkipped = 3
+
+// writeSkipped says in one line how many images could not be read and
+// names the first few; nothing when every image was read.
+func writeSkipped(w io.Writer, skipped []Skipped) {
+	if len(skipped) == 0 {
+		return
+	}
+	paths := make([]string, 0, shownSkipped)
+	for _, s := range skipped[:min(len(skipped), shownSkipped)] {
+		paths = append(paths, s.Path)
+	}
+	more := ""
+	if len(skipped) > shownSkipped {
+		more = fmt.Sprintf(" and %d more (listed in --json)", len(skipped)-shownSkipped)
+	}
+	fmt.Fprintf(w, "skipped %d unreadable image(s), not scored: %s%s\n", len(skipped), strings.Join(paths, ", "), more)
 }
 
 // writeConfusion writes ConfusionPNG, when given, and says so on w.

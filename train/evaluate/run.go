@@ -56,8 +56,9 @@ type Runtime struct {
 // Run scores the images o names with the model o.Model in the build rt
 // picks and writes the report (or with PerSource the table) to w, a
 // progress bar to progress; with JSON "-" w gets the JSON alone and the
-// report goes to progress. Errors the caller fixes are a *DataError, or
-// those of infer.ResolvePrecision.
+// report goes to progress. Images that cannot be read are skipped and
+// counted in the report; none readable at all is an error. Errors the
+// caller fixes are a *DataError, or those of infer.ResolvePrecision.
 func (o Options) Run(rt Runtime, w, progress io.Writer) error {
 	if rt.Batch < 1 {
 		return dataErrorf("--batch %d: want 1 or more", rt.Batch)
@@ -91,9 +92,15 @@ func (o Options) Run(rt Runtime, w, progress io.Writer) error {
 		return dataErrorf("no labelled images left in %s", strings.Join(dirs, ", "))
 	}
 	bar := train.NewProgress(progress, "eval", len(items), term.IsTerminal(progress))
-	preds, err := predict(runner, items, rt.Batch, bar.Update)
+	preds, scored, skipped, err := predict(runner, items, rt.Batch, bar.Update)
 	if err != nil {
 		return err
+	}
+	if len(preds) == 0 {
+		return dataErrorf("none of the %d images in %s could be read (e.g. %s): check the files, or pass other --data folders", len(items), strings.Join(dirs, ", "), skipped[0].Error)
+	}
+	if skipped == nil {
+		skipped = []Skipped{} // the JSON's list, empty rather than null
 	}
 	text := w
 	if o.JSON == "-" {
@@ -102,7 +109,17 @@ func (o Options) Run(rt Runtime, w, progress io.Writer) error {
 		text = progress
 	}
 	if o.PerSource {
-		return o.WriteSourceTable(text, w, labels, groupBySource(sources, items, preds), preds)
+		listed := map[string]int{}
+		for _, it := range items {
+			listed[it.Group]++
+		}
+		groups := groupBySource(sources, scored, preds)
+		for _, g := range groups {
+			if len(g.Preds) == 0 && listed[g.Name] > 0 { // a row of zeros would read as a score
+				return dataErrorf("source %s (%s): none of its %d images could be read: check its files, or leave the source out", g.Name, g.Data, listed[g.Name])
+			}
+		}
+		return o.WriteSourceTable(text, w, labels, groups, preds, skipped)
 	}
-	return o.WriteReport(text, w, labels, dirs, preds)
+	return o.WriteReport(text, w, labels, dirs, preds, skipped)
 }
