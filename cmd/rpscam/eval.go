@@ -22,7 +22,7 @@ func runEval(env *cliEnv, args []string) error {
 	fs.StringVar(&rt.Precision, "precision", "auto", precisionUsage)
 	fs.Float64Var(&f.Threshold, "threshold", 0.6, "below this top probability a label is uncertain (0..1), as in the video commands: a none image labelled none or uncertain shows no gesture")
 	fs.Float64Var(&f.Target, "source-target", 0.9, "with --per-source: count and name the sources whose gesture accuracy is below this (0..1)")
-	fs.BoolVar(&f.HeldOut, "heldout", false, "keep only the files rpscam train holds out of hold-out sources (drgfreeman's, parikshitkumar1's and signdigits' fixed 20%)")
+	fs.BoolVar(&f.HeldOut, "heldout", false, "keep only the files rpscam train holds out of a hold-out source (drgfreeman's and signdigits' fixed 20%, parikshitkumar1's last frames): each --data must be one of those folders under the shared folder (see --shared)")
 	fs.BoolVar(&f.Tests, "tests", false, "one row per training source's test part (rpscam train's default sources: upstream test splits and fixed held-out parts, never trained on), as --per-source")
 	fs.BoolVar(&f.Validation, "validation", false, "score the validation split of rpscam train's default sources (the images that choose epochs and recipes) instead of --data")
 	fs.StringVar(&f.Shared, "shared", "", "with --validation or --heldout: shared data folder (default $RPSCAM_SHARED, else ../shared)")

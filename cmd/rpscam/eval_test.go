@@ -16,6 +16,7 @@ import (
 
 	"github.com/rpscam/rpscam/internal/onnx"
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/train"
 	"github.com/rpscam/rpscam/train/evaluate"
 )
 
@@ -281,6 +282,39 @@ func TestEvalSkipsUnreadableImages(t *testing.T) {
 	code, _, errOut = evalRun(t, "--per-source", "--data", data, "--data", bad, "--model", model, "--ort-lib", lib)
 	if code != exitUsage || !strings.Contains(errOut, "source bad ("+bad+"): none of its 2 images could be read") {
 		t.Errorf("one source all unreadable: exit %d, stderr %s", code, errOut)
+	}
+}
+
+// --heldout keeps the part of a hold-out source that training never sees,
+// and refuses any other folder (it has no held-out part) naming the
+// sources it applies to.
+func TestEvalHeldOutOnlyOnHoldOutSources(t *testing.T) {
+	lib := ortLibOrSkip(t)
+	dir := t.TempDir()
+	model := colourModel(t, dir)
+	shared := filepath.Join(dir, "shared")
+	files := map[string]color.RGBA{"data/rps-cgi/test/rock/a.png": red, "data/rps-cgi/test/paper/b.png": green}
+	drg := filepath.Join(shared, "data", "rps-real", "drgfreeman")
+	held := 0
+	for i := range 30 {
+		name := fmt.Sprintf("data/rps-real/drgfreeman/rock/%d.png", i)
+		files[name] = red
+		if train.HeldOut(name) {
+			held++
+		}
+	}
+	imageTree(t, shared, files)
+	if held == 0 || held == 30 {
+		t.Fatalf("%d of 30 files held out: the test needs some of each", held)
+	}
+	cgi := filepath.Join(shared, "data", "rps-cgi", "test")
+	code, _, stderr := evalRun(t, "--data", cgi, "--heldout", "--shared", shared, "--model", model, "--ort-lib", lib)
+	if code != exitUsage || !strings.Contains(stderr, "--heldout applies to the hold-out sources drgfreeman, parikshitkumar1, signdigits only, and "+cgi+" is not one of them: pass --data "+drg) {
+		t.Errorf("--heldout on rps-cgi/test: exit %d, stderr %s", code, stderr)
+	}
+	code, out, stderr := evalRun(t, "--data", drg, "--heldout", "--shared", shared, "--model", model, "--ort-lib", lib)
+	if want := fmt.Sprintf(" (held-out part): %d images\n", held); code != exitOK || !strings.Contains(out, want) {
+		t.Errorf("--heldout on drgfreeman: exit %d, want %q in\n%s\n%s", code, want, out, stderr)
 	}
 }
 

@@ -62,20 +62,25 @@ func tag(list []capture.LabeledImage, group string, keep func(path string) bool)
 	return out
 }
 
-// heldOutRule says which files of dir rpscam train never trains on: a
-// default source's own held-out part (drgfreeman's hashed 20% of files,
-// parikshitkumar1's last frames, signdigits' hashed 20% of students), or
-// for any other folder, or with no shared folder (""), train.HeldOut.
+// heldOutRule says which files of dir rpscam train never trains on: dir
+// must be one of the default hold-out sources under shared (drgfreeman's
+// hashed 20% of files, parikshitkumar1's last frames, signdigits' hashed
+// 20% of students). Any other folder is refused: it has no held-out part,
+// and a file-name hash there would only pick an arbitrary fifth of it.
 func heldOutRule(shared, dir string) (func(string) bool, error) {
-	if shared == "" {
-		return train.HeldOut, nil
-	}
 	exs, ok, err := train.HeldOutPart(shared, dir)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return train.HeldOut, nil
+		var names, dirs []string
+		for _, s := range train.DefaultSources(shared) {
+			if s.HoldOut != train.NoHoldOut {
+				names, dirs = append(names, s.Name), append(dirs, s.Dir)
+			}
+		}
+		return nil, dataErrorf("--heldout applies to the hold-out sources %s only, and %s is not one of them: pass --data %s (the source folder itself), or drop --heldout to score the whole folder",
+			strings.Join(names, ", "), dir, strings.Join(dirs, " or --data "))
 	}
 	held := map[string]bool{}
 	for _, ex := range exs {

@@ -80,9 +80,11 @@ func (o *Options) keep(list []capture.LabeledImage, group, dir string) ([]Image,
 	if !o.HeldOut {
 		return tag(list, group, nil), nil
 	}
+	// Which folders are hold-out sources is only known from where the
+	// shared folder is.
 	shared, err := shareddata.Dir(o.Shared)
 	if err != nil {
-		shared = "" // no shared folder: the file-name hash
+		return nil, fmt.Errorf("--heldout: %w", err)
 	}
 	heldOut, err := heldOutRule(shared, dir)
 	if err != nil {
