@@ -253,11 +253,36 @@ func buildFloat(cfg Config) (*onnx.Model, string, error) {
 		return nil, "", &ConfigError{"model", fmt.Errorf("%w: run rpscam export (scripts/setup.sh does) to build the float model first", err)}
 	}
 	if !bytes.Equal(have, built) {
-		return nil, "", &ConfigError{"model", fmt.Errorf("%s is not the model %s builds (rpscam export with other parameters or --meta?): run rpscam export --params %s --out %s first, or pass the matching --params",
-			cfg.Model, cfg.Params, cfg.Params, cfg.Model)}
+		out := exportTarget(cfg.Model, cfg.Params)
+		return nil, "", &ConfigError{"model", fmt.Errorf("%s is not the model %s builds (exported with other parameters or --meta, or not an ONNX model at all): pass the matching --params, or build it with rpscam export --params %s --out %s and pass --model %s",
+			cfg.Model, cfg.Params, cfg.Params, out, out)}
 	}
 	sum := sha256.Sum256(built)
 	return m, hex.EncodeToString(sum[:]), nil
+}
+
+// exportTarget is the file the fix for a --model that --params does not
+// build tells rpscam export to write: named after the parameters, and never
+// the given model, which may be the user's own file and not even a model.
+func exportTarget(model, params string) string {
+	out := strings.TrimSuffix(params, filepath.Ext(params)) + ".onnx"
+	if samePath(out, model) {
+		out = strings.TrimSuffix(model, filepath.Ext(model)) + "_rebuilt.onnx"
+	}
+	return out
+}
+
+// samePath says whether a and b name one file (through links too, when it
+// exists).
+func samePath(a, b string) bool {
+	if sa, err := os.Stat(a); err == nil {
+		if sb, err := os.Stat(b); err == nil {
+			return os.SameFile(sa, sb)
+		}
+	}
+	absA, errA := filepath.Abs(a)
+	absB, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && absA == absB
 }
 
 // calibrationImages are the first n of rpscam train's shuffled training

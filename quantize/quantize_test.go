@@ -221,3 +221,17 @@ func roundHalfAway(v float64) float64 {
 	}
 	return float64(int64(v + 0.5))
 }
+
+// The fix for a mismatched --model never writes over the given file.
+func TestExportTarget(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ model, params, want string }{
+		{filepath.Join(dir, "mine.onnx"), filepath.Join(dir, "m", "rps_head.params"), filepath.Join(dir, "m", "rps_head.onnx")},
+		{filepath.Join(dir, "m", "rps_head.onnx"), filepath.Join(dir, "m", "rps_head.params"), filepath.Join(dir, "m", "rps_head_rebuilt.onnx")},
+		{filepath.Join(dir, "m", "..", "m", "rps_head.onnx"), filepath.Join(dir, "m", "rps_head.params"), filepath.Join(dir, "m", "..", "m", "rps_head_rebuilt.onnx")},
+	} {
+		if got := exportTarget(c.model, c.params); got != c.want {
+			t.Errorf("exportTarget(%s, %s) = %s, want %s", c.model, c.params, got, c.want)
+		}
+	}
+}

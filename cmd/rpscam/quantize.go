@@ -31,6 +31,14 @@ func runQuantize(env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
+	// quantize.Config reads 0 as "the default" for callers that leave a
+	// field unset; a flag set to 0 is a mistake, as --batch 0 is for eval.
+	if cfg.Calib < 1 {
+		return usagef("--calib %d: want 1 or more training images (default %d)", cfg.Calib, quantize.DefaultCalibration)
+	}
+	if cfg.Batch < 1 {
+		return usagef("--batch %d: want 1 or more images per ONNX Runtime call (default 16)", cfg.Batch)
+	}
 	if err := cfg.Check(); err != nil {
 		return err
 	}

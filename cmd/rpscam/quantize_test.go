@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"image/color"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,6 +74,10 @@ func TestQuantizeFlags(t *testing.T) {
 	}{
 		{[]string{"--method", "entropy"}, "want minmax or percentile"},
 		{[]string{"extra"}, "unexpected arguments"},
+		// 0 is not "the default" on the command line.
+		{[]string{"--calib", "0"}, "--calib 0: want 1 or more training images (default 300)"},
+		{[]string{"--batch", "0"}, "--batch 0: want 1 or more images per ONNX Runtime call"},
+		{[]string{"--batch", "-2"}, "--batch -2: want 1 or more"},
 		// Output files are checked before minutes of calibration.
 		{[]string{"--out", filepath.Join(missing, "q.onnx")}, "--out " + filepath.Join(missing, "q.onnx") + ": folder " + missing + " does not exist; create it first"},
 		{[]string{"--out", dir}, "--out " + dir + " is a folder: give a file name inside it"},
@@ -105,5 +110,25 @@ func TestQuantizeJSONToStdoutIsOnlyJSON(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "quantize: "+out+": 52 convolutions int8") {
 		t.Errorf("the text report is not on stderr:\n%s", stderr)
+	}
+}
+
+// A --model that is not what --params builds (here not a model at all) is
+// refused with a fix that writes a new file, never over the given one.
+func TestQuantizeWrongModelFixKeepsTheFile(t *testing.T) {
+	shared := sharedtest.Dir(t, "models", "mobilenet_v2")
+	params := filepath.Join("..", "..", "models", "rps_head.params")
+	if _, err := os.Stat(params); err != nil {
+		t.Skipf("%s not available: %v", params, err)
+	}
+	dir := t.TempDir()
+	notONNX := filepath.Join(dir, "notonnx.onnx")
+	if err := os.WriteFile(notONNX, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd(t, "quantize", "--shared", shared, "--params", params, "--model", notONNX, "--out", filepath.Join(dir, "q.onnx"))
+	want := "rpscam export --params " + params + " --out " + filepath.Join("..", "..", "models", "rps_head.onnx") + " and pass --model "
+	if code != exitUsage || !strings.Contains(stderr, "--model: "+notONNX+" is not the model") || !strings.Contains(stderr, want) || strings.Contains(stderr, "--out "+notONNX) {
+		t.Errorf("exit %d, stderr %q; want exit %d and %q, never --out %s", code, stderr, exitUsage, want, notONNX)
 	}
 }
