@@ -254,7 +254,7 @@ func buildFloat(cfg Config) (*onnx.Model, string, error) {
 	}
 	if !bytes.Equal(have, built) {
 		out := exportTarget(cfg.Model, cfg.Params)
-		return nil, "", &ConfigError{"model", fmt.Errorf("%s is not the model %s builds (exported with other parameters or --meta, or not an ONNX model at all): pass the matching --params, or build it with rpscam export --params %s --out %s and pass --model %s",
+		return nil, "", &ConfigError{"model", fmt.Errorf("%s is not the model %s builds (exported with other parameters or --meta, or not an ONNX model at all): pass the matching --params, or run rpscam export --params %s --out %s and pass --model %s",
 			cfg.Model, cfg.Params, cfg.Params, out, out)}
 	}
 	sum := sha256.Sum256(built)

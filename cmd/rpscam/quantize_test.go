@@ -127,7 +127,7 @@ func TestQuantizeWrongModelFixKeepsTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCmd(t, "quantize", "--shared", shared, "--params", params, "--model", notONNX, "--out", filepath.Join(dir, "q.onnx"))
-	want := "rpscam export --params " + params + " --out " + filepath.Join("..", "..", "models", "rps_head.onnx") + " and pass --model "
+	want := "run rpscam export --params " + params + " --out " + filepath.Join("..", "..", "models", "rps_head.onnx") + " and pass --model "
 	if code != exitUsage || !strings.Contains(stderr, "--model: "+notONNX+" is not the model") || !strings.Contains(stderr, want) || strings.Contains(stderr, "--out "+notONNX) {
 		t.Errorf("exit %d, stderr %q; want exit %d and %q, never --out %s", code, stderr, exitUsage, want, notONNX)
 	}
