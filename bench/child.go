@@ -47,8 +47,10 @@ func lastLine(s string) string {
 
 // MeasureJobFile measures the row the job file (written by runChild)
 // describes and writes the rowResult as JSON to w; the row's own failure is
-// in its Error.
-func MeasureJobFile(ctx context.Context, w io.Writer, jobFile string) error {
+// in its Error. setup (may be nil) says whether a failure is the caller's to
+// fix (the clip, the model, the library), which the parent reports in a
+// NoRowRanError: only this process has the error value to judge.
+func MeasureJobFile(ctx context.Context, w io.Writer, jobFile string, setup func(error) bool) error {
 	data, err := os.ReadFile(jobFile)
 	if err != nil {
 		return err
@@ -60,5 +62,5 @@ func MeasureJobFile(ctx context.Context, w io.Writer, jobFile string) error {
 	if j.Row.Backend == "" {
 		return errors.New("--compare-job: the job names no backend")
 	}
-	return json.NewEncoder(w).Encode(measureRow(ctx, j))
+	return json.NewEncoder(w).Encode(measureRow(ctx, j, setup))
 }

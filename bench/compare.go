@@ -85,17 +85,26 @@ type Row struct {
 type rowResult struct {
 	Row    Row      `json:"row"`
 	Labels []string `json:"labels"`
+	// Setup says the row's failure is the caller's to fix before anything
+	// is measured (an unreadable clip, a missing model, no CUDA), as the
+	// caller's classifier judged the error. It crosses the process
+	// boundary here, not in Row, because only the child has the error
+	// value and the --json output has no use for it.
+	Setup bool `json:"setup,omitempty"`
 }
 
 // measureRow measures one row: the file end to end and the model alone
 // (Run or runOpenCV), the file again at its own rate, and the labelled
-// images. A failure ends the row with its Error set. Run it in a process of
-// its own: peak RSS is the process's, and OpenCV's thread count is global.
-func measureRow(ctx context.Context, job rowJob) rowResult {
+// images. A failure ends the row with its Error set, and with Setup set
+// when setup (may be nil) says the error is the caller's to fix. Run it in
+// a process of its own: peak RSS is the process's, and OpenCV's thread
+// count is global.
+func measureRow(ctx context.Context, job rowJob, setup func(error) bool) rowResult {
 	res := rowResult{Row: Row{RowSpec: job.Row}}
 	row := &res.Row
 	fail := func(what string, err error) rowResult {
 		row.Error = what + ": " + err.Error()
+		res.Setup = setup != nil && setup(err)
 		if errors.Is(err, infer.ErrCUDAUnavailable) {
 			row.Error = "no CUDA provider here: " + err.Error()
 		}
@@ -237,15 +246,33 @@ type Comparison struct {
 	Machine        procstat.Machine `json:"machine"`
 }
 
+// NoRowRanError is RunCompare's error when every row failed; the
+// Comparison returned with it says why for each row.
+type NoRowRanError struct {
+	// Setup is true when every row failed for a reason the caller fixes
+	// before anything is measured (an unreadable clip, a missing model, no
+	// CUDA), so that rpscam exits as plain bench does for the same cause;
+	// false when at least one row failed in the measuring itself.
+	Setup bool
+	// First is the first row's failure: "backend precision device: why".
+	First string
+}
+
+func (e *NoRowRanError) Error() string {
+	return "every --compare row failed; the first: " + e.First
+}
+
 // compare measures every row with measure (a child process per row in
 // rpscam) and adds what needs all rows: the agreement with ONNX Runtime
-// fp32 and the int8/fp32 speed ratio.
-func compare(ctx context.Context, specs []RowSpec, job rowJob, data string, measure func(context.Context, rowJob) (rowResult, error)) *Comparison {
+// fp32 and the int8/fp32 speed ratio. When no row ran it also returns a
+// *NoRowRanError.
+func compare(ctx context.Context, specs []RowSpec, job rowJob, data string, measure func(context.Context, rowJob) (rowResult, error)) (*Comparison, error) {
 	c := &Comparison{Input: job.Input, Frames: job.Frames, RealtimeFrames: job.RealtimeFrames, Data: data, Images: len(job.Images),
 		Go: runtime.Version(), OpenCV: gocv.OpenCVVersion(), Machine: procstat.DescribeMachine()}
 	results := make([]rowResult, len(specs))
 	for i, spec := range specs {
-		results[i].Row = Row{RowSpec: spec, Error: spec.Unavailable}
+		// An unavailable row lacks a file or a library: the caller's to fix.
+		results[i] = rowResult{Row: Row{RowSpec: spec, Error: spec.Unavailable}, Setup: spec.Unavailable != ""}
 		if spec.Unavailable != "" || ctx.Err() != nil {
 			if results[i].Row.Error == "" {
 				results[i].Row.Error = ctx.Err().Error()
@@ -282,7 +309,25 @@ func compare(ctx context.Context, specs []RowSpec, job rowJob, data string, meas
 			}
 		}
 	}
-	return c
+	return c, noRowRan(results)
+}
+
+// noRowRan is a *NoRowRanError when every result failed (some rows failing,
+// such as CUDA on a machine without it, is a normal comparison), else nil.
+func noRowRan(results []rowResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	e := &NoRowRanError{Setup: true}
+	for _, r := range results {
+		if r.Row.Error == "" {
+			return nil
+		}
+		e.Setup = e.Setup && r.Setup
+	}
+	r := results[0].Row
+	e.First = fmt.Sprintf("%s %s %s: %s", r.Backend, r.Precision, r.Device, strings.TrimSpace(r.Error))
+	return e
 }
 
 // reference is the ONNX Runtime fp32 CPU row, when it ran.

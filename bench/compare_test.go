@@ -31,7 +31,10 @@ func TestCompareAgreementAndRatio(t *testing.T) {
 		}
 		return rowResult{Row: Row{RowSpec: j.Row, InferFPS: fps[key]}, Labels: labels[key]}, nil
 	}
-	c := compare(context.Background(), specs, job, "test", measure)
+	c, err := compare(context.Background(), specs, job, "test", measure)
+	if err != nil {
+		t.Fatalf("some rows ran, yet compare says %v", err)
+	}
 	if strings.Join(measured, ",") != "onnxruntime fp32 cpu,onnxruntime int8 cpu,opencv fp32 cpu" {
 		t.Fatalf("measured %v: the unavailable CUDA row must not run", measured)
 	}
@@ -70,5 +73,46 @@ func TestAccuracySkipsNoneWithoutNoneClass(t *testing.T) {
 	acc, n = accuracy(imgs, []string{"rock", "rock", "none", "scissors"}, []string{"rock", "paper", "scissors", "none"})
 	if n != 4 || acc != 0.75 {
 		t.Fatalf("with a none class: %v of %d, want 0.75 of 4", acc, n)
+	}
+}
+
+// When no row runs, compare says so with a NoRowRanError, which counts as
+// the caller's to fix only if every row's failure was.
+func TestCompareNoRowRan(t *testing.T) {
+	specs := compareRows("/nonexistent/fp32.onnx", "/nonexistent/fp32_int8.onnx", "/nonexistent/opencv.onnx", 2)
+	for i := range specs {
+		specs[i].Unavailable = ""
+	}
+	specs[1].Unavailable = "no int8 model: test"
+	unreadable := func(_ context.Context, j rowJob) (rowResult, error) {
+		return rowResult{Row: Row{RowSpec: j.Row, Error: "run on the file: cannot open video source"}, Setup: true}, nil
+	}
+	c, err := compare(context.Background(), specs, rowJob{}, "test", unreadable)
+	var none *NoRowRanError
+	if !errors.As(err, &none) || !none.Setup || len(c.Rows) != 4 {
+		t.Fatalf("every row unreadable: err %v (%+v), %d rows; want a setup NoRowRanError and all 4 rows", err, none, len(c.Rows))
+	}
+	if want := "onnxruntime fp32 cpu: run on the file: cannot open video source"; none.First != want {
+		t.Errorf("first failure %q, want %q", none.First, want)
+	}
+
+	crashed := func(ctx context.Context, j rowJob) (rowResult, error) {
+		if j.Row.Backend == backendOpenCV {
+			return rowResult{}, errors.New("the row's process failed")
+		}
+		return unreadable(ctx, j)
+	}
+	if _, err := compare(context.Background(), specs, rowJob{}, "test", crashed); !errors.As(err, &none) || none.Setup {
+		t.Errorf("one row failed in the work: err %v, want a NoRowRanError that is not the caller's to fix", err)
+	}
+
+	oneRan := func(ctx context.Context, j rowJob) (rowResult, error) {
+		if j.Row.Device == "cpu" && j.Row.Precision == "fp32" && j.Row.Backend == backendONNXRuntime {
+			return rowResult{Row: Row{RowSpec: j.Row, InferFPS: 100}}, nil
+		}
+		return unreadable(ctx, j)
+	}
+	if _, err := compare(context.Background(), specs, rowJob{}, "test", oneRan); err != nil {
+		t.Errorf("one row ran: err %v, want nil", err)
 	}
 }

@@ -32,7 +32,8 @@ type CompareConfig struct {
 }
 
 // RunCompare measures every row of compareRows on c's clip, each in a child
-// process. Settings the caller fixes are a *session.ConfigError.
+// process. Settings the caller fixes are a *session.ConfigError. When no row
+// ran, the Comparison comes with a *NoRowRanError.
 func RunCompare(ctx context.Context, c CompareConfig) (*Comparison, error) {
 	if c.RealtimeFrames < 1 || c.PerSet < 1 {
 		return nil, &session.ConfigError{Field: "realtime-frames", Err: fmt.Errorf("realtime-frames and --per-set must be at least 1")}
@@ -61,8 +62,11 @@ func RunCompare(ctx context.Context, c CompareConfig) (*Comparison, error) {
 		}
 		return runChild(ctx, tmp, j, c.Child...)
 	}
-	cmp := compare(ctx, specs, job, data, measure)
-	return cmp, ctx.Err()
+	cmp, err := compare(ctx, specs, job, data, measure)
+	if ctx.Err() != nil {
+		return cmp, ctx.Err()
+	}
+	return cmp, err
 }
 
 // images lists Data, or a fixed sample of the shared test sets, and says

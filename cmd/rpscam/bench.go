@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/rpscam/rpscam/bench"
@@ -28,7 +29,10 @@ func runBench(env *cliEnv, args []string) error {
 	ctx, stop := signalContext()
 	defer stop()
 	if cf.job != "" {
-		return bench.MeasureJobFile(ctx, env.stdout, cf.job)
+		// A row's failure is judged here, where the error value is, by
+		// the rule that gives plain bench's exit code.
+		setup := func(err error) bool { return errors.As(exitError(err), new(usageError)) }
+		return bench.MeasureJobFile(ctx, env.stdout, cf.job, setup)
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q: the source goes in --input", fs.Args())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 
 	"github.com/spf13/pflag"
@@ -42,12 +43,20 @@ func compareCmd(ctx context.Context, env *cliEnv, cf *compareFlags, sf *sessionF
 	}
 	c.Input, c.Library, c.Child, c.Log = sf.input, sf.Library, []string{exe, "bench", "--compare-job"}, env.stderr
 	cmp, err := bench.RunCompare(ctx, c)
-	if err != nil {
+	var none *bench.NoRowRanError
+	if err != nil && !errors.As(err, &none) {
 		return err
 	}
+	// The table is printed even when no row ran: it says why for each.
 	if asJSON {
-		return encodeJSON(env.stdout, cmp)
+		if jerr := encodeJSON(env.stdout, cmp); jerr != nil {
+			return jerr
+		}
+	} else {
+		cmp.Print(env.stdout)
 	}
-	cmp.Print(env.stdout)
-	return nil
+	if none != nil && none.Setup {
+		return usageError{err} // as plain bench on the same clip or model
+	}
+	return err
 }

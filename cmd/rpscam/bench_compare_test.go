@@ -136,3 +136,30 @@ func TestBenchCompareBadInput(t *testing.T) {
 		t.Fatalf("--compare-job of a missing file: exit %d, %s", code, stderr)
 	}
 }
+
+// A clip that is not a video fails every --compare row: the table still
+// says why for each, and the exit code is plain bench's for the same clip.
+func TestBenchCompareUnreadableClip(t *testing.T) {
+	model := tinyModelFile(t)
+	t.Setenv(cliChildEnv, "1")
+	clip := filepath.Join(t.TempDir(), "garbage.mp4")
+	if err := os.WriteFile(clip, []byte(strings.Repeat("not a video ", 400)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := writeColourImages(t, 1)
+	plain, _, stderr := runCmd(t, "bench", "--model", model, "--input", clip, "--frames", "5")
+	if plain != 2 {
+		t.Fatalf("plain bench on a file that is not a video: exit %d, want 2: %s", plain, stderr)
+	}
+	code, stdout, stderr := runCmd(t, "bench", "--compare", "--model", model, "--input", clip, "--data", data,
+		"--warmup", "1", "--frames", "5", "--infer-iters", "5", "--realtime-frames", "5")
+	if code != plain {
+		t.Errorf("--compare: exit %d, want %d as plain bench; stderr %s", code, plain, stderr)
+	}
+	if !strings.Contains(stdout, "onnxruntime fp32 cpu   not run: see below") || !strings.Contains(stdout, "cannot open video source") {
+		t.Errorf("the table is missing or lacks the reason:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "every --compare row failed") || !strings.Contains(stderr, "cannot open video source") {
+		t.Errorf("stderr does not say every row failed and why: %s", stderr)
+	}
+}
