@@ -57,7 +57,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Epochs <= 0 {
 		cfg.Epochs = DefaultEpochs
 	}
-	if cfg.Anchor < 0 || cfg.Anchor > 10 {
+	if !(cfg.Anchor >= 0 && cfg.Anchor <= 10) { // NaN too
 		return cfg, fmt.Errorf("teach: anchor %g: want 0 (off) up to 10, e.g. 0.01", cfg.Anchor)
 	}
 	if cfg.General == 0 {

@@ -3,6 +3,7 @@ package teach
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -169,6 +170,10 @@ func TestTrainRefusesBadInput(t *testing.T) {
 	cfg.Anchor = -1
 	if _, err := Train(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "e.g. 0.01") {
 		t.Errorf("anchor -1: err = %v, want one naming a valid strength", err)
+	}
+	cfg.Anchor = math.NaN()
+	if _, err := Train(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "e.g. 0.01") {
+		t.Errorf("anchor NaN: err = %v, want one naming a valid strength", err)
 	}
 	cfg.Anchor = 0
 	cfg.Params = filepath.Join(t.TempDir(), "missing.params")

@@ -38,9 +38,9 @@ func runTeach(env *cliEnv, args []string) error {
 	fs.StringVar(&cfg.Params, "params", "", "the base model's parameters (default rps_head.params beside --model)")
 	fs.Float64Var(&cfg.HoldOut, "hold-out", teach.DefaultHoldOut, "share of each class's newest samples held out to measure on (0: none)")
 	fs.IntVar(&cfg.General, "general", teach.DefaultGeneral, "general training images mixed in per class and source (0: none)")
-	fs.IntVar(&cfg.Epochs, "epochs", teach.DefaultEpochs, "head training epochs")
+	fs.IntVar(&cfg.Epochs, "epochs", teach.DefaultEpochs, "head training epochs (0: the default)")
 	fs.Float64Var(&cfg.Anchor, "anchor", 0, "pull the new head towards the shipped one with this L2 strength (e.g. 0.01: forgets less of other people, fits your frames a little less; 0: off)")
-	fs.IntVar(&cfg.MinPerClass, "min-per-class", teach.DefaultMinPerClass, "fewest samples a class may have")
+	fs.IntVar(&cfg.MinPerClass, "min-per-class", teach.DefaultMinPerClass, "fewest samples a class may have (0: the default)")
 	fs.StringVar(&cfg.Test, "test", "", "also score this class-folder set before and after (e.g. a person's later frames)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -85,6 +85,23 @@ func (o *teachOpts) complete(cfg *teach.Config, sf *sessionFlags, env *cliEnv) e
 	}
 	if !(cfg.HoldOut >= 0 && cfg.HoldOut < 1) {
 		return usagef("--hold-out %v: want 0 (none) up to but not including 1", cfg.HoldOut)
+	}
+	// teach.Config reads a negative General as "none" and a negative Epochs
+	// or MinPerClass as "the default": a typo such as --epochs -1 would
+	// train silently with something else, so only 0 has a meaning here.
+	if cfg.Epochs < 0 {
+		return usagef("--epochs %d: want 1 or more (0: the default, %d)", cfg.Epochs, teach.DefaultEpochs)
+	}
+	if cfg.General < 0 {
+		return usagef("--general %d: want 0 (none) or more images per class and source (default %d)", cfg.General, teach.DefaultGeneral)
+	}
+	if cfg.MinPerClass < 0 {
+		return usagef("--min-per-class %d: want 1 or more (0: the default, %d)", cfg.MinPerClass, teach.DefaultMinPerClass)
+	}
+	// Checked here as well as by teach.Train, which runs only after the
+	// capture: a bad value should not cost the user their recording time.
+	if !(cfg.Anchor >= 0 && cfg.Anchor <= 10) {
+		return usagef("--anchor %v: want 0 (off) up to 10, e.g. 0.01", cfg.Anchor)
 	}
 	if o.from != "" {
 		if fi, err := os.Stat(o.from); err != nil || !fi.IsDir() {

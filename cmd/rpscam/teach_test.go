@@ -131,3 +131,50 @@ func TestTeachFromBadFolders(t *testing.T) {
 		t.Errorf("empty classes: exit %d, %s", code, stderr)
 	}
 }
+
+// userSamplesForTeach copies n images of each class of one licensed source
+// (a person's frames) into a samples folder, as rpscam teach would have
+// captured them: enough to train on, so a flag that is not refused up front
+// shows as a model written.
+func userSamplesForTeach(t *testing.T, shared string, n int) string {
+	t.Helper()
+	src := filepath.Join(shared, "data", "rps-real", "parikshitkumar1")
+	dir := t.TempDir()
+	for _, c := range []string{"rock", "paper", "scissors", "none"} {
+		names, err := os.ReadDir(filepath.Join(src, c))
+		if err != nil || len(names) < n {
+			t.Skipf("%s/%s: %d images (%v), want %d", src, c, len(names), err, n)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, c), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range names[:n] {
+			b, err := os.ReadFile(filepath.Join(src, c, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, c, e.Name()), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+// Negative counts and an anchor out of range are usage errors naming the
+// flag, refused before anything is trained or written.
+func TestTeachRefusesBadValues(t *testing.T) {
+	model, shared := shippedForTeach(t)
+	samples := userSamplesForTeach(t, sharedtest.Dir(t, "data", "rps-real", "parikshitkumar1"), 10)
+	for _, bad := range [][]string{{"--epochs", "-1"}, {"--general", "-5"}, {"--min-per-class", "-1"}, {"--anchor", "-1"}, {"--anchor", "NaN"}} {
+		out := filepath.Join(t.TempDir(), "taught.onnx")
+		args := append([]string{"teach", "--from", samples, "--model", model, "--shared", shared, "--out", out, "--epochs", "2", "--general", "0"}, bad...)
+		code, _, stderr := runCmd(t, args...)
+		if code != 2 || !strings.Contains(stderr, bad[0]+" "+bad[1]+": want") {
+			t.Errorf("%s %s: exit %d, want 2 and a message naming the flag: %s", bad[0], bad[1], code, stderr)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("%s %s: a model was written (%v)", bad[0], bad[1], err)
+		}
+	}
+}
