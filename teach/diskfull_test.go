@@ -54,3 +54,18 @@ func TestTrainOnAFullDisk(t *testing.T) {
 		t.Errorf("left behind in the full folder: %v", names)
 	}
 }
+
+// A write that fails for another reason than space (here a folder where
+// the model goes) does not tell the user to free space.
+func TestTrainOutIsAFolder(t *testing.T) {
+	lib, shared := teachEnv(t)
+	samples := userSamples(t, shared, 10, fourClasses)
+	out := filepath.Join(t.TempDir(), "taught.onnx")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Train(context.Background(), quickConfig(lib, shared, samples, out), nil)
+	if err == nil || strings.Contains(err.Error(), "free some space") || !strings.Contains(err.Error(), "choose another --out") {
+		t.Fatalf("err = %v, want one saying to choose another --out, not to free space", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rpscam/rpscam/capture"
@@ -575,7 +576,13 @@ func (r *run) export(head *train.Head) error {
 	}
 	r.report("export", 2, 3, began)
 	if err := model.WriteONNX(cfg.Out, m); err != nil {
-		return fmt.Errorf("teach: writing the taught model %s: %w (free some space or choose another --out; the samples and the running model are unchanged)", cfg.Out, unwrapPath(err))
+		// Only a full disk is fixed by freeing space; anything else (a
+		// folder in the way, no permission) by another place to write.
+		fix := "choose another --out"
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			fix = "free some space or choose another --out"
+		}
+		return fmt.Errorf("teach: writing the taught model %s: %w (%s; the samples and the running model are unchanged)", cfg.Out, unwrapPath(err), fix)
 	}
 	r.report("export", 3, 3, began)
 	r.res.Model = cfg.Out

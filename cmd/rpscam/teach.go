@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -113,6 +114,11 @@ func (o *teachOpts) complete(cfg *teach.Config, sf *sessionFlags, env *cliEnv) e
 	if cfg.Base, err = sf.baseModel(); err != nil {
 		return err
 	}
+	if !o.prepare { // --prepare writes no model
+		if err := checkTeachOut(cfg.Out, cfg.Base); err != nil {
+			return err
+		}
+	}
 	if cfg.Shared, err = shareddata.Dir(cfg.Shared); err != nil {
 		return err
 	}
@@ -129,4 +135,52 @@ func (o *teachOpts) complete(cfg *teach.Config, sf *sessionFlags, env *cliEnv) e
 		}
 	}
 	return nil
+}
+
+// checkTeachOut refuses an --out the taught model could not be written to:
+// the write comes last, after the capture and the training, so finding out
+// then costs the user all of that.
+func checkTeachOut(out, base string) error {
+	if out == "" {
+		return usagef("--out is empty: give the file the taught model goes to, e.g. --out models/taught.onnx")
+	}
+	st, err := os.Stat(out)
+	if err == nil && st.IsDir() {
+		return usagef("--out %s is a folder: give a file name inside it, e.g. --out %s", out, filepath.Join(out, "taught.onnx"))
+	}
+	if sameFile(out, base) {
+		return usagef("--out %s is the base model (--model): the taught model would replace it; write it elsewhere, e.g. --out models/taught.onnx", out)
+	}
+	dir := filepath.Dir(out)
+	st, err = os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return usagef("--out %s: folder %s does not exist: create it first, or choose another --out", out, dir)
+	case err != nil:
+		return usagef("--out %s: %v: choose another --out", out, err)
+	case !st.IsDir():
+		return usagef("--out %s: %s is not a folder: choose another --out", out, dir)
+	}
+	// Permission bits do not say it all (a read-only mount, root, ACLs):
+	// creating a file is the test that holds.
+	probe, err := os.CreateTemp(dir, ".rpscam-write-check-*")
+	if err != nil {
+		return usagef("--out %s: folder %s is not writable (%v): choose another --out, or fix the folder's permissions", out, dir, errors.Unwrap(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
+}
+
+// sameFile reports whether a and b name one file: the same cleaned path, or
+// (both existing) the same file reached by another path or a link.
+func sameFile(a, b string) bool {
+	if absA, err := filepath.Abs(a); err == nil {
+		if absB, err := filepath.Abs(b); err == nil && absA == absB {
+			return true
+		}
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }

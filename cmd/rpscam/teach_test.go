@@ -9,6 +9,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/rpscam/rpscam/internal/sharedtest"
+	"github.com/rpscam/rpscam/internal/tmpfstest"
 )
 
 // shippedForTeach is the model setup builds (with its committed params
@@ -177,4 +178,63 @@ func TestTeachRefusesBadValues(t *testing.T) {
 			t.Errorf("%s %s: a model was written (%v)", bad[0], bad[1], err)
 		}
 	}
+}
+
+// An --out the model could not be written to is refused before the capture
+// and the training, naming --out, not blaming the disk's space.
+func TestTeachRefusesBadOut(t *testing.T) {
+	model, shared := shippedForTeach(t)
+	samples := userSamplesForTeach(t, sharedtest.Dir(t, "data", "rps-real", "parikshitkumar1"), 10)
+	dir := t.TempDir()
+	folder := filepath.Join(dir, "models")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The base model reached by another path: a copy (so that a
+	// regression cannot overwrite the shipped one; without the parameters
+	// beside it training would stop before writing) and a link to it.
+	b, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, link := filepath.Join(dir, "base.onnx"), filepath.Join(dir, "link.onnx")
+	if err := os.WriteFile(base, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(base, link); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		folder: "is a folder: give a file name inside it",
+		filepath.Join(dir, "missing", "taught.onnx"): "does not exist: create it first",
+		filepath.Join(file, "taught.onnx"):           "is not a folder",
+		link:                                         "is the base model",
+	}
+	refused := func(t *testing.T, out, want string) {
+		t.Helper()
+		code, _, stderr := runCmd(t, "teach", "--from", samples, "--model", base, "--shared", shared, "--out", out, "--epochs", "2", "--general", "0")
+		if code != 2 || !strings.Contains(stderr, "--out "+out) || !strings.Contains(stderr, want) || strings.Contains(stderr, "free some space") ||
+			strings.Contains(stderr, "features") {
+			t.Errorf("--out %s: exit %d, want 2, a message naming --out and %q, before any training:\n%s", out, code, want, stderr)
+		}
+	}
+	for out, want := range cases {
+		refused(t, out, want)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link to the base model was replaced: %v", err)
+	}
+	if names, _ := os.ReadDir(folder); len(names) != 0 {
+		t.Errorf("left in the --out folder: %v", names)
+	}
+	// Root ignores permission bits, so a read-only mount stands for a
+	// folder the user cannot write to (skipped where mounting is not allowed).
+	t.Run("read-only", func(t *testing.T) {
+		ro := tmpfstest.Mount(t, "1m", "ro")
+		refused(t, filepath.Join(ro, "taught.onnx"), "is not writable")
+	})
 }
