@@ -20,6 +20,21 @@ type teachOpts struct {
 }
 
 func runTeach(env *cliEnv, args []string) error {
+	if err := teachCmd(env, args); err != nil {
+		return teachError{err}
+	}
+	return nil
+}
+
+// teachError drops the "teach: " that package teach's errors start with:
+// run already prints "rpscam teach: " before the message. The error itself
+// is kept for errors.As (usage errors, *teach.SamplesError).
+type teachError struct{ err error }
+
+func (e teachError) Error() string { return strings.TrimPrefix(e.err.Error(), "teach: ") }
+func (e teachError) Unwrap() error { return e.err }
+
+func teachCmd(env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "teach", "[flags]",
 		"rpscam teach                                   # camera 0: show each gesture when asked, then train -> models/taught.onnx",
 		"rpscam teach --input clip.mp4 --countdown 0 --frames-per-class 60   # the clip's frames in class order",

@@ -131,6 +131,11 @@ func TestTeachFromBadFolders(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, `class "rock" has no samples: record at least 10`) || !strings.Contains(stderr, few) {
 		t.Errorf("empty classes: exit %d, %s", code, stderr)
 	}
+	// run prefixes "rpscam teach: "; package teach's own "teach: " is not
+	// printed after it.
+	if !strings.HasPrefix(stderr, `rpscam teach: class "rock"`) {
+		t.Errorf("the message does not start with one command prefix: %s", stderr)
+	}
 }
 
 // userSamplesForTeach copies n images of each class of one licensed source
