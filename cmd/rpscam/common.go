@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -103,4 +104,19 @@ func encodeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// probeWrite creates and removes a file in dir, saying why it could not:
+// permission bits do not say it all (a read-only mount, root, ACLs), so
+// creating a file is the test that holds.
+func probeWrite(dir string) error {
+	probe, err := os.CreateTemp(dir, ".rpscam-write-check-*")
+	if err != nil {
+		if u := errors.Unwrap(err); u != nil {
+			return u // the reason, without the temporary name
+		}
+		return err
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }

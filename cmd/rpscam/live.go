@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/sink"
@@ -24,6 +26,16 @@ func runLive(env *cliEnv, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q: the source goes in --input", fs.Args())
+	}
+	// Snapshots and recordings go there only when a key asks, long after
+	// startup; a folder that cannot take them should say so now.
+	if err := checkSaveDir(*saveDir); err != nil {
+		if fs.Changed("save-dir") {
+			return err
+		}
+		// The default, the current folder, was not asked for: watching
+		// alone must still work from a read-only one.
+		fmt.Fprintf(env.stderr, "live: warning: %v: until then r and s will fail\n", err)
 	}
 	// Before anything touches OpenCV's GUI: without a display Qt aborts the
 	// whole process, so this is the only chance to say what to do instead.
@@ -64,4 +76,22 @@ func runLive(env *cliEnv, args []string) error {
 	lw.StopRecording()
 	fmt.Fprintf(env.stdout, "frames processed: %d, dropped by the source: %d, %.1f fps\n", st.Frames, st.Dropped, st.FPS)
 	return err
+}
+
+// checkSaveDir refuses a --save-dir that is not an existing folder live can
+// write snapshots and recordings to.
+func checkSaveDir(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return usagef("--save-dir %s does not exist: create it first, or give another folder (default: the current one)", dir)
+	case err != nil:
+		return usagef("--save-dir %s: %v", dir, err)
+	case !st.IsDir():
+		return usagef("--save-dir %s is not a folder: give the folder recordings and snapshots go to", dir)
+	}
+	if err := probeWrite(dir); err != nil {
+		return usagef("--save-dir %s is not writable (%v): give another folder, or fix its permissions", dir, err)
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/rpscam/rpscam/internal/tmpfstest"
 	"github.com/rpscam/rpscam/overlay"
 )
 
@@ -29,6 +30,43 @@ func TestLiveWithoutDisplay(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("message lacks %q: %s", want, stderr)
 		}
+	}
+}
+
+// A --save-dir that snapshots and recordings could not go to is refused at
+// startup, before the display is even looked for.
+func TestLiveSaveDirChecked(t *testing.T) {
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(t *testing.T, dir, want string) {
+		t.Helper()
+		code, _, stderr := runCmd(t, "live", "--input", "0", "--save-dir", dir)
+		if code != 2 || !strings.Contains(stderr, "--save-dir "+dir) || !strings.Contains(stderr, want) {
+			t.Errorf("--save-dir %s: exit %d, want 2 and a message naming --save-dir and %q: %s", dir, code, want, stderr)
+		}
+	}
+	refused(t, filepath.Join(t.TempDir(), "missing"), "does not exist")
+	refused(t, file, "is not a folder")
+	t.Run("read-only", func(t *testing.T) {
+		refused(t, tmpfstest.Mount(t, "1m", "ro"), "is not writable")
+	})
+	// The default, the current folder, is only warned about when read-only:
+	// it was not asked for, and watching needs no folder.
+	t.Run("read-only default", func(t *testing.T) {
+		ro := tmpfstest.Mount(t, "1m", "ro")
+		t.Chdir(ro)
+		code, _, stderr := runCmd(t, "live", "--input", "0")
+		if code != 2 || !strings.Contains(stderr, "warning: --save-dir . is not writable") || !strings.Contains(stderr, "no display") {
+			t.Errorf("read-only current folder: exit %d, want a warning, then the no-display refusal: %s", code, stderr)
+		}
+	})
+	// A writable folder passes, on to the display check.
+	if code, _, stderr := runCmd(t, "live", "--input", "0", "--save-dir", t.TempDir()); code != 2 || !strings.Contains(stderr, "no display") {
+		t.Errorf("a writable --save-dir: exit %d, want the no-display refusal: %s", code, stderr)
 	}
 }
 

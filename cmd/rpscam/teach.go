@@ -176,14 +176,9 @@ func checkTeachOut(out, base string) error {
 	case !st.IsDir():
 		return usagef("--out %s: %s is not a folder: choose another --out", out, dir)
 	}
-	// Permission bits do not say it all (a read-only mount, root, ACLs):
-	// creating a file is the test that holds.
-	probe, err := os.CreateTemp(dir, ".rpscam-write-check-*")
-	if err != nil {
-		return usagef("--out %s: folder %s is not writable (%v): choose another --out, or fix the folder's permissions", out, dir, errors.Unwrap(err))
+	if err := probeWrite(dir); err != nil {
+		return usagef("--out %s: folder %s is not writable (%v): choose another --out, or fix the folder's permissions", out, dir, err)
 	}
-	probe.Close()
-	os.Remove(probe.Name())
 	return nil
 }
 
