@@ -28,16 +28,8 @@ func checkOutputFile(flag, path string) error {
 	case !st.IsDir():
 		return usagef("--%s %s: %s is not a folder", flag, path, dir)
 	}
-	// A probe file is the only sure test: permission bits say nothing about
-	// read-only mounts, ACLs or root.
-	probe, err := os.CreateTemp(dir, ".rpscam-write-check-*")
-	if err != nil {
+	if err := probeWrite(dir); err != nil {
 		return usagef("--%s %s: folder %s is not writable (%v); choose another folder or fix its permissions", flag, path, dir, err)
-	}
-	name := probe.Name()
-	probe.Close()
-	if err := os.Remove(name); err != nil {
-		return usagef("--%s %s: could not remove the write check file %s: %v", flag, path, name, err)
 	}
 	// An existing file is replaced at the end: it must open for writing
 	// (without truncating it now, in case the run fails).

@@ -159,27 +159,13 @@ func checkTeachOut(out, base string) error {
 	if out == "" {
 		return usagef("--out is empty: give the file the taught model goes to, e.g. --out models/taught.onnx")
 	}
-	st, err := os.Stat(out)
-	if err == nil && st.IsDir() {
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
 		return usagef("--out %s is a folder: give a file name inside it, e.g. --out %s", out, filepath.Join(out, "taught.onnx"))
 	}
 	if sameFile(out, base) {
 		return usagef("--out %s is the base model (--model): the taught model would replace it; write it elsewhere, e.g. --out models/taught.onnx", out)
 	}
-	dir := filepath.Dir(out)
-	st, err = os.Stat(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return usagef("--out %s: folder %s does not exist: create it first, or choose another --out", out, dir)
-	case err != nil:
-		return usagef("--out %s: %v: choose another --out", out, err)
-	case !st.IsDir():
-		return usagef("--out %s: %s is not a folder: choose another --out", out, dir)
-	}
-	if err := probeWrite(dir); err != nil {
-		return usagef("--out %s: folder %s is not writable (%v): choose another --out, or fix the folder's permissions", out, dir, err)
-	}
-	return nil
+	return checkOutputFile("out", out)
 }
 
 // sameFile reports whether a and b name one file: the same cleaned path, or

@@ -215,7 +215,7 @@ func TestTeachRefusesBadOut(t *testing.T) {
 	}
 	cases := map[string]string{
 		folder: "is a folder: give a file name inside it",
-		filepath.Join(dir, "missing", "taught.onnx"): "does not exist: create it first",
+		filepath.Join(dir, "missing", "taught.onnx"): "does not exist; create it first",
 		filepath.Join(file, "taught.onnx"):           "is not a folder",
 		link:                                         "is the base model",
 	}
