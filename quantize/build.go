@@ -15,6 +15,7 @@ import (
 	"github.com/rpscam/rpscam/infer"
 	"github.com/rpscam/rpscam/internal/onnx"
 	"github.com/rpscam/rpscam/internal/ort"
+	"github.com/rpscam/rpscam/internal/samefile"
 	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/model"
 	"github.com/rpscam/rpscam/train"
@@ -266,23 +267,10 @@ func buildFloat(cfg Config) (*onnx.Model, string, error) {
 // the given model, which may be the user's own file and not even a model.
 func exportTarget(model, params string) string {
 	out := strings.TrimSuffix(params, filepath.Ext(params)) + ".onnx"
-	if samePath(out, model) {
+	if samefile.Same(out, model) {
 		out = strings.TrimSuffix(model, filepath.Ext(model)) + "_rebuilt.onnx"
 	}
 	return out
-}
-
-// samePath says whether a and b name one file (through links too, when it
-// exists).
-func samePath(a, b string) bool {
-	if sa, err := os.Stat(a); err == nil {
-		if sb, err := os.Stat(b); err == nil {
-			return os.SameFile(sa, sb)
-		}
-	}
-	absA, errA := filepath.Abs(a)
-	absB, errB := filepath.Abs(b)
-	return errA == nil && errB == nil && absA == absB
 }
 
 // calibrationImages are the first n of rpscam train's shuffled training

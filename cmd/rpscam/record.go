@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rpscam/rpscam/capture"
+	"github.com/rpscam/rpscam/internal/samefile"
 	"github.com/rpscam/rpscam/internal/term"
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/session"
@@ -71,10 +72,8 @@ func runRecord(env *cliEnv, args []string) error {
 	}
 	// The writer truncates its file as it opens, so recording a video onto
 	// itself would destroy the input before it is read.
-	if in, err := os.Stat(o.sf.input); err == nil {
-		if out, err := os.Stat(o.output); err == nil && os.SameFile(in, out) {
-			return usagef("--output %s is the --input file: recording would overwrite the video it reads; write to another file, e.g. --output %s", o.output, annotatedName(o.output))
-		}
+	if _, err := os.Stat(o.sf.input); err == nil && samefile.Same(o.sf.input, o.output) {
+		return usagef("--output %s is the --input file: recording would overwrite the video it reads; write to another file, e.g. --output %s", o.output, annotatedName(o.output))
 	}
 	ctx, stop := signalContext()
 	defer stop()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpscam/rpscam/internal/samefile"
 	"github.com/rpscam/rpscam/internal/shareddata"
 	"github.com/rpscam/rpscam/teach"
 )
@@ -162,21 +163,8 @@ func checkTeachOut(out, base string) error {
 	if st, err := os.Stat(out); err == nil && st.IsDir() {
 		return usagef("--out %s is a folder: give a file name inside it, e.g. --out %s", out, filepath.Join(out, "taught.onnx"))
 	}
-	if sameFile(out, base) {
+	if samefile.Same(out, base) {
 		return usagef("--out %s is the base model (--model): the taught model would replace it; write it elsewhere, e.g. --out models/taught.onnx", out)
 	}
 	return checkOutputFile("out", out)
-}
-
-// sameFile reports whether a and b name one file: the same cleaned path, or
-// (both existing) the same file reached by another path or a link.
-func sameFile(a, b string) bool {
-	if absA, err := filepath.Abs(a); err == nil {
-		if absB, err := filepath.Abs(b); err == nil && absA == absB {
-			return true
-		}
-	}
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
