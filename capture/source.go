@@ -22,11 +22,16 @@ type Info struct {
 	Kind       Kind    `json:"kind"`
 	Width      int     `json:"width"`             // of the first frame
 	Height     int     `json:"height"`            // of the first frame
-	FPS        float64 `json:"fps"`               // as the backend reports it; 0 when unknown
+	FPS        float64 `json:"fps"`               // as the backend reports it, or as measured (FPSMeasured); 0 when unknown
 	Live       bool    `json:"live"`              // frames are grabbed continuously and only the newest kept
 	FrameCount int     `json:"frame_count"`       // files: CAP_PROP_FRAME_COUNT; -1 when unknown or endless
 	Backend    string  `json:"backend,omitempty"` // the OpenCV backend in use: V4L2, FFMPEG, GSTREAMER, ...
 	Codec      string  `json:"codec,omitempty"`   // FOURCC the backend reports, when it reports one
+	// FPSMeasured says FPS was timed over the stream's first second
+	// because the backend's figure, ReportedFPS (0: none), may be a guess
+	// and was more than 10% off: a network stream or a live pipeline.
+	FPSMeasured bool    `json:"fps_measured,omitempty"`
+	ReportedFPS float64 `json:"reported_fps,omitempty"`
 }
 
 // Stats counts frames since the source was opened.
@@ -98,6 +103,7 @@ func OpenSpec(spec Spec, opts ...Option) (Source, error) {
 	firstTime := time.Now()
 	info := reader.info(first)
 	info.Live = spec.Kind != File || cfg.realtime
+	measureRate(reader, &info, &first, &firstTime)
 	if !info.Live {
 		return newSyncSource(reader, pool, info, first, firstTime), nil
 	}

@@ -370,8 +370,16 @@ func (s *Session) Describe() string {
 	if cfg.Precision != "" {
 		model += " [" + cfg.Precision + "]"
 	}
-	return fmt.Sprintf("%s (%s, %dx%d @ %.4g fps), model %s on %s (%d instance(s)), smoothing %s",
-		s.info.Spec, kind, s.info.Width, s.info.Height, s.info.FPS, model, s.Provider(), instances, s.Smoothing())
+	rate := fmt.Sprintf("%.4g fps", s.info.FPS)
+	if s.info.FPSMeasured {
+		reported := "no rate"
+		if s.info.ReportedFPS > 0 {
+			reported = fmt.Sprintf("%.4g", s.info.ReportedFPS)
+		}
+		rate += fmt.Sprintf(" measured, the source reported %s", reported)
+	}
+	return fmt.Sprintf("%s (%s, %dx%d @ %s), model %s on %s (%d instance(s)), smoothing %s",
+		s.info.Spec, kind, s.info.Width, s.info.Height, rate, model, s.Provider(), instances, s.Smoothing())
 }
 
 // Close closes the source, the current model's instances (after waiting
