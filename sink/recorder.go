@@ -144,7 +144,8 @@ type Recorder struct {
 	repeated, skipped int
 }
 
-// NewRecorder opens a video file for w x h frames at fps frames per second.
+// NewRecorder opens a video file for w x h frames at fps frames per second
+// (an odd w or h is written one pixel less: see Size).
 // The codec follows the extension: .mp4 and .mov try H.264 (avc1) then
 // MPEG-4 (mp4v), .avi uses MJPG, .mkv tries avc1 then MJPG. An existing file
 // is overwritten. fps <= 0 or above 1000 means 30.
@@ -171,6 +172,11 @@ func NewRecorder(path string, fps float64, w, h int, opts ...RecorderOption) (*R
 	if fps <= 0 || fps > maxFPS || math.IsNaN(fps) {
 		fps = defaultFPS
 	}
+	// H.264 and MJPEG encode 4:2:0 colour, whose planes need even sides:
+	// given an odd side, OpenCV's FFmpeg writer quietly wrote one pixel
+	// less than asked. The recorder says so instead: it writes the even
+	// size, cropping the odd last column or row off each frame (see prepare).
+	w, h = evenSide(w), evenSide(h)
 	if err := checkWritableDir(path); err != nil {
 		return nil, err
 	}
@@ -424,11 +430,26 @@ func (r *Recorder) prepare(img gocv.Mat) (gocv.Mat, error) {
 		if r.resized.Ptr() == nil {
 			r.resized = gocv.NewMat()
 		}
-		gocv.Resize(frame, &r.resized, r.size, 0, 0, gocv.InterpolationArea)
+		if cropsToSize(frame.Cols(), r.size.X) && cropsToSize(frame.Rows(), r.size.Y) {
+			// An odd side one pixel over: crop it rather than blur the
+			// whole frame by scaling.
+			region := frame.Region(image.Rect(0, 0, r.size.X, r.size.Y))
+			region.CopyTo(&r.resized)
+			region.Close()
+		} else {
+			gocv.Resize(frame, &r.resized, r.size, 0, 0, gocv.InterpolationArea)
+		}
 		frame = r.resized
 	}
 	return frame, nil
 }
+
+// evenSide is side rounded down to even, at least 2.
+func evenSide(side int) int { return max(side&^1, 2) }
+
+// cropsToSize says whether a frame side is the odd side that evenSide made
+// want from.
+func cropsToSize(side, want int) bool { return side == want || (side == want+1 && side%2 == 1) }
 
 // checkFile reports an output that vanished or was replaced: OpenCV keeps
 // "writing" into a deleted file without a word, and the recording is lost.
@@ -471,6 +492,10 @@ func (r *Recorder) Codec() string { return r.codec }
 
 // Path is the output file.
 func (r *Recorder) Path() string { return r.path }
+
+// Size is the frame size written into the file: the size NewRecorder was
+// given, with an odd side rounded down to even.
+func (r *Recorder) Size() image.Point { return r.size }
 
 // FPS is the frame rate written into the file (30 when NewRecorder was given
 // a missing or absurd rate).

@@ -423,3 +423,46 @@ func TestTimestampedPathNeverOverwrites(t *testing.T) {
 		}
 	}
 }
+
+// TestRecorderOddSizeIsWrittenEven: 4:2:0 codecs need even sides, and
+// OpenCV's writer quietly wrote a 641x481 source as 640x480 while the
+// summary said 641x481. The recorder now writes and reports the even size,
+// cropping the odd column and row rather than scaling the picture.
+func TestRecorderOddSizeIsWrittenEven(t *testing.T) {
+	green := color.RGBA{G: 200, A: 255}
+	for _, name := range []string{"odd.mp4", "odd.avi"} {
+		path := filepath.Join(t.TempDir(), name)
+		r, err := NewRecorder(path, 30, 641, 481)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Size() != image.Pt(640, 480) {
+			t.Errorf("%s: Size() %v, want 640x480", name, r.Size())
+		}
+		img := solid(641, 481, orange)
+		left := img.Region(image.Rect(0, 0, 200, 481))
+		left.SetTo(gocv.NewScalar(float64(green.B), float64(green.G), float64(green.R), 0))
+		left.Close()
+		for i := 0; i < 10; i++ {
+			if err := r.Write(img); err != nil {
+				t.Fatalf("%s: Write: %v", name, err)
+			}
+		}
+		img.Close()
+		var summary strings.Builder
+		r.WriteSummary(&summary, 10, 0)
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(summary.String(), "640x480") {
+			t.Errorf("%s: summary names another size than the file's 640x480:\n%s", name, summary.String())
+		}
+		v := readBack(t, path)
+		if v.frames != 10 || v.size != image.Pt(640, 480) {
+			t.Errorf("%s: read back %d frames of %v, want 10 of 640x480", name, v.frames, v.size)
+		}
+		if !near(v.centre, orange, 10) {
+			t.Errorf("%s: centre %v, want about %v", name, v.centre, orange)
+		}
+	}
+}
