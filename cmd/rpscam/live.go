@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 
 	"github.com/rpscam/rpscam/pipeline"
 	"github.com/rpscam/rpscam/sink"
@@ -80,18 +78,4 @@ func runLive(env *cliEnv, args []string) error {
 
 // checkSaveDir refuses a --save-dir that is not an existing folder live can
 // write snapshots and recordings to.
-func checkSaveDir(dir string) error {
-	st, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return usagef("--save-dir %s does not exist: create it first, or give another folder (default: the current one)", dir)
-	case err != nil:
-		return usagef("--save-dir %s: %v", dir, err)
-	case !st.IsDir():
-		return usagef("--save-dir %s is not a folder: give the folder recordings and snapshots go to", dir)
-	}
-	if err := probeWrite(dir); err != nil {
-		return usagef("--save-dir %s is not writable (%v): give another folder, or fix its permissions", dir, err)
-	}
-	return nil
-}
+func checkSaveDir(dir string) error { return checkOutputFolder("--save-dir "+dir, dir) }

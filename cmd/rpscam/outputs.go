@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -19,17 +20,8 @@ func checkOutputFile(flag, path string) error {
 		return usagef("--%s %s is a folder: give a file name inside it", flag, path)
 	}
 	dir := filepath.Dir(path)
-	st, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return usagef("--%s %s: folder %s does not exist; create it first (mkdir -p %s) or choose another path", flag, path, dir, dir)
-	case err != nil:
-		return usagef("--%s %s: %v", flag, path, err)
-	case !st.IsDir():
-		return usagef("--%s %s: %s is not a folder", flag, path, dir)
-	}
-	if err := probeWrite(dir); err != nil {
-		return usagef("--%s %s: folder %s is not writable (%v); choose another folder or fix its permissions", flag, path, dir, err)
+	if err := checkOutputFolder(fmt.Sprintf("--%s %s: folder %s", flag, path, dir), dir); err != nil {
+		return err
 	}
 	// An existing file is replaced at the end: it must open for writing
 	// (without truncating it now, in case the run fails).
@@ -39,6 +31,25 @@ func checkOutputFile(flag, path string) error {
 			return usagef("--%s %s cannot be overwritten (%v); choose another file or fix its permissions", flag, path, err)
 		}
 		f.Close()
+	}
+	return nil
+}
+
+// checkOutputFolder refuses, as a usage error, a folder that outputs could
+// not be written to: missing, not a folder, or not writable. subject names
+// it in the message ("--save-dir D", "--out F: folder D").
+func checkOutputFolder(subject, dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return usagef("%s does not exist; create it first (mkdir -p %s) or choose another folder", subject, dir)
+	case err != nil:
+		return usagef("%s: %v", subject, err)
+	case !st.IsDir():
+		return usagef("%s is not a folder", subject)
+	}
+	if err := probeWrite(dir); err != nil {
+		return usagef("%s is not writable (%v); choose another folder or fix its permissions", subject, err)
 	}
 	return nil
 }
