@@ -447,8 +447,8 @@ func (r *Recorder) prepare(img gocv.Mat) (gocv.Mat, error) {
 // evenSide is side rounded down to even, at least 2.
 func evenSide(side int) int { return max(side&^1, 2) }
 
-// cropsToSize says whether a frame side is the odd side that evenSide made
-// want from.
+// cropsToSize says whether a frame side reaches want by cropping alone:
+// it is want, or the odd side that evenSide rounded down to want.
 func cropsToSize(side, want int) bool { return side == want || (side == want+1 && side%2 == 1) }
 
 // checkFile reports an output that vanished or was replaced: OpenCV keeps
